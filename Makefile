@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Both set up everything on a fresh machine.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+HOST   ?= 127.0.0.1
+export FLASK_APP := wsgi
+
+.PHONY: run test test-pg ci browser-deps migrate demo clean help
+
+help:
+	@echo "make run   — set up and serve on http://$(HOST):$(PORT) with demo data"
+	@echo "make test  — set up and run the whole test suite (SQLite)"
+	@echo "make ci    — what CI runs: the suite on SQLite, then on PostgreSQL"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+migrate: $(VENV)/.installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask regions load
+
+demo: migrate
+	$(BIN)/flask seed-demo --if-empty
+
+run: demo
+	@echo
+	@$(BIN)/flask demo-accounts
+	@echo
+	@echo "银晖 is serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT) --no-reload
+
+# Browser tests drive Debian's Chromium; install it when it is missing (never a downloaded browser).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -q chromium >/dev/null; \
+	  else echo "chromium is missing and cannot be installed: browser tests will be skipped"; fi; }
+
+test: $(VENV)/.installed-test browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ci:
+	.ci/run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

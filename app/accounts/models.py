@@ -1,0 +1,140 @@
+"""Accounts, their region-scoped role grants and their server-side sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, exists, or_, select, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import TimestampMixin, enum_type, utcnow
+from app.extensions import db
+
+
+class Role(enum.Enum):
+    MEMBER = "member"
+    ORGANIZER = "organizer"
+    VENUE_MANAGER = "venue_manager"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.MEMBER: "银发人才",
+    Role.ORGANIZER: "组织者（支部书记、社区工作者）",
+    Role.VENUE_MANAGER: "场地管理员",
+    Role.ADMIN: "老干部局管理员",
+}
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    elder_mode: Mapped[bool] = mapped_column(default=False)
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", foreign_keys="RoleGrant.user_id", lazy="selectin",
+        cascade="all, delete-orphan", order_by="RoleGrant.id")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def can_log_in(self) -> bool:
+        return self.active and self.password_hash is not None
+
+    def has_role(self, role: Role) -> bool:
+        return any(g.role is role for g in self.grants)
+
+    def grants_for(self, role: Role) -> list[RoleGrant]:
+        return [g for g in self.grants if g.role is role]
+
+    @classmethod
+    def scope_clause(cls, actor):
+        """Accounts an admin may manage: those holding a grant inside the admin's regions."""
+        from app.organizations.models import Organization
+        from app.regions.scope import admin_prefixes, code_within
+
+        prefixes = admin_prefixes(actor)
+        org_in_scope = select(Organization.id).where(code_within(Organization.region_code, prefixes))
+        return exists().where(
+            RoleGrant.user_id == cls.id,
+            or_(code_within(RoleGrant.region_code, prefixes), RoleGrant.organization_id.in_(org_in_scope)),
+        )
+
+    def __repr__(self) -> str:
+        return f"<User {self.id}>"
+
+
+class RoleGrant(db.Model):
+    """A role held by a user within a scope: nothing (member), an organization, a venue or a region."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'member' AND region_code IS NULL AND organization_id IS NULL AND venue_id IS NULL)"
+            " OR (role = 'organizer' AND organization_id IS NOT NULL AND region_code IS NULL AND venue_id IS NULL)"
+            " OR (role = 'venue_manager' AND venue_id IS NOT NULL AND region_code IS NULL AND organization_id IS NULL)"
+            " OR (role = 'admin' AND region_code IS NOT NULL AND organization_id IS NULL AND venue_id IS NULL)",
+            name="scope_matches_role",
+        ),
+        Index("uq_role_grants_member", "user_id", unique=True,
+              sqlite_where=text("role = 'member'"), postgresql_where=text("role = 'member'")),
+        Index("uq_role_grants_organizer", "user_id", "organization_id", unique=True,
+              sqlite_where=text("role = 'organizer'"), postgresql_where=text("role = 'organizer'")),
+        Index("uq_role_grants_venue_manager", "user_id", "venue_id", unique=True,
+              sqlite_where=text("role = 'venue_manager'"), postgresql_where=text("role = 'venue_manager'")),
+        Index("uq_role_grants_admin", "user_id", "region_code", unique=True,
+              sqlite_where=text("role = 'admin'"), postgresql_where=text("role = 'admin'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # Venues arrive with the booking feature; its migration adds the foreign key.
+    venue_id: Mapped[int | None] = mapped_column(index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    region: Mapped["Region | None"] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped["Organization | None"] = relationship(lazy="joined")  # noqa: F821
+
+    @property
+    def scope_label(self) -> str:
+        if self.region is not None:
+            return self.region.name
+        if self.organization is not None:
+            return self.organization.name
+        if self.venue_id is not None:
+            return f"场地 {self.venue_id}"
+        return ""
+
+
+class UserSession(db.Model):
+    """A server-side session; see app/accounts/sessions.py."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie value
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

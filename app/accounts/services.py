@@ -1,0 +1,194 @@
+"""Account use cases: registration, login, passwords, role grants, disabling users.
+
+Services take the acting user explicitly, raise DomainError subclasses with Chinese messages,
+and flush without committing: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+
+from app.accounts.models import Role, RoleGrant, User
+from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from app.accounts.phone import normalise_phone
+from app.accounts.sessions import end_user_sessions
+from app.audit.services import record_audit
+from app.db import utcnow
+from app.errors import Conflict, Invalid, NotFound, PermissionDenied
+from app.extensions import db
+from app.organizations.models import Organization
+from app.regions.models import Region, RegionLevel
+from app.regions.scope import admin_prefixes, covers
+
+
+def _require_phone(phone: str) -> str:
+    normal = normalise_phone(phone)
+    if normal is None:
+        raise Invalid("请输入正确的 11 位手机号码，例如 138 0013 8000", field="phone")
+    return normal
+
+
+def _check_password(password: str, phone: str | None, field: str = "password") -> None:
+    problem = password_problem(password, phone=phone)
+    if problem:
+        raise Invalid(problem, field=field)
+
+
+def phone_taken(phone: str) -> bool:
+    return db.session.scalar(select(exists().where(User.phone == phone)))
+
+
+def register_user(*, phone: str, name: str, password: str) -> User:
+    """Self-registration: a new account holding the member role."""
+    phone = _require_phone(phone)
+    name = name.strip()
+    if not name:
+        raise Invalid("请填写姓名", field="name")
+    _check_password(password, phone)
+    if phone_taken(phone):
+        raise Conflict("这个手机号已经注册过了。请直接登录；忘记密码请联系所在支部或拨打帮助热线。",
+                       field="phone")
+    now = utcnow()
+    user = User(phone=phone, name=name, password_hash=hash_password(password), password_changed_at=now)
+    user.grants.append(RoleGrant(role=Role.MEMBER))
+    db.session.add(user)
+    db.session.flush()
+    record_audit(user, "account.register", user)
+    return user
+
+
+def authenticate(*, phone: str, password: str) -> User | None:
+    """The user whose phone and password match and who may log in, else None."""
+    normal = normalise_phone(phone)
+    user = db.session.scalar(select(User).where(User.phone == normal)) if normal else None
+    if user is None or not verify_password(user.password_hash, password):
+        if user is None:
+            verify_password(None, password)  # equal time for unknown numbers
+        record_audit(user, "account.login", user, outcome="failed")
+        return None
+    if not user.active:
+        record_audit(user, "account.login", user, outcome="disabled")
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    record_audit(user, "account.login", user)
+    return user
+
+
+def change_password(*, actor: User, old_password: str, new_password: str,
+                    keep_session_token: str | None) -> None:
+    """Change the actor's own password; every other session of theirs ends."""
+    if not verify_password(actor.password_hash, old_password):
+        raise Invalid("原密码不正确", field="old_password")
+    if old_password == new_password:
+        raise Invalid("新密码不能与原密码相同", field="new_password")
+    _check_password(new_password, actor.phone, field="new_password")
+    actor.password_hash = hash_password(new_password)
+    actor.password_changed_at = utcnow()
+    end_user_sessions(actor.id, except_token=keep_session_token)
+    record_audit(actor, "account.password_change", actor)
+
+
+def set_elder_mode(*, actor: User, on: bool) -> None:
+    actor.elder_mode = on
+
+
+# --- staff: finding users, granting roles, disabling -------------------------------------------
+
+
+def _grant_in_scope(actor: User, grant: RoleGrant) -> bool:
+    if grant.region_code is not None:
+        return covers(actor, grant.region_code)
+    if grant.organization is not None:
+        return covers(actor, grant.organization.region_code)
+    return False
+
+
+def find_user_by_phone(*, actor: User, phone: str) -> User:
+    """Look an account up by its full number, to grant it a role. Staff only."""
+    if not admin_prefixes(actor):
+        raise PermissionDenied("只有老干部局管理员可以查找账号")
+    normal = _require_phone(phone)
+    user = db.session.scalar(select(User).where(User.phone == normal))
+    if user is None:
+        raise NotFound("没有找到这个手机号注册的账号。请让本人先注册，或在人才库中为其代注册。",
+                       field="phone")
+    return user
+
+
+def grant_role(*, actor: User, user: User, role: Role, region: Region | None = None,
+               organization: Organization | None = None) -> RoleGrant:
+    """Give a user a role. Admins grant only inside their own region: a province admin anywhere
+    in the province, a city or county admin inside that city or county."""
+    if role is Role.ADMIN:
+        if region is None or region.level not in (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY):
+            raise Invalid("请选择管理的地区", field="region")
+        if not covers(actor, region.code):
+            raise PermissionDenied("只能在本人管辖的地区内授予管理员权限", field="region")
+        grant = RoleGrant(role=role, region_code=region.code)
+        duplicate = any(g.role is role and g.region_code == region.code for g in user.grants)
+    elif role is Role.ORGANIZER:
+        if organization is None:
+            raise Invalid("请选择所属组织", field="organization")
+        if not covers(actor, organization.region_code):
+            raise PermissionDenied("只能为本人管辖地区内的组织授予组织者权限", field="organization")
+        grant = RoleGrant(role=role, organization_id=organization.id)
+        duplicate = any(g.role is role and g.organization_id == organization.id for g in user.grants)
+    elif role is Role.MEMBER:
+        if not admin_prefixes(actor):
+            raise PermissionDenied("只有管理员可以授予角色")
+        grant = RoleGrant(role=role)
+        duplicate = user.has_role(Role.MEMBER)
+    else:
+        raise Invalid("场地管理员请在场地页面中设置", field="role")
+    if duplicate:
+        raise Conflict("此人已经拥有这个角色", field="role")
+    grant.granted_by_id = actor.id
+    user.grants.append(grant)
+    db.session.flush()
+    record_audit(actor, "role.grant", user, region_code=region.code if region else
+                 (organization.region_code if organization else None),
+                 detail={"role": role.value, "grant_id": grant.id})
+    return grant
+
+
+def revoke_grant(*, actor: User, grant: RoleGrant) -> None:
+    if grant.role is Role.MEMBER or not _grant_in_scope(actor, grant):
+        raise PermissionDenied("不能撤销这个角色")
+    if grant.user_id == actor.id and grant.role is Role.ADMIN:
+        raise Invalid("不能撤销自己的管理员权限，请联系上级管理员")
+    user = grant.user
+    record_audit(actor, "role.revoke", user, region_code=grant.region_code,
+                 detail={"role": grant.role.value, "grant_id": grant.id})
+    user.grants.remove(grant)
+    db.session.flush()
+
+
+def set_user_active(*, actor: User, user: User, active: bool) -> None:
+    """Disable or re-enable an account. Disabling ends all of its sessions at once."""
+    if user.id == actor.id:
+        raise Invalid("不能停用自己的账号")
+    scoped = [g for g in user.grants if g.role is not Role.MEMBER]
+    if not scoped or not all(_grant_in_scope(actor, g) for g in scoped):
+        raise PermissionDenied("此账号有本人管辖范围以外的角色，请联系上级管理员办理")
+    user.active = active
+    if not active:
+        end_user_sessions(user.id)
+    record_audit(actor, "account.enable" if active else "account.disable", user)
+
+
+def create_admin(*, phone: str, name: str, password: str, region: Region) -> User:
+    """The first province admin, from the command line; also adds an admin grant to an existing user."""
+    phone = _require_phone(phone)
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        _check_password(password, phone)
+        user = User(phone=phone, name=name.strip() or "管理员", password_hash=hash_password(password),
+                    password_changed_at=utcnow())
+        db.session.add(user)
+    if not any(g.role is Role.ADMIN and g.region_code == region.code for g in user.grants):
+        user.grants.append(RoleGrant(role=Role.ADMIN, region_code=region.code))
+    db.session.flush()
+    record_audit(None, "role.grant", user, region_code=region.code, detail={"role": "admin", "via": "cli"})
+    return user

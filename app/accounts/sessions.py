@@ -1,0 +1,165 @@
+"""Server-side sessions stored in the database.
+
+The cookie carries only a random 256-bit id; the table keeps its SHA-256, the session data (JSON),
+the signed-in user and the expiry. So logging out, disabling a user or changing a password ends
+sessions for real, and a copied cookie is worthless afterwards. Flask-Session was considered: its
+SQLAlchemy backend calls create_all() outside our migrations and cannot end a given user's
+sessions, which is what we need most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Flask, Request, Response, request
+from flask.json.tag import TaggedJSONSerializer
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, select
+from werkzeug.datastructures import CallbackDict
+
+from app.db import has_uncommitted_writes, utcnow, write_intent
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+_serializer = TaggedJSONSerializer()
+USER_KEY = "_user_id"  # where Flask-Login keeps the signed-in user's id
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial=None, token: str | None = None, new: bool = False):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.token = token
+        self.new = new
+        self.modified = False
+        self.rotate = False
+
+    def regenerate(self) -> None:
+        """Give this session a new id (at login), so an id planted before login is useless."""
+        self.rotate = True
+        self.modified = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        from app.accounts.models import UserSession
+
+        token = request.cookies.get(self.get_cookie_name(app))
+        if token and len(token) <= 128:
+            row = db.session.get(UserSession, _digest(token))
+            if row is not None and row.expires_at > utcnow():
+                try:
+                    data = _serializer.loads(row.data)
+                except ValueError:
+                    data = {}
+                session = ServerSession(data, token=token)
+                session.row_seen_at = row.last_seen_at
+                return session
+        return ServerSession(new=True)
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        from app.accounts.models import UserSession
+
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        now = utcnow()
+
+        if not session:
+            if session.token and session.modified:
+                self._write(lambda: db.session.execute(
+                    delete(UserSession).where(UserSession.id == _digest(session.token))))
+                response.delete_cookie(name, domain=domain, path=path,
+                                       secure=self.get_cookie_secure(app),
+                                       httponly=self.get_cookie_httponly(app),
+                                       samesite=self.get_cookie_samesite(app))
+            return
+
+        touch_due = not session.new and now - getattr(session, "row_seen_at", now) > timedelta(minutes=5)
+        if not (session.modified or session.new or touch_due):
+            return
+
+        user_id = session.get(USER_KEY)
+        lifetime = self._lifetime(app, signed_in=user_id is not None)
+        old_token = session.token
+        if session.new or session.rotate or old_token is None:
+            session.token = secrets.token_urlsafe(32)
+
+        def write():
+            if old_token and old_token != session.token:
+                db.session.execute(delete(UserSession).where(UserSession.id == _digest(old_token)))
+            row = db.session.get(UserSession, _digest(session.token))
+            if row is None:
+                row = UserSession(id=_digest(session.token), created_at=now)
+                db.session.add(row)
+            row.user_id = int(user_id) if user_id is not None else None
+            row.data = _serializer.dumps(dict(session))
+            row.last_seen_at = now
+            cap = row.created_at + timedelta(days=app.config["SESSION_MAX_DAYS"])
+            row.expires_at = min(now + lifetime, cap)
+
+        self._write(write)
+        session.rotate = False
+        response.set_cookie(name, session.token, httponly=self.get_cookie_httponly(app),
+                            secure=self.get_cookie_secure(app),
+                            samesite=self.get_cookie_samesite(app), domain=domain, path=path,
+                            max_age=int(lifetime.total_seconds()))
+        response.vary.add("Cookie")
+
+    @staticmethod
+    def _lifetime(app: Flask, *, signed_in: bool) -> timedelta:
+        if signed_in:
+            return timedelta(days=app.config["SESSION_IDLE_DAYS"])
+        return timedelta(hours=app.config["ANONYMOUS_SESSION_HOURS"])
+
+    @staticmethod
+    def _write(work) -> None:
+        """Run one small transaction of our own after the view has finished with the session.
+
+        Work a view left uncommitted would be discarded at teardown anyway: it is rolled back
+        here rather than committed by accident with the session row.
+        """
+        if has_uncommitted_writes(db.session):
+            log.error("uncommitted changes at the end of %s discarded", request.path)
+            db.session.rollback()
+        token = write_intent.set(True)
+        try:
+            work()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            write_intent.reset(token)
+
+
+def end_user_sessions(user_id: int, *, except_token: str | None = None) -> int:
+    """Delete every session of a user (optionally keeping the current one). Flushes only."""
+    from app.accounts.models import UserSession
+
+    stmt = delete(UserSession).where(UserSession.user_id == user_id)
+    if except_token:
+        stmt = stmt.where(UserSession.id != _digest(except_token))
+    return db.session.execute(stmt).rowcount
+
+
+def purge_expired() -> int:
+    from app.accounts.models import UserSession
+
+    return db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow())).rowcount
+
+
+def active_sessions(user_id: int) -> list:
+    from app.accounts.models import UserSession
+
+    return list(db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.expires_at > utcnow())))

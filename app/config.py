@@ -1,0 +1,145 @@
+"""Configuration: defaults here, overridden by instance/config.py, then by the environment.
+
+Everything a deployment changes comes from the environment (or instance/config.py):
+SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    YINHUI_ENV = "development"
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # default: SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+    # Sessions are kept server-side (app/accounts/sessions.py); the cookie holds a random id.
+    SESSION_COOKIE_NAME = "yinhui_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_IDLE_DAYS = 7          # a signed-in session unused this long ends
+    SESSION_MAX_DAYS = 30          # and none lives longer than this
+    ANONYMOUS_SESSION_HOURS = 24
+
+    # Slow typists never lose a form to an expired token.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = True
+    WTF_I18N_ENABLED = False  # WTForms' own zh translations, see app/forms.py
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
+    REGISTER_LIMIT_PER_IP = "10 per hour"
+    PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
+
+    PASSWORD_HASH_PARAMS: dict = {}  # argon2-cffi defaults (argon2id, RFC 9106 low-memory)
+
+    HELP_HOTLINE = "0371-6000 0000"
+    HELP_HOURS = "工作日 8:30–17:30"
+    SERVICE_NAME = "银晖"
+    HOME_PROVINCE = "410000"
+
+    GEOCODER: str | None = None     # e.g. "nominatim"; unset: the shipped gazetteer only
+    GEOCODER_OPTIONS: dict = {}     # keyword arguments for the geopy geocoder class
+    GEOCODER_CRS = "wgs84"          # "gcj02" or "bd09" for Chinese providers
+    GEOCODER_TIMEOUT = 3
+
+    HSTS = False
+
+
+class ProductionConfig(Config):
+    YINHUI_ENV = "production"
+    SESSION_COOKIE_SECURE = True
+    HSTS = True
+
+
+class TestConfig(Config):
+    YINHUI_ENV = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production-000000"
+    PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    SERVER_NAME = None
+
+
+def load(app, config) -> None:
+    """Fill app.config: class defaults, instance/config.py, environment, explicit overrides."""
+    env = os.environ.get("YINHUI_ENV", "development")
+    base = {"production": ProductionConfig, "test": TestConfig}.get(env, Config)
+    if isinstance(config, type):
+        base, config = config, None
+    app.config.from_object(base)
+    app.config.from_pyfile("config.py", silent=True)
+
+    for key in ("SECRET_KEY", "REDIS_URL", "HELP_HOTLINE", "HELP_HOURS", "GEOCODER", "GEOCODER_CRS"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    if os.environ.get("DATABASE_URL") and app.config["YINHUI_ENV"] != "test":
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("TEST_DATABASE_URL") and app.config["YINHUI_ENV"] == "test":
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["TEST_DATABASE_URL"]
+    if os.environ.get("GEOCODER_USER_AGENT"):
+        app.config["GEOCODER_OPTIONS"] = {**app.config["GEOCODER_OPTIONS"],
+                                          "user_agent": os.environ["GEOCODER_USER_AGENT"]}
+    if os.environ.get("PROXY_FIX_X_FOR"):
+        app.config["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
+    if _env_bool("HTTPS", app.config["SESSION_COOKIE_SECURE"]):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["HSTS"] = True
+    if config:
+        app.config.update(config)
+
+    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+
+    instance = Path(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'yinhui.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    if not app.config.get("SECRET_KEY"):
+        if app.config["YINHUI_ENV"] == "production":
+            raise RuntimeError("生产环境必须设置 SECRET_KEY（至少 32 个字符的随机串）。"
+                               " Production needs SECRET_KEY set in the environment.")
+        app.config["SECRET_KEY"] = _development_secret(instance)
+    if app.config["YINHUI_ENV"] == "production" and len(app.config["SECRET_KEY"]) < 32:
+        raise RuntimeError("SECRET_KEY is too short for production: use at least 32 random characters.")
+
+
+def _development_secret(instance: Path) -> str:
+    """A random secret generated once into instance/, so development restarts keep sessions."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

@@ -1,0 +1,136 @@
+"""Declarative base with a constraint naming convention, shared column types and SQLite set-up."""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant, stored in UTC and always returned timezone-aware.
+
+    PostgreSQL keeps it as timestamptz; SQLite as naive UTC text.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def enum_type(enum_class: type[enum.Enum]) -> sa.Enum:
+    """Enums stored as their values in a VARCHAR with a CHECK constraint (no native types)."""
+    return sa.Enum(
+        enum_class,
+        name=enum_class.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum_class),
+        values_callable=lambda cls: [m.value for m in cls],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                        type_annotation_map={datetime: UTCDateTime()})
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Uncommitted work --------------------------------------------------------------------------
+#
+# A view commits or rolls back its use case. Work that is still uncommitted when the response is
+# finished is a bug; it must be discarded, never committed by a later transaction such as saving
+# the server-side session. Sessions remember whether they hold such work.
+
+UNCOMMITTED = "uncommitted_writes"
+
+
+def _mark(session, *_args) -> None:
+    session.info[UNCOMMITTED] = True
+
+
+def _clear(session, *_args) -> None:
+    session.info.pop(UNCOMMITTED, None)
+
+
+def _mark_dml(orm_execute_state) -> None:
+    if orm_execute_state.is_insert or orm_execute_state.is_update or orm_execute_state.is_delete:
+        _mark(orm_execute_state.session)
+
+
+def has_uncommitted_writes(session) -> bool:
+    return bool(session.new or session.dirty or session.deleted or session.info.get(UNCOMMITTED))
+
+
+event.listen(Session, "after_flush", _mark)
+event.listen(Session, "do_orm_execute", _mark_dml)
+event.listen(Session, "after_commit", _clear)
+event.listen(Session, "after_rollback", _clear)
+
+
+# --- SQLite: foreign keys, WAL, busy timeout, and transactions we control -------------------
+#
+# pysqlite's own transaction handling defers BEGIN and cannot nest SAVEPOINTs properly, so we
+# switch it off and emit BEGIN ourselves (the recipe in SQLAlchemy's SQLite dialect docs). A
+# request that will write begins with BEGIN IMMEDIATE, taking the write lock up front: two
+# writers then queue on the busy timeout instead of failing with "database is locked" when
+# a read-then-write transaction tries to upgrade its lock.
+
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -1,0 +1,101 @@
+"""Domain errors raised by services, and the HTTP error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A business rule said no. The message is Chinese and fit to show to the user."""
+
+    status = 400
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+
+class Invalid(DomainError):
+    status = 400
+
+
+class PermissionDenied(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+ERROR_TEXT = {
+    400: ("请求有误", "提交的内容无法处理。请返回上一页检查后重试。"),
+    403: ("没有权限", "您的账号没有办理这项业务的权限。如需开通，请联系所在地老干部局。"),
+    404: ("找不到页面", "您要找的页面不存在，或者不在您的管理范围内。请检查网址，或回到首页。"),
+    405: ("请求方式不对", "这个页面不支持这样打开。请回到首页重新操作。"),
+    409: ("发生冲突", "您要做的事与已有的记录冲突，请刷新后再试。"),
+    413: ("文件太大", "上传的文件太大，请拆分后再上传。"),
+    429: ("操作太频繁", "尝试次数太多，为保护账号安全请稍后再试。"),
+    500: ("系统出错了", "很抱歉，系统暂时出了问题，您填写的内容没有保存。请稍后再试，或拨打帮助热线。"),
+}
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.path.startswith("/api/") or (
+        best == "application/json"
+        and request.accept_mimetypes["application/json"] > request.accept_mimetypes["text/html"]
+    )
+
+
+def render_error(status: int, detail: str | None = None, *, retry_after: int | None = None):
+    title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
+    if wants_json():
+        response = jsonify(error={"status": status, "title": title, "message": detail or text})
+    else:
+        response = render_template("errors/error.html", status=status, title=title,
+                                   text=text, detail=detail, retry_after=retry_after)
+    return response, status
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.extensions import db
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return render_error(400, "表单校验码缺失或无效，内容没有提交。请返回刷新页面后重新提交。")
+
+    @app.errorhandler(DomainError)
+    def domain_error(e: DomainError):
+        db.session.rollback()
+        return render_error(e.status, e.message)
+
+    @app.errorhandler(429)
+    def too_many(e):
+        retry_after = None
+        limit = getattr(e, "limit", None)
+        if limit is not None:
+            try:
+                retry_after = int(limit.limit.get_expiry())
+            except Exception:  # pragma: no cover - defensive: the page still renders
+                retry_after = None
+        minutes = max(1, round((retry_after or 300) / 60))
+        return render_error(429, f"尝试次数太多。为保护您的账号，请 {minutes} 分钟后再试。"
+                                 f"如忘记密码，请联系所在支部或拨打帮助热线。", retry_after=retry_after)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        return render_error(e.code or 500)
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,6 @@
+"""Every model, imported in one place so that SQLAlchemy's metadata holds the whole schema."""
+
+from app.accounts.models import Role, RoleGrant, User, UserSession  # noqa: F401
+from app.audit.models import AuditEvent  # noqa: F401
+from app.organizations.models import Organization  # noqa: F401
+from app.regions.models import Region  # noqa: F401

@@ -1,0 +1,16 @@
+"""Small formatting helpers for templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def localtime(value: datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(LOCAL)
+    return value.strftime(fmt)

@@ -1,0 +1,227 @@
+"""Fixtures: app (one per session, on a migrated database), db (rolled back after every test),
+client, and factories.
+
+The database is SQLite in a temporary folder unless TEST_DATABASE_URL names another (PostgreSQL
+in CI). Its schema comes from the migrations, never from create_all(), so every test run also
+exercises them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import flask_sqlalchemy.session
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from app import create_app
+from app.config import TestConfig, normalise_database_url
+from app.extensions import db as _db
+from app.extensions import limiter
+
+TMP = Path(tempfile.mkdtemp(prefix="yinhui-tests-"))
+
+
+def database_url_for(name: str = "main") -> str:
+    """A database for this test session: SQLite files by default, PostgreSQL when configured."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{TMP / (name + '.db')}"
+    base = normalise_database_url(base)
+    if name == "main":
+        return base
+    url = sa.engine.make_url(base)
+    return url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
+
+
+def reset_database(url: str) -> None:
+    """Start from nothing: drop a PostgreSQL database's public schema, or delete the SQLite file."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_app(database_url: str, **overrides):
+    return create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+                       "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own application context, as in production: a fresh `g` and its own
+    database session (bound to the test's connection), even while the test holds a context."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app():
+    url = database_url_for()
+    reset_database(url)
+    app = make_app(url, RATELIMIT_STORAGE_URI="memory://")
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        upgrade()
+        from app.regions.services import load_gazetteer
+
+        load_gazetteer(prefix="41")
+        load_gazetteer(prefix="11")  # a second province, for out-of-region tests
+        _db.session.commit()
+        _db.session.remove()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+class BoundSession(flask_sqlalchemy.session.Session):
+    """Flask-SQLAlchemy's session picks the engine itself; this one uses the test's connection."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
+
+
+@pytest.fixture
+def db(app):
+    """The database session, inside a transaction rolled back after the test.
+
+    Services and views may commit: with join_transaction_mode="create_savepoint" a commit only
+    releases a savepoint of the outer transaction, which is rolled back at the end.
+    """
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original = _db.session
+        _db.session = _db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": BoundSession})
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limits(app):
+    limiter.reset()
+    yield
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+_counter = itertools.count(1)
+PASSWORD = "correct-horse-电池"
+
+
+def next_phone() -> str:
+    return f"198{next(_counter):08d}"
+
+
+@pytest.fixture
+def create_user(db):
+    from app.accounts.models import Role, RoleGrant, User
+    from app.accounts.passwords import hash_password
+
+    def create(*, name: str = "测试用户", phone: str | None = None, password: str = PASSWORD,
+               roles: list | tuple = (("member", None),), active: bool = True) -> User:
+        user = User(name=name, phone=phone or next_phone(), active=active,
+                    password_hash=hash_password(password) if password else None)
+        for role, scope in roles:
+            role = Role(role)
+            grant = RoleGrant(role=role)
+            if role is Role.ADMIN:
+                grant.region_code = scope
+            elif role is Role.ORGANIZER:
+                grant.organization_id = scope.id if hasattr(scope, "id") else scope
+            elif role is Role.VENUE_MANAGER:
+                grant.venue_id = scope
+            user.grants.append(grant)
+        db.session.add(user)
+        db.session.commit()  # released savepoint: still rolled back after the test
+        return user
+
+    return create
+
+
+@pytest.fixture
+def create_admin(create_user):
+    def create(region_code: str = "410000", **kw):
+        return create_user(roles=[("admin", region_code)], name=kw.pop("name", f"管理员{region_code}"), **kw)
+
+    return create
+
+
+@pytest.fixture
+def create_org(db):
+    from app.organizations.models import LocationSource, Organization, OrganizationKind
+    from app.regions.models import Region
+
+    def create(*, name: str | None = None, county: str = "410104",
+               kind: OrganizationKind = OrganizationKind.COMMUNITY, address: str = "东大街") -> Organization:
+        region = db.session.get(Region, county)
+        org = Organization(name=name or f"测试社区{next(_counter)}", kind=kind, region_code=county,
+                           address=address, lat=region.lat, lon=region.lon,
+                           location_source=LocationSource.GAZETTEER)
+        db.session.add(org)
+        db.session.commit()
+        return org
+
+    return create
+
+
+CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    def do(user, password: str = PASSWORD):
+        token = csrf_token(client)
+        response = client.post("/login", data={"phone": user.phone, "password": password,
+                                               "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return response
+
+    return do
+
+
+@pytest.fixture
+def post(client):
+    """POST a form with a fresh CSRF token taken from the page it lives on."""
+    def do(path: str, data: dict | None = None, *, token_from: str | None = None, **kw):
+        token = csrf_token(client, token_from or path)
+        return client.post(path, data={**(data or {}), "csrf_token": token}, **kw)
+
+    return do
