@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, StopValidation, ValidationError
 
 from app.errors import DomainError
@@ -39,6 +40,15 @@ class BaseForm(FlaskForm):
             for message in field.errors if isinstance(field.errors, list) else []:
                 items.append((field.id, message))
         return items
+
+
+def options(pairs, placeholder: str | None = "请选择") -> list[SelectChoice]:
+    """Choices for a SelectField from (value, label) or (value, label, optgroup) tuples."""
+    result = [SelectChoice("", placeholder)] if placeholder is not None else []
+    for pair in pairs:
+        value, label, *group = pair
+        result.append(SelectChoice(str(value), label, optgroup=group[0] if group else None))
+    return result
 
 
 def strip(value):
@@ -98,5 +108,5 @@ class PersonName:
             raise ValidationError("姓名只能包含汉字、字母和“·”")
 
 
-__all__ = ["BaseForm", "Finite", "PlainText", "PersonName", "ValidationError", "length", "required",
+__all__ = ["BaseForm", "Finite", "options", "PlainText", "PersonName", "ValidationError", "length", "required",
            "input_required", "strip"]

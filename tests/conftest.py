@@ -122,6 +122,23 @@ def db(app):
             connection.close()
 
 
+@pytest.fixture
+def extra_app():
+    """Build another app (other settings, same database); its connections close after the test."""
+    made = []
+
+    def build(**overrides):
+        other = make_app(database_url_for(), **overrides)
+        made.append(other)
+        return other
+
+    yield build
+    for other in made:
+        with other.app_context():
+            for engine in _db.engines.values():
+                engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _reset_rate_limits(app):
     limiter.reset()

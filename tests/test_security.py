@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ProductionConfig
-from tests.conftest import PASSWORD, csrf_token, make_app, database_url_for
+from tests.conftest import PASSWORD, csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
@@ -30,8 +30,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
     assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
 
 
-def test_session_cookie_is_secure_when_configured_for_https(app):
-    secure_app = make_app(database_url_for(), SESSION_COOKIE_SECURE=True)
+def test_session_cookie_is_secure_when_configured_for_https(extra_app):
+    secure_app = extra_app(SESSION_COOKIE_SECURE=True)
     secure_client = secure_app.test_client()
     response = secure_client.get("/login", base_url="https://localhost")
     set_cookie = response.headers["Set-Cookie"]
@@ -87,8 +87,8 @@ def test_error_pages_are_in_chinese(client, login, create_user, status, path, ti
     assert title in html and "帮助热线" in html and 'lang="zh-CN"' in html
 
 
-def test_a_server_error_answers_with_a_chinese_page_and_rolls_back(app):
-    broken = make_app(database_url_for(), PROPAGATE_EXCEPTIONS=False, TESTING=False)
+def test_a_server_error_answers_with_a_chinese_page(extra_app):
+    broken = extra_app(PROPAGATE_EXCEPTIONS=False, TESTING=False)
 
     @broken.get("/boom")
     def boom():

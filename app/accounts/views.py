@@ -15,6 +15,7 @@ from app.accounts.phone import mask_phone, normalise_phone
 from app.accounts.sessions import active_sessions, end_user_sessions
 from app.audit.services import record_audit
 from app.errors import DomainError
+from app.forms import options
 from app.extensions import db, limiter
 from app.main.access import admin_required
 from app.web import ELDER_COOKIE, form_page, safe_next
@@ -64,7 +65,7 @@ def login():
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"],
-               scope="register-ip")
+               scope="register-ip", deduct_when=lambda response: response.status_code == 302)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -144,15 +145,14 @@ PAGE_SIZE = 20
 
 def _grant_form(phone: str | None = None) -> GrantForm:
     form = GrantForm(phone=phone)
-    form.role.choices = [("", "请选择"), (Role.ORGANIZER.value, Role.ORGANIZER.label),
-                         (Role.ADMIN.value, Role.ADMIN.label)]
+    form.role.choices = options([(r.value, r.label) for r in (Role.ORGANIZER, Role.ADMIN)])
     regions = db.session.scalars(regions_in_scope(current_user)).all()
-    form.region.choices = [("", "（授予管理员时选择）")] + [
-        (r.code, f"{r.name}（{r.level.label}）") for r in regions]
+    form.region.choices = options([(r.code, f"{r.name}（{r.level.label}）") for r in regions],
+                                  "（授予管理员时选择）")
     orgs = db.session.scalars(scoped(Organization, current_user).order_by(
         Organization.region_code, Organization.name)).all()
-    form.organization.choices = [("", "（授予组织者时选择）")] + [
-        (str(o.id), f"{o.name}（{o.region.name}）") for o in orgs]
+    form.organization.choices = options([(o.id, f"{o.name}（{o.region.name}）") for o in orgs],
+                                        "（授予组织者时选择）")
     return form
 
 
@@ -168,7 +168,7 @@ def users():
             find.add_error(e)
     page = db.paginate(select(User).where(User.scope_clause(current_user)).order_by(User.id),
                        page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False)
-    return render_template("accounts/users.html", page=page, find=find, found=found,
+    return render_template("accounts/users.html", page=page, find=find, found=found, form=find,
                            grant_form=_grant_form(found.phone) if found else None,
                            mask_phone=mask_phone)
 
@@ -199,8 +199,8 @@ def grant():
     find = FindUserForm(phone=form.phone.data)
     page = db.paginate(select(User).where(User.scope_clause(current_user)).order_by(User.id),
                        page=1, per_page=PAGE_SIZE, error_out=False)
-    return render_template("accounts/users.html", page=page, find=find, found=user, grant_form=form,
-                           mask_phone=mask_phone), 400
+    return form_page("accounts/users.html", form, page=page, find=find, found=user, grant_form=form,
+                     mask_phone=mask_phone)
 
 
 @bp.get("/admin/users/<int:user_id>")

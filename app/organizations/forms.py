@@ -7,10 +7,10 @@ import re
 from wtforms import DecimalField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from app.forms import BaseForm, Finite, PlainText, length, required, strip
+from app.forms import BaseForm, Finite, PlainText, length, options, required, strip
 from app.organizations.models import OrganizationKind
 
-KIND_CHOICES = [("", "请选择")] + [(k.value, k.label) for k in OrganizationKind]
+KINDS = [(k.value, k.label) for k in OrganizationKind]
 _CONTACT = re.compile(r"^[0-9０-９\-－ ()（）+]{5,20}$")
 
 
@@ -19,7 +19,7 @@ class OrganizationForm(BaseForm):
                        validators=[required("请填写组织名称"), length(80, "组织名称"),
                                    PlainText("组织名称", allow_emoji=False)],
                        description="例如：东关南里社区、新县英雄山党支部")
-    kind = SelectField("类型", choices=KIND_CHOICES, validators=[required("请选择组织类型")])
+    kind = SelectField("类型", choices=options(KINDS), validators=[required("请选择组织类型")])
     county = SelectField("所在县（市、区）", choices=[], validators=[required("请选择所在县（市、区）")])
     address = StringField("详细地址", filters=[strip],
                           validators=[length(200, "详细地址"), PlainText("详细地址", allow_emoji=False)],
@@ -48,6 +48,7 @@ class OrganizationFilterForm(BaseForm):
     class Meta:
         csrf = False
 
-    q = StringField("名称包含", filters=[strip], validators=[Optional(), length(40, "名称")])
-    kind = SelectField("类型", choices=[("", "全部类型")] + KIND_CHOICES[1:], validate_choice=False)
+    q = StringField("名称包含", filters=[strip],
+                    validators=[Optional(), length(40, "名称"), PlainText("名称")])
+    kind = SelectField("类型", choices=options(KINDS, "全部类型"), validate_choice=False)
     county = SelectField("县（市、区）", choices=[], validate_choice=False)

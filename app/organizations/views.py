@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.accounts.models import Role
 from app.errors import DomainError
+from app.forms import options
 from app.extensions import db
 from app.main.access import admin_required
 from app.web import form_page
@@ -19,20 +20,21 @@ from app.regions.scope import covers, regions_in_scope, scoped, scoped_get_or_40
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
 
-def county_choices(actor) -> list[tuple[str, str]]:
-    """Counties in the actor's region, labelled with their city, for the <select>."""
+def county_choices(actor, placeholder: str = "请选择"):
+    """Counties in the actor's region for a <select>, grouped by city when there are several."""
     regions = db.session.scalars(regions_in_scope(actor)).all()
     cities = {r.code: r.name for r in regions if r.level is RegionLevel.CITY}
     counties = [r for r in regions if r.level is RegionLevel.COUNTY]
-    label = (lambda r: f"{cities[r.parent_code]} {r.name}") if len(cities) > 1 else (lambda r: r.name)
-    return [("", "请选择")] + [(r.code, label(r) if r.parent_code in cities else r.name) for r in counties]
+    if len(cities) > 1:
+        return options([(r.code, r.name, cities.get(r.parent_code, "省直辖县级市")) for r in counties], placeholder)
+    return options([(r.code, r.name) for r in counties], placeholder)
 
 
 @bp.get("/")
 @login_required
 def index():
     form = OrganizationFilterForm(request.args)
-    form.county.choices = [("", "全部")] + [c for c in county_choices(current_user)[1:]]
+    form.county.choices = county_choices(current_user, "全部")
     stmt = scoped(Organization, current_user)
     if form.validate():
         if form.q.data:
