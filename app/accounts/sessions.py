@@ -54,6 +54,8 @@ class DatabaseSessionInterface(SessionInterface):
         from app.accounts.models import UserSession
 
         token = request.cookies.get(self.get_cookie_name(app))
+        if request.path.startswith(app.static_url_path + "/"):
+            return ServerSession(token=token)  # static files neither read nor write sessions
         if token and len(token) <= 128:
             row = db.session.get(UserSession, _digest(token))
             if row is not None and row.expires_at > utcnow():
@@ -69,6 +71,8 @@ class DatabaseSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
         from app.accounts.models import UserSession
 
+        if request.path.startswith(app.static_url_path + "/"):
+            return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -126,11 +130,13 @@ class DatabaseSessionInterface(SessionInterface):
         """Run one small transaction of our own after the view has finished with the session.
 
         Work a view left uncommitted would be discarded at teardown anyway: it is rolled back
-        here rather than committed by accident with the session row.
+        here rather than committed by accident with the session row. A transaction that only
+        read is ended too, so that the write starts afresh with the write lock (SQLite: a read
+        transaction cannot safely upgrade to a write while another connection writes).
         """
         if has_uncommitted_writes(db.session):
             log.error("uncommitted changes at the end of %s discarded", request.path)
-            db.session.rollback()
+        db.session.rollback()
         token = write_intent.set(True)
         try:
             work()

@@ -1,0 +1,66 @@
+"""The main flow of the foundation, in a real browser: register → log in → 长辈版 on → log out."""
+
+import itertools
+import os
+
+import pytest
+
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+_numbers = itertools.count(1)
+
+
+def px(page, selector: str, prop: str) -> float:
+    return float(page.eval_on_selector(selector, f"e => getComputedStyle(e).{prop}").removesuffix("px"))
+
+
+def test_register_log_in_switch_to_elder_mode_and_log_out(page):
+    phone = f"1377{os.getpid() % 10000:04d}{next(_numbers):03d}"
+    page.goto("/register")
+    page.get_by_label("姓名").fill("刘秀兰")
+    page.get_by_label("手机号码").fill(f"{phone[:3]} {phone[3:7]} {phone[7:]}")
+    page.get_by_label("设置密码").fill("我家住在东大街3号")
+    page.get_by_label("再输入一次密码").fill("我家住在东大街3号")
+    page.get_by_label("我已阅读并同意").check()
+    page.get_by_role("button", name="注册").click()
+    page.wait_for_url("**/")
+    assert page.get_by_role("heading", name="刘秀兰，您好").is_visible()
+
+    page.get_by_role("button", name="退出登录").click()
+    assert page.get_by_role("link", name="登录", exact=True).first.is_visible()
+
+    sign_in(page, phone, "我家住在东大街3号")
+    assert px(page, "body", "fontSize") >= 18
+    page.get_by_role("button", name="长辈版").click()
+    page.wait_for_load_state()
+    assert page.locator("html.elder").count() == 1
+    assert px(page, "body", "fontSize") >= 24
+    assert page.get_by_role("button", name="长辈版：已开").get_attribute("aria-pressed") == "true"
+
+    page.goto("/account/password")
+    assert px(page, "button.primary", "height") >= 60
+    page.reload()
+    assert page.locator("html.elder").count() == 1  # it persists
+
+    page.get_by_role("button", name="退出登录").click()
+    page.goto("/account")
+    assert "/login" in page.url
+
+
+def test_a_wrong_password_shows_the_error_summary_with_focus(page):
+    page.goto("/login")
+    page.get_by_label("手机号码").fill("19900000001")
+    page.get_by_label("密码").fill("not-the-password")
+    page.get_by_role("button", name="登录").click()
+    assert page.title().startswith("错误：")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    assert page.get_by_label("手机号码").input_value() == "19900000001"
+
+
+def test_error_summary_links_move_focus_to_the_field(page):
+    page.goto("/register")
+    page.get_by_label("姓名").fill("王")
+    page.get_by_role("button", name="注册").click()
+    page.locator(".error-summary a", has_text="手机号码").click()
+    assert page.evaluate("document.activeElement.id") == "phone"
