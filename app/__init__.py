@@ -72,11 +72,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.main.views import bp as main_bp
+    from app.notifications.views import bp as notifications_bp
     from app.organizations.views import bp as organizations_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organizations_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -106,9 +108,13 @@ def _register_template_helpers(app: Flask) -> None:
     from app.main.views import elder_mode
     from app.templating import localtime
 
+    from app.notifications.services import unread_count
+
     @app.context_processor
     def inject():
+        signed_in = current_user.is_authenticated
         return {
+            "unread_notifications": (lambda: unread_count(current_user.id)) if signed_in else (lambda: 0),
             "elder_mode": elder_mode(),
             "help_hotline": app.config["HELP_HOTLINE"],
             "help_hours": app.config["HELP_HOURS"],

@@ -79,3 +79,18 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{count} expired sessions deleted")
 
     app.cli.add_command(sessions)
+
+    outbox = AppGroup("outbox", help="The email outbox.")
+
+    @outbox.command("send")
+    @click.option("--limit", default=200, show_default=True, help="At most this many emails.")
+    def outbox_send(limit: int):
+        """Send due emails through MAIL_SERVER (run every minute from cron or a timer)."""
+        from app.notifications.services import send_outbox
+
+        if not app.config.get("MAIL_SERVER"):
+            raise click.ClickException("MAIL_SERVER is not configured; emails stay in the outbox")
+        sent, failed = send_outbox(limit=limit)
+        click.echo(f"{sent} sent, {failed} failed (kept for a later attempt)")
+
+    app.cli.add_command(outbox)

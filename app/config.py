@@ -1,7 +1,8 @@
 """Configuration: defaults here, overridden by instance/config.py, then by the environment.
 
 Everything a deployment changes comes from the environment (or instance/config.py):
-SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*.
+SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
+BASE_URL, MAIL_*.
 """
 
 from __future__ import annotations
@@ -69,6 +70,18 @@ class Config:
 
     HSTS = False
 
+    # Email (optional): notifications are queued in the outbox and sent by `flask outbox send`.
+    BASE_URL = "http://127.0.0.1:5000"   # for links in emails
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_SENDER = "noreply@yinhui.local"
+    MAIL_SENDER_NAME = "银晖"
+    MAIL_TIMEOUT = 10
+
 
 class ProductionConfig(Config):
     YINHUI_ENV = "production"
@@ -93,9 +106,15 @@ def load(app, config) -> None:
     app.config.from_object(base)
     app.config.from_pyfile("config.py", silent=True)
 
-    for key in ("SECRET_KEY", "REDIS_URL", "HELP_HOTLINE", "HELP_HOURS", "GEOCODER", "GEOCODER_CRS"):
+    for key in ("SECRET_KEY", "REDIS_URL", "HELP_HOTLINE", "HELP_HOURS", "GEOCODER", "GEOCODER_CRS",
+                "BASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
+    if os.environ.get("MAIL_PORT"):
+        app.config["MAIL_PORT"] = int(os.environ["MAIL_PORT"])
+    for key in ("MAIL_USE_TLS", "MAIL_USE_SSL"):
+        if os.environ.get(key):
+            app.config[key] = _env_bool(key)
     if os.environ.get("DATABASE_URL") and app.config["YINHUI_ENV"] != "test":
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if os.environ.get("TEST_DATABASE_URL") and app.config["YINHUI_ENV"] == "test":

@@ -2,5 +2,6 @@
 
 from app.accounts.models import Role, RoleGrant, User, UserSession  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
+from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.regions.models import Region  # noqa: F401

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import Email, Optional, ValidationError
 
 from app.accounts.phone import normalise_phone
 from app.forms import BaseForm, PersonName, PlainText, length, required, strip
@@ -69,6 +69,15 @@ class PasswordChangeForm(BaseForm):
     def validate_new_password_confirm(self, field):
         if self.new_password.data and field.data != self.new_password.data:
             raise ValidationError("两次输入的新密码不一样，请重新输入")
+
+
+class EmailForm(BaseForm):
+    email = StringField("接收通知的电子邮箱（选填）", filters=[strip],
+                        validators=[Optional(), length(254, "电子邮箱"),
+                                    Email(message="请输入正确的电子邮箱，例如 wang@example.com",
+                                          check_deliverability=False)],
+                        description="填写后，邀请、预约结果等消息也会发到这个邮箱。不填则只在“消息”里查看。",
+                        render_kw={"autocomplete": "email", "inputmode": "email"})
 
 
 class FindUserForm(BaseForm):

@@ -38,6 +38,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(11), unique=True)
     name: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))  # optional, for email notifications
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     elder_mode: Mapped[bool] = mapped_column(default=False)

@@ -90,8 +90,10 @@ def change_password(*, actor: User, old_password: str, new_password: str,
     record_audit(actor, "account.password_change", actor)
 
 
-def set_elder_mode(*, actor: User, on: bool) -> None:
-    actor.elder_mode = on
+def set_email(*, actor: User, email: str | None) -> None:
+    """Set or clear the address the actor's notifications are also emailed to."""
+    actor.email = (email or "").strip().lower() or None
+    record_audit(actor, "account.email_change", actor)
 
 
 # --- staff: finding users, granting roles, disabling -------------------------------------------

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app.accounts import services
-from app.accounts.forms import ConfirmForm, FindUserForm, GrantForm, LoginForm, PasswordChangeForm, RegisterForm
+from app.accounts.forms import ConfirmForm, EmailForm, FindUserForm, GrantForm, LoginForm, PasswordChangeForm, RegisterForm
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
 from app.accounts.sessions import active_sessions, end_user_sessions
@@ -101,9 +101,24 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    sessions = active_sessions(current_user.id)
-    return render_template("accounts/account.html", sessions=sessions, form=ConfirmForm(),
-                           phone=current_user.phone)
+    return _account_page(EmailForm(email=current_user.email))
+
+
+def _account_page(email_form: EmailForm):
+    return form_page("accounts/account.html", email_form, sessions=active_sessions(current_user.id),
+                     phone=current_user.phone)
+
+
+@bp.post("/account/email")
+@login_required
+def change_email():
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _account_page(form)
+    services.set_email(actor=current_user, email=form.email.data)
+    db.session.commit()
+    flash("电子邮箱已保存。" if current_user.email else "已不再通过电子邮件发送通知。", "success")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.post("/account/sessions/end-others")

@@ -62,7 +62,7 @@ def demo_ids(live_server) -> dict:
 def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page"],
-        "19900000021": ["/", "/account", "/account/password", "/admin/users"],   # member (403 page)
+        "19900000021": ["/", "/account", "/account/password", "/notifications/", "/admin/users"],  # 403
         "19900000011": ["/", "/organizations/", f"/organizations/{ids['org']}"],  # organizer
         "19900000003": ["/", "/organizations/", "/organizations/new", f"/organizations/{ids['org']}",
                         f"/organizations/{ids['org']}/edit", "/admin/users",

@@ -53,8 +53,10 @@ def test_a_wrong_password_shows_the_error_summary_with_focus(page):
     page.get_by_label("手机号码").fill("19900000001")
     page.get_by_label("密码").fill("not-the-password")
     page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
     assert page.title().startswith("错误：")
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')",
+                           timeout=3000)
     assert page.get_by_label("手机号码").input_value() == "19900000001"
 
 

@@ -1,0 +1,147 @@
+"""Notifying people: a notification in the app, and an email in the outbox when they gave an address.
+
+`notify()` only adds rows in the caller's transaction, so a notification exists exactly when the
+change it reports was committed. `send_outbox()` delivers pending emails, one transaction per
+message, recording failures for a later retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.db import utcnow, write_intent
+from app.extensions import db
+from app.notifications.models import EmailOutbox, Notification
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def notify(user, *, kind: str, title: str, body: str = "", link: str | None = None,
+           email: bool = True) -> Notification:
+    """Tell a user something. Adds to the session; the caller commits with its own change."""
+    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link)
+    db.session.add(note)
+    address = getattr(user, "email", None)
+    if email and address and user.active:
+        db.session.flush()
+        text = f"{user.name}，您好：\n\n{title}\n\n{body}\n"
+        if link:
+            text += f"\n详情请登录银晖查看：{current_app.config.get('BASE_URL', '')}{link}\n"
+        text += f"\n（此邮件由系统自动发送，请勿回复。帮助热线：{current_app.config['HELP_HOTLINE']}）\n"
+        db.session.add(EmailOutbox(notification_id=note.id, to_address=address,
+                                   subject=f"【银晖】{title}"[:200], body=text))
+    return note
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(*, actor, notification_id: int | None = None) -> int:
+    """Mark one of the actor's notifications (or all of them) read."""
+    stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    return db.session.execute(stmt.values(read_at=utcnow())).rowcount
+
+
+def _message(row: EmailOutbox, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = row.to_address
+    msg["Subject"] = row.subject
+    msg["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="yinhui.local")
+    msg.set_content(row.body)
+    return msg
+
+
+def _connect():
+    config = current_app.config
+    host, port = config["MAIL_SERVER"], config["MAIL_PORT"]
+    timeout = config["MAIL_TIMEOUT"]
+    if config["MAIL_USE_SSL"]:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+    if config.get("MAIL_USERNAME"):
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    return smtp
+
+
+LEASE = timedelta(minutes=10)
+
+
+def _claim_next() -> int | None:
+    """Take the next due message for this sender: its next attempt is pushed past a lease, so no
+    other sender takes it while we talk to the mail server, and a crash only delays it."""
+    stmt = (select(EmailOutbox).where(EmailOutbox.sent_at.is_(None), EmailOutbox.next_attempt_at <= utcnow())
+            .order_by(EmailOutbox.id).limit(1))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    token = write_intent.set(True)
+    try:
+        row = db.session.scalar(stmt)
+        if row is None:
+            db.session.rollback()
+            return None
+        row.next_attempt_at = utcnow() + LEASE
+        db.session.commit()
+        return row.id
+    finally:
+        write_intent.reset(token)
+
+
+def send_outbox(*, limit: int = 100) -> tuple[int, int]:
+    """Send due emails; returns (sent, failed). No transaction is held while the mail server talks;
+    every outcome is committed at once, and a failure is retried later with backoff."""
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        return 0, 0
+    sender = formataddr((config["MAIL_SENDER_NAME"], config["MAIL_SENDER"]))
+    sent = failed = 0
+    smtp = None
+    try:
+        for _ in range(limit):
+            row_id = _claim_next()
+            if row_id is None:
+                break
+            row = db.session.get(EmailOutbox, row_id)
+            try:
+                if smtp is None:
+                    smtp = _connect()
+                smtp.send_message(_message(row, sender))
+            except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
+                row.attempts += 1
+                row.last_error = f"{type(e).__name__}: {e}"[:2000]
+                row.next_attempt_at = utcnow() + min(MAX_BACKOFF, timedelta(minutes=2 ** min(row.attempts, 10)))
+                failed += 1
+                log.warning("email %s failed (attempt %s): %s", row.id, row.attempts, e)
+                if smtp is not None:
+                    smtp.close()
+                    smtp = None
+            else:
+                row.attempts += 1
+                row.sent_at = utcnow()
+                row.last_error = None
+                sent += 1
+            db.session.commit()
+    finally:
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+    return sent, failed
