@@ -72,6 +72,8 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.main.views import bp as main_bp
+    from app.members.staff_views import bp as pool_bp
+    from app.members.views import bp as members_bp
     from app.notifications.views import bp as notifications_bp
     from app.organizations.views import bp as organizations_bp
 
@@ -79,6 +81,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organizations_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(members_bp)
+    app.register_blueprint(pool_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -88,7 +92,9 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def mark_request():
         # SQLite: a request that may write takes the write lock when its transaction begins.
-        g._write_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        view = app.view_functions.get(request.endpoint)
+        g._write_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
+                                          or getattr(view, "writes", False))
         g._origin_token = origin.set(request.remote_addr or "")
 
     @app.teardown_request

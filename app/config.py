@@ -69,6 +69,8 @@ class Config:
     GEOCODER_TIMEOUT = 3
 
     HSTS = False
+    IMPORT_INLINE = False       # run roster imports in the request (tests) instead of a thread
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024   # uploads: a 20,000-row roster is about 1.5 MB
 
     # Email (optional): notifications are queued in the outbox and sent by `flask outbox send`.
     BASE_URL = "http://127.0.0.1:5000"   # for links in emails
@@ -95,6 +97,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production-000000"
     PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
     SERVER_NAME = None
+    IMPORT_INLINE = True
 
 
 def load(app, config) -> None:

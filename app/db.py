@@ -116,6 +116,18 @@ event.listen(Session, "after_rollback", _clear)
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
 
 
+def _ensure_math_functions(dbapi_connection, cursor) -> None:
+    """Distance filters use sin/cos/asin/sqrt/radians in SQL; SQLite has them only when compiled
+    with SQLITE_ENABLE_MATH_FUNCTIONS, so provide them otherwise."""
+    import math
+
+    try:
+        cursor.execute("SELECT sin(0), cos(0), asin(0), sqrt(1), radians(0)")
+    except Exception:
+        for name in ("sin", "cos", "asin", "sqrt", "radians"):
+            dbapi_connection.create_function(name, 1, getattr(math, name), deterministic=True)
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -125,6 +137,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        _ensure_math_functions(dbapi_connection, cursor)
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")

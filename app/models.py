@@ -2,6 +2,8 @@
 
 from app.accounts.models import Role, RoleGrant, User, UserSession  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
+from app.members.models import (ImportJob, MemberProfile, MemberSkill, PoolEntry, PoolEvent,  # noqa: F401
+                                ProfileDraft, Skill, SkillCategory, SkillLocation, UnavailablePeriod)
 from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.regions.models import Region  # noqa: F401

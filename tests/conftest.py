@@ -212,6 +212,38 @@ def create_org(db):
     return create
 
 
+@pytest.fixture
+def skill_ids(db):
+    """Skill name → id, from the taxonomy the migration loads."""
+    from app.members.models import Skill
+
+    return dict(db.session.execute(sa.select(Skill.name, Skill.id)).all())
+
+
+@pytest.fixture
+def create_member(db, create_user, skill_ids):
+    """A registered member: create_member(county="410104", skills={"法律咨询": 3}, consent=True, ...)."""
+    from app.members.models import Capacity
+    from app.members.services import ProfileData, SkillInput, register_member
+
+    def create(*, name: str = "测试老同志", county: str = "410104", address: str | None = None,
+               skills: dict[str, int] | None = None, consent: bool = True, capacity: Capacity | None = None,
+               availability_mask: int = (1 << 21) - 1, radius_km: int = 10, branch=None, phone: str | None = None,
+               **fields):
+        user = create_user(name=name, phone=phone)
+        data = ProfileData(name=name, county_code=county, address=address or "", consent=consent,
+                           capacity=(capacity or Capacity.MODERATE) if consent else None,
+                           availability_mask=availability_mask, radius_km=radius_km,
+                           branch_id=branch.id if branch is not None else None,
+                           skills=[SkillInput(skill_ids[s], level) for s, level in (skills or {}).items()],
+                           **fields)
+        member = register_member(actor=user, data=data)
+        db.session.commit()
+        return member
+
+    return create
+
+
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 

@@ -26,8 +26,8 @@ class PhoneField(StringField):
             self.data = normal
 
 
-def phone_field(label: str = "手机号码") -> PhoneField:
-    return PhoneField(label, filters=[strip], validators=[required("请填写手机号码")],
+def phone_field(label: str = "手机号码", *, optional: bool = False) -> PhoneField:
+    return PhoneField(label, filters=[strip], validators=[Optional() if optional else required("请填写手机号码")],
                       render_kw={"autocomplete": "tel", "inputmode": "tel"})
 
 

@@ -20,7 +20,8 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select
 from werkzeug.datastructures import CallbackDict
 
-from app.db import has_uncommitted_writes, utcnow, write_intent
+from app.db import has_uncommitted_writes, utcnow
+from app.transactions import commit_fresh
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -136,16 +137,7 @@ class DatabaseSessionInterface(SessionInterface):
         """
         if has_uncommitted_writes(db.session):
             log.error("uncommitted changes at the end of %s discarded", request.path)
-        db.session.rollback()
-        token = write_intent.set(True)
-        try:
-            work()
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-        finally:
-            write_intent.reset(token)
+        commit_fresh(work)
 
 
 def end_user_sessions(user_id: int, *, except_token: str | None = None) -> int:

@@ -18,6 +18,7 @@ from app.errors import DomainError
 from app.forms import options
 from app.extensions import db, limiter
 from app.main.access import admin_required
+from app.transactions import writes
 from app.web import ELDER_COOKIE, form_page, safe_next
 from app.organizations.models import Organization
 from app.regions.models import Region
@@ -220,6 +221,7 @@ def grant():
 
 @bp.get("/admin/users/<int:user_id>")
 @admin_required
+@writes
 def user_detail(user_id: int):
     user = scoped_get_or_404(User, user_id, current_user)
     record_audit(current_user, "user.view", user)

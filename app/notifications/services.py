@@ -17,7 +17,8 @@ from email.utils import formataddr, make_msgid
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.db import utcnow, write_intent
+from app.db import utcnow
+from app.transactions import commit_fresh
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 
@@ -91,17 +92,28 @@ def _claim_next() -> int | None:
             .order_by(EmailOutbox.id).limit(1))
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    token = write_intent.set(True)
-    try:
+
+    def claim():
         row = db.session.scalar(stmt)
-        if row is None:
-            db.session.rollback()
-            return None
-        row.next_attempt_at = utcnow() + LEASE
-        db.session.commit()
-        return row.id
-    finally:
-        write_intent.reset(token)
+        if row is not None:
+            row.next_attempt_at = utcnow() + LEASE
+            return row.id
+        return None
+
+    return commit_fresh(claim)
+
+
+def _record(row_id: int, error: Exception | None) -> None:
+    def record():
+        row = db.session.get(EmailOutbox, row_id)
+        row.attempts += 1
+        if error is None:
+            row.sent_at, row.last_error = utcnow(), None
+        else:
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            row.next_attempt_at = utcnow() + min(MAX_BACKOFF, timedelta(minutes=2 ** min(row.attempts, 10)))
+
+    commit_fresh(record)
 
 
 def send_outbox(*, limit: int = 100) -> tuple[int, int]:
@@ -118,26 +130,22 @@ def send_outbox(*, limit: int = 100) -> tuple[int, int]:
             row_id = _claim_next()
             if row_id is None:
                 break
-            row = db.session.get(EmailOutbox, row_id)
+            message = _message(db.session.get(EmailOutbox, row_id), sender)
+            db.session.rollback()  # hold nothing while the mail server talks
             try:
                 if smtp is None:
                     smtp = _connect()
-                smtp.send_message(_message(row, sender))
+                smtp.send_message(message)
             except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
-                row.attempts += 1
-                row.last_error = f"{type(e).__name__}: {e}"[:2000]
-                row.next_attempt_at = utcnow() + min(MAX_BACKOFF, timedelta(minutes=2 ** min(row.attempts, 10)))
+                _record(row_id, e)
                 failed += 1
-                log.warning("email %s failed (attempt %s): %s", row.id, row.attempts, e)
+                log.warning("email %s failed: %s", row_id, e)
                 if smtp is not None:
                     smtp.close()
                     smtp = None
             else:
-                row.attempts += 1
-                row.sent_at = utcnow()
-                row.last_error = None
+                _record(row_id, None)
                 sent += 1
-            db.session.commit()
     finally:
         if smtp is not None:
             try:

@@ -44,6 +44,17 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> BoundingBox:
     return BoundingBox(lat - dlat, lat + dlat, lon - dlon, lon + dlon)
 
 
+def sql_haversine_km(lat_column, lon_column, lat: float, lon: float):
+    """The great-circle distance as a SQL expression (PostgreSQL, and SQLite with math functions)."""
+    from sqlalchemy import func
+
+    dlat = func.radians(lat_column - lat) / 2
+    dlon = func.radians(lon_column - lon) / 2
+    a = (func.sin(dlat) * func.sin(dlat)
+         + math.cos(math.radians(lat)) * func.cos(func.radians(lat_column)) * func.sin(dlon) * func.sin(dlon))
+    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
+
+
 def format_km(km: float) -> str:
     if km < 1:
         return f"{round(km * 1000, -1):.0f} 米"

@@ -1,0 +1,393 @@
+"""The silver talent pool: member profiles, skills, availability, pool entries and the
+skill-location index used by matching."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+                        or_, text)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import TimestampMixin, enum_type, utcnow
+from app.extensions import db
+
+
+class Gender(enum.Enum):
+    MALE = "male"
+    FEMALE = "female"
+
+    @property
+    def label(self) -> str:
+        return {"male": "男", "female": "女"}[self.value]
+
+
+class Capacity(enum.Enum):
+    """What a member can physically do; compared with a task's physical demand."""
+
+    LIGHT = "light"
+    MODERATE = "moderate"
+    HEAVY = "heavy"
+
+    @property
+    def rank(self) -> int:
+        return {"light": 1, "moderate": 2, "heavy": 3}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {"light": "轻度", "moderate": "中度", "heavy": "较重"}[self.value]
+
+    @property
+    def description(self) -> str:
+        return {"light": "坐着或站一会儿就能做的事，如讲课、咨询、调解",
+                "moderate": "需要走动一两个小时，如入户走访、巡查、陪护",
+                "heavy": "需要长时间走动或搬运，如田间指导、河道巡护"}[self.value]
+
+
+class ConsentMethod(enum.Enum):
+    ONLINE = "online"        # ticked by the member in the app
+    PAPER = "paper"          # a signed paper form, kept by the branch
+    SPOKEN = "spoken"        # said aloud to the person registering them
+
+    @property
+    def label(self) -> str:
+        return {"online": "本人在网上勾选", "paper": "本人签署纸质同意书", "spoken": "本人口头同意"}[self.value]
+
+
+class MemberStatus(enum.Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"        # not taking part for now; not matched
+    DELETED = "deleted"      # anonymised at the member's request
+
+    @property
+    def label(self) -> str:
+        return {"active": "正常", "paused": "暂停参加", "deleted": "已注销"}[self.value]
+
+
+class LocationPrecision(enum.Enum):
+    COUNTY = "county"        # the county seat (no consent for a precise location)
+    ADDRESS = "address"      # placed from the home address
+
+    @property
+    def label(self) -> str:
+        return {"county": "按县（市、区）", "address": "按家庭住址"}[self.value]
+
+
+# Weekly availability: 7 days × 3 periods as bits of one integer (bit = day * 3 + period).
+WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
+PERIODS = ["上午", "下午", "晚上"]
+
+
+def slot_bit(day: int, period: int) -> int:
+    return 1 << (day * 3 + period)
+
+
+class MemberProfile(TimestampMixin, db.Model):
+    __tablename__ = "member_profiles"
+    __table_args__ = (
+        CheckConstraint("birth_year IS NULL OR (birth_year BETWEEN 1900 AND 2100)", name="birth_year_range"),
+        CheckConstraint("service_radius_km BETWEEN 1 AND 100", name="radius_range"),
+        CheckConstraint("max_hours_week IS NULL OR (max_hours_week BETWEEN 1 AND 60)", name="hours_range"),
+        CheckConstraint("availability_mask >= 0 AND availability_mask < 2097152", name="availability_bits"),
+        # Sensitive fields exist only with the separate consent.
+        CheckConstraint("consent_at IS NOT NULL OR (capacity IS NULL AND location_precision = 'county')",
+                        name="sensitive_needs_consent"),
+    )
+
+    id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    gender: Mapped[Gender | None] = mapped_column(enum_type(Gender))
+    birth_year: Mapped[int | None]
+    work_unit: Mapped[str] = mapped_column(String(100), default="")
+    post: Mapped[str] = mapped_column(String(60), default="")
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float]
+    lon: Mapped[float]
+    location_precision: Mapped[LocationPrecision] = mapped_column(enum_type(LocationPrecision))
+    service_radius_km: Mapped[int] = mapped_column(default=5)
+    capacity: Mapped[Capacity | None] = mapped_column(enum_type(Capacity))
+    no_night: Mapped[bool] = mapped_column(default=False)
+    no_outdoor: Mapped[bool] = mapped_column(default=False)
+    max_hours_week: Mapped[int | None]
+    availability_mask: Mapped[int] = mapped_column(Integer, default=0)
+
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    consent_at: Mapped[datetime | None]
+    consent_method: Mapped[ConsentMethod | None] = mapped_column(enum_type(ConsentMethod))
+    consent_taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    status: Mapped[MemberStatus] = mapped_column(enum_type(MemberStatus), default=MemberStatus.ACTIVE, index=True)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claim_code_hash: Mapped[str | None] = mapped_column(String(255))
+    claim_code_expires_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    user: Mapped["User"] = relationship(foreign_keys=[id], lazy="joined")  # noqa: F821
+    branch: Mapped["Organization | None"] = relationship(lazy="joined")  # noqa: F821
+    region: Mapped["Region"] = relationship(lazy="joined")  # noqa: F821
+    skills: Mapped[list[MemberSkill]] = relationship(back_populates="member", cascade="all, delete-orphan",
+                                                     lazy="selectin", order_by="MemberSkill.id")
+    unavailable: Mapped[list[UnavailablePeriod]] = relationship(
+        back_populates="member", cascade="all, delete-orphan", lazy="selectin",
+        order_by="UnavailablePeriod.start_date")
+    pool_entries: Mapped[list[PoolEntry]] = relationship(back_populates="member", lazy="selectin",
+                                                         order_by="PoolEntry.id")
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def is_matchable(self) -> bool:
+        return self.status is MemberStatus.ACTIVE and self.has_consent
+
+    def available(self, day: int, period: int) -> bool:
+        return bool(self.availability_mask & slot_bit(day, period))
+
+    def approved_levels(self) -> set[PoolLevel]:
+        return {e.level for e in self.pool_entries if e.status is EntryStatus.APPROVED}
+
+    @classmethod
+    def scope_clause(cls, actor):
+        """Admins see the members whose home is in their regions; organizers see their branch's
+        members and those they registered themselves."""
+        from app.accounts.models import Role
+        from app.regions.scope import admin_prefixes, code_within
+
+        clause = code_within(cls.region_code, admin_prefixes(actor))
+        branches = [g.organization_id for g in getattr(actor, "grants", []) if g.role is Role.ORGANIZER]
+        if branches:
+            clause = or_(clause, cls.branch_id.in_(branches), cls.registered_by_id == actor.id)
+        return clause & (cls.status != MemberStatus.DELETED)
+
+
+class SkillCategory(db.Model):
+    __tablename__ = "skill_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    skills: Mapped[list[Skill]] = relationship(back_populates="category", order_by="Skill.sort_order, Skill.id")
+
+
+class Skill(db.Model):
+    __tablename__ = "skills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("skill_categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    category: Mapped[SkillCategory] = relationship(back_populates="skills", lazy="joined")
+
+
+SKILL_LEVELS = {1: "了解", 2: "熟练", 3: "精通"}
+
+
+class MemberSkill(db.Model):
+    __tablename__ = "member_skills"
+    __table_args__ = (
+        UniqueConstraint("member_id", "skill_id"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
+        CheckConstraint("years IS NULL OR (years BETWEEN 0 AND 80)", name="years_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), index=True)
+    level: Mapped[int]
+    years: Mapped[int | None]
+    certificate: Mapped[str | None] = mapped_column(String(100))
+    certificate_expires: Mapped[date | None] = mapped_column(Date)
+
+    member: Mapped[MemberProfile] = relationship(back_populates="skills")
+    skill: Mapped[Skill] = relationship(lazy="joined")
+
+    @property
+    def level_label(self) -> str:
+        return SKILL_LEVELS[self.level]
+
+    def certificate_valid(self, on: date) -> bool:
+        return bool(self.certificate) and (self.certificate_expires is None or self.certificate_expires >= on)
+
+
+class UnavailablePeriod(db.Model):
+    """Dates a member cannot serve (travel, hospital, 农忙), inclusive."""
+
+    __tablename__ = "unavailable_periods"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="ordered"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(60), default="")
+
+    member: Mapped[MemberProfile] = relationship(back_populates="unavailable")
+
+
+class PoolLevel(enum.Enum):
+    COUNTY = "county"
+    CITY = "city"
+    PROVINCE = "province"
+
+    @property
+    def label(self) -> str:
+        return {"county": "县级", "city": "市级", "province": "省级"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return {"county": 1, "city": 2, "province": 3}[self.value]
+
+
+class EntryStatus(enum.Enum):
+    NOMINATED = "nominated"   # waiting for a decision
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"nominated": "待审核", "approved": "已入库", "rejected": "未通过", "withdrawn": "已退出"}[self.value]
+
+
+class EntryOrigin(enum.Enum):
+    APPLIED = "applied"       # the member asked
+    NOMINATED = "nominated"   # staff put them forward
+
+    @property
+    def label(self) -> str:
+        return {"applied": "本人申请", "nominated": "推荐"}[self.value]
+
+
+class PoolEntry(db.Model):
+    """A member's place (or request for a place) in the county, city or province pool. A decided
+    entry is never reopened: a new request is a new entry, so the history stays whole."""
+
+    __tablename__ = "pool_entries"
+    __table_args__ = (
+        Index("uq_pool_entries_live", "member_id", "level", unique=True,
+              sqlite_where=text("status IN ('nominated', 'approved')"),
+              postgresql_where=text("status IN ('nominated', 'approved')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
+    level: Mapped[PoolLevel] = mapped_column(enum_type(PoolLevel))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    status: Mapped[EntryStatus] = mapped_column(enum_type(EntryStatus), index=True)
+    origin: Mapped[EntryOrigin] = mapped_column(enum_type(EntryOrigin))
+    basis_id: Mapped[int | None] = mapped_column(ForeignKey("pool_entries.id"))  # the lower-level approval
+    nominated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    nominated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")          # why nominated / applied
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str] = mapped_column(Text, default="")   # the reason given with the decision
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    withdrawn_at: Mapped[datetime | None]
+    withdrawal_note: Mapped[str] = mapped_column(Text, default="")
+
+    member: Mapped[MemberProfile] = relationship(back_populates="pool_entries")
+    region: Mapped["Region"] = relationship(lazy="joined")  # noqa: F821
+    events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id",
+                                                   lazy="selectin")
+
+    @classmethod
+    def scope_clause(cls, actor):
+        from app.regions.scope import admin_prefixes, code_within
+
+        return code_within(cls.region_code, admin_prefixes(actor))
+
+
+class PoolEvent(db.Model):
+    """Append-only history of every pool change: who did what, when, and why."""
+
+    __tablename__ = "pool_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("pool_entries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))   # applied, nominated, approved, rejected, withdrawn
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    entry: Mapped[PoolEntry] = relationship(back_populates="events")
+    actor: Mapped["User | None"] = relationship(lazy="joined")  # noqa: F821
+
+    @property
+    def label(self) -> str:
+        return {"applied": "本人申请", "nominated": "推荐", "approved": "审核通过", "rejected": "未通过",
+                "withdrawn": "退出"}.get(self.action, self.action)
+
+
+class SkillLocation(db.Model):
+    """The narrow, denormalised index matching reads (DESIGN §5): one row per skill of every member
+    who can be matched (active, with consent). Kept current by app.members.index.reindex_member()."""
+
+    __tablename__ = "member_skill_index"
+    __table_args__ = (
+        Index("ix_member_skill_index_covering", "skill_id", "lat", "lon", "member_id", "level", "capacity"),
+    )
+
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+    level: Mapped[int]
+    capacity: Mapped[int]     # Capacity.rank
+    lat: Mapped[float]
+    lon: Mapped[float]
+
+
+class ProfileDraft(db.Model):
+    """A registration in progress, saved at every step so that nothing is lost when a visit is slow,
+    interrupted or the session ends. `subject_id` is the member's own account for self-registration;
+    for a proxy registration it is empty until the member's account is created."""
+
+    __tablename__ = "profile_drafts"
+    __table_args__ = (UniqueConstraint("owner_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))   # "self" or "proxy"
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ImportJob(db.Model):
+    """An uploaded roster being checked and imported; its progress and row-by-row report."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    filename: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(10))        # "valid": import good rows; "all": all or nothing
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued, checking, writing, done, failed
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)  # the file, until it has been read
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    valid_rows: Mapped[int] = mapped_column(default=0)
+    error_rows: Mapped[int] = mapped_column(default=0)
+    blank_rows: Mapped[int] = mapped_column(default=0)
+    imported_rows: Mapped[int] = mapped_column(default=0)
+    report: Mapped[str] = mapped_column(Text, default="[]")   # JSON: [{"row": n, "errors": [...]}]
+    message: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    @property
+    def status_label(self) -> str:
+        return {"queued": "排队中", "checking": "正在检查", "writing": "正在写入", "done": "已完成",
+                "failed": "出错了"}.get(self.status, self.status)

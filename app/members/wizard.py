@@ -1,0 +1,197 @@
+"""The registration wizard: its pages, their order, and how each answer reads back.
+
+The same pages serve three purposes: self-registration, registration by proxy (代注册), and
+changing one answer of an existing profile later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.extensions import db
+from app.members import forms as f
+from app.members.models import (PERIODS, SKILL_LEVELS, WEEKDAYS, ConsentMethod, ProfileDraft, Skill,
+                                SkillCategory, slot_bit)
+from app.members.services import ProfileData
+from app.organizations.models import Organization, OrganizationKind
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    question: str
+    form: type
+    summary_label: str
+    summary: Callable[[ProfileData, dict], str]
+    template: str = "members/step.html"
+    kinds: tuple[str, ...] = ("self", "proxy")
+    needs_consent: bool = False
+    is_list: bool = False
+    hint: str = ""
+    fields: tuple[str, ...] = field(default=())
+
+
+def _region_name(code: str) -> str:
+    from app.regions.gazetteer import ancestors
+
+    return "".join(p.name for p in list(reversed(ancestors(code)))[1:]) if code else ""
+
+
+def _branch_name(data: ProfileData, meta: dict) -> str:
+    if not data.branch_id:
+        return "未填写"
+    branch = db.session.get(Organization, data.branch_id)
+    return branch.name if branch else "未填写"
+
+
+def _skills_text(data: ProfileData, meta: dict) -> str:
+    if not data.skills:
+        return "未填写（没有专长就不会被推荐志愿服务）"
+    names = dict(db.session.execute(select(Skill.id, Skill.name).where(
+        Skill.id.in_([s.skill_id for s in data.skills]))).all())
+    return "；".join(f"{names.get(s.skill_id, '?')}（{SKILL_LEVELS[s.level]}）" for s in data.skills)
+
+
+def availability_text(mask: int) -> str:
+    if not mask:
+        return "未填写"
+    days = []
+    for d in range(7):
+        periods = [PERIODS[p] for p in range(3) if mask & slot_bit(d, p)]
+        if periods:
+            days.append(WEEKDAYS[d] + "、".join(periods))
+    return "；".join(days)
+
+
+def _limits_text(data: ProfileData, meta: dict) -> str:
+    parts = []
+    if data.no_night:
+        parts.append("晚上不方便")
+    if data.no_outdoor:
+        parts.append("不参加户外活动")
+    if data.max_hours_week:
+        parts.append(f"每周最多 {data.max_hours_week} 小时")
+    return "；".join(parts) or "没有限制"
+
+
+def _consent_text(data: ProfileData, meta: dict) -> str:
+    if not data.consent:
+        return "不同意（不保存身体状况，位置只按县（市、区）估算）"
+    method = meta.get("consent_method")
+    return "同意" + (f"（{ConsentMethod(method).label}）" if method else "")
+
+
+STEPS: list[Step] = [
+    Step("phone", "老同志的手机号码", f.PhoneStepForm, "手机号码",
+         lambda d, m: m.get("phone") or "没有手机", kinds=("proxy",),
+         hint="有手机号的话，老同志以后可以用它自己登录。没有可以不填。"),
+    Step("name", "姓名", f.NameForm, "姓名", lambda d, m: d.name),
+    Step("gender", "性别", f.GenderForm, "性别", lambda d, m: d.gender.label if d.gender else ""),
+    Step("birth_year", "哪一年出生？", f.BirthYearForm, "出生年份",
+         lambda d, m: f"{d.birth_year} 年" if d.birth_year else ""),
+    Step("home", "家住在哪里？", f.HomeForm, "家庭住址",
+         lambda d, m: f"{d.address}（{_region_name(d.county_code)}）" if d.address else ""),
+    Step("branch", "在哪个党支部？", f.BranchForm, "所在党支部", _branch_name),
+    Step("work", "退休前在哪里工作？", f.WorkForm, "原工作单位和职务",
+         lambda d, m: " ".join(x for x in (d.work_unit, d.post) if x) or "未填写"),
+    Step("consent", "是否同意保存敏感信息？", f.ConsentForm, "敏感信息", _consent_text,
+         template="members/step_consent.html"),
+    Step("capacity", "身体能承担哪种强度的活动？", f.CapacityForm, "身体状况",
+         lambda d, m: d.capacity.label if d.capacity else "", needs_consent=True,
+         template="members/step_capacity.html"),
+    Step("limits", "有哪些不方便？", f.LimitsForm, "不方便的情况", _limits_text),
+    Step("radius", "愿意到离家多远的地方服务？", f.RadiusForm, "服务范围",
+         lambda d, m: f"{d.radius_km} 公里以内"),
+    Step("availability", "一般什么时间方便？", f.AvailabilityForm, "方便的时间",
+         lambda d, m: availability_text(d.availability_mask), template="members/step_availability.html",
+         hint="勾选您通常有空的时间，可以多选。临时有事可以随时推掉邀请。"),
+    Step("unavailable", "近期有没有不方便的日子？", f.PeriodForm, "不方便的日子",
+         lambda d, m: "；".join(f"{p.start:%Y年%m月%d日}至{p.end:%Y年%m月%d日}{('（' + p.reason + '）') if p.reason else ''}"
+                               for p in d.unavailable) or "没有",
+         template="members/step_periods.html", is_list=True,
+         hint="例如外出探亲、住院、农忙。这些日子不会收到邀请。没有就直接点“下一步”。"),
+    Step("skills", "有哪些专长？", f.SkillForm, "专长", _skills_text,
+         template="members/step_skills.html", is_list=True,
+         hint="一项一项地添加。填得越准，推荐的服务越合适。"),
+]
+BY_KEY = {s.key: s for s in STEPS}
+# Where a service's complaint about a field is answered.
+FIELD_STEP = {"phone": "phone", "name": "name", "gender": "gender", "birth_year": "birth_year",
+              "address": "home", "branch": "branch", "work_unit": "work", "post": "work",
+              "consent": "consent", "consent_method": "consent", "capacity": "capacity",
+              "max_hours_week": "limits", "radius_km": "radius", "availability": "availability",
+              "end": "unavailable", "start": "unavailable", "skill": "skills", "level": "skills",
+              "years": "skills", "certificate": "skills"}
+
+
+def steps_for(kind: str, data: ProfileData) -> list[Step]:
+    return [s for s in STEPS if kind in s.kinds and (data.consent or not s.needs_consent)]
+
+
+def step_after(kind: str, data: ProfileData, key: str) -> str | None:
+    keys = [s.key for s in steps_for(kind, data)]
+    if key not in keys:
+        return keys[0]
+    i = keys.index(key)
+    return keys[i + 1] if i + 1 < len(keys) else None
+
+
+def step_before(kind: str, data: ProfileData, key: str) -> str | None:
+    keys = [s.key for s in steps_for(kind, data)]
+    if key not in keys:
+        return None
+    i = keys.index(key)
+    return keys[i - 1] if i > 0 else None
+
+
+def form_for(step: Step, *, kind: str, formdata=None):
+    form_cls = f.ProxyConsentForm if (step.key == "consent" and kind == "proxy") else step.form
+    return form_cls(formdata=formdata)
+
+
+def prepare(form, step: Step, data: ProfileData, *, actor) -> None:
+    """Fill in choices that depend on the database: branches near home, the skill taxonomy."""
+    if step.key == "branch":
+        from app.accounts.models import Role
+
+        own = [g.organization_id for g in actor.grants if g.role is Role.ORGANIZER]
+        branches = db.session.scalars(select(Organization).where(
+            Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active,
+            (Organization.region_code == data.county_code) | Organization.id.in_(own or [-1]),
+        ).order_by(Organization.name)).all()
+        form.branch.choices = f.options([(b.id, b.name) for b in branches], "暂不选择")
+    elif step.key == "skills":
+        skills = db.session.execute(select(Skill.id, Skill.name, SkillCategory.name).join(SkillCategory).where(
+            Skill.active, SkillCategory.active).order_by(SkillCategory.sort_order, Skill.sort_order, Skill.id)).all()
+        form.skill.choices = f.options([(sid, name, cat) for sid, name, cat in skills], "请选择")
+
+
+def summary(kind: str, data: ProfileData, meta: dict) -> list[tuple[Step, str]]:
+    return [(s, s.summary(data, meta)) for s in steps_for(kind, data)]
+
+
+# --- drafts -------------------------------------------------------------------------------------
+
+
+def read_draft(owner, kind: str, *, initial: ProfileData | None = None) -> tuple[ProfileData, dict]:
+    row = db.session.scalar(select(ProfileDraft).where(ProfileDraft.owner_id == owner.id, ProfileDraft.kind == kind))
+    if row is None:
+        return initial or ProfileData(), {}
+    stored = json.loads(row.data)
+    return ProfileData.from_json(stored.get("profile", {})), stored.get("meta", {})
+
+
+def write_draft(owner, kind: str, data: ProfileData, meta: dict) -> None:
+    """Save the answers so far. Flushes; the view commits at once, so nothing is lost."""
+    row = db.session.scalar(select(ProfileDraft).where(ProfileDraft.owner_id == owner.id, ProfileDraft.kind == kind))
+    if row is None:
+        row = ProfileDraft(owner_id=owner.id, kind=kind)
+        db.session.add(row)
+    row.data = json.dumps({"profile": data.to_json(), "meta": meta}, ensure_ascii=False)
+    row.updated_at = utcnow()
+    db.session.flush()
