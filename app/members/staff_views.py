@@ -327,6 +327,8 @@ def import_roster():
         upload = form.file.data
         name = (getattr(upload, "filename", "") or "").strip()
         content = upload.read() if hasattr(upload, "read") else b""
+        if hasattr(upload, "close"):
+            upload.close()
         if not name.lower().endswith(".xlsx") or not content.startswith(b"PK"):
             form.file.errors = ["请上传用模板填写的 .xlsx 文件"]
             return form_page("pool/import.html", form, jobs=_recent_jobs())

@@ -1,0 +1,58 @@
+from app.members import pool
+from app.members.models import Capacity, PoolLevel, slot_bit
+from app.members.search import MemberFilter, search
+
+
+def found(db, actor, **kw):
+    return {m.user.name for m in db.session.scalars(search(actor, MemberFilter(**kw)))}
+
+
+def test_search_filters_combine(db, create_member, create_admin):
+    admin = create_admin("410000")
+    create_member(name="甲", county="410104", skills={"法律咨询": 3}, capacity=Capacity.LIGHT,
+                  availability_mask=slot_bit(1, 0))
+    create_member(name="乙", county="410104", skills={"法律咨询": 1}, capacity=Capacity.HEAVY,
+                  availability_mask=slot_bit(2, 1))
+    create_member(name="丙", county="411326", skills={"河道巡护": 2}, capacity=Capacity.HEAVY)
+    from app.members.models import Skill
+    from sqlalchemy import select
+
+    law = db.session.scalar(select(Skill.id).where(Skill.name == "法律咨询"))
+    assert found(db, admin, skill_id=law) == {"甲", "乙"}
+    assert found(db, admin, skill_id=law, min_level=3) == {"甲"}
+    assert found(db, admin, free=(1, 0)) == {"甲", "丙"}          # 丙 is free all week
+    assert found(db, admin, capacity=Capacity.HEAVY) == {"乙", "丙"}
+    assert found(db, admin, region_prefix="411326") == {"丙"}
+    assert found(db, admin, name="甲") == {"甲"}
+
+
+def test_search_by_distance_orders_nearest_first(db, create_member, create_admin):
+    admin = create_admin("410000")
+    create_member(name="管城", county="410104")
+    create_member(name="金水", county="410105")
+    create_member(name="淅川", county="411326")
+    guancheng = (34.7554, 113.6714)
+    names = [m.user.name for m in db.session.scalars(search(admin, MemberFilter(near=guancheng, within_km=20)))]
+    assert names == ["管城", "金水"]
+    everyone = [m.user.name for m in db.session.scalars(search(admin, MemberFilter(near=guancheng)))]
+    assert everyone[-1] == "淅川"
+
+
+def test_search_by_pool_level(db, create_member, create_admin):
+    admin = create_admin("410000")
+    member = create_member(name="入库的")
+    create_member(name="未入库的")
+    entry = pool.apply(actor=member.user, member=member)
+    pool.decide(actor=admin, entry=entry, approve=True)
+    assert found(db, admin, pool_level=PoolLevel.COUNTY) == {"入库的"}
+    assert found(db, admin, pool_level=PoolLevel.CITY) == set()
+
+
+def test_search_page_with_every_filter(client, login, create_admin, create_member):
+    create_member(name="甲", county="410104", skills={"法律咨询": 3})
+    login(create_admin("410000"))
+    html = client.get("/pool/", query_string={"near": "管城回族区", "within_km": "10", "free": "1-0",
+                                              "capacity": "light", "min_level": "2"}).get_data(as_text=True)
+    assert "甲" in html and ("公里" in html or " 米" in html)
+    bad = client.get("/pool/", query_string={"near": "火星基地", "free": "9-9", "skill": "abc", "within_km": "x"})
+    assert bad.status_code == 200 and "没有认出这个地方" in bad.get_data(as_text=True)
