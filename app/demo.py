@@ -27,6 +27,7 @@ ACCOUNTS = [
     ("19900000012", "演示·英雄山支部书记", Role.ORGANIZER, "新县英雄山党支部"),
     ("19900000021", "演示·王老师", Role.MEMBER, None),
     ("19900000022", "演示·李大夫", Role.MEMBER, None),
+    ("19900000023", "演示·新来的老同志", Role.MEMBER, None),   # not registered in the pool yet
 ]
 
 # (name, kind, county code, address)
@@ -79,7 +80,62 @@ def seed_demo(*, if_empty: bool = False) -> bool:
         elif role is Role.MEMBER and not user.has_role(Role.MEMBER):
             user.grants.append(RoleGrant(role=Role.MEMBER))
     db.session.flush()
+    seed_members()
+    db.session.flush()
     return True
+
+
+# Members registered by proxy: (name, county, address, skills {name: level}, consent)
+DEMO_MEMBERS = [
+    ("演示·张大爷", "410104", "郑州市管城回族区东大街", {"矛盾纠纷调解": 3, "法律咨询": 2}, True),
+    ("演示·刘阿姨", "410104", "郑州市管城回族区城东路", {"邻里互助": 3, "智能手机教学": 2}, True),
+    ("演示·陈老师", "410105", "郑州市金水区经三路", {"党史宣讲": 3, "微党课": 3}, True),
+    ("演示·杨工", "410102", "郑州市中原区建设路", {"工程技术咨询": 3, "房屋安全排查": 2}, True),
+    ("演示·赵大夫", "410103", "郑州市二七区大学路", {"健康咨询": 3, "急救知识普及": 3}, False),
+    ("演示·孙队长", "411326", "南阳市淅川县城关镇", {"河道巡护": 3, "水质监测": 2}, True),
+    ("演示·周站长", "411326", "南阳市淅川县九重镇", {"水质监测": 3, "植树造林": 2}, True),
+    ("演示·吴支书", "411523", "信阳市新县新集镇", {"红色故事讲述": 3, "党史宣讲": 3}, True),
+    ("演示·郑技术员", "411523", "信阳市新县八里畈镇", {"种植技术": 3, "农产品营销": 2}, True),
+    ("演示·冯会计", "410611", "鹤壁市淇滨区锦绣江南小区", {"集体经济账目审核": 3, "物业纠纷协调": 2}, True),
+]
+
+
+def seed_members() -> None:
+    """The two demo members who log in, and ten more registered by proxy, some in the pool."""
+    from app.members import pool
+    from app.members.models import Capacity, ConsentMethod, MemberProfile, PoolLevel, Skill, slot_bit
+    from app.members.services import ProfileData, SkillInput, proxy_register, register_member
+
+    skills = dict(db.session.execute(select(Skill.name, Skill.id)).all())
+    weekdays = sum(slot_bit(d, p) for d in range(5) for p in (0, 1))
+
+    def profile(name, county, address, wanted, consent, capacity=Capacity.MODERATE):
+        return ProfileData(name=name, county_code=county, address=address, consent=consent,
+                           capacity=capacity if consent else None, availability_mask=weekdays, radius_km=10,
+                           birth_year=1953, skills=[SkillInput(skills[s], lv) for s, lv in wanted.items()])
+
+    province = db.session.scalar(select(User).where(User.phone == "19900000001"))
+    guancheng = db.session.scalar(select(User).where(User.phone == "19900000003"))
+    wang = db.session.scalar(select(User).where(User.phone == "19900000021"))
+    li = db.session.scalar(select(User).where(User.phone == "19900000022"))
+    if db.session.get(MemberProfile, wang.id) is None:
+        member = register_member(actor=wang, data=profile("演示·王老师", "410104", "郑州市管城回族区东大街",
+                                                          {"课业辅导": 3, "书法教学": 2}, True))
+        entry = pool.apply(actor=wang, member=member, reason="想给社区的孩子辅导功课")
+        pool.decide(actor=guancheng, entry=entry, approve=True)
+    if db.session.get(MemberProfile, li.id) is None:
+        member = register_member(actor=li, data=profile("演示·李大夫", "410104", "郑州市管城回族区城东路",
+                                                        {"健康咨询": 3, "中医养生": 2}, True, Capacity.LIGHT))
+        pool.apply(actor=li, member=member, reason="退休医生，愿意做健康讲座")
+    existing = set(db.session.scalars(select(User.name).join(MemberProfile, MemberProfile.id == User.id)))
+    for i, (name, county, address, wanted, consent) in enumerate(DEMO_MEMBERS):
+        if name in existing:
+            continue
+        member, _code = proxy_register(actor=province, phone=None, data=profile(name, county, address, wanted, consent),
+                                       consent_method=ConsentMethod.PAPER if consent else None)
+        if i % 2 == 0:
+            entry = pool.nominate(actor=province, member=member, level=PoolLevel.COUNTY, reason="支部推荐")
+            pool.decide(actor=province, entry=entry, approve=True)
 
 
 def describe_accounts() -> str:

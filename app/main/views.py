@@ -16,10 +16,13 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def home():
-    roles = set()
+    roles, profile = set(), None
     if current_user.is_authenticated:
+        from app.members.models import MemberProfile
+
         roles = {gr.role for gr in current_user.grants}
-    return render_template("main/home.html", roles=roles, Role=Role)
+        profile = db.session.get(MemberProfile, current_user.id)
+    return render_template("main/home.html", roles=roles, Role=Role, profile=profile)
 
 
 @bp.get("/privacy")
