@@ -6,4 +6,5 @@ from app.members.models import (ImportJob, MemberProfile, MemberSkill, PoolEntry
                                 ProfileDraft, Skill, SkillCategory, SkillLocation, UnavailablePeriod)
 from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
+from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskSkill  # noqa: F401
 from app.regions.models import Region  # noqa: F401

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+from app.clock import LOCAL
 
 
 def localtime(value: datetime | None, fmt: str = "%Y年%m月%d日 %H:%M") -> str:

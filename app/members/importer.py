@@ -385,7 +385,9 @@ def write_rows(actor: User, rows: list[Row]) -> int:
             skills.append({"member_id": uid, "skill_id": skill_id, "level": level})
             if consent:
                 index.append({"skill_id": skill_id, "member_id": uid, "level": level,
-                              "capacity": (r.capacity or Capacity.LIGHT).rank, "lat": county.lat, "lon": county.lon})
+                              "capacity": (r.capacity or Capacity.LIGHT).rank, "lat": county.lat, "lon": county.lon,
+                              "radius_km": r.radius_km, "availability_mask": r.availability_mask, "limits": 0,
+                              "pool_rank": 0})
     for table, values in ((MemberProfile, profiles), (MemberSkill, skills), (SkillLocation, index)):
         for start in range(0, len(values), 2000):
             db.session.execute(insert(table), values[start:start + 2000])

@@ -1,7 +1,8 @@
 """The skill-location index (member_skill_index): what matching reads instead of the full pool.
 
-Every service that changes a member's skills, location, consent or status calls reindex_member()
-in the same transaction, so the index never disagrees with the profile it summarises.
+Every service that changes a member's skills, location, consent, status, limits, availability or
+pool level calls reindex_member() in the same transaction, so the index never disagrees with the
+profile it summarises.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ def index_rows(member: MemberProfile) -> list[dict]:
     """The rows a member should have: none unless they can be matched (active and consenting)."""
     if not member.is_matchable:
         return []
-    capacity = (member.capacity or Capacity.LIGHT).rank
-    return [{"skill_id": ms.skill_id, "member_id": member.id, "level": ms.level, "capacity": capacity,
-             "lat": member.lat, "lon": member.lon} for ms in member.skills if ms.skill.active]
+    common = {"member_id": member.id, "capacity": (member.capacity or Capacity.LIGHT).rank,
+              "lat": member.lat, "lon": member.lon, "radius_km": member.service_radius_km,
+              "availability_mask": member.availability_mask, "limits": member.limits,
+              "pool_rank": member.pool_rank}
+    return [{**common, "skill_id": ms.skill_id, "level": ms.level} for ms in member.skills if ms.skill.active]
 
 
 def reindex_member(member: MemberProfile) -> None:

@@ -150,6 +150,14 @@ class MemberProfile(TimestampMixin, db.Model):
     def approved_levels(self) -> set[PoolLevel]:
         return {e.level for e in self.pool_entries if e.status is EntryStatus.APPROVED}
 
+    @property
+    def pool_rank(self) -> int:
+        return max((level.rank for level in self.approved_levels()), default=0)
+
+    @property
+    def limits(self) -> int:
+        return (1 if self.no_night else 0) | (2 if self.no_outdoor else 0)
+
     @classmethod
     def scope_clause(cls, actor):
         """Admins see the members whose home is in their regions; organizers see their branch's
@@ -344,6 +352,11 @@ class SkillLocation(db.Model):
     capacity: Mapped[int]     # Capacity.rank
     lat: Mapped[float]
     lon: Mapped[float]
+    # Cheap facts matching filters on before loading anything else (see app/tasks/candidates.py).
+    radius_km: Mapped[int] = mapped_column(default=5)
+    availability_mask: Mapped[int] = mapped_column(default=0)
+    limits: Mapped[int] = mapped_column(default=0)       # bit 0: no night work; bit 1: no outdoor work
+    pool_rank: Mapped[int] = mapped_column(default=0)    # highest approved pool: 0 none … 3 province
 
 
 class ProfileDraft(db.Model):

@@ -17,6 +17,7 @@ from app.audit.services import record_audit
 from app.db import utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
+from app.members.index import reindex_member
 from app.members.models import EntryOrigin, EntryStatus, MemberProfile, MemberStatus, PoolEntry, PoolEvent, PoolLevel
 from app.notifications.services import notify
 from app.regions.models import Region, RegionLevel
@@ -135,6 +136,7 @@ def decide(*, actor: User, entry: PoolEntry, approve: bool, note: str = "") -> P
         raise Conflict("这位老同志已注销")
     entry.status = EntryStatus.APPROVED if approve else EntryStatus.REJECTED
     entry.decided_by_id, entry.decided_at, entry.decision_note = actor.id, utcnow(), note
+    reindex_member(entry.member)   # the pool level is part of the matching index
     db.session.add(PoolEvent(entry_id=entry.id, actor_id=actor.id, action=entry.status.value, note=note))
     record_audit(actor, f"pool.{entry.status.value}", entry, detail={"level": entry.level.value})
     title = (f"您已进入{entry.region.name}{entry.level.label}银发人才库" if approve
@@ -161,6 +163,7 @@ def withdraw(*, actor: User, entry: PoolEntry, note: str = "") -> list[PoolEntry
         e.withdrawal_note = note if e is entry else f"随{entry.level.label}人才库一并退出"
         db.session.add(PoolEvent(entry_id=e.id, actor_id=actor.id, action="withdrawn", note=e.withdrawal_note))
         record_audit(actor, "pool.withdrawn", e, detail={"level": e.level.value})
+    reindex_member(entry.member)
     if not own:
         notify(entry.member.user, kind="pool.withdrawn",
                title=f"您已退出{entry.region.name}{entry.level.label}银发人才库", body=note, link="/profile")

@@ -1,0 +1,229 @@
+"""Volunteer needs (tasks), their sessions and skills, who takes part, and the ledger of hours."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+
+from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text, Time,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import TimestampMixin, enum_type, utcnow
+from app.extensions import db
+from app.members.models import Capacity
+
+
+class TaskCategory(enum.Enum):
+    RURAL = "rural"
+    GOVERNANCE = "governance"
+    RED_HERITAGE = "red_heritage"
+    NEXT_GENERATION = "next_generation"
+    ECOLOGY = "ecology"
+    ELDER_CARE = "elder_care"
+    PARTY_BUILDING = "party_building"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"rural": "乡村振兴", "governance": "基层治理", "red_heritage": "红色宣讲",
+                "next_generation": "关心下一代", "ecology": "生态与水源保护", "elder_care": "为老服务",
+                "party_building": "党建助力", "other": "其他"}[self.value]
+
+
+class TaskMode(enum.Enum):
+    ONSITE = "onsite"
+    REMOTE = "remote"
+
+    @property
+    def label(self) -> str:
+        return {"onsite": "到现场", "remote": "线上或电话"}[self.value]
+
+
+class ScheduleKind(enum.Enum):
+    ONCE = "once"        # one session: a date, a start and an end time
+    WEEKLY = "weekly"    # the same times on chosen weekdays, between two dates
+
+    @property
+    def label(self) -> str:
+        return {"once": "一次", "weekly": "每周固定时间"}[self.value]
+
+
+class TaskStatus(enum.Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    FILLED = "filled"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {"draft": "草稿", "open": "招募中", "filled": "人已满", "closed": "已结束",
+                "cancelled": "已取消"}[self.value]
+
+
+class Task(TimestampMixin, db.Model):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("headcount BETWEEN 1 AND 200", name="headcount_range"),
+        CheckConstraint("radius_km BETWEEN 1 AND 100", name="radius_range"),
+        CheckConstraint("(mode = 'remote') = (lat IS NULL)", name="remote_has_no_place"),
+        Index("ix_tasks_status_lat_lon", "status", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)  # the organization's county
+    title: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[TaskCategory] = mapped_column(enum_type(TaskCategory))
+    mode: Mapped[TaskMode] = mapped_column(enum_type(TaskMode), default=TaskMode.ONSITE)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    radius_km: Mapped[int] = mapped_column(default=10)
+    schedule: Mapped[ScheduleKind] = mapped_column(enum_type(ScheduleKind), default=ScheduleKind.ONCE)
+    first_date: Mapped[date | None] = mapped_column(Date)
+    last_date: Mapped[date | None] = mapped_column(Date)
+    weekdays: Mapped[int] = mapped_column(default=0)           # bit d = weekday d (0 = Monday), weekly only
+    start_time: Mapped[time | None] = mapped_column(Time)
+    end_time: Mapped[time | None] = mapped_column(Time)
+    headcount: Mapped[int] = mapped_column(default=1)
+    demand: Mapped[Capacity] = mapped_column(enum_type(Capacity), default=Capacity.LIGHT)
+    outdoor: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus), default=TaskStatus.DRAFT, index=True)
+    widen_to: Mapped[str | None] = mapped_column(String(10))   # None (county), "city" or "province"
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    published_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped["Organization"] = relationship(lazy="joined")  # noqa: F821
+    skills: Mapped[list[TaskSkill]] = relationship(back_populates="task", cascade="all, delete-orphan",
+                                                   lazy="selectin", order_by="TaskSkill.id")
+    sessions: Mapped[list[TaskSession]] = relationship(back_populates="task", cascade="all, delete-orphan",
+                                                       lazy="selectin", order_by="TaskSession.starts_at")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="task", lazy="selectin",
+                                                         order_by="Assignment.id")
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(1 for a in self.assignments if a.status is AssignmentStatus.ACCEPTED)
+
+    @property
+    def is_onsite(self) -> bool:
+        return self.mode is TaskMode.ONSITE
+
+    @classmethod
+    def scope_clause(cls, actor):
+        """Admins see the tasks of their regions; organizers those of their organizations."""
+        from sqlalchemy import or_
+
+        from app.accounts.models import Role
+        from app.regions.scope import admin_prefixes, code_within
+
+        clause = code_within(cls.region_code, admin_prefixes(actor))
+        own = [g.organization_id for g in getattr(actor, "grants", []) if g.role is Role.ORGANIZER]
+        return or_(clause, cls.organization_id.in_(own)) if own else clause
+
+
+class TaskSkill(db.Model):
+    __tablename__ = "task_skills"
+    __table_args__ = (UniqueConstraint("task_id", "skill_id"),
+                      CheckConstraint("min_level BETWEEN 1 AND 3", name="level_range"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), index=True)
+    min_level: Mapped[int] = mapped_column(default=1)
+    required: Mapped[bool] = mapped_column(default=True)
+
+    task: Mapped[Task] = relationship(back_populates="skills")
+    skill: Mapped["Skill"] = relationship(lazy="joined")  # noqa: F821
+
+
+class TaskSession(db.Model):
+    """One occurrence of a task, in local time (Asia/Shanghai): when people actually serve."""
+
+    __tablename__ = "task_sessions"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ordered"),
+                      Index("ix_task_sessions_starts_at", "starts_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    attendance_confirmed_at: Mapped[datetime | None]
+
+    task: Mapped[Task] = relationship(back_populates="sessions")
+
+    @property
+    def hours(self) -> float:
+        return round((self.ends_at - self.starts_at).total_seconds() / 3600, 2)
+
+
+class AssignmentStatus(enum.Enum):
+    INVITED = "invited"        # the organizer asked; waiting for the member
+    APPLIED = "applied"        # the member asked; waiting for the organizer
+    ACCEPTED = "accepted"      # taking part: counts against the headcount
+    WAITLISTED = "waitlisted"  # would take part, but the task is full
+    DECLINED = "declined"      # the member said no to an invitation (no reason needed)
+    REJECTED = "rejected"      # the organizer said no to an application
+    WITHDRAWN = "withdrawn"    # the member stepped back after accepting
+
+    @property
+    def label(self) -> str:
+        return {"invited": "已邀请，待回复", "applied": "已报名，待确认", "accepted": "已确认参加",
+                "waitlisted": "候补", "declined": "已婉拒", "rejected": "未安排", "withdrawn": "已退出"}[self.value]
+
+
+LIVE_ASSIGNMENT = (AssignmentStatus.INVITED, AssignmentStatus.APPLIED, AssignmentStatus.ACCEPTED,
+                   AssignmentStatus.WAITLISTED)
+
+
+class Assignment(db.Model):
+    """A member on a task: one row per (task, member), moving through its states."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("task_id", "member_id"),
+                      Index("ix_assignments_member_id_status", "member_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(10))   # "invited" or "applied"
+    status: Mapped[AssignmentStatus] = mapped_column(enum_type(AssignmentStatus))
+    message: Mapped[str] = mapped_column(Text, default="")        # the invitation's or application's words
+    reasons: Mapped[str] = mapped_column(Text, default="")        # why the member was suggested
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    responded_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    task: Mapped[Task] = relationship(back_populates="assignments")
+    member: Mapped["MemberProfile"] = relationship(lazy="joined")  # noqa: F821
+
+
+class ServiceRecord(db.Model):
+    """The ledger: a member's attendance at one session, with the hours an organizer confirmed."""
+
+    __tablename__ = "service_records"
+    __table_args__ = (UniqueConstraint("assignment_id", "session_id"),
+                      CheckConstraint("hours >= 0 AND hours <= 24", name="hours_range"),
+                      Index("ix_service_records_member_id_served_on", "member_id", "served_on"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("task_sessions.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    served_on: Mapped[date] = mapped_column(Date)
+    attended: Mapped[bool] = mapped_column(default=True)
+    hours: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False), default=0)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[TaskSession] = relationship(lazy="joined")
+    organization: Mapped["Organization"] = relationship(lazy="joined")  # noqa: F821

@@ -1,0 +1,485 @@
+"""Task use cases: posting a need, inviting and answering, the headcount, attendance and hours.
+
+Headcount under concurrency: every change that can add an accepted member locks the task row first
+(SELECT … FOR UPDATE on PostgreSQL; on SQLite the whole write transaction is serialised by
+BEGIN IMMEDIATE, see app.db.write_intent) and counts accepted assignments inside that transaction,
+so accepted never exceeds headcount however many members answer at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from sqlalchemy import func, select
+
+from app.accounts.models import Role, User
+from app.audit.services import record_audit
+from app.clock import local_now, local_today
+from app.db import utcnow
+from app.errors import Conflict, Invalid, PermissionDenied
+from app.extensions import db
+from app.members.models import Capacity, MemberProfile, MemberStatus, Skill
+from app.notifications.services import notify
+from app.organizations.models import Organization
+from app.regions.scope import covers
+from app.regions.services import place_address
+from app.tasks import schedule as sched
+from app.tasks.models import (LIVE_ASSIGNMENT, Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task,
+                              TaskCategory, TaskMode, TaskSession, TaskSkill, TaskStatus)
+
+MAX_HEADCOUNT = 200
+MAX_TASK_SKILLS = 8
+
+
+# --- who may do what ----------------------------------------------------------------------------
+
+
+def may_manage(actor: User, task: Task) -> bool:
+    """Organizers of the task's organization and admins whose region holds it."""
+    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
+    return task.organization_id in organizer_of or covers(actor, task.region_code)
+
+
+def _require_manager(actor: User, task: Task) -> None:
+    if not may_manage(actor, task):
+        raise PermissionDenied("只有发布这项需求的组织可以办理")
+
+
+def _require_editable(task: Task) -> None:
+    if task.status in (TaskStatus.CLOSED, TaskStatus.CANCELLED):
+        raise Conflict(f"这项需求已经{task.status.label}，不能再修改")
+
+
+# --- posting ------------------------------------------------------------------------------------
+
+
+def _check_text(title: str, description: str) -> tuple[str, str]:
+    title, description = (title or "").strip(), (description or "").strip()
+    if not title:
+        raise Invalid("请填写需求名称", field="title")
+    if len(title) > 80:
+        raise Invalid("需求名称最多 80 个字", field="title")
+    if len(description) > 2000:
+        raise Invalid("需求说明最多 2000 个字", field="description")
+    return title, description
+
+
+def create_task(*, actor: User, organization: Organization, title: str, description: str,
+                category: TaskCategory) -> Task:
+    """Start a need as a draft for an organization the actor organizes (or an admin covers)."""
+    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
+    if organization.id not in organizer_of and not covers(actor, organization.region_code):
+        raise PermissionDenied("只能为本组织发布需求", field="organization")
+    title, description = _check_text(title, description)
+    task = Task(organization_id=organization.id, region_code=organization.region_code, title=title,
+                description=description, category=category, mode=TaskMode.ONSITE, address=organization.address,
+                lat=organization.lat, lon=organization.lon, created_by_id=actor.id, status=TaskStatus.DRAFT)
+    db.session.add(task)
+    db.session.flush()
+    record_audit(actor, "task.create", task)
+    return task
+
+
+def update_basics(*, actor: User, task: Task, title: str, description: str, category: TaskCategory) -> None:
+    _require_manager(actor, task)
+    _require_editable(task)
+    task.title, task.description = _check_text(title, description)
+    task.category = category
+
+
+def set_place(*, actor: User, task: Task, mode: TaskMode, address: str = "", radius_km: int = 10,
+              lat: float | None = None, lon: float | None = None) -> None:
+    """Where the service happens: onsite (defaults to the organization's place) or remote (no place)."""
+    _require_manager(actor, task)
+    _require_editable(task)
+    address = (address or "").strip()
+    if mode is TaskMode.REMOTE:
+        if address or lat is not None or lon is not None:
+            raise Invalid("线上服务不用填写地点，请清空地址", field="address")
+        moved = task.mode is not TaskMode.REMOTE
+        task.mode, task.address, task.lat, task.lon = TaskMode.REMOTE, "", None, None
+    else:
+        if not 1 <= radius_km <= 100:
+            raise Invalid("招募范围应在 1 到 100 公里之间", field="radius_km")
+        org = task.organization
+        if (lat is None) != (lon is None):
+            raise Invalid("经度和纬度要同时填写", field="lat")
+        if lat is None:
+            if address and address != org.address:
+                placed = place_address(county_code=org.region_code, address=address)
+                lat, lon = placed.lat, placed.lon
+            else:
+                lat, lon = org.lat, org.lon
+        moved = (task.mode is not TaskMode.ONSITE or task.address != (address or org.address)
+                 or task.lat != lat or task.lon != lon)
+        task.mode, task.address, task.lat, task.lon = TaskMode.ONSITE, address or org.address, lat, lon
+        task.radius_km = radius_km
+    if moved:
+        _tell_participants(task, "地点有变化", f"“{task.title}”的服务地点改为：{task.address or '线上或电话'}。")
+
+
+def set_schedule(*, actor: User, task: Task, kind: ScheduleKind, first_date: date, last_date: date | None,
+                 weekdays: int, start_time: time, end_time: time) -> None:
+    """When: once, or weekly on chosen weekdays between two dates. Sessions are rebuilt; sessions
+    whose hours were already confirmed stay; people who accepted are told of the change."""
+    _require_manager(actor, task)
+    _require_editable(task)
+    if first_date < local_today():
+        raise Invalid("开始日期不能早于今天", field="first_date")
+    try:
+        if kind is ScheduleKind.ONCE:
+            sessions = sched.expand_once(first_date, start_time, end_time)
+            last_date, weekdays = first_date, 0
+        else:
+            sessions = sched.expand_weekly(first_date, last_date or first_date, weekdays, start_time, end_time)
+    except sched.ScheduleError as e:
+        raise Invalid(str(e), field=e.field) from e
+    now = local_now()
+    sessions = [s for s in sessions if s[0] > now]
+    if not sessions:
+        raise Invalid("开始时间已经过去了，请选择以后的时间", field="start_time")
+    changed = bool(task.sessions) and [(s.starts_at, s.ends_at) for s in task.sessions if not s.cancelled] != sessions
+    kept = [s for s in task.sessions if s.attendance_confirmed_at is not None]
+    for s in list(task.sessions):
+        if s not in kept:
+            task.sessions.remove(s)
+    for start, end in sessions:
+        if not any(k.starts_at == start for k in kept):
+            task.sessions.append(TaskSession(starts_at=start, ends_at=end))
+    task.schedule, task.first_date, task.last_date, task.weekdays = kind, first_date, last_date, weekdays
+    task.start_time, task.end_time = start_time, end_time
+    if changed:
+        _tell_participants(task, "时间有变化", f"“{task.title}”的时间改为：{describe_schedule(task)}。")
+
+
+def set_needs(*, actor: User, task: Task, headcount: int, demand: Capacity, outdoor: bool) -> None:
+    _require_manager(actor, task)
+    _require_editable(task)
+    if not 1 <= headcount <= MAX_HEADCOUNT:
+        raise Invalid(f"需要人数应在 1 到 {MAX_HEADCOUNT} 人之间", field="headcount")
+    if headcount < task.accepted_count:
+        raise Invalid(f"已有 {task.accepted_count} 人确认参加，人数不能少于这个数", field="headcount")
+    task.headcount, task.demand, task.outdoor = headcount, demand, outdoor
+    _refresh_fill(task)
+
+
+def add_skill(*, actor: User, task: Task, skill_id: int, min_level: int, required: bool) -> TaskSkill:
+    _require_manager(actor, task)
+    _require_editable(task)
+    skill = db.session.get(Skill, skill_id)
+    if skill is None or not skill.active:
+        raise Invalid("没有这项专长，请从列表中选择", field="skill")
+    if min_level not in (1, 2, 3):
+        raise Invalid("请选择最低程度", field="min_level")
+    if any(s.skill_id == skill_id for s in task.skills):
+        raise Conflict(f"已经添加过“{skill.name}”", field="skill")
+    if len(task.skills) >= MAX_TASK_SKILLS:
+        raise Invalid(f"最多添加 {MAX_TASK_SKILLS} 项专长", field="skill")
+    row = TaskSkill(skill_id=skill_id, min_level=min_level, required=required)
+    task.skills.append(row)
+    db.session.flush()
+    return row
+
+
+def remove_skill(*, actor: User, task: Task, task_skill_id: int) -> None:
+    _require_manager(actor, task)
+    _require_editable(task)
+    row = next((s for s in task.skills if s.id == task_skill_id), None)
+    if row is None:
+        raise Invalid("没有这项专长要求", field="skill")
+    task.skills.remove(row)
+
+
+def publish(*, actor: User, task: Task) -> None:
+    """Open a draft for matching and applications, once it says when and what."""
+    _require_manager(actor, task)
+    if task.status is not TaskStatus.DRAFT:
+        raise Conflict("只有草稿可以发布")
+    if not task.sessions:
+        raise Invalid("请先安排服务时间", field="schedule")
+    if task.sessions[0].starts_at <= local_now():
+        raise Invalid("服务时间已经过去了，请重新安排时间", field="schedule")
+    task.status, task.published_at = TaskStatus.OPEN, utcnow()
+    record_audit(actor, "task.publish", task)
+
+
+def cancel(*, actor: User, task: Task, reason: str) -> None:
+    _require_manager(actor, task)
+    _require_editable(task)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise Invalid("请写明取消的原因，参加的老同志会看到", field="reason")
+    task.status, task.cancel_reason = TaskStatus.CANCELLED, reason
+    for a in task.assignments:
+        if a.status in LIVE_ASSIGNMENT:
+            notify(a.member.user, kind="task.cancelled", title=f"“{task.title}”已取消", body=f"原因：{reason}",
+                   link=f"/my/tasks/{task.id}")
+    record_audit(actor, "task.cancel", task)
+
+
+def close(*, actor: User, task: Task) -> None:
+    _require_manager(actor, task)
+    if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
+        raise Conflict("只有进行中的需求可以结束")
+    task.status = TaskStatus.CLOSED
+    record_audit(actor, "task.close", task)
+
+
+def widen(*, actor: User, task: Task, to: str | None) -> None:
+    """Let matching reach approved city (and province) talents when the county cannot fill it."""
+    _require_manager(actor, task)
+    if to not in (None, "city", "province"):
+        raise Invalid("扩大范围只能选市级或省级", field="widen")
+    task.widen_to = to
+
+
+def describe_schedule(task: Task) -> str:
+    if not task.sessions:
+        return "未安排"
+    if task.schedule is ScheduleKind.ONCE:
+        s = task.sessions[0]
+        return f"{s.starts_at:%Y年%m月%d日} {s.starts_at:%H:%M}–{s.ends_at:%H:%M}"
+    days = "、".join(name for d, name in enumerate(["一", "二", "三", "四", "五", "六", "日"]) if task.weekdays & (1 << d))
+    return (f"{task.first_date:%Y年%m月%d日}至{task.last_date:%Y年%m月%d日}，每周{days} "
+            f"{task.start_time:%H:%M}–{task.end_time:%H:%M}（共 {len(task.sessions)} 次）")
+
+
+def _tell_participants(task: Task, what: str, body: str) -> None:
+    for a in task.assignments:
+        if a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED, AssignmentStatus.INVITED):
+            notify(a.member.user, kind="task.changed", title=f"“{task.title}”{what}", body=body,
+                   link=f"/my/tasks/{task.id}")
+
+
+# --- the headcount ------------------------------------------------------------------------------
+
+
+def lock_task(task_id: int) -> Task:
+    """The task row, locked for this transaction, with fresh state."""
+    stmt = select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return db.session.scalars(stmt).one()
+
+
+def accepted_count(task_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.task_id == task_id, Assignment.status == AssignmentStatus.ACCEPTED))
+
+
+def _refresh_fill(task: Task) -> None:
+    if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
+        return
+    task.status = TaskStatus.FILLED if accepted_count(task.id) >= task.headcount else TaskStatus.OPEN
+
+
+def _take_place(task: Task, assignment: Assignment) -> bool:
+    """Accept onto the task if a place is free (True), else put on the waitlist. Task locked."""
+    now = utcnow()
+    if accepted_count(task.id) < task.headcount:
+        assignment.status, assignment.accepted_at = AssignmentStatus.ACCEPTED, now
+        db.session.flush()
+        _refresh_fill(task)
+        return True
+    assignment.status = AssignmentStatus.WAITLISTED
+    return False
+
+
+def _promote_waitlist(task: Task) -> None:
+    """A place came free: the longest-waiting member who said yes takes it."""
+    waiting = db.session.scalars(select(Assignment).where(
+        Assignment.task_id == task.id, Assignment.status == AssignmentStatus.WAITLISTED)
+        .order_by(Assignment.responded_at, Assignment.id)).all()
+    for a in waiting:
+        if accepted_count(task.id) >= task.headcount:
+            break
+        a.status, a.accepted_at = AssignmentStatus.ACCEPTED, utcnow()
+        db.session.flush()
+        notify(a.member.user, kind="task.accepted", title=f"候补成功：“{task.title}”有空位了",
+               body=f"您已确认参加。时间：{describe_schedule(task)}", link=f"/my/tasks/{task.id}")
+    _refresh_fill(task)
+
+
+# --- invitations and applications ---------------------------------------------------------------
+
+
+def _assignment(task: Task, member: MemberProfile) -> Assignment | None:
+    return db.session.scalar(select(Assignment).where(Assignment.task_id == task.id,
+                                                      Assignment.member_id == member.id))
+
+
+def invite(*, actor: User, task: Task, members: list[MemberProfile], message: str = "") -> list[Assignment]:
+    """Invite members the matching suggested. Each must still pass every hard filter."""
+    from app.tasks.candidates import why_not
+
+    _require_manager(actor, task)
+    if task.status is not TaskStatus.OPEN:
+        raise Conflict("需求发布后、人还没满时才能邀请" if task.status is not TaskStatus.FILLED
+                       else "人已经满了，不能再邀请")
+    if not members:
+        raise Invalid("请至少选择一位老同志", field="members")
+    if len((message or "").strip()) > 500:
+        raise Invalid("邀请的话最多 500 个字", field="message")
+    invited = []
+    for member in members:
+        problem = why_not(task, member)
+        if problem:
+            raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
+        from app.tasks.candidates import reasons_for
+
+        a = Assignment(task_id=task.id, member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
+                       message=(message or "").strip(), invited_by_id=actor.id, reasons=reasons_for(task, member))
+        db.session.add(a)
+        invited.append(a)
+        notify(member.user, kind="task.invited", title=f"{task.organization.name}邀请您参加：{task.title}",
+               body=(message or "").strip() + f"\n时间：{describe_schedule(task)}" +
+                    (f"\n地点：{task.address}" if task.address else "") + "\n去不去由您决定，不方便可以直接婉拒。",
+               link=f"/my/tasks/{task.id}")
+    db.session.flush()
+    record_audit(actor, "task.invite", task, detail={"members": [m.id for m in members]})
+    return invited
+
+
+def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment:
+    """A member offers to take part; the organizer confirms."""
+    if task.status is not TaskStatus.OPEN:
+        raise Conflict("这项需求现在不招募了" if task.status is not TaskStatus.FILLED else "人已经满了")
+    if member.status is not MemberStatus.ACTIVE:
+        raise Invalid("您现在暂停参加，请先在“我的资料”里恢复")
+    existing = _assignment(task, member)
+    if existing is not None and existing.status in LIVE_ASSIGNMENT:
+        raise Conflict(f"您已经{existing.status.label}")
+    if existing is not None and existing.status is AssignmentStatus.REJECTED:
+        raise Conflict("组织者已经安排好人了，谢谢您")
+    if existing is None:
+        existing = Assignment(task_id=task.id, member_id=member.id, origin="applied")
+        db.session.add(existing)
+    existing.status, existing.message = AssignmentStatus.APPLIED, (message or "").strip()[:500]
+    existing.responded_at = utcnow()
+    db.session.flush()
+    for organizer in _organizers(task):
+        notify(organizer, kind="task.applied", title=f"{member.user.name}报名参加：{task.title}",
+               link=f"/tasks/{task.id}")
+    return existing
+
+
+def _organizers(task: Task) -> list[User]:
+    from app.accounts.models import RoleGrant
+
+    return db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id == task.organization_id, User.active)).all()
+
+
+def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> Assignment:
+    """The member answers an invitation. Declining needs no reason and ends invitations to this task."""
+    if assignment.member_id != member.id:
+        raise PermissionDenied("这不是给您的邀请")
+    task = lock_task(assignment.task_id)
+    db.session.refresh(assignment)
+    if assignment.status is not AssignmentStatus.INVITED:
+        raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
+    assignment.responded_at = utcnow()
+    if not accept:
+        assignment.status = AssignmentStatus.DECLINED
+        for organizer in _organizers(task):
+            notify(organizer, kind="task.declined", title=f"{member.user.name}婉拒了：{task.title}", link=f"/tasks/{task.id}")
+        return assignment
+    if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
+        raise Conflict(f"这项需求已经{task.status.label}")
+    placed = _take_place(task, assignment)
+    for organizer in _organizers(task):
+        notify(organizer, kind="task.accepted",
+               title=f"{member.user.name}{'答应参加' if placed else '愿意参加（已满，排在候补）'}：{task.title}",
+               link=f"/tasks/{task.id}")
+    return assignment
+
+
+def decide_application(*, actor: User, assignment: Assignment, accept: bool) -> Assignment:
+    """The organizer confirms or turns down a member who applied."""
+    task = lock_task(assignment.task_id)
+    _require_manager(actor, task)
+    db.session.refresh(assignment)
+    if assignment.status is not AssignmentStatus.APPLIED:
+        raise Conflict(f"这条报名已经是“{assignment.status.label}”了")
+    if accept:
+        placed = _take_place(task, assignment)
+        title = f"报名成功：{task.title}" if placed else f"已满，您排在候补：{task.title}"
+    else:
+        assignment.status = AssignmentStatus.REJECTED
+        title = f"这次“{task.title}”人已安排好，谢谢您的热心"
+    notify(assignment.member.user, kind="task.application", title=title, link=f"/my/tasks/{task.id}")
+    return assignment
+
+
+def withdraw(*, member: MemberProfile, assignment: Assignment) -> Assignment:
+    """A member steps back (from an application, the waitlist, or an accepted place)."""
+    if assignment.member_id != member.id:
+        raise PermissionDenied("不能替别人退出")
+    task = lock_task(assignment.task_id)
+    db.session.refresh(assignment)
+    if assignment.status not in (AssignmentStatus.APPLIED, AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED):
+        raise Conflict(f"现在是“{assignment.status.label}”，不用退出")
+    was_accepted = assignment.status is AssignmentStatus.ACCEPTED
+    assignment.status, assignment.responded_at = AssignmentStatus.WITHDRAWN, utcnow()
+    db.session.flush()
+    if was_accepted:
+        _promote_waitlist(task)
+        for organizer in _organizers(task):
+            notify(organizer, kind="task.withdrawn", title=f"{member.user.name}退出了：{task.title}", link=f"/tasks/{task.id}")
+    return assignment
+
+
+# --- attendance and hours -----------------------------------------------------------------------
+
+
+def confirm_attendance(*, actor: User, session: TaskSession,
+                       entries: dict[int, tuple[bool, float, str]]) -> list[ServiceRecord]:
+    """After a session: for each accepted assignment id, (attended, hours, feedback). One screen for
+    the whole session; confirming again corrects the records."""
+    task = session.task
+    _require_manager(actor, task)
+    if session.starts_at > local_now():
+        raise Invalid("这次服务还没开始，结束后再确认", field="session")
+    accepted = {a.id: a for a in task.assignments if a.status is AssignmentStatus.ACCEPTED}
+    unknown = set(entries) - set(accepted)
+    if unknown:
+        raise Invalid("名单里有不是这次服务的人员，请刷新后重试")
+    records = []
+    for assignment_id, (attended, hours, feedback) in entries.items():
+        if not attended:
+            hours = 0.0
+        if not 0 <= hours <= min(24.0, session.hours + 4):
+            raise Invalid(f"服务时长应在 0 到 {min(24, session.hours + 4):g} 小时之间", field=f"hours_{assignment_id}")
+        if len(feedback or "") > 500:
+            raise Invalid("评价最多 500 个字", field=f"feedback_{assignment_id}")
+        a = accepted[assignment_id]
+        record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.assignment_id == a.id,
+                                                               ServiceRecord.session_id == session.id))
+        if record is None:
+            record = ServiceRecord(assignment_id=a.id, session_id=session.id, member_id=a.member_id,
+                                   organization_id=task.organization_id, served_on=session.starts_at.date())
+            db.session.add(record)
+        record.attended, record.hours, record.feedback = attended, round(hours, 2), (feedback or "").strip()
+        record.confirmed_by_id, record.confirmed_at = actor.id, utcnow()
+        records.append(record)
+        if attended and hours:
+            notify(a.member.user, kind="task.hours", title=f"服务时长已确认：{task.title}",
+                   body=f"{session.starts_at:%Y年%m月%d日}，{hours:g} 小时。谢谢您！", link="/my/hours", email=False)
+    session.attendance_confirmed_at = utcnow()
+    db.session.flush()
+    record_audit(actor, "task.attendance", task, detail={"session": session.id, "records": len(records)})
+    return records
+
+
+def member_hours(member_id: int) -> float:
+    return float(db.session.scalar(select(func.coalesce(func.sum(ServiceRecord.hours), 0)).where(
+        ServiceRecord.member_id == member_id, ServiceRecord.attended)) or 0)
+
+
+def hours_since(member_ids: list[int], since: date) -> dict[int, float]:
+    if not member_ids:
+        return {}
+    rows = db.session.execute(select(ServiceRecord.member_id, func.sum(ServiceRecord.hours)).where(
+        ServiceRecord.member_id.in_(member_ids), ServiceRecord.attended, ServiceRecord.served_on >= since)
+        .group_by(ServiceRecord.member_id)).all()
+    return {m: float(h or 0) for m, h in rows}
