@@ -76,6 +76,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.members.views import bp as members_bp
     from app.notifications.views import bp as notifications_bp
     from app.organizations.views import bp as organizations_bp
+    from app.tasks.member_views import bp as my_bp
+    from app.tasks.views import bp as tasks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -83,6 +85,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(pool_bp)
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(my_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -112,7 +116,7 @@ def _register_template_helpers(app: Flask) -> None:
     from app.accounts.models import Role
     from app.accounts.phone import mask_phone
     from app.main.views import elder_mode
-    from app.templating import localtime
+    from app.templating import hours, localtime
 
     from app.notifications.services import unread_count
 
@@ -130,3 +134,4 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["hours"] = hours

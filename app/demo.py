@@ -82,6 +82,8 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     db.session.flush()
     seed_members()
     db.session.flush()
+    seed_tasks()
+    db.session.flush()
     return True
 
 
@@ -136,6 +138,66 @@ def seed_members() -> None:
         if i % 2 == 0:
             entry = pool.nominate(actor=province, member=member, level=PoolLevel.COUNTY, reason="支部推荐")
             pool.decide(actor=province, entry=entry, approve=True)
+
+
+def seed_tasks() -> None:
+    """Open needs around 东关南里 and 淅川, an invitation waiting for 王老师, and a past session whose
+    hours were confirmed, so that every page has something real to show."""
+    from datetime import timedelta
+
+    from app.clock import local_now
+    from app.members.models import Capacity, MemberProfile, Skill
+    from app.tasks import services as tasks
+    from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task, TaskCategory
+
+    if db.session.scalar(select(func.count()).select_from(Task)):
+        return
+    skills = dict(db.session.execute(select(Skill.name, Skill.id)).all())
+    organizer = db.session.scalar(select(User).where(User.phone == "19900000011"))
+    province = db.session.scalar(select(User).where(User.phone == "19900000001"))
+    dongguan = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))
+    xichuan = db.session.scalar(select(Organization).where(Organization.name.like("淅川县“保水质%")))
+    soon = (local_now() + timedelta(days=5)).replace(hour=9, minute=0, second=0)
+
+    def post(actor, org, title, category, description, skill, level, *, days=5, hours=2, headcount=3,
+             weekly=False, demand=Capacity.LIGHT, outdoor=False):
+        task = tasks.create_task(actor=actor, organization=org, title=title, description=description, category=category)
+        start = soon + timedelta(days=days - 5)
+        tasks.set_schedule(actor=actor, task=task, kind=ScheduleKind.WEEKLY if weekly else ScheduleKind.ONCE,
+                           first_date=start.date(), last_date=start.date() + timedelta(days=27) if weekly else None,
+                           weekdays=1 << start.weekday(), start_time=start.time(),
+                           end_time=(start + timedelta(hours=hours)).time())
+        tasks.set_needs(actor=actor, task=task, headcount=headcount, demand=demand, outdoor=outdoor)
+        tasks.add_skill(actor=actor, task=task, skill_id=skills[skill], min_level=level, required=True)
+        tasks.publish(actor=actor, task=task)
+        return task
+
+    tutoring = post(organizer, dongguan, "周末课业辅导", TaskCategory.NEXT_GENERATION,
+                    "社区四点半课堂，辅导小学生作业。", "课业辅导", 2, weekly=True)
+    post(organizer, dongguan, "老年人健康讲座", TaskCategory.ELDER_CARE, "给社区老人讲慢性病防治。", "健康咨询", 3)
+    post(organizer, dongguan, "邻里纠纷调解", TaskCategory.GOVERNANCE, "协助社区调解邻里矛盾。", "矛盾纠纷调解", 2,
+         days=8)
+    post(province, xichuan, "丹江口库区水源巡护", TaskCategory.ECOLOGY, "沿库区巡查，记录水质异常。", "河道巡护", 2,
+         days=9, hours=3, demand=Capacity.MODERATE, outdoor=True)
+    wang = db.session.get(MemberProfile, db.session.scalar(select(User.id).where(User.phone == "19900000021")))
+    tasks.invite(actor=organizer, task=tutoring, members=[wang], message="王老师，孩子们盼着您来。")
+
+    # A finished session with confirmed hours: what a proof of service is made of.
+    past = post(organizer, dongguan, "红色故事进课堂", TaskCategory.RED_HERITAGE, "给小学生讲红色故事。",
+                "课业辅导", 1, days=6, headcount=2)
+    session = past.sessions[0]
+    session.starts_at = (local_now() - timedelta(days=10)).replace(hour=14, minute=0, second=0)
+    session.ends_at = session.starts_at + timedelta(hours=2)
+    done = Assignment(task_id=past.id, member_id=wang.id, origin="invited", status=AssignmentStatus.ACCEPTED,
+                      invited_by_id=organizer.id)
+    db.session.add(done)
+    db.session.flush()
+    db.session.add(ServiceRecord(assignment_id=done.id, session_id=session.id, member_id=wang.id,
+                                 organization_id=dongguan.id, served_on=session.starts_at.date(), hours=2,
+                                 feedback="孩子们听得很认真", confirmed_by_id=organizer.id))
+    session.attendance_confirmed_at = utcnow()
+    tasks.close(actor=organizer, task=past)
+
 
 
 def describe_accounts() -> str:

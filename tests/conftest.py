@@ -244,6 +244,46 @@ def create_member(db, create_user, skill_ids):
     return create
 
 
+@pytest.fixture
+def create_task(db, create_org, create_user, skill_ids):
+    """An open task: create_task(skills={"法律咨询": 2}, when=datetime, hours=2, headcount=2, ...)."""
+    from datetime import datetime, timedelta
+
+    from app.clock import local_now
+    from app.members.models import Capacity
+    from app.tasks import services
+    from app.tasks.models import ScheduleKind, TaskCategory, TaskMode
+
+    def create(*, org=None, title: str = "社区法律咨询", skills: dict[str, int] | None = None,
+               when: datetime | None = None, hours: float = 2, headcount: int = 2, remote: bool = False,
+               demand: Capacity = Capacity.LIGHT, outdoor: bool = False, radius_km: int = 10,
+               weekly_until=None, weekdays: int = 0, publish: bool = True, organizer=None):
+        org = org or create_org()
+        organizer = organizer or create_user(name="书记", roles=[("organizer", org)])
+        task = services.create_task(actor=organizer, organization=org, title=title, description="",
+                                    category=TaskCategory.GOVERNANCE)
+        if remote:
+            services.set_place(actor=organizer, task=task, mode=TaskMode.REMOTE)
+        elif radius_km != 10:
+            services.set_place(actor=organizer, task=task, mode=TaskMode.ONSITE, radius_km=radius_km)
+        start = when or (local_now() + timedelta(days=7)).replace(hour=9, minute=0, second=0)
+        end = start + timedelta(hours=hours)
+        services.set_schedule(actor=organizer, task=task,
+                              kind=ScheduleKind.WEEKLY if weekly_until else ScheduleKind.ONCE,
+                              first_date=start.date(), last_date=weekly_until, weekdays=weekdays,
+                              start_time=start.time(), end_time=end.time())
+        services.set_needs(actor=organizer, task=task, headcount=headcount, demand=demand, outdoor=outdoor)
+        for name, level in (skills if skills is not None else {"法律咨询": 2}).items():
+            services.add_skill(actor=organizer, task=task, skill_id=skill_ids[name], min_level=level, required=True)
+        if publish:
+            services.publish(actor=organizer, task=task)
+        db.session.commit()
+        task.organizer = organizer
+        return task
+
+    return create
+
+
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app.accounts.models import Role
 from app.extensions import db
@@ -16,13 +16,16 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def home():
-    roles, profile = set(), None
+    roles, profile, invitations = set(), None, 0
     if current_user.is_authenticated:
         from app.members.models import MemberProfile
+        from app.tasks.models import Assignment, AssignmentStatus
 
         roles = {gr.role for gr in current_user.grants}
         profile = db.session.get(MemberProfile, current_user.id)
-    return render_template("main/home.html", roles=roles, Role=Role, profile=profile)
+        invitations = db.session.scalar(select(func.count()).select_from(Assignment).where(
+            Assignment.member_id == current_user.id, Assignment.status == AssignmentStatus.INVITED))
+    return render_template("main/home.html", roles=roles, Role=Role, profile=profile, invitations=invitations)
 
 
 @bp.get("/privacy")

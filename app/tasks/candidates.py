@@ -93,8 +93,8 @@ def _widened_pool(task: Task, widen: str):
 
 
 def _partial_facts(row, widened: set[int]) -> MemberFacts:
-    return MemberFacts(member_id=row.member_id, lat=row.lat, lon=row.lon,
-                       radius_km=1000 if row.member_id in widened else row.radius_km, skills={},
+    return MemberFacts(member_id=row.member_id, lat=row.lat, lon=row.lon, radius_km=row.radius_km, skills={},
+                       widened=row.member_id in widened,
                        capacity=row.capacity, availability_mask=row.availability_mask,
                        no_night=bool(row.limits & 1), no_outdoor=bool(row.limits & 2), pool_rank=row.pool_rank)
 
@@ -202,9 +202,7 @@ def why_not(task: Task, member: MemberProfile) -> str | None:
     """Why this member cannot be invited to this task now (Chinese), or None."""
     facts = task_facts(task)
     widened = task.widen_to and member.id in set(db.session.scalars(_widened_pool(task, task.widen_to)))
-    m = member_facts(member, task)
-    if widened:
-        m = replace(m, radius_km=1000)
+    m = replace(member_facts(member, task), widened=bool(widened))
     return matching.exclusion(facts, m)
 
 
@@ -255,7 +253,7 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
         if task.widen_to and member.pool_rank >= (2 if task.widen_to == "city" else 3):
-            m = replace(m, radius_km=1000)
+            m = replace(m, widened=True)
         if matching.exclusion(facts, m) is None:
             results.append((matching.score(facts, m), task))
     results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))

@@ -95,6 +95,9 @@ class MemberFacts:
     declined_org_recently: bool = False
     hours_30d: float = 0.0
     pool_rank: int = 0                                  # 0 none, 1 county, 2 city, 3 province
+    widened: bool = False      # reached by a widened search: a pool talent who travels further
+
+WIDENED_REACH_KM = 100.0
 
 
 @dataclass
@@ -148,7 +151,7 @@ def exclusion(task: TaskFacts, member: MemberFacts, *, invitation_cap: int = INV
     if member.max_hours_week is not None and task.weekly_hours > member.max_hours_week:
         return "超出每周可服务的时间"
     d = distance_km(task, member)
-    if d is not None and d > min(task.radius_km, member.radius_km):
+    if d is not None and not member.widened and d > min(task.radius_km, member.radius_km):
         return "超出服务范围"
     if task.sessions and not _free_sessions(task, member):
         return "这些时间没有空"
@@ -195,7 +198,7 @@ def score(task: TaskFacts, member: MemberFacts) -> Suggestion:
         parts["distance"] = 0.5
         reasons.append("线上服务，不用出门")
     else:
-        limit = max(0.1, min(task.radius_km, member.radius_km))
+        limit = WIDENED_REACH_KM if member.widened else max(0.1, min(task.radius_km, member.radius_km))
         parts["distance"] = max(0.0, 1 - d / limit)
         reasons.append(f"{d:.1f} 公里" if d >= 1 else f"{max(10, round(d * 1000, -1)):.0f} 米")
 

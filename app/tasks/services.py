@@ -210,10 +210,9 @@ def cancel(*, actor: User, task: Task, reason: str) -> None:
     if len(reason) < 2:
         raise Invalid("请写明取消的原因，参加的老同志会看到", field="reason")
     task.status, task.cancel_reason = TaskStatus.CANCELLED, reason
-    for a in task.assignments:
-        if a.status in LIVE_ASSIGNMENT:
-            notify(a.member.user, kind="task.cancelled", title=f"“{task.title}”已取消", body=f"原因：{reason}",
-                   link=f"/my/tasks/{task.id}")
+    for a in _assignments(task, LIVE_ASSIGNMENT):
+        notify(a.member.user, kind="task.cancelled", title=f"“{task.title}”已取消", body=f"原因：{reason}",
+               link=f"/my/tasks/{task.id}")
     record_audit(actor, "task.cancel", task)
 
 
@@ -244,11 +243,15 @@ def describe_schedule(task: Task) -> str:
             f"{task.start_time:%H:%M}–{task.end_time:%H:%M}（共 {len(task.sessions)} 次）")
 
 
+def _assignments(task: Task, statuses) -> list[Assignment]:
+    return db.session.scalars(select(Assignment).where(Assignment.task_id == task.id,
+                                                       Assignment.status.in_(statuses))).all()
+
+
 def _tell_participants(task: Task, what: str, body: str) -> None:
-    for a in task.assignments:
-        if a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED, AssignmentStatus.INVITED):
-            notify(a.member.user, kind="task.changed", title=f"“{task.title}”{what}", body=body,
-                   link=f"/my/tasks/{task.id}")
+    for a in _assignments(task, (AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED, AssignmentStatus.INVITED)):
+        notify(a.member.user, kind="task.changed", title=f"“{task.title}”{what}", body=body,
+               link=f"/my/tasks/{task.id}")
 
 
 # --- the headcount ------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ def lock_task(task_id: int) -> Task:
     """The task row, locked for this transaction, with fresh state."""
     stmt = select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Task)
     return db.session.scalars(stmt).one()
 
 
@@ -327,9 +330,10 @@ def invite(*, actor: User, task: Task, members: list[MemberProfile], message: st
             raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
         from app.tasks.candidates import reasons_for
 
-        a = Assignment(task_id=task.id, member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
+        a = Assignment(member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
                        message=(message or "").strip(), invited_by_id=actor.id, reasons=reasons_for(task, member))
-        db.session.add(a)
+        a.member = member
+        task.assignments.append(a)
         invited.append(a)
         notify(member.user, kind="task.invited", title=f"{task.organization.name}邀请您参加：{task.title}",
                body=(message or "").strip() + f"\n时间：{describe_schedule(task)}" +
@@ -352,8 +356,9 @@ def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment
     if existing is not None and existing.status is AssignmentStatus.REJECTED:
         raise Conflict("组织者已经安排好人了，谢谢您")
     if existing is None:
-        existing = Assignment(task_id=task.id, member_id=member.id, origin="applied")
-        db.session.add(existing)
+        existing = Assignment(member_id=member.id, origin="applied")
+        existing.member = member
+        task.assignments.append(existing)
     existing.status, existing.message = AssignmentStatus.APPLIED, (message or "").strip()[:500]
     existing.responded_at = utcnow()
     db.session.flush()

@@ -78,7 +78,11 @@ def demo_ids(live_server) -> dict:
             db.session.commit()
             job = job_row.id
         skill = db.session.scalar(select(Skill.id).where(Skill.name == "法律咨询"))
-        return {"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
+        from app.tasks.models import Task
+
+        tutoring = db.session.scalar(select(Task.id).where(Task.title == "周末课业辅导"))
+        past = db.session.scalar(select(Task).where(Task.title == "红色故事进课堂"))
+        return {"tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
                 "li": users["19900000022"], "waiting": waiting, "approved": approved, "job": job, "skill": skill}
 
 
@@ -90,13 +94,19 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim"],
         "19900000021": ["/", "/account", "/account/password", "/notifications/", "/admin/users",  # 403
+                        "/my/tasks", f"/my/tasks/{ids['tutoring']}", f"/my/tasks/{ids['past']}", "/my/hours",
+                        "/my/proof",
                         "/profile", "/profile/data", "/profile/delete", "/profile/edit/skills",
                         "/profile/edit/availability", "/profile/edit/unavailable", "/profile/edit/consent",
                         "/profile/edit/capacity"],
         "19900000023": ["/", "/profile/register"] + [f"/profile/register/{s}" for s in WIZARD_STEPS]
                        + ["/profile/register/check"],
         "19900000011": ["/", "/organizations/", f"/organizations/{ids['org']}", "/pool/", "/pool/proxy",
-                        "/pool/proxy/phone", "/pool/proxy/consent"],
+                        "/pool/proxy/phone", "/pool/proxy/consent", "/tasks/", "/tasks/new",
+                        f"/tasks/{ids['tutoring']}", f"/tasks/{ids['tutoring']}/candidates",
+                        f"/tasks/{ids['tutoring']}/cancel"] + [f"/tasks/{ids['tutoring']}/edit/{s}" for s in
+                                                               ("basics", "place", "time", "needs", "skills")]
+                       + [f"/tasks/{ids['past']}", f"/tasks/{ids['past']}/sessions/{ids['past_session']}/attendance"],
         "19900000003": ["/", "/organizations/", "/organizations/new", f"/organizations/{ids['org']}",
                         f"/organizations/{ids['org']}/edit", "/admin/users",
                         "/admin/users?phone=19900000011", f"/admin/users/{ids['organizer']}",
@@ -127,7 +137,7 @@ def check(page, axe: Axe, label: str, report: dict, elder: bool) -> list[str]:
     return problems
 
 
-ERROR_STATES = ("/login", "/register", "/account/password", "/organizations/new", "/claim",
+ERROR_STATES = ("/login", "/register", "/account/password", "/organizations/new", "/claim", "/tasks/new",
                 "/profile/register/name", "/profile/register/home", "/profile/register/radius",
                 "/profile/delete", "/pool/proxy/phone")
 

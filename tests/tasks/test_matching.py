@@ -1,0 +1,175 @@
+"""The pure matching module: every hard filter, the score's reasons, and its properties."""
+
+from dataclasses import replace
+from datetime import date, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.tasks.matching import MemberFacts, TaskFacts, exclusion, rank, score, slot_bit, upper_bound
+
+LAW, TEACH, RIVER = 1, 2, 3
+NAMES = {LAW: "法律咨询", TEACH: "课业辅导", RIVER: "河道巡护"}
+TUESDAY_MORNING = (datetime(2027, 3, 2, 9, 0), datetime(2027, 3, 2, 11, 30))   # 2 March 2027 is a Tuesday
+ALL_WEEK = (1 << 21) - 1
+ZHENGZHOU = (34.7554, 113.6714)
+
+
+def task(**kw) -> TaskFacts:
+    values = dict(remote=False, lat=ZHENGZHOU[0], lon=ZHENGZHOU[1], radius_km=10, required={LAW: 2},
+                  sessions=(TUESDAY_MORNING,), skill_names=NAMES, organization_id=7)
+    values.update(kw)
+    return TaskFacts(**values)
+
+
+def member(member_id=1, km_north=1.0, **kw) -> MemberFacts:
+    values = dict(member_id=member_id, lat=ZHENGZHOU[0] + km_north / 111.2, lon=ZHENGZHOU[1], radius_km=10,
+                  skills={LAW: 3}, capacity=2, availability_mask=ALL_WEEK)
+    values.update(kw)
+    return MemberFacts(**values)
+
+
+# --- every hard filter --------------------------------------------------------------------------
+
+def test_an_eligible_member_passes():
+    assert exclusion(task(), member()) is None
+
+
+def test_consent_is_required():
+    assert exclusion(task(), member(consent=False)) == "没有同意保存敏感信息"
+
+
+def test_paused_members_are_left_out():
+    assert exclusion(task(), member(active=False)) == "暂停参加"
+
+
+def test_members_already_on_the_task_or_who_declined_it_are_left_out():
+    assert exclusion(task(), member(on_task=True)).startswith("已在这项服务中")
+
+
+def test_a_missing_required_skill_or_level_excludes():
+    assert exclusion(task(), member(skills={TEACH: 3})) == "缺少所需专长"
+    assert exclusion(task(), member(skills={LAW: 1})) == "缺少所需专长"
+    assert exclusion(task(required={LAW: 2, TEACH: 1}), member(skills={LAW: 3})) == "缺少所需专长"
+
+
+def test_capacity_must_meet_the_demand():
+    assert exclusion(task(demand=3), member(capacity=2)) == "活动强度超出身体状况"
+
+
+def test_night_and_outdoor_limits():
+    evening = (datetime(2027, 3, 2, 19, 0), datetime(2027, 3, 2, 21, 0))
+    assert exclusion(task(sessions=(evening,)), member(no_night=True)) == "晚上不方便"
+    assert exclusion(task(outdoor=True), member(no_outdoor=True)) == "不参加户外活动"
+
+
+def test_weekly_hours_limit():
+    long_day = (datetime(2027, 3, 2, 8, 0), datetime(2027, 3, 2, 17, 0))
+    assert exclusion(task(sessions=(long_day,)), member(max_hours_week=6)) == "超出每周可服务的时间"
+
+
+def test_distance_within_the_smaller_radius_onsite_only():
+    assert exclusion(task(), member(km_north=12)) == "超出服务范围"
+    assert exclusion(task(radius_km=20), member(km_north=12, radius_km=10)) == "超出服务范围"
+    assert exclusion(task(radius_km=20), member(km_north=12, radius_km=20)) is None
+    assert exclusion(task(remote=True, lat=None, lon=None), member(km_north=300)) is None
+
+
+def test_availability_of_the_sessions():
+    assert exclusion(task(), member(availability_mask=slot_bit(1, 1))) == "这些时间没有空"   # Tuesday afternoon only
+    assert exclusion(task(), member(unavailable=((date(2027, 3, 1), date(2027, 3, 5)),))) == "这些时间没有空"
+
+
+def test_a_clash_with_an_accepted_task():
+    clash = (datetime(2027, 3, 2, 10, 0), datetime(2027, 3, 2, 12, 0))
+    assert exclusion(task(), member(busy=(clash,))) == "与已答应的服务时间冲突"
+    back_to_back = (datetime(2027, 3, 2, 11, 30), datetime(2027, 3, 2, 12, 0))
+    assert exclusion(task(), member(busy=(back_to_back,))) is None
+
+
+def test_the_cap_of_open_invitations():
+    assert exclusion(task(), member(open_invitations=3)) == "还有未回复的邀请"
+    assert exclusion(task(), member(open_invitations=2)) is None
+
+
+# --- the score and its reasons ------------------------------------------------------------------
+
+def test_reasons_read_as_plain_chinese():
+    s = score(task(), member(km_north=2.3, hours_30d=4, pool_rank=2))
+    assert s.reasons[0] == "法律咨询·精通"
+    assert "2.3 公里" in s.reasons
+    assert "3月2日周二上午有空" in s.reasons
+    assert "近一个月服务 4 小时" in s.reasons and "市级人才库" in s.reasons
+    assert s.reason_text.count(" · ") == len(s.reasons) - 1
+
+
+def test_remote_tasks_say_so():
+    assert "线上服务，不用出门" in score(task(remote=True, lat=None, lon=None), member()).reasons
+
+
+def test_partial_availability_is_explained():
+    weekly = tuple((datetime(2027, 3, d, 9), datetime(2027, 3, d, 11)) for d in (2, 9, 16, 23))
+    s = score(task(sessions=weekly), member(unavailable=((date(2027, 3, 9), date(2027, 3, 9)),)))
+    assert "4 次中 3 次有空" in s.reason_text and s.parts["availability"] == 0.75
+
+
+def test_fairness_declines_and_open_invitations_hold_members_back():
+    fresh, busy = score(task(), member(hours_30d=0)), score(task(), member(hours_30d=20))
+    assert fresh.score > busy.score
+    assert score(task(), member(declined_org_recently=True)).score < fresh.score
+    assert score(task(), member(open_invitations=1)).score < fresh.score
+
+
+def test_pool_level_counts_only_for_specialist_tasks():
+    assert score(task(required={LAW: 3}), member(pool_rank=3)).score > score(task(required={LAW: 3}), member()).score
+    assert score(task(required={LAW: 1}), member(pool_rank=3)).score == score(task(required={LAW: 1}), member()).score
+
+
+def test_rank_orders_and_limits():
+    members = [member(i, km_north=i) for i in range(1, 9)]
+    ranked = rank(task(), members, limit=3)
+    assert [s.member_id for s in ranked] == [1, 2, 3]
+
+
+def test_upper_bound_is_never_below_the_real_score():
+    m = member(hours_30d=12, open_invitations=2, declined_org_recently=True)
+    assert upper_bound(task(), m) >= score(task(), m).score
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+members_strategy = st.builds(
+    member, member_id=st.integers(1, 10_000), km_north=st.floats(0, 9.9),
+    skills=st.dictionaries(st.sampled_from([LAW, TEACH, RIVER]), st.integers(1, 3), max_size=3),
+    capacity=st.integers(1, 3), availability_mask=st.integers(0, ALL_WEEK), hours_30d=st.floats(0, 60),
+    pool_rank=st.integers(0, 3), open_invitations=st.integers(0, 4), declined_org_recently=st.booleans())
+
+
+@settings(max_examples=200)
+@given(m=members_strategy, nearer=st.floats(0, 9.9), further=st.floats(0, 9.9))
+def test_closer_never_ranks_lower_all_else_equal(m, nearer, further):
+    nearer, further = sorted((nearer, further))
+    a = replace(m, member_id=1, lat=ZHENGZHOU[0] + nearer / 111.2)
+    b = replace(m, member_id=2, lat=ZHENGZHOU[0] + further / 111.2)
+    t = task()
+    if exclusion(t, a) is None and exclusion(t, b) is None:
+        assert score(t, a).score >= score(t, b).score
+        assert rank(t, [b, a])[0].member_id == 1
+
+
+@settings(max_examples=150)
+@given(members=st.lists(members_strategy, max_size=20), required=st.dictionaries(
+    st.sampled_from([LAW, TEACH, RIVER]), st.integers(1, 3), min_size=1, max_size=2))
+def test_a_member_lacking_a_required_skill_never_appears(members, required):
+    members = [replace(m, member_id=i) for i, m in enumerate(members)]
+    t = task(required=required)
+    for suggestion in rank(t, members, limit=50):
+        m = next(x for x in members if x.member_id == suggestion.member_id)
+        assert all(m.skills.get(s, 0) >= level for s, level in required.items())
+
+
+@given(m=members_strategy)
+def test_declining_stops_further_invitations_to_that_task(m):
+    declined = replace(m, on_task=True)   # a declined assignment stays on the task
+    assert exclusion(task(), declined) is not None
+    assert rank(task(), [declined]) == []

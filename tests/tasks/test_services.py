@@ -1,0 +1,281 @@
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.clock import local_now, local_today
+from app.errors import Conflict, Invalid, PermissionDenied
+from app.members.models import Capacity, slot_bit
+from app.members.services import PeriodInput
+from app.notifications.models import Notification
+from app.tasks import candidates, services
+from app.tasks.models import AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
+
+
+def suggested(task, **kw):
+    return [s.member_id for s in candidates.suggest(task, **kw)]
+
+
+# --- posting, and bad input ---------------------------------------------------------------------
+
+def test_posting_a_task_defaults_to_the_organizations_place(db, create_task):
+    task = create_task()
+    assert task.status is TaskStatus.OPEN and task.lat == task.organization.lat
+    assert len(task.sessions) == 1 and task.sessions[0].hours == 2
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(first_date=local_today() - timedelta(days=1)), "早于今天"),
+    (dict(start_time=time(11), end_time=time(9)), "结束时间要晚于开始时间"),
+    (dict(kind=ScheduleKind.WEEKLY, last_date=local_today() + timedelta(days=10), weekdays=0), "每周哪几天"),
+    (dict(kind=ScheduleKind.WEEKLY, first_date=local_today() + timedelta(days=10),
+          last_date=local_today() + timedelta(days=3), weekdays=0b11111), "结束日期"),
+])
+def test_bad_schedules_are_refused_and_change_nothing(db, create_task, change, message):
+    task = create_task()
+    before = [(s.starts_at, s.ends_at) for s in task.sessions]
+    args = dict(kind=ScheduleKind.ONCE, first_date=local_today() + timedelta(days=3), last_date=None, weekdays=0,
+                start_time=time(9), end_time=time(11))
+    args.update(change)
+    with pytest.raises(Invalid, match=message):
+        services.set_schedule(actor=task.organizer, task=task, **args)
+    db.session.rollback()
+    assert [(s.starts_at, s.ends_at) for s in task.sessions] == before
+
+
+@pytest.mark.parametrize("headcount", [0, 10_000, -1])
+def test_headcount_out_of_range_is_refused(db, create_task, headcount):
+    task = create_task(headcount=2)
+    with pytest.raises(Invalid, match="人数"):
+        services.set_needs(actor=task.organizer, task=task, headcount=headcount, demand=Capacity.LIGHT, outdoor=False)
+    db.session.rollback()
+    assert task.headcount == 2
+
+
+def test_a_remote_task_with_a_location_is_refused(db, create_task):
+    task = create_task()
+    with pytest.raises(Invalid, match="线上服务不用填写地点"):
+        services.set_place(actor=task.organizer, task=task, mode=TaskMode.REMOTE, address="东大街")
+    services.set_place(actor=task.organizer, task=task, mode=TaskMode.REMOTE)
+    assert task.lat is None and task.address == ""
+
+
+def test_unknown_skills_are_refused(db, create_task):
+    task = create_task()
+    with pytest.raises(Invalid, match="没有这项专长"):
+        services.add_skill(actor=task.organizer, task=task, skill_id=999_999, min_level=1, required=True)
+
+
+def test_another_organizations_task_cannot_be_managed(db, create_task, create_user, create_org):
+    task = create_task()
+    stranger = create_user(roles=[("organizer", create_org())])
+    with pytest.raises(PermissionDenied):
+        services.set_needs(actor=stranger, task=task, headcount=5, demand=Capacity.LIGHT, outdoor=False)
+    with pytest.raises(PermissionDenied):
+        services.cancel(actor=stranger, task=task, reason="不要了")
+
+
+def test_weekly_schedules_expand_to_sessions(db, create_task):
+    start = (local_now() + timedelta(days=1)).replace(hour=14, minute=0, second=0)
+    task = create_task(when=start, weekly_until=start.date() + timedelta(days=27), weekdays=0b0000101)  # Mon, Wed
+    assert 7 <= len(task.sessions) <= 9
+    assert all(s.starts_at.weekday() in (0, 2) for s in task.sessions)
+
+
+# --- matching through the database: every hard filter -------------------------------------------
+
+def test_matching_finds_the_member_with_reasons(db, create_task, create_member):
+    near = create_member(name="近的", skills={"法律咨询": 3})
+    task = create_task()
+    result = candidates.suggest(task)
+    assert [s.member_id for s in result] == [near.id]
+    assert "法律咨询·精通" in result[0].reason_text and "有空" in result[0].reason_text
+
+
+def test_hard_filters_through_the_database(db, create_task, create_member):
+    task = create_task(skills={"法律咨询": 2}, demand=Capacity.MODERATE, outdoor=True)
+    day = task.sessions[0].starts_at
+    ok = create_member(name="合适", skills={"法律咨询": 2})
+    create_member(name="没同意", skills={"法律咨询": 3}, consent=False)
+    create_member(name="缺专长", skills={"课业辅导": 3})
+    create_member(name="程度低", skills={"法律咨询": 1})
+    create_member(name="太累", skills={"法律咨询": 3}, capacity=Capacity.LIGHT)
+    create_member(name="太远", skills={"法律咨询": 3}, county="411326")
+    create_member(name="没空", skills={"法律咨询": 3}, availability_mask=slot_bit(day.weekday(), 2))
+    create_member(name="不出门", skills={"法律咨询": 3}, no_outdoor=True)
+    create_member(name="那天不在", skills={"法律咨询": 3},
+                  unavailable=[PeriodInput(day.date(), day.date() + timedelta(days=1), "探亲")])
+    assert suggested(task) == [ok.id]
+
+
+def test_already_on_the_task_declined_and_clashing_members_are_left_out(db, create_task, create_member):
+    task = create_task(headcount=5)
+    a, b, c = (create_member(name=n, skills={"法律咨询": 3}) for n in ("甲", "乙", "丙"))
+    services.invite(actor=task.organizer, task=task, members=[a, b])
+    db.session.commit()
+    services.respond(member=b, assignment=_assignment(task, b), accept=False)
+    other = create_task(when=task.sessions[0].starts_at + timedelta(minutes=30), org=task.organization,
+                        organizer=task.organizer)
+    services.invite(actor=other.organizer, task=other, members=[c])
+    services.respond(member=c, assignment=_assignment(other, c), accept=True)
+    db.session.commit()
+    assert suggested(task) == []    # a invited, b declined, c busy with the clashing task
+    with pytest.raises(Invalid, match="已在这项服务中"):
+        services.invite(actor=task.organizer, task=task, members=[b])
+
+
+def test_the_cap_of_open_invitations_holds_members_back(db, create_task, create_member):
+    member = create_member(skills={"法律咨询": 3})
+    tasks = [create_task(when=local_now().replace(hour=9, minute=0, second=0) + timedelta(days=d)) for d in (3, 4, 5, 6)]
+    for t in tasks[:3]:
+        services.invite(actor=t.organizer, task=t, members=[member])
+    db.session.commit()
+    assert suggested(tasks[3]) == []
+
+
+def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_task, create_member, create_admin):
+    from app.members import pool
+    from app.members.models import PoolLevel
+
+    far = create_member(name="市里的专家", county="410122", skills={"法律咨询": 3}, radius_km=5)  # 中牟县
+    admin = create_admin("410100")
+    entry = pool.apply(actor=far.user, member=far)
+    pool.decide(actor=admin, entry=entry, approve=True)
+    city = pool.nominate(actor=admin, member=far, level=PoolLevel.CITY, reason="全市知名律师")
+    pool.decide(actor=admin, entry=city, approve=True)
+    db.session.commit()
+    task = create_task(skills={"法律咨询": 3})
+    assert suggested(task) == []
+    services.widen(actor=task.organizer, task=task, to="city")
+    result = candidates.suggest(task)
+    assert [s.member_id for s in result] == [far.id] and "市级人才库" in result[0].reason_text
+
+
+def test_tasks_near_me_mirror_the_organizers_view(db, create_task, create_member):
+    member = create_member(skills={"法律咨询": 3, "课业辅导": 2})
+    fits = create_task(title="法律咨询日", skills={"法律咨询": 2})
+    create_task(title="需要精通课业辅导", skills={"课业辅导": 3})
+    create_task(title="淅川的河道巡护", skills={"法律咨询": 1}, org=None)
+    listed = [(t.title, s.reason_text) for s, t in candidates.tasks_near(member)]
+    assert [title for title, _ in listed] == ["法律咨询日", "淅川的河道巡护"]
+    assert "法律咨询·精通" in listed[0][1]
+    assert fits.id
+
+
+def _assignment(task, member):
+    from app.tasks.models import Assignment
+
+    return db_session().scalar(select(Assignment).where(Assignment.task_id == task.id, Assignment.member_id == member.id))
+
+
+def db_session():
+    from app.extensions import db
+
+    return db.session
+
+
+# --- answering, the headcount, the waitlist -----------------------------------------------------
+
+def test_accepting_fills_then_waitlists_and_a_withdrawal_promotes(db, create_task, create_member):
+    task = create_task(headcount=2)
+    members = [create_member(name=n, skills={"法律咨询": 3}) for n in ("甲", "乙", "丙")]
+    services.invite(actor=task.organizer, task=task, members=members, message="请来帮忙")
+    db.session.commit()
+    for m in members:
+        services.respond(member=m, assignment=_assignment(task, m), accept=True)
+        db.session.commit()
+    statuses = [_assignment(task, m).status for m in members]
+    assert statuses == [AssignmentStatus.ACCEPTED, AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED]
+    assert task.status is TaskStatus.FILLED
+    services.withdraw(member=members[0], assignment=_assignment(task, members[0]))
+    db.session.commit()
+    assert _assignment(task, members[2]).status is AssignmentStatus.ACCEPTED
+    titles = db.session.scalars(select(Notification.title).where(Notification.user_id == members[2].id)).all()
+    assert any("候补成功" in t for t in titles)
+
+
+def test_declining_needs_no_reason_and_stops_invitations(db, create_task, create_member):
+    task = create_task()
+    member = create_member(skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[member])
+    services.respond(member=member, assignment=_assignment(task, member), accept=False)
+    assert _assignment(task, member).status is AssignmentStatus.DECLINED
+    with pytest.raises(Invalid):
+        services.invite(actor=task.organizer, task=task, members=[member])
+    with pytest.raises(Conflict):
+        services.respond(member=member, assignment=_assignment(task, member), accept=True)
+
+
+def test_applications_are_confirmed_by_the_organizer(db, create_task, create_member):
+    task = create_task(headcount=1)
+    first, second = create_member(name="先", skills={"法律咨询": 3}), create_member(name="后", skills={"法律咨询": 3})
+    services.apply(member=first, task=task, message="我来")
+    services.apply(member=second, task=task)
+    services.decide_application(actor=task.organizer, assignment=_assignment(task, first), accept=True)
+    services.decide_application(actor=task.organizer, assignment=_assignment(task, second), accept=False)
+    assert _assignment(task, first).status is AssignmentStatus.ACCEPTED
+    assert _assignment(task, second).status is AssignmentStatus.REJECTED
+    with pytest.raises(Conflict):
+        services.apply(member=second, task=task)
+
+
+def test_changing_time_or_place_after_acceptance_notifies(db, create_task, create_member):
+    task = create_task()
+    member = create_member(skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[member])
+    services.respond(member=member, assignment=_assignment(task, member), accept=True)
+    later = task.sessions[0].starts_at + timedelta(days=1)
+    services.set_schedule(actor=task.organizer, task=task, kind=ScheduleKind.ONCE, first_date=later.date(),
+                          last_date=None, weekdays=0, start_time=time(14), end_time=time(16))
+    services.set_place(actor=task.organizer, task=task, mode=TaskMode.ONSITE, address="管城回族区城东路100号",
+                       lat=34.76, lon=113.68)
+    titles = db.session.scalars(select(Notification.title).where(Notification.user_id == member.id)).all()
+    assert any("时间有变化" in t for t in titles) and any("地点有变化" in t for t in titles)
+
+
+def test_cancelling_tells_everyone_taking_part(db, create_task, create_member):
+    task = create_task()
+    member = create_member(skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[member])
+    with pytest.raises(Invalid):
+        services.cancel(actor=task.organizer, task=task, reason="")
+    services.cancel(actor=task.organizer, task=task, reason="场地维修")
+    assert task.status is TaskStatus.CANCELLED
+    assert db.session.scalar(select(Notification.body).where(Notification.user_id == member.id,
+                                                             Notification.kind == "task.cancelled")) == "原因：场地维修"
+
+
+# --- attendance and hours -----------------------------------------------------------------------
+
+def test_attendance_is_confirmed_for_the_whole_session_at_once(db, create_task, create_member):
+    task = create_task(headcount=3)
+    a, b = create_member(name="甲", skills={"法律咨询": 3}), create_member(name="乙", skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[a, b])
+    for m in (a, b):
+        services.respond(member=m, assignment=_assignment(task, m), accept=True)
+    session = task.sessions[0]
+    with pytest.raises(Invalid, match="还没开始"):
+        services.confirm_attendance(actor=task.organizer, session=session, entries={})
+    session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
+    entries = {_assignment(task, a).id: (True, 2.0, "讲得好"), _assignment(task, b).id: (False, 2.0, "")}
+    services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
+    assert services.member_hours(a.id) == 2.0 and services.member_hours(b.id) == 0
+    # Confirming again corrects, never duplicates.
+    entries[_assignment(task, a).id] = (True, 1.5, "")
+    services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
+    assert services.member_hours(a.id) == 1.5
+    assert db.session.scalar(select(ServiceRecord.id).where(ServiceRecord.member_id == b.id)) is not None
+
+
+def test_attendance_hours_out_of_range_are_refused(db, create_task, create_member):
+    task = create_task()
+    m = create_member(skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[m])
+    services.respond(member=m, assignment=_assignment(task, m), accept=True)
+    session = task.sessions[0]
+    session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
+    with pytest.raises(Invalid, match="服务时长"):
+        services.confirm_attendance(actor=task.organizer, session=session,
+                                    entries={_assignment(task, m).id: (True, 30.0, "")})
+    with pytest.raises(Invalid, match="不是这次服务"):
+        services.confirm_attendance(actor=task.organizer, session=session, entries={999_999: (True, 1.0, "")})
