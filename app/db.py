@@ -50,6 +50,23 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+class LocalDateTime(TypeDecorator):
+    """A wall-clock time in the service's own time zone (Asia/Shanghai, UTC+8, no DST), stored
+    naive: PostgreSQL `timestamp without time zone`, SQLite ISO text. For times that belong to a
+    place's calendar (a booking from 9:00 to 11:00 at a venue), not for instants. Naive values
+    compare correctly in both databases, so ranges over them (PostgreSQL's tsrange, SQLite's
+    string comparison) agree. Aware values are refused: they are a bug at the caller.
+    """
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("LocalDateTime needs a naive local datetime")
+        return value
+
+
 def enum_type(enum_class: type[enum.Enum]) -> sa.Enum:
     """Enums stored as their values in a VARCHAR with a CHECK constraint (no native types)."""
     return sa.Enum(
