@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
@@ -199,6 +199,16 @@ def _check_first_slot(venue: Venue, first: Slot, rules: VenueRules, now: datetim
         raise Invalid(message, field={Refusal.CLOSED: "date", Refusal.HOURS: "start"}.get(kind, "end"))
 
 
+def check_time(*, venue: Venue, start: datetime, end: datetime) -> None:
+    """The first question of a booking: can this venue hold this slot at all? (Everything else is
+    checked again when the booking is made.)"""
+    now = times.local_now()
+    _check_first_slot(venue, Slot(start, end), venue_rules(venue, start.date(), start.date()), now)
+    taken = held_slots(venue.id, start, end)
+    if taken:
+        raise Conflict(conflict_message([(Slot(start, end), taken[0][1])]))
+
+
 def preview_booking(*, actor, venue: Venue, organization: Organization, start: datetime, end: datetime,
                     attendees: int, package: ActivityPackage | None = None, rule: Rule | None = None,
                     co_hosts: Sequence[CoHost] = ()) -> Preview:
@@ -270,6 +280,11 @@ def _insert_holding(booking: Booking, slots: Sequence[Slot]) -> None:
         with db.session.begin_nested():
             db.session.add(booking)
             db.session.flush()
+    except OperationalError as e:
+        # PostgreSQL breaks a rare wait cycle between two series with a deadlock error.
+        if getattr(e.orig, "sqlstate", None) not in ("40P01", "40001"):
+            raise
+        raise Conflict("同一时间有别的支部在预约这个场地，请重新提交。") from None
     except IntegrityError as e:
         if OVERLAP_CONSTRAINT not in str(e.orig):
             raise
