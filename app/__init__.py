@@ -74,11 +74,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.main.views import bp as main_bp
     from app.notifications.views import bp as notifications_bp
     from app.organizations.views import bp as organizations_bp
+    from app.venues.views import bp as venues_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(organizations_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(venues_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
