@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.accounts.models import Role, RoleGrant, User
@@ -367,18 +368,23 @@ def cancel_booking(*, actor, booking: Booking, reason: str, scope: str = CancelS
 
 def _venue_people(venue: Venue) -> set[User]:
     """Who answers for a venue: its managers, or when it has none the admins of its county."""
-    managers = set(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == Role.VENUE_MANAGER, RoleGrant.venue_id == venue.id, User.active)))
+    managers = set(db.session.scalars(_people().where(
+        RoleGrant.role == Role.VENUE_MANAGER, RoleGrant.venue_id == venue.id)))
     if managers:
         return managers
-    return set(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == Role.ADMIN, RoleGrant.region_code == venue.region_code, User.active)))
+    return set(db.session.scalars(_people().where(RoleGrant.role == Role.ADMIN, RoleGrant.region_code == venue.region_code)))
+
+
+def _people():
+    """Active users by their grants, without loading the grants (notify needs name and email)."""
+    return (select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(User.active)
+            .options(lazyload(User.grants)).distinct())
 
 
 def _booking_people(booking: Booking) -> set[User]:
     """The booking side: whoever booked, and the organizers of every hosting branch."""
-    people = set(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id.in_(booking_orgs(booking)), User.active)))
+    people = set(db.session.scalars(_people().where(
+        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id.in_(booking_orgs(booking)))))
     if booking.booked_by_id is not None:
         booker = db.session.get(User, booking.booked_by_id)
         if booker is not None and booker.active:
