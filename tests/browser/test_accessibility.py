@@ -52,21 +52,37 @@ def demo_ids(live_server) -> dict:
     from app.accounts.models import User
     from app.extensions import db
     from app.organizations.models import Organization
+    from app.venues.models import ActivityPackage, Booking, BookingStatus, Venue
 
     with live_server.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))
         organizer = db.session.scalar(select(User).where(User.phone == "19900000011"))
-        return {"org": org.id, "organizer": organizer.id}
+        venue = db.session.scalar(select(Venue).where(Venue.name == "管城回族区东大街街道老党员共享家园"))
+        pending = db.session.scalar(select(Booking).where(Booking.venue_id == venue.id,
+                                                          Booking.status == BookingStatus.PENDING).order_by(Booking.id))
+        package = db.session.scalar(select(ActivityPackage).where(ActivityPackage.venue_id.is_(None)))
+        return {"org": org.id, "organizer": organizer.id, "venue": venue.id, "booking": pending.id,
+                "package": package.id}
 
 
 def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
+    venue, booking = ids["venue"], ids["booking"]
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page"],
         "19900000021": ["/", "/account", "/account/password", "/notifications/", "/admin/users"],  # 403
-        "19900000011": ["/", "/organizations/", f"/organizations/{ids['org']}"],  # organizer
+        "19900000011": ["/", "/organizations/", f"/organizations/{ids['org']}",  # organizer
+                        "/venues/", "/venues/?near=管城回族区&capacity=20&facilities=lift",
+                        f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/month",
+                        f"/venues/{venue}/book", "/bookings/", f"/bookings/{booking}",
+                        f"/bookings/{booking}/cancel"],
+        "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
+                        f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
+                        f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
         "19900000003": ["/", "/organizations/", "/organizations/new", f"/organizations/{ids['org']}",
                         f"/organizations/{ids['org']}/edit", "/admin/users",
-                        "/admin/users?phone=19900000011", f"/admin/users/{ids['organizer']}"],
+                        "/admin/users?phone=19900000011", f"/admin/users/{ids['organizer']}",
+                        "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages"],
+        "19900000001": ["/venues/packages/new", f"/venues/packages/{ids['package']}/edit"],
     }
 
 
@@ -91,7 +107,9 @@ def check(page, axe: Axe, label: str, report: dict, elder: bool) -> list[str]:
 def with_errors(page, path: str) -> bool:
     """Also check each form in its error state: submit it empty."""
     button = page.locator("main form[method=post] button.primary").first
-    if path in ("/login", "/register", "/account/password", "/organizations/new") and button.count():
+    forms = ("/login", "/register", "/account/password", "/organizations/new", "/venues/new", "/venues/packages/new")
+    venue_forms = ("/book", "/closures", "/packages/new", "/managers", "/reject", "/cancel")
+    if (path in forms or (path.startswith(("/venues/", "/bookings/")) and path.endswith(venue_forms))) and button.count():
         button.click()
         page.wait_for_load_state()
         return True
