@@ -499,6 +499,8 @@ def update_venue(*, actor, venue: Venue, values: VenueValues) -> Venue:
 def set_opening_hours(*, actor, venue: Venue, hours: dict[int, list[tuple[time, time]]]) -> None:
     """Replace the weekly opening hours. Periods of a day must not overlap."""
     _require_manager(actor, venue)
+    if not any(hours.values()):
+        raise Invalid("请至少填写一天的开放时间。暂停接受预约请在“修改信息”里取消“开放预约”", field="day0")
     for weekday, periods in hours.items():
         ordered = sorted(periods)
         for opens, closes in ordered:
@@ -813,6 +815,38 @@ def theme_days(*, organization: Organization, months_back: int = 2, months_ahead
         months.append(MonthTheme(month, by_month.get(month, []), past=times.add_months(month, 1) <= today))
         month = times.add_months(month, 1)
     return months
+
+
+def remind_theme_days() -> int:
+    """Tell the organizers of every party branch that has no 主题党日 booked this month (pending or
+    approved, led or co-hosted), once a month. Returns how many people were told. For a monthly
+    `flask venues remind` (cron); only adds notifications, the caller commits."""
+    from app.notifications.models import Notification
+
+    today = times.local_now().date()
+    first = datetime.combine(times.month_start(today), time())
+    after = datetime.combine(times.add_months(today, 1), time())
+    booked = (select(BookingHost.organization_id).join(Booking, Booking.id == BookingHost.booking_id)
+              .join(BookingOccurrence, BookingOccurrence.booking_id == Booking.id).where(
+                  Booking.activity == ActivityType.THEME_PARTY_DAY, BookingOccurrence.status.in_(SLOT_HOLDING),
+                  BookingOccurrence.start_at >= first, BookingOccurrence.start_at < after))
+    rows = db.session.execute(select(User, Organization).join(RoleGrant, RoleGrant.user_id == User.id)
+                              .join(Organization, Organization.id == RoleGrant.organization_id).where(
+        RoleGrant.role == Role.ORGANIZER, User.active, Organization.active,
+        Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.id.not_in(booked))
+        .options(lazyload(User.grants)).order_by(Organization.id, User.id)).all()
+    kind = f"venues.theme_day_reminder.{today:%Y-%m}"
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.kind == kind)))
+    count = 0
+    for user, org in rows:
+        if user.id in told:
+            continue
+        notify(user, kind=kind, title=f"提醒：{org.name}{today.month}月还没有预约主题党日场地",
+               body="每月一次主题党日。可以在“场地”里找附近的政治生活馆或老党员共享家园预约，也可以和别的支部联合开展。",
+               link="/bookings/")
+        told.add(user.id)
+        count += 1
+    return count
 
 
 def count_slot_holding(venue_id: int) -> int:

@@ -659,6 +659,25 @@ def venue_feed_token(venue_id: int):
     return redirect(url_for("venues.detail", venue_id=venue.id) + "#feed")
 
 
+# --- command line -------------------------------------------------------------------------------------
+
+
+@bp.cli.command("remind")
+def remind_command():
+    """Remind party branches without a 主题党日 booked this month (run monthly, e.g. on the 20th)."""
+    import click
+
+    from app.db import write_intent
+
+    token = write_intent.set(True)
+    try:
+        count = services.remind_theme_days()
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    click.echo(f"{count} organizers reminded")
+
+
 # --- iCalendar feeds: the secret token in the address is the key --------------------------------------
 
 

@@ -316,3 +316,17 @@ def test_months_without_a_theme_party_day_are_flagged(db, create_venue, book, br
     assert [(m.month, m.missing, m.past) for m in months] == [
         (date(2026, 7, 1), True, True), (date(2026, 8, 1), True, True), (date(2026, 9, 1), False, False),
         (date(2026, 10, 1), True, False), (date(2026, 11, 1), True, False), (date(2026, 12, 1), True, False)]
+
+
+def test_branches_without_a_theme_party_day_this_month_are_reminded_once(db, app, create_venue, book, branch, clock):
+    venue = create_venue()
+    done, done_organizer = branch()
+    missing, missing_organizer = branch()
+    book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=done, actor=done_organizer)
+    result = app.test_cli_runner().invoke(args=["venues", "remind"])
+    assert result.exit_code == 0, result.output
+    assert notes(db, missing_organizer)[-1] == f"提醒：{missing.name}9月还没有预约主题党日场地"
+    assert not any("提醒" in t for t in notes(db, done_organizer))
+    before = len(notes(db, missing_organizer))
+    app.test_cli_runner().invoke(args=["venues", "remind"])
+    assert len(notes(db, missing_organizer)) == before
