@@ -69,7 +69,6 @@ class User(UserMixin, TimestampMixin, db.Model):
         or an organization or venue there)."""
         from app.organizations.models import Organization
         from app.regions.scope import admin_prefixes, code_within
-
         from app.venues.models import Venue
 
         prefixes = admin_prefixes(actor)

@@ -103,7 +103,7 @@ def detail(venue_id: int):
         Closure.venue_id == venue.id, Closure.last_day >= times.local_now().date()).order_by(Closure.first_day)).all()
     return render_template("venues/detail.html", venue=venue, manage=manage, closures=closures,
                            packages=services.packages_for(venue),
-                           hours=services.venue_rules(venue, date.today(), date.today()),
+                           hours=services.venue_rules(venue, times.local_now().date(), times.local_now().date()),
                            managers=services.venue_managers(venue) if manage else [],
                            troubled=services.occurrences_in_closures(venue) if manage else [],
                            feed_url=url_for("venues.venue_feed", token=venue.feed_token, _external=True)
