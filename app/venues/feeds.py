@@ -11,13 +11,14 @@ from datetime import datetime, time, timedelta
 
 from flask import current_app
 from icalendar import Calendar, Event
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.db import utcnow
 from app.extensions import db
 from app.organizations.models import Organization
 from app.venues import times
-from app.venues.models import SLOT_HOLDING, Booking, BookingHost, BookingOccurrence, BookingStatus, Venue
+from app.venues.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus, Venue
+from app.venues.services import hosted_by
 
 HISTORY_DAYS = 30
 
@@ -79,7 +80,6 @@ def organization_calendar(organization: Organization) -> bytes:
     """What the branch has booked or co-hosts, wherever."""
     cal = _calendar(f"{organization.name} · 场地预约")
     stamp = utcnow()
-    hosted = select(BookingHost.booking_id).where(BookingHost.organization_id == organization.id)
-    for o in _occurrences(or_(Booking.organization_id == organization.id, Booking.id.in_(hosted))):
+    for o in _occurrences(hosted_by(organization)):
         cal.add_component(_event(o, summary=f"{o.booking.title} @ {o.booking.venue.name}", stamp=stamp))
     return _finish(cal)

@@ -453,12 +453,17 @@ def _apply_common(venue: Venue, values: VenueValues) -> None:
     venue.address, venue.contact_phone = values.address, values.contact_phone or None
     venue.min_lead_hours, venue.horizon_days = values.min_lead_hours, values.horizon_days
     venue.closed_on_holidays, venue.active = values.closed_on_holidays, values.active
-    for row in list(venue.facility_rows):
-        if row.facility not in values.facilities:
-            venue.facility_rows.remove(row)
-    have = venue.facilities
-    for facility in sorted(values.facilities - have, key=lambda f: f.value):
-        venue.facility_rows.append(VenueFacility(facility=facility))
+    _sync_facilities(venue.facility_rows, values.facilities, VenueFacility)
+
+
+def _sync_facilities(rows: list, wanted: frozenset[Facility], row_class) -> None:
+    """Make a venue's (or package's) facility rows the wanted set, keeping rows that stay."""
+    for row in list(rows):
+        if row.facility not in wanted:
+            rows.remove(row)
+    have = {row.facility for row in rows}
+    for facility in sorted(wanted - have, key=lambda f: f.value):
+        rows.append(row_class(facility=facility))
 
 
 def create_venue(*, actor, values: VenueValues) -> Venue:
@@ -599,12 +604,7 @@ def save_package(*, actor, values: PackageValues, venue: Venue | None = None,
     package.name, package.content, package.provides = values.name.strip(), values.content, values.provides
     package.duration_minutes, package.max_participants, package.active = (
         values.duration_minutes, values.max_participants, values.active)
-    for row in list(package.facility_rows):
-        if row.facility not in values.needs:
-            package.facility_rows.remove(row)
-    have = package.needs
-    for facility in sorted(values.needs - have, key=lambda f: f.value):
-        package.facility_rows.append(PackageFacility(facility=facility))
+    _sync_facilities(package.facility_rows, values.needs, PackageFacility)
     db.session.flush()
     record_audit(actor, "package.save", package, region_code=target_venue.region_code if target_venue else None)
     return package
@@ -771,11 +771,15 @@ def approval_queue(*, actor) -> list[QueueEntry]:
     return entries
 
 
+def hosted_by(organization: Organization):
+    """Bookings a branch leads or co-hosts (the lead branch is a host row too)."""
+    return Booking.id.in_(select(BookingHost.booking_id).where(BookingHost.organization_id == organization.id))
+
+
 def organization_bookings(*, organization: Organization, upcoming_only: bool = True) -> list[Booking]:
     """Bookings a branch leads or co-hosts, by their first date still to come."""
     now = times.local_now()
-    hosted = select(BookingHost.booking_id).where(BookingHost.organization_id == organization.id)
-    stmt = select(Booking).where(or_(Booking.organization_id == organization.id, Booking.id.in_(hosted)))
+    stmt = select(Booking).where(hosted_by(organization))
     if upcoming_only:
         stmt = stmt.where(exists().where(BookingOccurrence.booking_id == Booking.id, BookingOccurrence.end_at > now))
     bookings = db.session.scalars(stmt.order_by(Booking.id.desc())).all()
@@ -799,9 +803,8 @@ def theme_days(*, organization: Organization, months_back: int = 2, months_ahead
     today = times.local_now().date()
     first = times.add_months(today, -months_back)
     last = times.add_months(today, months_ahead + 1)
-    hosted = select(BookingHost.booking_id).where(BookingHost.organization_id == organization.id)
     rows = db.session.scalars(select(BookingOccurrence).join(Booking).where(
-        or_(Booking.organization_id == organization.id, Booking.id.in_(hosted)),
+        hosted_by(organization),
         Booking.activity == ActivityType.THEME_PARTY_DAY, BookingOccurrence.status.in_(SLOT_HOLDING),
         BookingOccurrence.start_at >= datetime.combine(first, time()),
         BookingOccurrence.start_at < datetime.combine(last, time()))
