@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.organizations.views import bp as organizations_bp
     from app.tasks.member_views import bp as my_bp
     from app.tasks.views import bp as tasks_bp
+    from app.venues.views import bp as venues_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pool_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(my_bp)
+    app.register_blueprint(venues_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import threading
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -48,6 +49,23 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class LocalDateTime(TypeDecorator):
+    """A wall-clock time in the service's own time zone (Asia/Shanghai, UTC+8, no DST), stored
+    naive: PostgreSQL `timestamp without time zone`, SQLite ISO text. For times that belong to a
+    place's calendar (a booking from 9:00 to 11:00 at a venue), not for instants. Naive values
+    compare correctly in both databases, so ranges over them (PostgreSQL's tsrange, SQLite's
+    string comparison) agree. Aware values are refused: they are a bug at the caller.
+    """
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("LocalDateTime needs a naive local datetime")
+        return value
 
 
 def enum_type(enum_class: type[enum.Enum]) -> sa.Enum:
@@ -144,6 +162,35 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
+    # SQLite's busy handler polls with growing sleeps (up to 100 ms), and writers that started
+    # together poll together: a burst of writers then waits most of its time on sleeps while the
+    # lock is free. Writers of this process therefore queue on a lock of our own first, handed on
+    # at once; SQLite's own lock (BEGIN IMMEDIATE, busy_timeout) still serialises other processes,
+    # and a writer that cannot get our lock within the busy timeout goes on to SQLite's.
+    write_lock = threading.Lock()
+    timeout = busy_timeout_ms / 1000
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        if not write_intent.get():
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.info["write_lock"] = write_lock.acquire(timeout=timeout)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    def _release(info) -> None:
+        if info.pop("write_lock", False):
+            write_lock.release()
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn):
+        _release(conn.info)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):  # a transaction that ended without either
+        _release(record.info)

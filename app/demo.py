@@ -28,6 +28,7 @@ ACCOUNTS = [
     ("19900000021", "演示·王老师", Role.MEMBER, None),
     ("19900000022", "演示·李大夫", Role.MEMBER, None),
     ("19900000023", "演示·新来的老同志", Role.MEMBER, None),   # not registered in the pool yet
+    ("19900000031", "演示·场地管理员", Role.VENUE_MANAGER, "管城回族区东大街街道老党员共享家园"),
 ]
 
 # (name, kind, county code, address)
@@ -48,6 +49,9 @@ ORGANIZATIONS = [
     ("郑州市老干部活动中心", OrganizationKind.VENUE_OPERATOR, "410105", "金水区"),
     ("管城回族区东大街街道党群服务中心", OrganizationKind.VENUE_OPERATOR, "410104", "东大街"),
     ("淅川县老干部活动中心", OrganizationKind.VENUE_OPERATOR, "411326", "城关镇"),
+    ("开封市老干部活动中心", OrganizationKind.VENUE_OPERATOR, "410202", "龙亭区"),
+    ("安阳市老干部活动中心", OrganizationKind.VENUE_OPERATOR, "410502", "文峰区"),
+    ("焦作市老干部活动中心", OrganizationKind.VENUE_OPERATOR, "410802", "解放区"),
 ]
 
 
@@ -84,6 +88,21 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     db.session.flush()
     seed_tasks()
     db.session.flush()
+    from app.venues.demo import seed_venues
+
+    seed_venues(orgs)
+    for phone, name, role, scope in ACCOUNTS:
+        if role is Role.VENUE_MANAGER:
+            from app.venues.models import Venue
+
+            user = db.session.scalar(select(User).where(User.phone == phone))
+            venue = db.session.scalar(select(Venue).where(Venue.name == scope))
+            if not any(g.role is Role.VENUE_MANAGER and g.venue_id == venue.id for g in user.grants):
+                user.grants.append(RoleGrant(role=Role.VENUE_MANAGER, venue_id=venue.id))
+    db.session.flush()
+    from app.venues.demo import seed_bookings
+
+    seed_bookings()
     return True
 
 
@@ -207,7 +226,7 @@ def describe_accounts() -> str:
         if role is Role.ADMIN:
             region = db.session.get(Region, scope)
             where = f" · {region.name if region else scope}"
-        elif role is Role.ORGANIZER:
+        elif role in (Role.ORGANIZER, Role.VENUE_MANAGER):
             where = f" · {scope}"
         lines.append(f"  {phone}  {name}  ({role.label}{where})")
     return "\n".join(lines)

@@ -8,3 +8,5 @@ from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskSkill  # noqa: F401
 from app.regions.models import Region  # noqa: F401
+from app.venues.models import (ActivityPackage, Booking, BookingHost, BookingOccurrence,  # noqa: F401
+                               CalendarFeed, Closure, OpeningHours, PackageFacility, Venue, VenueFacility)

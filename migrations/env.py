@@ -48,10 +48,12 @@ def get_metadata():
 
 def render_item(type_, obj, autogen_context):
     """Render our column types as plain SQLAlchemy types, so migrations import nothing of ours."""
-    from app.db import UTCDateTime
+    from app.db import LocalDateTime, UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, LocalDateTime):
+        return "sa.DateTime()"
     return False
 
 

@@ -65,15 +65,19 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @classmethod
     def scope_clause(cls, actor):
-        """Accounts an admin may manage: those holding a grant inside the admin's regions."""
+        """Accounts an admin may manage: those holding a grant inside the admin's regions (a region,
+        or an organization or venue there)."""
         from app.organizations.models import Organization
         from app.regions.scope import admin_prefixes, code_within
+        from app.venues.models import Venue
 
         prefixes = admin_prefixes(actor)
         org_in_scope = select(Organization.id).where(code_within(Organization.region_code, prefixes))
+        venue_in_scope = select(Venue.id).where(code_within(Venue.region_code, prefixes))
         return exists().where(
             RoleGrant.user_id == cls.id,
-            or_(code_within(RoleGrant.region_code, prefixes), RoleGrant.organization_id.in_(org_in_scope)),
+            or_(code_within(RoleGrant.region_code, prefixes), RoleGrant.organization_id.in_(org_in_scope),
+                RoleGrant.venue_id.in_(venue_in_scope)),
         )
 
     def __repr__(self) -> str:
@@ -108,14 +112,14 @@ class RoleGrant(db.Model):
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
-    # Venues arrive with the booking feature; its migration adds the foreign key.
-    venue_id: Mapped[int | None] = mapped_column(index=True)
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), index=True)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
     region: Mapped["Region | None"] = relationship(lazy="joined")  # noqa: F821
     organization: Mapped["Organization | None"] = relationship(lazy="joined")  # noqa: F821
+    venue: Mapped["Venue | None"] = relationship()  # noqa: F821  (loaded when asked: most grants have none)
 
     @property
     def scope_label(self) -> str:
@@ -123,8 +127,8 @@ class RoleGrant(db.Model):
             return self.region.name
         if self.organization is not None:
             return self.organization.name
-        if self.venue_id is not None:
-            return f"场地 {self.venue_id}"
+        if self.venue is not None:
+            return self.venue.name
         return ""
 
 

@@ -104,6 +104,8 @@ def _grant_in_scope(actor: User, grant: RoleGrant) -> bool:
         return covers(actor, grant.region_code)
     if grant.organization is not None:
         return covers(actor, grant.organization.region_code)
+    if grant.venue is not None:
+        return covers(actor, grant.venue.region_code)
     return False
 
 
@@ -120,9 +122,10 @@ def find_user_by_phone(*, actor: User, phone: str) -> User:
 
 
 def grant_role(*, actor: User, user: User, role: Role, region: Region | None = None,
-               organization: Organization | None = None) -> RoleGrant:
+               organization: Organization | None = None, venue=None) -> RoleGrant:
     """Give a user a role. Admins grant only inside their own region: a province admin anywhere
-    in the province, a city or county admin inside that city or county."""
+    in the province, a city or county admin inside that city or county; a venue's managers are
+    appointed by the admins of the venue's region."""
     if role is Role.ADMIN:
         if region is None or region.level not in (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY):
             raise Invalid("请选择管理的地区", field="region")
@@ -142,15 +145,23 @@ def grant_role(*, actor: User, user: User, role: Role, region: Region | None = N
             raise PermissionDenied("只有管理员可以授予角色")
         grant = RoleGrant(role=role)
         duplicate = user.has_role(Role.MEMBER)
+    elif role is Role.VENUE_MANAGER:
+        if venue is None:
+            raise Invalid("请选择管理的场地", field="venue")
+        if not covers(actor, venue.region_code):
+            raise PermissionDenied("只能为本人管辖地区内的场地指定管理员", field="venue")
+        grant = RoleGrant(role=role, venue_id=venue.id)
+        duplicate = any(g.role is role and g.venue_id == venue.id for g in user.grants)
     else:
-        raise Invalid("场地管理员请在场地页面中设置", field="role")
+        raise Invalid("请选择角色", field="role")
     if duplicate:
         raise Conflict("此人已经拥有这个角色", field="role")
     grant.granted_by_id = actor.id
     user.grants.append(grant)
     db.session.flush()
-    record_audit(actor, "role.grant", user, region_code=region.code if region else
-                 (organization.region_code if organization else None),
+    scope_region = region.code if region else (organization.region_code if organization else
+                                                 (venue.region_code if venue is not None else None))
+    record_audit(actor, "role.grant", user, region_code=scope_region,
                  detail={"role": role.value, "grant_id": grant.id})
     return grant
 

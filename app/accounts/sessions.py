@@ -59,13 +59,19 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession(token=token)  # static files neither read nor write sessions
         if token and len(token) <= 128:
             row = db.session.get(UserSession, _digest(token))
-            if row is not None and row.expires_at > utcnow():
+            found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
+            # This runs before the before_request hook declares the request's write intent: end
+            # the read so that the request's own transaction begins afresh (on SQLite with BEGIN
+            # IMMEDIATE for a POST). A read transaction kept open here would have to upgrade to
+            # a write later, which fails with "database is locked" while another request writes.
+            db.session.rollback()
+            if found is not None:
                 try:
-                    data = _serializer.loads(row.data)
+                    data = _serializer.loads(found[0])
                 except ValueError:
                     data = {}
                 session = ServerSession(data, token=token)
-                session.row_seen_at = row.last_seen_at
+                session.row_seen_at = found[1]
                 return session
         return ServerSession(new=True)
 

@@ -60,6 +60,7 @@ def demo_ids(live_server) -> dict:
     from app.extensions import db
     from app.members.models import EntryStatus, ImportJob, PoolEntry, Skill
     from app.organizations.models import Organization
+    from app.venues.models import ActivityPackage, Booking, BookingStatus, Venue
 
     with live_server.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))
@@ -82,8 +83,14 @@ def demo_ids(live_server) -> dict:
 
         tutoring = db.session.scalar(select(Task.id).where(Task.title == "周末课业辅导"))
         past = db.session.scalar(select(Task).where(Task.title == "红色故事进课堂"))
-        return {"tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
-                "li": users["19900000022"], "waiting": waiting, "approved": approved, "job": job, "skill": skill}
+        venue = db.session.scalar(select(Venue).where(Venue.name == "管城回族区东大街街道老党员共享家园"))
+        pending = db.session.scalar(select(Booking).where(Booking.venue_id == venue.id,
+                                                          Booking.status == BookingStatus.PENDING).order_by(Booking.id))
+        package = db.session.scalar(select(ActivityPackage).where(ActivityPackage.venue_id.is_(None)))
+        return {"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
+                "li": users["19900000022"], "waiting": waiting, "approved": approved, "job": job, "skill": skill,
+                "tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,
+                "venue": venue.id, "booking": pending.id, "package": package.id}
 
 
 WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "consent", "limits", "radius",
@@ -91,8 +98,12 @@ WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "conse
 
 
 def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
+    venue, booking = ids["venue"], ids["booking"]
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim"],
+        "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
+                        f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
+                        f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
         "19900000021": ["/", "/account", "/account/password", "/notifications/", "/admin/users",  # 403
                         "/my/tasks", f"/my/tasks/{ids['tutoring']}", f"/my/tasks/{ids['past']}", "/my/hours",
                         "/my/proof",
@@ -106,7 +117,10 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/tasks/{ids['tutoring']}", f"/tasks/{ids['tutoring']}/candidates",
                         f"/tasks/{ids['tutoring']}/cancel"] + [f"/tasks/{ids['tutoring']}/edit/{s}" for s in
                                                                ("basics", "place", "time", "needs", "skills")]
-                       + [f"/tasks/{ids['past']}", f"/tasks/{ids['past']}/sessions/{ids['past_session']}/attendance"],
+                       + [f"/tasks/{ids['past']}", f"/tasks/{ids['past']}/sessions/{ids['past_session']}/attendance",
+                          "/venues/", "/venues/?near=管城回族区&capacity=20&facilities=lift",
+                          f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/month",
+                          f"/venues/{venue}/book", "/bookings/", f"/bookings/{booking}", f"/bookings/{booking}/cancel"],
         "19900000003": ["/", "/organizations/", "/organizations/new", f"/organizations/{ids['org']}",
                         f"/organizations/{ids['org']}/edit", "/admin/users",
                         "/admin/users?phone=19900000011", f"/admin/users/{ids['organizer']}",
@@ -114,8 +128,10 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/pool/members/{ids['wang']}/edit/skills", f"/pool/members/{ids['li']}/nominate",
                         "/pool/queue", f"/pool/entries/{ids['waiting']}/decide",
                         f"/pool/entries/{ids['approved']}/withdraw", "/pool/stats", "/pool/import",
-                        f"/pool/import/{ids['job']}", "/pool/skills"],
-        "19900000001": ["/pool/skills", f"/pool/skills/{ids['skill']}"],
+                        f"/pool/import/{ids['job']}", "/pool/skills",
+                        "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages"],
+        "19900000001": ["/pool/skills", f"/pool/skills/{ids['skill']}", "/venues/packages/new",
+                        f"/venues/packages/{ids['package']}/edit"],
     }
 
 
@@ -139,15 +155,18 @@ def check(page, axe: Axe, label: str, report: dict, elder: bool) -> list[str]:
 
 ERROR_STATES = ("/login", "/register", "/account/password", "/organizations/new", "/claim", "/tasks/new",
                 "/profile/register/name", "/profile/register/home", "/profile/register/radius",
-                "/profile/delete", "/pool/proxy/phone")
+                "/profile/delete", "/pool/proxy/phone", "/venues/new", "/venues/packages/new")
+VENUE_FORMS = ("/book", "/closures", "/packages/new", "/managers", "/reject", "/cancel")
 
 
 def with_errors(page, path: str) -> bool:
     """Also check forms in their error state: submit them empty (or with a wrong answer)."""
     button = page.locator("main form[method=post] button.primary").first
-    if path in ERROR_STATES and button.count():
-        for box in page.locator("main form input[type=text], main form input[type=tel]").all():
-            box.fill("")
+    venue_form = path.startswith(("/venues/", "/bookings/")) and path.endswith(VENUE_FORMS)
+    if (path in ERROR_STATES or venue_form) and button.count():
+        if path in ERROR_STATES:
+            for box in page.locator("main form input[type=text], main form input[type=tel]").all():
+                box.fill("")
         button.click()
         page.wait_for_load_state()
         return True
