@@ -135,15 +135,16 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     }
 
 
-def check(page, axe: Axe, label: str, report: dict, elder: bool) -> list[str]:
+def check(page, axe: Axe | None, label: str, report: dict, elder: bool) -> list[str]:
     problems = []
-    results = axe.run(page, options=AXE_OPTIONS)
-    for v in results.response["violations"]:
+    violations = axe.run(page, options=AXE_OPTIONS).response["violations"] if axe else []
+    for v in violations:
         if v["impact"] in ("serious", "critical"):
             problems.append(f"{label}: axe {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}")
     m = page.evaluate(MEASURE)
     report[label] = {"body_font_px": m["bodyFont"], "smallest_text_px": m["minTextFont"],
-                     "horizontal_overflow_px": m["overflow"], "axe_violations": len(results.response["violations"])}
+                     "horizontal_overflow_px": m["overflow"],
+                     "axe_violations": len(violations) if axe else "not run"}
     if m["small"]:
         problems.append(f"{label}: targets under 44 px: {m['small'][:5]}")
     if m["overflow"] > 0:
@@ -176,7 +177,10 @@ def with_errors(page, path: str) -> bool:
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 def test_every_page_passes_the_accessibility_checks(browser, live_server, viewport, elder):
-    axe = Axe()
+    # axe runs in three of the four combinations. The 长辈版 only makes things bigger: at 320 px
+    # it is the hardest case and axe runs; at 1280 px our own stricter measurements (44 px targets,
+    # no overflow, 24 px text) cover what size can change, and colours are the same as normal.
+    axe = None if (elder and viewport == "desktop") else Axe()
     report: dict = {}
     problems: list[str] = []
     for phone, paths in pages_by_role(demo_ids(live_server)).items():
