@@ -7,7 +7,7 @@ PORT   ?= 5000
 HOST   ?= 127.0.0.1
 export FLASK_APP := wsgi
 
-.PHONY: run test test-pg ci browser-deps migrate demo clean help
+.PHONY: run test lint ci browser-deps migrate demo clean help
 
 help:
 	@echo "make run   — set up and serve on http://$(HOST):$(PORT) with demo data"
@@ -52,8 +52,11 @@ browser-deps:
 	    $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; }; \
 	  fi
 
-test: $(VENV)/.installed-test browser-deps
+test: $(VENV)/.installed-test browser-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check app tests scripts wsgi.py $(wildcard bench)
 
 ci:
 	.ci/run

@@ -118,9 +118,8 @@ def _register_template_helpers(app: Flask) -> None:
     from app.accounts.models import Role
     from app.accounts.phone import mask_phone
     from app.main.views import elder_mode
-    from app.templating import hours, localtime
-
     from app.notifications.services import unread_count
+    from app.templating import hours, localtime
 
     @app.context_processor
     def inject():

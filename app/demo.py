@@ -91,7 +91,7 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     from app.venues.demo import seed_venues
 
     seed_venues(orgs)
-    for phone, name, role, scope in ACCOUNTS:
+    for phone, _name, role, scope in ACCOUNTS:
         if role is Role.VENUE_MANAGER:
             from app.venues.models import Venue
 
@@ -220,7 +220,7 @@ def seed_tasks() -> None:
 
 
 def describe_accounts() -> str:
-    lines = ["演示账号（密码均为 %s）:" % DEMO_PASSWORD]
+    lines = [f"演示账号（密码均为 {DEMO_PASSWORD}）:"]
     for phone, name, role, scope in ACCOUNTS:
         where = ""
         if role is Role.ADMIN:

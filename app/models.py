@@ -2,11 +2,31 @@
 
 from app.accounts.models import Role, RoleGrant, User, UserSession  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
-from app.members.models import (ImportJob, MemberProfile, MemberSkill, PoolEntry, PoolEvent,  # noqa: F401
-                                ProfileDraft, Skill, SkillCategory, SkillLocation, UnavailablePeriod)
+from app.members.models import (  # noqa: F401
+                                ImportJob,
+                                MemberProfile,
+                                MemberSkill,
+                                PoolEntry,
+                                PoolEvent,
+                                ProfileDraft,
+                                Skill,
+                                SkillCategory,
+                                SkillLocation,
+                                UnavailablePeriod,
+)
 from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
-from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskSkill  # noqa: F401
 from app.regions.models import Region  # noqa: F401
-from app.venues.models import (ActivityPackage, Booking, BookingHost, BookingOccurrence,  # noqa: F401
-                               CalendarFeed, Closure, OpeningHours, PackageFacility, Venue, VenueFacility)
+from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskSkill  # noqa: F401
+from app.venues.models import (  # noqa: F401
+                                ActivityPackage,
+                                Booking,
+                                BookingHost,
+                                BookingOccurrence,
+                                CalendarFeed,
+                                Closure,
+                                OpeningHours,
+                                PackageFacility,
+                                Venue,
+                                VenueFacility,
+)

@@ -8,7 +8,8 @@ see app.db.write_intent). On PostgreSQL this is simply a new transaction.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from app.db import write_intent
 from app.extensions import db

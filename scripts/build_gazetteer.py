@@ -59,7 +59,7 @@ def _read_member(wheel: Path, suffix: str) -> bytes:
 def _ring_centroid(ring: list[list[float]]) -> tuple[float, float, float]:
     """Signed area and centroid of one closed ring in lon/lat (planar; fine for a county)."""
     a = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
         cross = x0 * y1 - x1 * y0
         a += cross
         cx += (x0 + x1) * cross

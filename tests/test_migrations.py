@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
-from tests.conftest import make_app, reset_database, database_url_for
+from tests.conftest import database_url_for, make_app, reset_database
 
 
 def test_upgrade_from_empty_matches_the_models_and_downgrades_to_base():

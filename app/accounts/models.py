@@ -117,9 +117,9 @@ class RoleGrant(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
-    region: Mapped["Region | None"] = relationship(lazy="joined")  # noqa: F821
-    organization: Mapped["Organization | None"] = relationship(lazy="joined")  # noqa: F821
-    venue: Mapped["Venue | None"] = relationship()  # noqa: F821  (loaded when asked: most grants have none)
+    region: Mapped[Region | None] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped[Organization | None] = relationship(lazy="joined")  # noqa: F821
+    venue: Mapped[Venue | None] = relationship()  # noqa: F821  (loaded when asked: most grants have none)
 
     @property
     def scope_label(self) -> str:

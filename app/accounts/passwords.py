@@ -68,7 +68,7 @@ def common_passwords() -> frozenset[str]:
 
 
 def _is_sequence(text: str) -> bool:
-    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
     return len(steps) == 1 and steps <= {-1, 0, 1}
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import delete, select
 from werkzeug.datastructures import CallbackDict
 
 from app.db import has_uncommitted_writes, utcnow
-from app.transactions import commit_fresh
 from app.extensions import db
+from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
 _serializer = TaggedJSONSerializer()

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app.accounts import services
-from app.accounts.forms import ConfirmForm, EmailForm, FindUserForm, GrantForm, LoginForm, PasswordChangeForm, RegisterForm
+from app.accounts.forms import (
+    ConfirmForm,
+    EmailForm,
+    FindUserForm,
+    GrantForm,
+    LoginForm,
+    PasswordChangeForm,
+    RegisterForm,
+)
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
 from app.accounts.sessions import active_sessions, end_user_sessions
 from app.audit.services import record_audit
 from app.errors import DomainError
-from app.forms import options
 from app.extensions import db, limiter
+from app.forms import options
 from app.main.access import admin_required
-from app.transactions import writes
-from app.web import ELDER_COOKIE, form_page, safe_next
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.regions.scope import regions_in_scope, scoped, scoped_get, scoped_get_or_404
+from app.transactions import writes
+from app.web import ELDER_COOKIE, form_page, safe_next, save
 
 bp = Blueprint("accounts", __name__)
 
@@ -138,16 +145,10 @@ def end_other_sessions():
 @login_required
 def change_password():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(actor=current_user, old_password=form.old_password.data,
-                                     new_password=form.new_password.data,
-                                     keep_session_token=session.token)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("accounts/password.html", form, status=e.status)
+    if form.validate_on_submit() and save(
+            form, lambda: services.change_password(
+                actor=current_user, old_password=form.old_password.data, new_password=form.new_password.data,
+                keep_session_token=session.token)):
         session.regenerate()
         flash("密码已修改。其他设备上的登录已退出。", "success")
         return redirect(url_for("accounts.account"))

@@ -9,8 +9,17 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from wtforms import (BooleanField, DateField, FileField, IntegerField, PasswordField, RadioField, SelectField,
-                     StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    FileField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.accounts.forms import phone_field

@@ -27,16 +27,30 @@ from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import normalise_phone
 from app.audit.services import record_audit
 from app.db import utcnow
-from app.transactions import commit_fresh
 from app.extensions import db
 from app.forms import PersonName
-from app.members.models import (PERIODS, SKILL_LEVELS, WEEKDAYS, Capacity, ConsentMethod, Gender, ImportJob,
-                                LocationPrecision, MemberProfile, MemberSkill, MemberStatus, Skill,
-                                SkillCategory, SkillLocation, slot_bit)
+from app.members.models import (
+    PERIODS,
+    SKILL_LEVELS,
+    WEEKDAYS,
+    Capacity,
+    ConsentMethod,
+    Gender,
+    ImportJob,
+    LocationPrecision,
+    MemberProfile,
+    MemberSkill,
+    MemberStatus,
+    Skill,
+    SkillCategory,
+    SkillLocation,
+    slot_bit,
+)
 from app.members.services import CONSENT_VERSION, oldest_birth_year, youngest_birth_year
 from app.organizations.models import Organization, OrganizationKind
 from app.regions import gazetteer
 from app.regions.scope import admin_prefixes, code_within
+from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +297,7 @@ def read_rows(content: bytes):
         if missing:
             raise ValueError("文件的第一行不是模板的标题行，缺少：" + "、".join(sorted(missing)) + "。请用下载的模板填写。")
         for number, values in enumerate(rows, start=2):
-            texts = {name: _text(v) for name, v in zip(header, values) if name}
+            texts = {name: _text(v) for name, v in zip(header, values, strict=False) if name}
             if not any(texts.values()):
                 yield number, None
             else:
@@ -368,7 +382,7 @@ def write_rows(actor: User, rows: list[Row]) -> int:
         ids.extend(result.scalars().all())
     db.session.execute(insert(RoleGrant), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
     profiles, skills, index = [], [], []
-    for uid, r in zip(ids, rows):
+    for uid, r in zip(ids, rows, strict=True):
         county = counties[r.county_code]
         consent = r.consent_method is not None
         profiles.append({

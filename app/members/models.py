@@ -6,8 +6,19 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
-                        or_, text)
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, enum_type, utcnow
@@ -125,9 +136,9 @@ class MemberProfile(TimestampMixin, db.Model):
     claimed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
-    user: Mapped["User"] = relationship(foreign_keys=[id], lazy="joined")  # noqa: F821
-    branch: Mapped["Organization | None"] = relationship(lazy="joined")  # noqa: F821
-    region: Mapped["Region"] = relationship(lazy="joined")  # noqa: F821
+    user: Mapped[User] = relationship(foreign_keys=[id], lazy="joined")  # noqa: F821
+    branch: Mapped[Organization | None] = relationship(lazy="joined")  # noqa: F821
+    region: Mapped[Region] = relationship(lazy="joined")  # noqa: F821
     skills: Mapped[list[MemberSkill]] = relationship(back_populates="member", cascade="all, delete-orphan",
                                                      lazy="selectin", order_by="MemberSkill.id")
     unavailable: Mapped[list[UnavailablePeriod]] = relationship(
@@ -304,7 +315,7 @@ class PoolEntry(db.Model):
     withdrawal_note: Mapped[str] = mapped_column(Text, default="")
 
     member: Mapped[MemberProfile] = relationship(back_populates="pool_entries")
-    region: Mapped["Region"] = relationship(lazy="joined")  # noqa: F821
+    region: Mapped[Region] = relationship(lazy="joined")  # noqa: F821
     events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id",
                                                    lazy="selectin")
 
@@ -328,7 +339,7 @@ class PoolEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
 
     entry: Mapped[PoolEntry] = relationship(back_populates="events")
-    actor: Mapped["User | None"] = relationship(lazy="joined")  # noqa: F821
+    actor: Mapped[User | None] = relationship(lazy="joined")  # noqa: F821
 
     @property
     def label(self) -> str:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, exists, select
 
 from app.accounts.models import User
-from app.members.models import (Capacity, EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel,
-                                slot_bit)
+from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel, slot_bit
 from app.regions.geo import bounding_box, sql_haversine_km
 from app.regions.scope import code_within
 

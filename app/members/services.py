@@ -18,9 +18,21 @@ from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
 from app.members.index import reindex_member
-from app.members.models import (Capacity, ConsentMethod, EntryStatus, Gender, LocationPrecision,
-                                MemberProfile, MemberSkill, MemberStatus, PoolEvent, ProfileDraft, Skill,
-                                SkillCategory, UnavailablePeriod)
+from app.members.models import (
+    Capacity,
+    ConsentMethod,
+    EntryStatus,
+    Gender,
+    LocationPrecision,
+    MemberProfile,
+    MemberSkill,
+    MemberStatus,
+    PoolEvent,
+    ProfileDraft,
+    Skill,
+    SkillCategory,
+    UnavailablePeriod,
+)
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.models import Region, RegionLevel
 from app.regions.scope import covers

@@ -8,8 +8,7 @@ import io
 import json
 from datetime import date
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,15 +21,24 @@ from app.forms import BaseForm, options
 from app.main.access import admin_required, organizer_required
 from app.members import exports, importer, pool, services, wizard
 from app.members.forms import CategoryForm, ImportForm, NominateForm, ReasonForm, SearchForm, SkillEditForm
-from app.members.models import (Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel, Skill,
-                                SkillCategory, slot_bit)
+from app.members.models import (
+    Capacity,
+    ImportJob,
+    MemberProfile,
+    MemberStatus,
+    PoolEntry,
+    PoolLevel,
+    Skill,
+    SkillCategory,
+    slot_bit,
+)
 from app.members.search import MemberFilter, search
 from app.members.views import WizardFlow, check_page, edit_step, run_step
 from app.regions import gazetteer
 from app.regions.models import RegionLevel
 from app.regions.scope import admin_prefixes, covers, regions_in_scope, scoped_get_or_404
 from app.transactions import writes
-from app.web import form_page
+from app.web import form_page, save
 
 bp = Blueprint("pool", __name__, url_prefix="/pool")
 PROXY = WizardFlow("proxy", "pool.proxy_step", "pool.proxy_check", "pool.proxy_start")
@@ -245,14 +253,8 @@ def withdraw(entry_id: int):
     entry = scoped_get_or_404(PoolEntry, entry_id, current_user)
     form = ReasonForm()
     form.note.label.text = "退出原因（老同志会看到）"
-    if form.validate_on_submit():
-        try:
-            pool.withdraw(actor=current_user, entry=entry, note=form.note.data or "")
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("pool/withdraw.html", form, status=e.status, entry=entry)
+    if form.validate_on_submit() and save(
+            form, lambda: pool.withdraw(actor=current_user, entry=entry, note=form.note.data or "")):
         flash("已办理退出。", "success")
         return redirect(url_for("pool.member", member_id=entry.member_id))
     return form_page("pool/withdraw.html", form, entry=entry)
@@ -427,15 +429,10 @@ def skill_edit(skill_id: int):
     form = SkillEditForm(obj=skill if request.method == "GET" else None)
     form.category.choices = options([(skill.category.id, skill.category.name)])
     form.category.data = str(skill.category_id)
-    if form.validate_on_submit():
-        try:
-            services.update_skill(actor=current_user, skill=skill, name=form.name.data,
-                                  description=form.description.data or "", active=bool(form.active.data))
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("pool/skill_edit.html", form, status=e.status, skill=skill)
+    if form.validate_on_submit() and save(
+            form, lambda: services.update_skill(
+                actor=current_user, skill=skill, name=form.name.data, description=form.description.data or "",
+                active=bool(form.active.data))):
         flash("已保存。", "success")
         return redirect(url_for("pool.skills"))
     return form_page("pool/skill_edit.html", form, skill=skill)

@@ -7,16 +7,24 @@ changing one answer of an existing profile later.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlalchemy import select
 
 from app.db import utcnow
 from app.extensions import db
 from app.members import forms as f
-from app.members.models import (PERIODS, SKILL_LEVELS, WEEKDAYS, ConsentMethod, ProfileDraft, Skill,
-                                SkillCategory, slot_bit)
+from app.members.models import (
+    PERIODS,
+    SKILL_LEVELS,
+    WEEKDAYS,
+    ConsentMethod,
+    ProfileDraft,
+    Skill,
+    SkillCategory,
+    slot_bit,
+)
 from app.members.services import ProfileData
 from app.organizations.models import Organization, OrganizationKind
 

@@ -18,9 +18,9 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.db import utcnow
-from app.transactions import commit_fresh
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
+from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
 

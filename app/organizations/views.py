@@ -7,15 +7,15 @@ from flask_login import current_user, login_required
 
 from app.accounts.models import Role
 from app.errors import DomainError
-from app.forms import options
 from app.extensions import db
+from app.forms import options
 from app.main.access import admin_required
-from app.web import form_page
 from app.organizations import services
 from app.organizations.forms import OrganizationFilterForm, OrganizationForm
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.models import RegionLevel
 from app.regions.scope import covers, regions_in_scope, scoped, scoped_get_or_404
+from app.web import form_page, save
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
@@ -86,14 +86,8 @@ def edit(org_id: int):
         form.kind.data = org.kind.value
         form.county.data = org.region_code
         form.lat.data = form.lon.data = None
-    if form.validate_on_submit():
-        try:
-            services.update_organization(actor=current_user, org=org, **form.values())
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("organizations/form.html", form, status=e.status, org=org)
+    if form.validate_on_submit() and save(
+            form, lambda: services.update_organization(actor=current_user, org=org, **form.values())):
         flash("组织信息已保存。", "success")
         return redirect(url_for("organizations.detail", org_id=org.id))
     return form_page("organizations/form.html", form, org=org)

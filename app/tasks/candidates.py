@@ -17,14 +17,21 @@ from sqlalchemy import and_, func, select
 
 from app.clock import local_now, local_today
 from app.extensions import db
-from app.members.models import (EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel, Skill, SkillLocation,
-                                UnavailablePeriod)
+from app.members.models import (
+    EntryStatus,
+    MemberProfile,
+    MemberSkill,
+    PoolEntry,
+    PoolLevel,
+    Skill,
+    SkillLocation,
+    UnavailablePeriod,
+)
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
 from app.tasks import matching
 from app.tasks.matching import MemberFacts, Suggestion, TaskFacts
-from app.tasks.models import (LIVE_ASSIGNMENT, Assignment, AssignmentStatus, Task, TaskMode, TaskSession,
-                              TaskStatus)
+from app.tasks.models import LIVE_ASSIGNMENT, Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskStatus
 from app.tasks.services import hours_since
 
 BATCH = 60

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from wtforms import (BooleanField, DateField, DecimalField, IntegerField, RadioField, SelectField, StringField,
-                     TextAreaField, TimeField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.forms import BaseForm, Finite, PlainText, input_required, length, options, required, strip

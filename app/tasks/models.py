@@ -5,8 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text, Time,
-                        UniqueConstraint)
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, enum_type, utcnow
@@ -97,7 +96,7 @@ class Task(TimestampMixin, db.Model):
     published_at: Mapped[datetime | None]
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
 
-    organization: Mapped["Organization"] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped[Organization] = relationship(lazy="joined")  # noqa: F821
     skills: Mapped[list[TaskSkill]] = relationship(back_populates="task", cascade="all, delete-orphan",
                                                    lazy="selectin", order_by="TaskSkill.id")
     sessions: Mapped[list[TaskSession]] = relationship(back_populates="task", cascade="all, delete-orphan",
@@ -138,7 +137,7 @@ class TaskSkill(db.Model):
     required: Mapped[bool] = mapped_column(default=True)
 
     task: Mapped[Task] = relationship(back_populates="skills")
-    skill: Mapped["Skill"] = relationship(lazy="joined")  # noqa: F821
+    skill: Mapped[Skill] = relationship(lazy="joined")  # noqa: F821
 
 
 class TaskSession(db.Model):
@@ -202,7 +201,7 @@ class Assignment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="assignments")
-    member: Mapped["MemberProfile"] = relationship(lazy="joined")  # noqa: F821
+    member: Mapped[MemberProfile] = relationship(lazy="joined")  # noqa: F821
 
 
 class ServiceRecord(db.Model):
@@ -226,4 +225,4 @@ class ServiceRecord(db.Model):
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[TaskSession] = relationship(lazy="joined")
-    organization: Mapped["Organization"] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped[Organization] = relationship(lazy="joined")  # noqa: F821

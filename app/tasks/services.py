@@ -24,8 +24,19 @@ from app.organizations.models import Organization
 from app.regions.scope import covers
 from app.regions.services import place_address
 from app.tasks import schedule as sched
-from app.tasks.models import (LIVE_ASSIGNMENT, Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task,
-                              TaskCategory, TaskMode, TaskSession, TaskSkill, TaskStatus)
+from app.tasks.models import (
+    LIVE_ASSIGNMENT,
+    Assignment,
+    AssignmentStatus,
+    ScheduleKind,
+    ServiceRecord,
+    Task,
+    TaskCategory,
+    TaskMode,
+    TaskSession,
+    TaskSkill,
+    TaskStatus,
+)
 
 MAX_HEADCOUNT = 200
 MAX_TASK_SKILLS = 8

@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-
 from app.clock import local_now
 from app.errors import DomainError, Invalid
 from app.extensions import db
@@ -17,11 +16,27 @@ from app.members.models import SKILL_LEVELS, Capacity, MemberProfile, Skill, Ski
 from app.organizations.models import Organization
 from app.regions.scope import scoped, scoped_get_or_404
 from app.tasks import candidates, services
-from app.tasks.forms import (BasicsForm, CancelForm, InviteForm, NeedsForm, PlaceForm, TaskSkillForm, TimeForm,
-                             attendance_form)
-from app.tasks.models import (Assignment, AssignmentStatus, ScheduleKind, Task, TaskCategory, TaskMode, TaskSession,
-                              TaskStatus)
-from app.web import form_page
+from app.tasks.forms import (
+    BasicsForm,
+    CancelForm,
+    InviteForm,
+    NeedsForm,
+    PlaceForm,
+    TaskSkillForm,
+    TimeForm,
+    attendance_form,
+)
+from app.tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    ScheduleKind,
+    Task,
+    TaskCategory,
+    TaskMode,
+    TaskSession,
+    TaskStatus,
+)
+from app.web import form_page, save
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -158,14 +173,7 @@ def edit(task_id: int, section: str):
         except (DomainError, ValueError):
             db.session.rollback()
         return redirect(url_for("tasks.edit", task_id=task.id, section="skills", **({"next": "wizard"} if wizard else {})))
-    if form.validate_on_submit():
-        try:
-            _apply_section(section, task, form)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("tasks/section.html", form, status=e.status, **context)
+    if form.validate_on_submit() and save(form, lambda: _apply_section(section, task, form)):
         if section == "skills" and request.form.get("action") == "add":
             flash("已添加。", "success")
             return redirect(url_for("tasks.edit", task_id=task.id, section="skills", **({"next": "wizard"} if wizard else {})))
@@ -227,14 +235,8 @@ def _simple_action(task_id: int, action, message: str, target: str = "tasks.deta
 def cancel(task_id: int):
     task = my_task(task_id)
     form = CancelForm()
-    if form.validate_on_submit():
-        try:
-            services.cancel(actor=current_user, task=task, reason=form.reason.data)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("tasks/cancel.html", form, status=e.status, task=task)
+    if form.validate_on_submit() and save(
+            form, lambda: services.cancel(actor=current_user, task=task, reason=form.reason.data)):
         flash("已取消，参加的老同志会收到通知。", "success")
         return redirect(url_for("tasks.detail", task_id=task.id))
     return form_page("tasks/cancel.html", form, task=task)

@@ -14,8 +14,17 @@ from app.extensions import db
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.venues import services, times
-from app.venues.models import (ActivityPackage, ActivityType, Booking, Facility, OpeningHours, PackageFacility, Venue,
-                               VenueFacility, VenueKind)
+from app.venues.models import (
+    ActivityPackage,
+    ActivityType,
+    Booking,
+    Facility,
+    OpeningHours,
+    PackageFacility,
+    Venue,
+    VenueFacility,
+    VenueKind,
+)
 
 F = Facility
 WEEKDAYS = [(time(8, 30), time(11, 30)), (time(14, 30), time(17, 30))]

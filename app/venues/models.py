@@ -14,8 +14,21 @@ import enum
 import secrets
 from datetime import date, datetime, time
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, String, Text, Time, UniqueConstraint, func,
-                        literal_column, or_, select, text)
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -291,7 +304,7 @@ class Booking(TimestampMixin, db.Model):
 
     venue: Mapped[Venue] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")
-    booked_by: Mapped["User | None"] = relationship(foreign_keys=[booked_by_id])  # noqa: F821
+    booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id])  # noqa: F821
     package: Mapped[ActivityPackage | None] = relationship()
     occurrences: Mapped[list[BookingOccurrence]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", order_by="BookingOccurrence.start_at")

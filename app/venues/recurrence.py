@@ -13,9 +13,10 @@ free ones, ones the venue refuses (closed, outside opening hours) and ones alrea
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Generic, NamedTuple, Sequence, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from app.errors import Invalid
 from app.venues.times import WEEKDAYS, WEEKDAYS_LONG, fmt_date, fmt_time

@@ -13,13 +13,13 @@ its refusal is answered as a Conflict naming the booking that holds the time.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Iterable, Sequence
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import lazyload
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import lazyload
 
 from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
@@ -34,9 +34,26 @@ from app.regions.scope import covers, highest_admin_level
 from app.regions.services import place_address
 from app.venues import times
 from app.venues.holidays import public_holiday
-from app.venues.models import (SLOT_HOLDING, ActivityPackage, ActivityType, Booking, BookingHost, BookingOccurrence,
-                               BookingStatus, CalendarFeed, Closure, Facility, OpeningHours, PackageFacility, Venue,
-                               VenueFacility, VenueKind, managed_venue_ids, new_token, organizer_org_ids)
+from app.venues.models import (
+    SLOT_HOLDING,
+    ActivityPackage,
+    ActivityType,
+    Booking,
+    BookingHost,
+    BookingOccurrence,
+    BookingStatus,
+    CalendarFeed,
+    Closure,
+    Facility,
+    OpeningHours,
+    PackageFacility,
+    Venue,
+    VenueFacility,
+    VenueKind,
+    managed_venue_ids,
+    new_token,
+    organizer_org_ids,
+)
 from app.venues.recurrence import Plan, Refusal, Rule, Slot, VenueRules, expand, plan
 from app.venues.times import fmt_date, fmt_slot
 
@@ -511,7 +528,7 @@ def set_opening_hours(*, actor, venue: Venue, hours: dict[int, list[tuple[time, 
         for opens, closes in ordered:
             if opens >= closes:
                 raise Invalid(f"{times.WEEKDAYS[weekday]}：开门时间要早于关门时间", field=f"day{weekday}")
-        for (a1, b1), (a2, b2) in zip(ordered, ordered[1:]):
+        for (_, b1), (a2, _) in zip(ordered, ordered[1:], strict=False):
             if a2 < b1:
                 raise Invalid(f"{times.WEEKDAYS[weekday]}：两段开放时间重叠了", field=f"day{weekday}")
     venue.hours.clear()

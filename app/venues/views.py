@@ -26,13 +26,37 @@ from app.regions.geo import format_km
 from app.regions.models import RegionLevel
 from app.regions.scope import covers, highest_admin_level, scoped, scoped_get, scoped_get_or_404
 from app.venues import feeds, services, times
-from app.venues.forms import (CANCEL_SCOPES, STEP_FIELDS, STEP_TITLES, STEPS, BookingForm, CancelForm, ClosureForm, ConfirmForm,
-                              FindForm, HoursForm, ManagerForm, PackageForm, ReasonForm, VenueForm, facility_set,
-                              parse_hm, time_choices)
-from app.venues.models import (ActivityPackage, ActivityType, Booking, CalendarFeed, Closure, Venue, VenueKind,
-                               organizer_org_ids)
+from app.venues.forms import (
+    CANCEL_SCOPES,
+    STEP_FIELDS,
+    STEP_TITLES,
+    STEPS,
+    BookingForm,
+    CancelForm,
+    ClosureForm,
+    ConfirmForm,
+    FindForm,
+    HoursForm,
+    ManagerForm,
+    PackageForm,
+    ReasonForm,
+    VenueForm,
+    facility_set,
+    parse_hm,
+    time_choices,
+)
+from app.venues.models import (
+    ActivityPackage,
+    ActivityType,
+    Booking,
+    CalendarFeed,
+    Closure,
+    Venue,
+    VenueKind,
+    organizer_org_ids,
+)
 from app.venues.recurrence import NTH_LABELS, Freq, Rule, Slot, monthly_choices
-from app.web import form_page
+from app.web import form_page, save
 
 bp = Blueprint("venues", __name__)
 
@@ -325,14 +349,9 @@ def approve(booking_id: int):
 def reject(booking_id: int):
     item = _booking_or_404(booking_id)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.decide_booking(actor=current_user, booking=item, approve=False, reason=form.reason.data)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("venues/reason.html", form, status=e.status, booking=item, mode="reject")
+    if form.validate_on_submit() and save(
+            form, lambda: services.decide_booking(
+                actor=current_user, booking=item, approve=False, reason=form.reason.data)):
         flash("已告诉预约的支部：这次预约没有批准。", "success")
         return redirect(url_for("venues.booking", booking_id=item.id))
     return form_page("venues/reason.html", form, booking=item, mode="reject")
@@ -460,14 +479,8 @@ def edit(venue_id: int):
         form.kind.data, form.county.data, form.operator.data = venue.kind.value, venue.region_code, str(venue.operator_id)
         form.facilities.data = [f.value for f in venue.facilities]
         form.lat.data = form.lon.data = None
-    if form.validate_on_submit():
-        try:
-            services.update_venue(actor=current_user, venue=venue, values=_venue_values(form))
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("venues/form.html", form, status=e.status, venue=venue)
+    if form.validate_on_submit() and save(
+            form, lambda: services.update_venue(actor=current_user, venue=venue, values=_venue_values(form))):
         flash("场地信息已保存。", "success")
         return redirect(url_for("venues.detail", venue_id=venue.id))
     return form_page("venues/form.html", form, venue=venue)
@@ -482,14 +495,8 @@ def hours(venue_id: int):
         for d, field in enumerate(form.days()):
             field.data = "，".join(f"{times.fmt_time(h.opens)}-{times.fmt_time(h.closes)}"
                                   for h in venue.hours if h.weekday == d)
-    if form.validate_on_submit():
-        try:
-            services.set_opening_hours(actor=current_user, venue=venue, hours=form.hours())
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("venues/hours.html", form, status=e.status, venue=venue)
+    if form.validate_on_submit() and save(
+            form, lambda: services.set_opening_hours(actor=current_user, venue=venue, hours=form.hours())):
         flash("开放时间已保存。", "success")
         return redirect(url_for("venues.detail", venue_id=venue.id))
     return form_page("venues/hours.html", form, venue=venue)

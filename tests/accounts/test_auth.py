@@ -68,7 +68,7 @@ def test_login_renews_the_session_id(client, create_user):
 
 
 def test_login_accepts_a_full_width_phone_number(client, create_user):
-    user = create_user(phone="13812345678")
+    create_user(phone="13812345678")
     response = client.post("/login", data={"phone": "１３８ １２３４ ５６７８", "password": PASSWORD,
                                            "csrf_token": csrf_token(client)})
     assert response.status_code == 302

@@ -3,10 +3,16 @@ never a 500, and change nothing."""
 
 import pytest
 
-from app.members import pool
-from app.members.models import (ImportJob, MemberProfile, MemberSkill, PoolEntry, ProfileDraft, Skill,
-                                SkillCategory, UnavailablePeriod)
 from app.accounts.models import User
+from app.members import pool
+from app.members.models import (
+    ImportJob,
+    MemberProfile,
+    PoolEntry,
+    ProfileDraft,
+    Skill,
+    SkillCategory,
+)
 from tests.conftest import csrf_token
 from tests.test_bad_input import BAD_VALUES, assert_refused_everywhere
 

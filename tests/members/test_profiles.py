@@ -8,8 +8,7 @@ from app.accounts.models import User
 from app.audit.models import AuditEvent
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.members import services
-from app.members.models import (Capacity, ConsentMethod, LocationPrecision, MemberProfile, MemberStatus,
-                                SkillLocation)
+from app.members.models import Capacity, ConsentMethod, LocationPrecision, MemberProfile, MemberStatus, SkillLocation
 from app.members.services import PeriodInput, ProfileData, SkillInput
 from app.organizations.models import OrganizationKind
 

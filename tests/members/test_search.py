@@ -14,8 +14,9 @@ def test_search_filters_combine(db, create_member, create_admin):
     create_member(name="乙", county="410104", skills={"法律咨询": 1}, capacity=Capacity.HEAVY,
                   availability_mask=slot_bit(2, 1))
     create_member(name="丙", county="411326", skills={"河道巡护": 2}, capacity=Capacity.HEAVY)
-    from app.members.models import Skill
     from sqlalchemy import select
+
+    from app.members.models import Skill
 
     law = db.session.scalar(select(Skill.id).where(Skill.name == "法律咨询"))
     assert found(db, admin, skill_id=law) == {"甲", "乙"}

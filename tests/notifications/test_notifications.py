@@ -1,11 +1,10 @@
-import smtplib
 import socket
 import threading
 from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.db import utcnow
 from app.notifications.models import EmailOutbox, Notification

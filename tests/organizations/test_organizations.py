@@ -1,9 +1,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from app.errors import Invalid
 from app.organizations import services
 from app.organizations.models import LocationSource, Organization, OrganizationKind
-from app.errors import Conflict, Invalid
 from tests.conftest import csrf_token
 
 

@@ -3,9 +3,17 @@ from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from app.organizations.models import Organization
-from app.regions.scope import (admin_prefixes, code_within, covers, minimal_prefixes, prefix_upper,
-                               regions_in_scope, scoped, scoped_get_or_404)
 from app.regions.models import Region, RegionLevel
+from app.regions.scope import (
+    admin_prefixes,
+    code_within,
+    covers,
+    minimal_prefixes,
+    prefix_upper,
+    regions_in_scope,
+    scoped,
+    scoped_get_or_404,
+)
 
 
 def test_prefix_upper_bounds_a_subtree():

@@ -1,4 +1,4 @@
-from datetime import date, datetime, time, timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select

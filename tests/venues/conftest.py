@@ -9,7 +9,16 @@ import pytest
 
 from app.organizations.models import OrganizationKind
 from app.venues import services, times
-from app.venues.models import ActivityPackage, ActivityType, Facility, OpeningHours, PackageFacility, Venue, VenueFacility, VenueKind
+from app.venues.models import (
+    ActivityPackage,
+    ActivityType,
+    Facility,
+    OpeningHours,
+    PackageFacility,
+    Venue,
+    VenueFacility,
+    VenueKind,
+)
 
 _n = itertools.count(1)
 NOW = datetime(2026, 9, 1, 8, 0)   # a Tuesday; chinese-calendar knows 2026's holidays

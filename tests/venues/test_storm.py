@@ -126,7 +126,7 @@ def check_outcome(app, venue_id: int, day, outcomes: list[str]) -> None:
             inside = [o for o in held if base <= o.start_at and o.end_at <= base + timedelta(hours=1)]
             assert len(inside) == 1, (slot, [(o.start_at, o.end_at) for o in inside])
         assert len(held) == len(SLOTS)
-        for a, b in zip(held, held[1:]):
+        for a, b in zip(held, held[1:], strict=False):
             assert a.end_at <= b.start_at
         db.session.remove()
 
