@@ -353,7 +353,13 @@ class SkillLocation(db.Model):
 
     __tablename__ = "member_skill_index"
     __table_args__ = (
-        Index("ix_member_skill_index_covering", "skill_id", "lat", "lon", "member_id", "level", "capacity"),
+        # Covers every column of matching's first step (app/tasks/candidates.py): no table visits.
+        Index("ix_member_skill_index_covering", "skill_id", "lat", "lon", "capacity", "level", "availability_mask",
+              "limits", "radius_km", "pool_rank", "member_id"),
+        # The approved city and province talents a widened search reads (see candidates._index_rows).
+        Index("ix_member_skill_index_talents", "skill_id", "pool_rank", "level", "capacity", "availability_mask",
+              "limits", "radius_km", "lat", "lon", "member_id",
+              sqlite_where=text("pool_rank >= 2"), postgresql_where=text("pool_rank >= 2")),
     )
 
     skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), primary_key=True)

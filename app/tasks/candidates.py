@@ -9,11 +9,13 @@ are loaded as ORM objects.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, literal_column, or_, select
+from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
 from app.extensions import db
@@ -28,13 +30,15 @@ from app.members.models import (
     UnavailablePeriod,
 )
 from app.regions.geo import bounding_box, haversine_km
-from app.regions.models import Region
+from app.regions.models import Region, RegionLevel
+from app.regions.scope import code_within
 from app.tasks import matching
 from app.tasks.matching import MemberFacts, Suggestion, TaskFacts
 from app.tasks.models import LIVE_ASSIGNMENT, Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskStatus
 from app.tasks.services import hours_since
 
-BATCH = 60
+BATCH = 60          # candidates completed at first; doubled each round while the top may still change
+MAX_BATCH = 960
 DECLINE_MEMORY_DAYS = 30
 
 
@@ -51,33 +55,71 @@ def task_facts(task: Task) -> TaskFacts:
 
 # --- step 1: the index --------------------------------------------------------------------------
 
+INDEX_COLUMNS = (SkillLocation.member_id, SkillLocation.lat, SkillLocation.lon, SkillLocation.radius_km,
+                 SkillLocation.capacity, SkillLocation.availability_mask, SkillLocation.limits,
+                 SkillLocation.pool_rank, SkillLocation.level)
+KM_PER_DEGREE = 111.195   # along a meridian, on the mean-radius sphere of haversine_km()
 
-def _index_rows(task: Task, facts: TaskFacts, widen: str | None):
-    """(member_id, lat, lon, radius, capacity, mask, limits, pool_rank, level) from the index."""
+
+def _index_query(facts: TaskFacts, judge: matching.QuickJudge):
+    """The index rows of members who hold the anchor skill and pass the filters SQL can apply
+    cheaply: capacity, night and outdoor limits, and the weekly grid."""
     anchor, level = _anchor_skill(facts)
-    columns = (SkillLocation.member_id, SkillLocation.lat, SkillLocation.lon, SkillLocation.radius_km,
-               SkillLocation.capacity, SkillLocation.availability_mask, SkillLocation.limits,
-               SkillLocation.pool_rank, SkillLocation.level)
-    stmt = select(*columns).where(SkillLocation.capacity >= facts.demand)
+    stmt = select(*INDEX_COLUMNS).where(SkillLocation.capacity >= facts.demand)
     if anchor is not None:
         stmt = stmt.where(SkillLocation.skill_id == anchor, SkillLocation.level >= level)
-    rows = []
+    if judge.forbidden_limits:
+        stmt = stmt.where(SkillLocation.limits.op("&")(judge.forbidden_limits) == 0)
+    if judge.needed_mask:
+        stmt = stmt.where(SkillLocation.availability_mask.op("&")(judge.needed_mask) != 0)
+    return stmt
+
+
+def _within_own_radius(facts: TaskFacts):
+    """Members whose own service radius reaches the task, by a flat-earth distance with 2 % to spare
+    (the exact great-circle test follows in Python): keeps far-from-home rows out of Python."""
+    ky = KM_PER_DEGREE
+    kx = KM_PER_DEGREE * math.cos(math.radians(facts.lat))
+    dy, dx = SkillLocation.lat - facts.lat, SkillLocation.lon - facts.lon
+    reach = SkillLocation.radius_km * 1.02 + 0.1
+    return dy * dy * (ky * ky) + dx * dx * (kx * kx) <= reach * reach
+
+
+def _index_rows(task: Task, facts: TaskFacts, judge: matching.QuickJudge, widen: str | None):
+    """The index rows worth judging, and which of them a widened search reached."""
+    stmt = _index_query(facts, judge)
     if not facts.remote:
         box = bounding_box(facts.lat, facts.lon, facts.radius_km)
         near = stmt.where(SkillLocation.lat.between(box.min_lat, box.max_lat),
-                          SkillLocation.lon.between(box.min_lon, box.max_lon))
-        rows.extend(db.session.execute(near).all())
+                          SkillLocation.lon.between(box.min_lon, box.max_lon), _within_own_radius(facts))
     else:
-        county = select(MemberProfile.id).where(MemberProfile.region_code == task.region_code)
-        rows.extend(db.session.execute(stmt.where(SkillLocation.member_id.in_(county))).all())
+        near = stmt.where(SkillLocation.member_id.in_(
+            select(MemberProfile.id).where(MemberProfile.region_code == task.region_code)))
+    queries = [(near, False)]
     if widen:
-        rows.extend(db.session.execute(stmt.where(SkillLocation.member_id.in_(_widened_pool(task, widen)))).all())
-    seen, unique = set(), []
-    for row in rows:
-        if row.member_id not in seen:
-            seen.add(row.member_id)
-            unique.append(row)
-    return unique
+        queries.append((_talents(stmt, task, widen), True))
+    rows: dict[int, object] = {}
+    widened: set[int] = set()
+    for query, far in queries:
+        for row in db.session.execute(query):
+            rows.setdefault(row.member_id, row)
+            if far:
+                widened.add(row.member_id)
+    return list(rows.values()), widened
+
+
+def _talents(stmt, task: Task, widen: str):
+    """The approved talents a widened search reaches: province talents (pool_rank 3) for either
+    widening, and for a widening to the city the talents approved by this task's city. Read through
+    the partial index ix_member_skill_index_talents, whose predicate is repeated word for word."""
+    stmt = stmt.where(SkillLocation.pool_rank >= literal_column("2"))
+    county = db.session.get(Region, task.region_code)
+    city = db.session.get(Region, county.parent_code) if county.parent_code else None
+    if widen != "city" or city is None or city.level is not RegionLevel.CITY:
+        return stmt.where(SkillLocation.pool_rank == 3)
+    approved_here = exists().where(PoolEntry.member_id == SkillLocation.member_id, PoolEntry.level == PoolLevel.CITY,
+                                   PoolEntry.region_code == city.code, PoolEntry.status == EntryStatus.APPROVED)
+    return stmt.where(or_(SkillLocation.pool_rank == 3, approved_here))
 
 
 def _anchor_skill(facts: TaskFacts) -> tuple[int | None, int]:
@@ -89,14 +131,17 @@ def _anchor_skill(facts: TaskFacts) -> tuple[int | None, int]:
 
 
 def _widened_pool(task: Task, widen: str):
-    """Approved city-pool talents of the task's city (and province talents), for a widened search."""
+    """Approved talents of the task's city pool (a widened search to the city) and of the province
+    pool (either widening), as one indexed lookup by the pools' region codes."""
     county = db.session.get(Region, task.region_code)
-    city_code = county.parent_code if widen == "city" else None
-    levels = [PoolLevel.PROVINCE] + ([PoolLevel.CITY] if widen == "city" else [])
-    clause = and_(PoolEntry.status == EntryStatus.APPROVED, PoolEntry.level.in_(levels))
-    if city_code:
-        clause = and_(clause, (PoolEntry.region_code == city_code) | (PoolEntry.level == PoolLevel.PROVINCE))
-    return select(PoolEntry.member_id).where(clause)
+    city = db.session.get(Region, county.parent_code) if county.parent_code else None
+    province = city.parent_code if city is not None and city.parent_code else (city.code if city else None)
+    if widen == "city" and city is not None and city.parent_code:
+        pools = and_(PoolEntry.region_code.in_([city.code, province]),
+                     PoolEntry.level.in_([PoolLevel.CITY, PoolLevel.PROVINCE]))
+    else:
+        pools = and_(PoolEntry.region_code == province, PoolEntry.level == PoolLevel.PROVINCE)
+    return select(PoolEntry.member_id).where(pools, PoolEntry.status == EntryStatus.APPROVED)
 
 
 def _partial_facts(row, widened: set[int]) -> MemberFacts:
@@ -152,35 +197,30 @@ def _utc_days_ago(days: int):
     return utcnow() - timedelta(days=days)
 
 
-def _cheap_exclusion(facts: TaskFacts, m: MemberFacts) -> bool:
-    """The hard filters the index alone can decide (with every other fact assumed favourable)."""
-    optimistic = replace(m, skills={s: 3 for s in facts.required})
-    return matching.exclusion(facts, optimistic) is not None
-
-
 def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Suggestion]:
     """The best members for a task, best first, each with its reasons."""
     facts = task_facts(task)
+    judge = matching.QuickJudge(facts)
     widen = widen if widen is not None else task.widen_to
-    rows = _index_rows(task, facts, widen)
     on_task = set(db.session.scalars(select(Assignment.member_id).where(Assignment.task_id == task.id)))
-    widened = set(db.session.scalars(_widened_pool(task, widen))) if widen else set()
-    partial = []
-    for row in rows:
-        if row.member_id in on_task:
-            continue
-        m = _partial_facts(row, widened)
-        if not _cheap_exclusion(facts, m):
-            partial.append(m)
-    bounded = sorted(((matching.upper_bound(facts, replace(m, skills={s: 3 for s in facts.required} |
-                                                             {s: 3 for s in facts.preferred})), m)
-                      for m in partial), key=lambda pair: -pair[0])
+    rows, widened = _index_rows(task, facts, judge, widen)
+    return _best(task, facts, judge, rows, widened, on_task, limit)
+
+
+def _best(task, facts, judge, rows, widened, on_task, limit) -> list[Suggestion]:
+    """Complete and score candidates in order of their bound, in growing batches, until no bound
+    left can beat the list."""
+    bounded = judge.bounds(rows, widened=widened, skip=on_task)
+    bounded.sort(key=lambda pair: -pair[0])
     best: list[Suggestion] = []
-    for start in range(0, len(bounded), BATCH):
-        batch = bounded[start:start + BATCH]
+    start, size = 0, BATCH
+    while start < len(bounded):
+        batch = bounded[start:start + size]
+        start, size = start + size, min(size * 2, MAX_BATCH)
         if len(best) >= limit and batch[0][0] < best[limit - 1].score:
             break
-        best.extend(matching.rank(facts, _complete(task, facts, [m for _, m in batch]), limit=limit))
+        partial = [_partial_facts(row, widened) for _, row in batch]
+        best.extend(matching.rank(facts, _complete(task, facts, partial), limit=limit))
         best.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else 1e9, s.member_id))
         best = best[:limit]
     return best
@@ -208,8 +248,9 @@ def member_facts(member: MemberProfile, task: Task | None = None) -> MemberFacts
 def why_not(task: Task, member: MemberProfile) -> str | None:
     """Why this member cannot be invited to this task now (Chinese), or None."""
     facts = task_facts(task)
-    widened = task.widen_to and member.id in set(db.session.scalars(_widened_pool(task, task.widen_to)))
-    m = replace(member_facts(member, task), widened=bool(widened))
+    widened = bool(task.widen_to) and db.session.scalar(
+        _widened_pool(task, task.widen_to).where(PoolEntry.member_id == member.id).limit(1)) is not None
+    m = replace(member_facts(member, task), widened=widened)
     return matching.exclusion(facts, m)
 
 
@@ -237,6 +278,18 @@ def _own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
                    hours_30d=hours), declined
 
 
+def _widened_reach(member: MemberProfile):
+    """Which widened tasks reach this member (the mirror of _widened_pool): tasks widened to the
+    city, in the cities whose pool approved them, and any widened task for a province talent."""
+    approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
+    if any(e.level is PoolLevel.PROVINCE for e in approved):
+        return Task.widen_to.is_not(None)
+    cities = [e.region_code for e in approved if e.level is PoolLevel.CITY]
+    if not cities:
+        return None
+    return and_(Task.widen_to == "city", code_within(Task.region_code, [c[:4] for c in cities]))
+
+
 def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggestion, Task]]:
     """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
     hard filters and score as the organizer's list, seen from the member's side."""
@@ -247,19 +300,21 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
     remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
                                    Task.region_code.in_([member.region_code, county.parent_code or ""]))
     ids = set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
-    if member.pool_rank >= 2:   # widened tasks reach approved city and province talents further away
-        ids |= set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN,
-                                                            Task.widen_to.is_not(None))))
+    reach = _widened_reach(member)
+    if reach is not None:   # widened tasks reach approved city and province talents further away
+        ids |= set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach)))
     if not ids:
         return []
     ids -= set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
                                                                    Assignment.task_id.in_(ids))))
+    widened_ids = set(db.session.scalars(select(Task.id).where(Task.id.in_(ids), reach))) if reach is not None else set()
     base, declined = _own_context(member)
     results = []
-    for task in db.session.scalars(select(Task).where(Task.id.in_(ids))).all():
+    # Only what matching reads: a task's assignments (and their members) are not needed here.
+    for task in db.session.scalars(select(Task).where(Task.id.in_(ids)).options(lazyload(Task.assignments))).all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
-        if task.widen_to and member.pool_rank >= (2 if task.widen_to == "city" else 3):
+        if task.widen_to and task.id in widened_ids:
             m = replace(m, widened=True)
         if matching.exclusion(facts, m) is None:
             results.append((matching.score(facts, m), task))

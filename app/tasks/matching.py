@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from app.regions.geo import haversine_km
+from app.regions.geo import EARTH_RADIUS_KM, haversine_km
 
 WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 PERIODS = ["上午", "下午", "晚上"]
@@ -233,6 +233,82 @@ def rank(task: TaskFacts, members: list[MemberFacts], *, limit: int = 20,
     eligible = [score(task, m) for m in members if exclusion(task, m, invitation_cap=invitation_cap) is None]
     eligible.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else math.inf, s.member_id))
     return eligible[:limit]
+
+
+class QuickJudge:
+    """Step one of matching at scale: from the few facts the skill-location index carries (place,
+    radius, capacity, weekly grid, limits, pool level and the level of one required skill), apply the
+    hard filters those facts decide and give an upper bound on the score, every other fact assumed
+    favourable. Agrees with exclusion() and score(): a member it drops is excluded, and no member
+    scores above its bound (both property-tested). Plain arithmetic, because it runs over thousands
+    of index rows per query."""
+
+    def __init__(self, task: TaskFacts):
+        self.task = task
+        slots: dict[int, int] = {}
+        for start, _ in task.sessions:
+            bit = slot_bit(start.weekday(), period_of(start))
+            slots[bit] = slots.get(bit, 0) + 1
+        self.slots = list(slots.items())
+        self.needed_mask = sum(slots)
+        self.forbidden_limits = (1 if task.evening else 0) | (2 if task.outdoor else 0)
+        self.pool_weight = WEIGHTS["pool"] / 3 if task.specialist else 0.0
+        self.constant = WEIGHTS["fairness"] + (WEIGHTS["distance"] * 0.5 if task.remote or task.lat is None else 0)
+
+    def __call__(self, *, lat: float, lon: float, radius_km: float, capacity: int, availability_mask: int,
+                 limits: int, pool_rank: int, level: int, widened: bool = False) -> float | None:
+        row = (0, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, level)
+        judged = self.bounds([row], widened={0} if widened else ())
+        return judged[0][0] if judged else None
+
+    def bounds(self, rows, *, widened=(), skip=()) -> list[tuple[float, tuple]]:
+        """(bound, row) for every row that passes, rows being (member_id, lat, lon, radius_km,
+        capacity, availability_mask, limits, pool_rank, level); members in `skip` are left out.
+        One tight loop (a query reads thousands of rows): the arithmetic of score() and
+        haversine_km(), written out."""
+        task = self.task
+        onsite = not task.remote and task.lat is not None
+        if onsite:
+            lat0, lon0 = math.radians(task.lat), task.lon
+            cos0 = math.cos(lat0)
+        w_distance, w_availability, w_skill = WEIGHTS["distance"], WEIGHTS["availability"], WEIGHTS["skill"]
+        slots, sessions = self.slots, len(task.sessions)
+        n_required, preferred = len(task.required), bool(task.preferred)
+        demand, forbidden, pool_weight, constant = task.demand, self.forbidden_limits, self.pool_weight, self.constant
+        task_radius, two_r = task.radius_km, 2 * EARTH_RADIUS_KM
+        radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+        out = []
+        for row in rows:
+            member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, level = row
+            if capacity < demand or limits & forbidden or member_id in skip:
+                continue
+            total = constant
+            if onsite:
+                p = radians(lat)
+                a = sin((p - lat0) / 2) ** 2 + cos0 * cos(p) * sin(radians(lon - lon0) / 2) ** 2
+                d = two_r * asin(min(1.0, sqrt(a)))
+                if member_id in widened:
+                    total += w_distance * max(0.0, 1 - d / WIDENED_REACH_KM)
+                else:
+                    reach = task_radius if task_radius < radius_km else radius_km
+                    if d > reach:
+                        continue
+                    total += w_distance * max(0.0, 1 - d / max(0.1, reach))
+            if slots:
+                free = 0
+                for bit, count in slots:
+                    if mask & bit:
+                        free += count
+                if not free:
+                    continue
+                total += w_availability * free / sessions
+            else:
+                total += w_availability
+            fit = (min(level, 3) / 3 + n_required - 1) / n_required if n_required else 0.5
+            if preferred:
+                fit = min(1.0, fit * 0.85 + 0.15)
+            out.append((total + w_skill * fit + pool_weight * pool_rank + 1e-6, row))
+        return out
 
 
 def upper_bound(task: TaskFacts, member: MemberFacts) -> float:

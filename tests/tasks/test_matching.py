@@ -6,7 +6,16 @@ from datetime import date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.tasks.matching import MemberFacts, TaskFacts, exclusion, rank, score, slot_bit, upper_bound
+from app.tasks.matching import (
+    MemberFacts,
+    QuickJudge,
+    TaskFacts,
+    exclusion,
+    rank,
+    score,
+    slot_bit,
+    upper_bound,
+)
 
 LAW, TEACH, RIVER = 1, 2, 3
 NAMES = {LAW: "法律咨询", TEACH: "课业辅导", RIVER: "河道巡护"}
@@ -173,3 +182,47 @@ def test_declining_stops_further_invitations_to_that_task(m):
     declined = replace(m, on_task=True)   # a declined assignment stays on the task
     assert exclusion(task(), declined) is not None
     assert rank(task(), [declined]) == []
+
+
+def _judged(t: TaskFacts, m: MemberFacts, anchor: int | None) -> float | None:
+    """What the index step decides about a member, from the facts an index row carries."""
+    return QuickJudge(t)(lat=m.lat, lon=m.lon, radius_km=m.radius_km, capacity=m.capacity,
+                         availability_mask=m.availability_mask,
+                         limits=(1 if m.no_night else 0) | (2 if m.no_outdoor else 0), pool_rank=m.pool_rank,
+                         level=m.skills.get(anchor, 0) if anchor else 0, widened=m.widened)
+
+
+WEEKLY = tuple((datetime(2027, 3, 1 + 7 * w + d, h, 0), datetime(2027, 3, 1 + 7 * w + d, h + 2, 0))
+               for w in range(3) for d, h in ((1, 9), (3, 19)))
+tasks_strategy = st.builds(
+    task, remote=st.booleans(), radius_km=st.sampled_from([3, 10, 30]), outdoor=st.booleans(),
+    demand=st.integers(1, 3), sessions=st.sampled_from([(TUESDAY_MORNING,), WEEKLY, ()]),
+    required=st.dictionaries(st.sampled_from([LAW, TEACH]), st.integers(1, 3), max_size=2),
+    preferred=st.dictionaries(st.just(RIVER), st.integers(1, 3), max_size=1))
+
+
+@settings(max_examples=400)
+@given(t=tasks_strategy, m=members_strategy, no_night=st.booleans(), no_outdoor=st.booleans(),
+       radius=st.sampled_from([1, 5, 10, 30]), widened=st.booleans())
+def test_the_index_step_drops_only_the_excluded_and_bounds_every_score(t, m, no_night, no_outdoor, radius, widened):
+    if t.remote:
+        t = replace(t, lat=None, lon=None)
+    m = replace(m, no_night=no_night, no_outdoor=no_outdoor, radius_km=radius, widened=widened)
+    anchor = max(t.required, key=lambda s: (t.required[s], -s)) if t.required else None
+    if anchor and m.skills.get(anchor, 0) < t.required[anchor]:
+        return                                   # not in the index range read for this task
+    bound = _judged(t, m, anchor)
+    if exclusion(t, m) is None:
+        assert bound is not None
+        assert bound >= score(t, m).score
+    if bound is None:
+        assert exclusion(t, m) is not None
+
+
+def test_the_index_step_drops_what_the_hard_filters_drop():
+    assert _judged(task(demand=3), member(capacity=2), LAW) is None
+    assert _judged(task(radius_km=10), member(km_north=12), LAW) is None
+    assert _judged(task(radius_km=10), member(km_north=12, widened=True), LAW) is not None
+    assert _judged(task(), member(availability_mask=ALL_WEEK & ~slot_bit(1, 0)), LAW) is None
+    assert _judged(task(outdoor=True), member(no_outdoor=True), LAW) is None
+    assert _judged(task(), member(), LAW) >= score(task(), member()).score

@@ -124,6 +124,24 @@ def test_already_on_the_task_declined_and_clashing_members_are_left_out(db, crea
         services.invite(actor=task.organizer, task=task, members=[b])
 
 
+@pytest.mark.parametrize("km, own_radius, expected", [(4.99, 5, True), (5.03, 5, False), (9.98, 30, True),
+                                                     (10.05, 30, False)])
+def test_the_database_keeps_exactly_the_members_within_both_radii(db, create_task, create_member, km, own_radius,
+                                                                  expected):
+    """The index query's flat-earth prefilter never drops a member the exact test would keep."""
+    from app.members.index import reindex_member
+
+    task = create_task(radius_km=10)
+    member = create_member(skills={"法律咨询": 3}, radius_km=own_radius)
+    member.lat, member.lon = task.lat + km / 111.195 * 0.6, task.lon + km / 111.195 * 0.8 / 0.8241
+    reindex_member(member)
+    db.session.commit()
+    distance = candidates.distance_between(task, member)
+    assert abs(distance - km) < 0.05
+    assert (suggested(task) == [member.id]) is (distance <= min(10, own_radius))
+    assert (suggested(task) == [member.id]) is expected
+
+
 def test_the_cap_of_open_invitations_holds_members_back(db, create_task, create_member):
     member = create_member(skills={"法律咨询": 3})
     tasks = [create_task(when=local_now().replace(hour=9, minute=0, second=0) + timedelta(days=d)) for d in (3, 4, 5, 6)]
@@ -133,7 +151,8 @@ def test_the_cap_of_open_invitations_holds_members_back(db, create_task, create_
     assert suggested(tasks[3]) == []
 
 
-def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_task, create_member, create_admin):
+def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_task, create_member, create_admin,
+                                                                  create_org):
     from app.members import pool
     from app.members.models import PoolLevel
 
@@ -149,6 +168,11 @@ def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_tas
     services.widen(actor=task.organizer, task=task, to="city")
     result = candidates.suggest(task)
     assert [s.member_id for s in result] == [far.id] and "市级人才库" in result[0].reason_text
+    assert task.id in [t.id for _, t in candidates.tasks_near(far)]      # and the member sees it too
+    elsewhere = create_task(skills={"法律咨询": 3}, org=create_org(county="411326"))   # 淅川, in 南阳市
+    services.widen(actor=elsewhere.organizer, task=elsewhere, to="city")
+    assert far.id not in suggested(elsewhere)
+    assert elsewhere.id not in [t.id for _, t in candidates.tasks_near(far)]
 
 
 def test_tasks_near_me_mirror_the_organizers_view(db, create_task, create_member):
@@ -279,3 +303,4 @@ def test_attendance_hours_out_of_range_are_refused(db, create_task, create_membe
                                     entries={_assignment(task, m).id: (True, 30.0, "")})
     with pytest.raises(Invalid, match="不是这次服务"):
         services.confirm_attendance(actor=task.organizer, session=session, entries={999_999: (True, 1.0, "")})
+

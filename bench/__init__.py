@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers (the suite never times anything). See bench/README.md."""

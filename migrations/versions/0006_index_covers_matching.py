@@ -1,0 +1,51 @@
+"""The skill-location index covers every column matching's first step reads.
+
+Reviewed and edited by hand:
+
+- ix_member_skill_index_covering gains radius_km, availability_mask, limits and pool_rank (added to
+  the table by 0004_tasks), so that the candidate query for a task — a range over (skill_id, lat)
+  with lon, capacity, level, the weekly grid, limits and the member's own radius tested inside the
+  index — never visits the table: an index-only scan on PostgreSQL, a covering index on SQLite.
+  Measured by bench/matching.py (see bench/README.md).
+- ix_member_skill_index_talents, partial (pool_rank >= 2): the approved city and province talents
+  a widened search reads, by skill, without walking every holder of the skill. Its predicate is
+  spelled exactly as the query spells it (SQLite only uses a partial index whose WHERE the query
+  repeats literally).
+- The covering index is dropped and created again (no ALTER INDEX can add columns). On a large PostgreSQL pool run it in
+  a quiet hour: CREATE INDEX locks the table against writes while it builds (about 30 s per million
+  members on the benchmark machine). Downgrade restores the old column list.
+
+Revision ID: 0006_index_covers_matching
+Revises: 0005_venues
+Create Date: 2026-11-27 05:00:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0006_index_covers_matching'
+down_revision = '0005_venues'
+branch_labels = None
+depends_on = None
+
+OLD = ['skill_id', 'lat', 'lon', 'member_id', 'level', 'capacity']
+NEW = ['skill_id', 'lat', 'lon', 'capacity', 'level', 'availability_mask', 'limits', 'radius_km', 'pool_rank',
+       'member_id']
+
+
+TALENTS = ['skill_id', 'pool_rank', 'level', 'capacity', 'availability_mask', 'limits', 'radius_km', 'lat', 'lon',
+           'member_id']
+TALENT_ROWS = sa.text('pool_rank >= 2')
+
+
+def upgrade():
+    op.drop_index('ix_member_skill_index_covering', table_name='member_skill_index')
+    op.create_index('ix_member_skill_index_covering', 'member_skill_index', NEW, unique=False)
+    op.create_index('ix_member_skill_index_talents', 'member_skill_index', TALENTS, unique=False,
+                    sqlite_where=TALENT_ROWS, postgresql_where=TALENT_ROWS)
+
+
+def downgrade():
+    op.drop_index('ix_member_skill_index_talents', table_name='member_skill_index')
+    op.drop_index('ix_member_skill_index_covering', table_name='member_skill_index')
+    op.create_index('ix_member_skill_index_covering', 'member_skill_index', OLD, unique=False)
