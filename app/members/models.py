@@ -104,6 +104,8 @@ class MemberProfile(TimestampMixin, db.Model):
         # Sensitive fields exist only with the separate consent.
         CheckConstraint("consent_at IS NOT NULL OR (capacity IS NULL AND location_precision = 'county')",
                         name="sensitive_needs_consent"),
+        # Region subtrees (staff scope) and a county's members for remote tasks, without table visits.
+        Index("ix_member_profiles_region_code_id", "region_code", "id"),
     )
 
     id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -112,7 +114,7 @@ class MemberProfile(TimestampMixin, db.Model):
     work_unit: Mapped[str] = mapped_column(String(100), default="")
     post: Mapped[str] = mapped_column(String(60), default="")
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     address: Mapped[str] = mapped_column(String(200), default="")
     lat: Mapped[float]
     lon: Mapped[float]
@@ -292,6 +294,8 @@ class PoolEntry(db.Model):
 
     __tablename__ = "pool_entries"
     __table_args__ = (
+        # Decision queues by region, and the talents a widened search reaches, from the index alone.
+        Index("ix_pool_entries_region_level_status_member", "region_code", "level", "status", "member_id"),
         Index("uq_pool_entries_live", "member_id", "level", unique=True,
               sqlite_where=text("status IN ('nominated', 'approved')"),
               postgresql_where=text("status IN ('nominated', 'approved')")),
@@ -300,7 +304,7 @@ class PoolEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
     level: Mapped[PoolLevel] = mapped_column(enum_type(PoolLevel))
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     status: Mapped[EntryStatus] = mapped_column(enum_type(EntryStatus), index=True)
     origin: Mapped[EntryOrigin] = mapped_column(enum_type(EntryOrigin))
     basis_id: Mapped[int | None] = mapped_column(ForeignKey("pool_entries.id"))  # the lower-level approval

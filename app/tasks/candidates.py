@@ -92,10 +92,10 @@ def _index_rows(task: Task, facts: TaskFacts, judge: matching.QuickJudge, widen:
         box = bounding_box(facts.lat, facts.lon, facts.radius_km)
         near = stmt.where(SkillLocation.lat.between(box.min_lat, box.max_lat),
                           SkillLocation.lon.between(box.min_lon, box.max_lon), _within_own_radius(facts))
+        queries = [(near, False)]
     else:
-        near = stmt.where(SkillLocation.member_id.in_(
-            select(MemberProfile.id).where(MemberProfile.region_code == task.region_code)))
-    queries = [(near, False)]
+        county = select(MemberProfile.id).where(MemberProfile.region_code == task.region_code)
+        queries = [(stmt.where(SkillLocation.member_id.in_(county)), False)]
     if widen:
         queries.append((_talents(stmt, task, widen), True))
     rows: dict[int, object] = {}
@@ -176,14 +176,20 @@ def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[
             Assignment.task_id != task.id, ~TaskSession.cancelled,
             TaskSession.ends_at > first, TaskSession.starts_at < last)):
         busy[member_id].append((s, e))
-    pending = dict(db.session.execute(select(Assignment.member_id, func.count()).where(
-        Assignment.member_id.in_(ids), Assignment.status == AssignmentStatus.INVITED)
-        .group_by(Assignment.member_id)).all())
+    # Open invitations anywhere, and recent refusals of this organization, in one read.
+    pending: dict[int, int] = defaultdict(int)
+    declined: set[int] = set()
+    recently = _utc_days_ago(DECLINE_MEMORY_DAYS)
+    for member_id, status, organization_id, task_id, updated_at in db.session.execute(
+            select(Assignment.member_id, Assignment.status, Task.organization_id, Assignment.task_id,
+                   Assignment.updated_at).join(Task, Task.id == Assignment.task_id).where(
+            Assignment.member_id.in_(ids),
+            Assignment.status.in_([AssignmentStatus.INVITED, AssignmentStatus.DECLINED]))):
+        if status is AssignmentStatus.INVITED:
+            pending[member_id] += 1
+        elif organization_id == task.organization_id and task_id != task.id and updated_at >= recently:
+            declined.add(member_id)
     since = local_today() - timedelta(days=DECLINE_MEMORY_DAYS)
-    declined = set(db.session.scalars(select(Assignment.member_id).join(Task, Task.id == Assignment.task_id).where(
-        Assignment.member_id.in_(ids), Assignment.status == AssignmentStatus.DECLINED,
-        Task.organization_id == task.organization_id, Assignment.task_id != task.id,
-        Assignment.updated_at >= _utc_days_ago(DECLINE_MEMORY_DAYS))))
     hours = hours_since(ids, since)
     return [replace(m, skills=skills.get(m.member_id, {}), unavailable=tuple(blocked.get(m.member_id, ())),
                     busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),

@@ -11,6 +11,10 @@ Reviewed and edited by hand:
   a widened search reads, by skill, without walking every holder of the skill. Its predicate is
   spelled exactly as the query spells it (SQLite only uses a partial index whose WHERE the query
   repeats literally).
+- member_profiles' and pool_entries' single-column region_code indexes become composite ones that
+  also carry what matching reads: (region_code, id) — a county's members for a remote task — and
+  (region_code, level, status, member_id) — the talents a city approved. Scope queries, which
+  filter on region_code first, use them as before.
 - The covering index is dropped and created again (no ALTER INDEX can add columns). On a large PostgreSQL pool run it in
   a quiet hour: CREATE INDEX locks the table against writes while it builds (about 30 s per million
   members on the benchmark machine). Downgrade restores the old column list.
@@ -43,9 +47,18 @@ def upgrade():
     op.create_index('ix_member_skill_index_covering', 'member_skill_index', NEW, unique=False)
     op.create_index('ix_member_skill_index_talents', 'member_skill_index', TALENTS, unique=False,
                     sqlite_where=TALENT_ROWS, postgresql_where=TALENT_ROWS)
+    op.drop_index('ix_member_profiles_region_code', table_name='member_profiles')
+    op.create_index('ix_member_profiles_region_code_id', 'member_profiles', ['region_code', 'id'], unique=False)
+    op.drop_index('ix_pool_entries_region_code', table_name='pool_entries')
+    op.create_index('ix_pool_entries_region_level_status_member', 'pool_entries',
+                    ['region_code', 'level', 'status', 'member_id'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_pool_entries_region_level_status_member', table_name='pool_entries')
+    op.create_index('ix_pool_entries_region_code', 'pool_entries', ['region_code'], unique=False)
+    op.drop_index('ix_member_profiles_region_code_id', table_name='member_profiles')
+    op.create_index('ix_member_profiles_region_code', 'member_profiles', ['region_code'], unique=False)
     op.drop_index('ix_member_skill_index_talents', table_name='member_skill_index')
     op.drop_index('ix_member_skill_index_covering', table_name='member_skill_index')
     op.create_index('ix_member_skill_index_covering', 'member_skill_index', OLD, unique=False)

@@ -304,3 +304,11 @@ def test_attendance_hours_out_of_range_are_refused(db, create_task, create_membe
     with pytest.raises(Invalid, match="不是这次服务"):
         services.confirm_attendance(actor=task.organizer, session=session, entries={999_999: (True, 1.0, "")})
 
+
+
+
+def test_a_remote_task_reaches_its_whole_county(db, create_task, create_member):
+    task = create_task(remote=True)
+    here = [create_member(name=f"本县{i}", skills={"法律咨询": 2}) for i in range(3)]
+    create_member(name="外县", skills={"法律咨询": 3}, county="411326")
+    assert sorted(suggested(task)) == sorted(m.id for m in here)
