@@ -168,7 +168,8 @@ def fill(members: int, *, seed: int = 2026, log=print) -> dict:
             if consent and status is MemberStatus.ACTIVE:
                 common = {"member_id": member_id, "capacity": capacity.rank, "lat": lat, "lon": lon,
                           "radius_km": profiles[-1]["service_radius_km"], "availability_mask": mask,
-                          "limits": (1 if no_night else 0) | (2 if no_outdoor else 0), "pool_rank": rank}
+                          "limits": (1 if no_night else 0) | (2 if no_outdoor else 0), "pool_rank": rank,
+                          "region_code": place.code}
                 index.extend({**common, "skill_id": s, "level": level} for s, level in levels.items())
             region_of = {PoolLevel.COUNTY: place.code, PoolLevel.CITY: place.city_code, PoolLevel.PROVINCE: "410000"}
             for level in list(PoolLevel)[:rank]:

@@ -20,7 +20,7 @@ def index_rows(member: MemberProfile) -> list[dict]:
     common = {"member_id": member.id, "capacity": (member.capacity or Capacity.LIGHT).rank,
               "lat": member.lat, "lon": member.lon, "radius_km": member.service_radius_km,
               "availability_mask": member.availability_mask, "limits": member.limits,
-              "pool_rank": member.pool_rank}
+              "pool_rank": member.pool_rank, "region_code": member.region_code}
     return [{**common, "skill_id": ms.skill_id, "level": ms.level} for ms in member.skills if ms.skill.active]
 
 

@@ -360,6 +360,9 @@ class SkillLocation(db.Model):
         # Covers every column of matching's first step (app/tasks/candidates.py): no table visits.
         Index("ix_member_skill_index_covering", "skill_id", "lat", "lon", "capacity", "level", "availability_mask",
               "limits", "radius_km", "pool_rank", "member_id"),
+        # A county's holders of a skill, for remote tasks (no distance to narrow them by).
+        Index("ix_member_skill_index_county", "skill_id", "region_code", "capacity", "level", "availability_mask",
+              "limits", "radius_km", "pool_rank", "lat", "lon", "member_id"),
         # The approved city and province talents a widened search reads (see candidates._index_rows).
         Index("ix_member_skill_index_talents", "skill_id", "pool_rank", "level", "capacity", "availability_mask",
               "limits", "radius_km", "lat", "lon", "member_id",
@@ -378,6 +381,7 @@ class SkillLocation(db.Model):
     availability_mask: Mapped[int] = mapped_column(default=0)
     limits: Mapped[int] = mapped_column(default=0)       # bit 0: no night work; bit 1: no outdoor work
     pool_rank: Mapped[int] = mapped_column(default=0)    # highest approved pool: 0 none … 3 province
+    region_code: Mapped[str] = mapped_column(String(6), server_default="")   # the member's county
 
 
 class ProfileDraft(db.Model):

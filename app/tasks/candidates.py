@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select
+from sqlalchemy import and_, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
@@ -29,7 +29,7 @@ from app.members.models import (
     SkillLocation,
     UnavailablePeriod,
 )
-from app.regions.geo import bounding_box, haversine_km
+from app.regions.geo import bounding_box, haversine_km, sql_haversine_km
 from app.regions.models import Region, RegionLevel
 from app.regions.scope import code_within
 from app.tasks import matching
@@ -39,6 +39,8 @@ from app.tasks.services import hours_since
 
 BATCH = 60          # candidates completed at first; doubled each round while the top may still change
 MAX_BATCH = 960
+PAGE = 200          # index rows each query hands over first, most promising first (see _sql_bound)
+TIE = 5e-6          # scores this close are equal: bounds carry a few millionths of headroom
 DECLINE_MEMORY_DAYS = 30
 
 
@@ -85,27 +87,68 @@ def _within_own_radius(facts: TaskFacts):
     return dy * dy * (ky * ky) + dx * dx * (kx * kx) <= reach * reach
 
 
-def _index_rows(task: Task, facts: TaskFacts, judge: matching.QuickJudge, widen: str | None):
-    """The index rows worth judging, and which of them a widened search reached."""
+def _sql_bound(facts: TaskFacts, judge: matching.QuickJudge, *, widened: bool):
+    """QuickJudge's bound as a SQL expression (the same arithmetic, the great-circle distance by
+    sql_haversine_km), a hair above it so that float noise never puts it below: lets the database
+    hand over the most promising rows first."""
+    w = matching.WEIGHTS
+    n = len(facts.required)
+    scale = w["skill"] * (0.85 if facts.preferred else 1.0)
+    total = literal_column(repr(judge.constant + w["skill"] * (0.15 if facts.preferred else 0.0) + 4e-6))
+    if n:
+        total = total + SkillLocation.level * (scale / (3 * n)) + scale * (n - 1) / n
+    else:
+        total = total + scale * 0.5
+    if judge.slots:
+        share = w["availability"] / len(facts.sessions)
+        for bit, count in judge.slots:
+            total = total + case((SkillLocation.availability_mask.op("&")(bit) != 0, share * count), else_=0.0)
+    else:
+        total = total + w["availability"]
+    if judge.pool_weight:
+        total = total + SkillLocation.pool_rank * judge.pool_weight
+    if not facts.remote:
+        d = sql_haversine_km(SkillLocation.lat, SkillLocation.lon, facts.lat, facts.lon) * (1 - 1e-9)
+        if widened:
+            part = 1.0 - d / matching.WIDENED_REACH_KM
+            total = total + w["distance"] * case((part > 0, part), else_=0.0)
+        else:
+            reach = case((SkillLocation.radius_km < facts.radius_km, SkillLocation.radius_km * 1.0),
+                         else_=float(facts.radius_km))
+            total = total + w["distance"] * (1.0 - d / reach)
+    return total.label("bound")
+
+
+def _index_rows(task: Task, facts: TaskFacts, judge: matching.QuickJudge, widen: str | None,
+                page: int | None = None):
+    """The index rows worth judging and which of them a widened search reached. With `page`, each
+    query hands over only its `page` most promising rows, and the highest bound an unread row
+    could have is returned too (None when nothing was left unread)."""
     stmt = _index_query(facts, judge)
     if not facts.remote:
         box = bounding_box(facts.lat, facts.lon, facts.radius_km)
         near = stmt.where(SkillLocation.lat.between(box.min_lat, box.max_lat),
                           SkillLocation.lon.between(box.min_lon, box.max_lon), _within_own_radius(facts))
-        queries = [(near, False)]
     else:
-        county = select(MemberProfile.id).where(MemberProfile.region_code == task.region_code)
-        queries = [(stmt.where(SkillLocation.member_id.in_(county)), False)]
+        near = stmt.where(SkillLocation.region_code == task.region_code)
+    queries = [(near, False)]
     if widen:
         queries.append((_talents(stmt, task, widen), True))
     rows: dict[int, object] = {}
     widened: set[int] = set()
+    unread = None
     for query, far in queries:
-        for row in db.session.execute(query):
+        if page is not None:
+            bound = _sql_bound(facts, judge, widened=far)
+            query = query.add_columns(bound).order_by(bound.desc(), SkillLocation.member_id).limit(page)
+        found = db.session.execute(query).all()
+        if page is not None and len(found) == page:
+            unread = max(unread if unread is not None else 0.0, found[-1].bound)
+        for row in found:
             rows.setdefault(row.member_id, row)
             if far:
                 widened.add(row.member_id)
-    return list(rows.values()), widened
+    return list(rows.values()), widened, unread
 
 
 def _talents(stmt, task: Task, widen: str):
@@ -209,22 +252,27 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
     judge = matching.QuickJudge(facts)
     widen = widen if widen is not None else task.widen_to
     on_task = set(db.session.scalars(select(Assignment.member_id).where(Assignment.task_id == task.id)))
-    rows, widened = _index_rows(task, facts, judge, widen)
-    return _best(task, facts, judge, rows, widened, on_task, limit)
+    rows, widened, unread = _index_rows(task, facts, judge, widen, page=PAGE)
+    best = _best(task, facts, judge, rows, widened, on_task, limit)
+    if unread is not None and (len(best) < limit or best[limit - 1].score + TIE < unread):
+        # An unread row might still make the list: read them all.
+        rows, widened, _ = _index_rows(task, facts, judge, widen)
+        best = _best(task, facts, judge, rows, widened, on_task, limit)
+    return best
 
 
 def _best(task, facts, judge, rows, widened, on_task, limit) -> list[Suggestion]:
     """Complete and score candidates in order of their bound, in growing batches, until no bound
     left can beat the list."""
     bounded = judge.bounds(rows, widened=widened, skip=on_task)
-    bounded.sort(key=lambda pair: -pair[0])
+    bounded.sort(key=lambda pair: (-pair[0], pair[1].member_id))
     best: list[Suggestion] = []
     start, size = 0, BATCH
     while start < len(bounded):
         batch = bounded[start:start + size]
         start, size = start + size, min(size * 2, MAX_BATCH)
-        if len(best) >= limit and batch[0][0] < best[limit - 1].score:
-            break
+        if len(best) >= limit and batch[0][0] <= best[limit - 1].score + TIE:
+            break   # nobody left can beat the list (an equal score only ties, and ties go by reading order)
         partial = [_partial_facts(row, widened) for _, row in batch]
         best.extend(matching.rank(facts, _complete(task, facts, partial), limit=limit))
         best.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else 1e9, s.member_id))

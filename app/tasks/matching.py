@@ -279,7 +279,7 @@ class QuickJudge:
         radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
         out = []
         for row in rows:
-            member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, level = row
+            member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, level = row[:9]
             if capacity < demand or limits & forbidden or member_id in skip:
                 continue
             total = constant

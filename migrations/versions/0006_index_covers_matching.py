@@ -11,6 +11,11 @@ Reviewed and edited by hand:
   a widened search reads, by skill, without walking every holder of the skill. Its predicate is
   spelled exactly as the query spells it (SQLite only uses a partial index whose WHERE the query
   repeats literally).
+- member_skill_index gains region_code (the member's county, kept by reindex_member() like every
+  other column there; backfilled here from member_profiles) and ix_member_skill_index_county over
+  (skill_id, region_code, …): a remote task reads its county's holders of the skill instead of
+  joining every holder in the province with the county's members. Server default '' so that the
+  column can be added NOT NULL to a filled table on SQLite; every row is backfilled.
 - member_profiles' and pool_entries' single-column region_code indexes become composite ones that
   also carry what matching reads: (region_code, id) — a county's members for a remote task — and
   (region_code, level, status, member_id) — the talents a city approved. Scope queries, which
@@ -42,7 +47,16 @@ TALENTS = ['skill_id', 'pool_rank', 'level', 'capacity', 'availability_mask', 'l
 TALENT_ROWS = sa.text('pool_rank >= 2')
 
 
+COUNTY = ['skill_id', 'region_code', 'capacity', 'level', 'availability_mask', 'limits', 'radius_km', 'pool_rank',
+          'lat', 'lon', 'member_id']
+
+
 def upgrade():
+    op.add_column('member_skill_index',
+                  sa.Column('region_code', sa.String(length=6), server_default='', nullable=False))
+    op.execute("UPDATE member_skill_index SET region_code = (SELECT region_code FROM member_profiles "
+               "WHERE member_profiles.id = member_skill_index.member_id)")
+    op.create_index('ix_member_skill_index_county', 'member_skill_index', COUNTY, unique=False)
     op.drop_index('ix_member_skill_index_covering', table_name='member_skill_index')
     op.create_index('ix_member_skill_index_covering', 'member_skill_index', NEW, unique=False)
     op.create_index('ix_member_skill_index_talents', 'member_skill_index', TALENTS, unique=False,
@@ -55,6 +69,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_member_skill_index_county', table_name='member_skill_index')
     op.drop_index('ix_pool_entries_region_level_status_member', table_name='pool_entries')
     op.create_index('ix_pool_entries_region_code', 'pool_entries', ['region_code'], unique=False)
     op.drop_index('ix_member_profiles_region_code_id', table_name='member_profiles')
@@ -62,3 +77,5 @@ def downgrade():
     op.drop_index('ix_member_skill_index_talents', table_name='member_skill_index')
     op.drop_index('ix_member_skill_index_covering', table_name='member_skill_index')
     op.create_index('ix_member_skill_index_covering', 'member_skill_index', OLD, unique=False)
+    with op.batch_alter_table('member_skill_index') as batch_op:   # last: SQLite rebuilds the table
+        batch_op.drop_column('region_code')

@@ -312,3 +312,37 @@ def test_a_remote_task_reaches_its_whole_county(db, create_task, create_member):
     here = [create_member(name=f"本县{i}", skills={"法律咨询": 2}) for i in range(3)]
     create_member(name="外县", skills={"法律咨询": 3}, county="411326")
     assert sorted(suggested(task)) == sorted(m.id for m in here)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_task, create_member, monkeypatch,
+                                                                     remote):
+    """The database's bound (_sql_bound) is never below the exact one, so reading a page of rows
+    best-first, and everything when the page is not enough, gives the list reading all would."""
+    from app.members.index import reindex_member
+    from app.tasks.matching import QuickJudge
+
+    task = create_task(skills={"法律咨询": 1, "课业辅导": 1}, radius_km=30, remote=remote)
+    members = []
+    for i in range(14):
+        member = create_member(name=f"候选{i}", skills={"法律咨询": 1 + i % 3, "课业辅导": 1 + i % 2},
+                               radius_km=(5, 10, 30)[i % 3], availability_mask=(1 << 21) - 1 - (i % 4 == 0))
+        member.lat += (i % 5) * 0.03
+        member.lon -= (i // 5) * 0.04
+        reindex_member(member)
+        members.append(member)
+    other = create_task(org=task.organization, organizer=task.organizer, skills={"法律咨询": 1}, radius_km=30)
+    services.invite(actor=task.organizer, task=other, members=members[1:3])   # scores fall below their bounds
+    db.session.commit()
+    facts = candidates.task_facts(task)
+    judge = QuickJudge(facts)
+    rows, _, _ = candidates._index_rows(task, facts, judge, None, page=100)
+    assert len(rows) >= 5
+    for bound, row in judge.bounds(rows):
+        assert row.bound >= bound
+    monkeypatch.setattr(candidates, "PAGE", 10_000)
+    everything = [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)]
+    for page in (1, 2, 5):
+        monkeypatch.setattr(candidates, "PAGE", page)
+        assert [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)] == everything
+    assert len(everything) == 4
