@@ -188,8 +188,9 @@ def by_http(app, ids, clients, day):
         response = clients[i].post(path, data=data)
         if response.status_code == 302:
             return "ok"
-        if response.status_code == 409 and "已被预约" in response.get_data(as_text=True):
-            return "conflict"
+        body = response.get_data(as_text=True)
+        if response.status_code == 409 and ("已被预约" in body or "请重新提交" in body):
+            return "conflict"     # the slot is taken, or PostgreSQL broke a lock cycle: asked to retry
         return f"error: HTTP {response.status_code}"
 
     with ThreadPoolExecutor(THREADS) as pool:
