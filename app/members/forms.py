@@ -25,7 +25,7 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from app.accounts.forms import phone_field
 from app.forms import BaseForm, PersonName, PlainText, length, options, required, strip
 from app.members.models import PERIODS, SKILL_LEVELS, WEEKDAYS, Capacity, ConsentMethod, Gender, slot_bit
-from app.members.services import PeriodInput, ProfileData, SkillInput, oldest_birth_year, youngest_birth_year
+from app.members.services import PeriodInput, SkillInput, oldest_birth_year, youngest_birth_year
 from app.regions.gazetteer import locate
 
 RADII = [1, 3, 5, 10, 20, 50]
@@ -36,13 +36,15 @@ def _int(message: str, low: int, high: int):
 
 
 class WizardForm(BaseForm):
-    """A page of the wizard. `fill` shows the saved answer; `apply` stores the new one."""
+    """A page of the wizard. Each page defines `fill(data, meta)`, which shows the saved answer, and
+    `apply(data, meta)`, which stores the new one (data: ProfileData; meta: the draft's other
+    answers). A page class without them is refused when it is defined."""
 
-    def fill(self, data: ProfileData, meta: dict) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def apply(self, data: ProfileData, meta: dict) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in ("fill", "apply") if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"wizard page {cls.__name__} must define {' and '.join(missing)}")
 
 
 class PhoneStepForm(WizardForm):

@@ -173,20 +173,6 @@ def _anchor_skill(facts: TaskFacts) -> tuple[int | None, int]:
     return skill_id, facts.required[skill_id]
 
 
-def _widened_pool(task: Task, widen: str):
-    """Approved talents of the task's city pool (a widened search to the city) and of the province
-    pool (either widening), as one indexed lookup by the pools' region codes."""
-    county = db.session.get(Region, task.region_code)
-    city = db.session.get(Region, county.parent_code) if county.parent_code else None
-    province = city.parent_code if city is not None and city.parent_code else (city.code if city else None)
-    if widen == "city" and city is not None and city.parent_code:
-        pools = and_(PoolEntry.region_code.in_([city.code, province]),
-                     PoolEntry.level.in_([PoolLevel.CITY, PoolLevel.PROVINCE]))
-    else:
-        pools = and_(PoolEntry.region_code == province, PoolEntry.level == PoolLevel.PROVINCE)
-    return select(PoolEntry.member_id).where(pools, PoolEntry.status == EntryStatus.APPROVED)
-
-
 def _partial_facts(row, widened: set[int]) -> MemberFacts:
     return MemberFacts(member_id=row.member_id, lat=row.lat, lon=row.lon, radius_km=row.radius_km, skills={},
                        widened=row.member_id in widened,
@@ -303,7 +289,8 @@ def why_not(task: Task, member: MemberProfile) -> str | None:
     """Why this member cannot be invited to this task now (Chinese), or None."""
     facts = task_facts(task)
     widened = bool(task.widen_to) and db.session.scalar(
-        _widened_pool(task, task.widen_to).where(PoolEntry.member_id == member.id).limit(1)) is not None
+        _talents(select(SkillLocation.member_id), task, task.widen_to)
+        .where(SkillLocation.member_id == member.id).limit(1)) is not None
     m = replace(member_facts(member, task), widened=widened)
     return matching.exclusion(facts, m)
 
@@ -333,7 +320,7 @@ def _own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
 
 
 def _widened_reach(member: MemberProfile):
-    """Which widened tasks reach this member (the mirror of _widened_pool): tasks widened to the
+    """Which widened tasks reach this member (the mirror of _talents): tasks widened to the
     city, in the cities whose pool approved them, and any widened task for a province talent."""
     approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
     if any(e.level is PoolLevel.PROVINCE for e in approved):
@@ -354,21 +341,21 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
     remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
                                    Task.region_code.in_([member.region_code, county.parent_code or ""]))
     ids = set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
-    reach = _widened_reach(member)
-    if reach is not None:   # widened tasks reach approved city and province talents further away
-        ids |= set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach)))
+    reach = _widened_reach(member)   # widened tasks reach approved city and province talents further away
+    widened_ids = set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach))) \
+        if reach is not None else set()
+    ids |= widened_ids
     if not ids:
         return []
     ids -= set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
                                                                    Assignment.task_id.in_(ids))))
-    widened_ids = set(db.session.scalars(select(Task.id).where(Task.id.in_(ids), reach))) if reach is not None else set()
     base, declined = _own_context(member)
     results = []
     # Only what matching reads: a task's assignments (and their members) are not needed here.
     for task in db.session.scalars(select(Task).where(Task.id.in_(ids)).options(lazyload(Task.assignments))).all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
-        if task.widen_to and task.id in widened_ids:
+        if task.id in widened_ids:
             m = replace(m, widened=True)
         if matching.exclusion(facts, m) is None:
             results.append((matching.score(facts, m), task))

@@ -309,11 +309,3 @@ class QuickJudge:
                 fit = min(1.0, fit * 0.85 + 0.15)
             out.append((total + w_skill * fit + pool_weight * pool_rank + 1e-6, row))
         return out
-
-
-def upper_bound(task: TaskFacts, member: MemberFacts) -> float:
-    """The best score this member could reach whatever the facts not yet loaded (fairness,
-    invitations, declines): lets the service stop loading candidates early."""
-    optimistic = MemberFacts(**{**member.__dict__, "hours_30d": 0.0, "open_invitations": 0,
-                                "declined_org_recently": False})
-    return score(task, optimistic).score

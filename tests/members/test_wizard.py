@@ -1,5 +1,6 @@
 """The registration wizard through its pages: one question each, saved at every step."""
 
+import pytest
 from sqlalchemy import select
 
 from app.members.models import MemberProfile, PoolEntry, ProfileDraft
@@ -169,3 +170,12 @@ def test_claim_attempts_are_rate_limited(client, db):
                                             "password_confirm": "我家住在东大街12号",
                                             "csrf_token": csrf_token(client, "/claim")}).status_code for _ in range(7)]
     assert statuses[:5] == [400] * 5 and statuses[5] == 429
+
+
+def test_a_wizard_page_without_fill_or_apply_is_refused_when_defined():
+    from app.members.forms import WizardForm
+
+    with pytest.raises(TypeError, match="must define apply"):
+        class OnlyShows(WizardForm):
+            def fill(self, data, meta):
+                pass

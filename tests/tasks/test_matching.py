@@ -14,7 +14,6 @@ from app.tasks.matching import (
     rank,
     score,
     slot_bit,
-    upper_bound,
 )
 
 LAW, TEACH, RIVER = 1, 2, 3
@@ -138,11 +137,6 @@ def test_rank_orders_and_limits():
     members = [member(i, km_north=i) for i in range(1, 9)]
     ranked = rank(task(), members, limit=3)
     assert [s.member_id for s in ranked] == [1, 2, 3]
-
-
-def test_upper_bound_is_never_below_the_real_score():
-    m = member(hours_30d=12, open_invitations=2, declined_org_recently=True)
-    assert upper_bound(task(), m) >= score(task(), m).score
 
 
 # --- properties ---------------------------------------------------------------------------------
