@@ -176,12 +176,20 @@ def seed_tasks() -> None:
     province = db.session.scalar(select(User).where(User.phone == "19900000001"))
     dongguan = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))
     xichuan = db.session.scalar(select(Organization).where(Organization.name.like("淅川县“保水质%")))
-    soon = (local_now() + timedelta(days=5)).replace(hour=9, minute=0, second=0)
+    today = local_now().replace(hour=9, minute=0, second=0)
+
+    def weekday_after(days: int, hour: int):
+        """`days` from today, moved on to a Monday–Friday: the demo members are free on weekdays, so
+        the demo holds together whatever day it is loaded."""
+        start = today + timedelta(days=days)
+        while start.weekday() >= 5:
+            start += timedelta(days=1)
+        return start.replace(hour=hour)
 
     def post(actor, org, title, category, description, skill, level, *, days=5, hours=2, headcount=3,
-             weekly=False, demand=Capacity.LIGHT, outdoor=False):
+             weekly=False, demand=Capacity.LIGHT, outdoor=False, hour=9):
         task = tasks.create_task(actor=actor, organization=org, title=title, description=description, category=category)
-        start = soon + timedelta(days=days - 5)
+        start = weekday_after(days, hour)
         tasks.set_schedule(actor=actor, task=task, kind=ScheduleKind.WEEKLY if weekly else ScheduleKind.ONCE,
                            first_date=start.date(), last_date=start.date() + timedelta(days=27) if weekly else None,
                            weekdays=1 << start.weekday(), start_time=start.time(),
@@ -191,8 +199,8 @@ def seed_tasks() -> None:
         tasks.publish(actor=actor, task=task)
         return task
 
-    tutoring = post(organizer, dongguan, "周末课业辅导", TaskCategory.NEXT_GENERATION,
-                    "社区四点半课堂，辅导小学生作业。", "课业辅导", 2, weekly=True)
+    tutoring = post(organizer, dongguan, "四点半课堂课业辅导", TaskCategory.NEXT_GENERATION,
+                    "社区四点半课堂，放学后辅导小学生作业。", "课业辅导", 2, weekly=True, hour=16)
     post(organizer, dongguan, "老年人健康讲座", TaskCategory.ELDER_CARE, "给社区老人讲慢性病防治。", "健康咨询", 3)
     post(organizer, dongguan, "邻里纠纷调解", TaskCategory.GOVERNANCE, "协助社区调解邻里矛盾。", "矛盾纠纷调解", 2,
          days=8)

@@ -1,3 +1,6 @@
+from datetime import datetime
+
+import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import Role, User
@@ -52,3 +55,28 @@ def test_create_admin_refuses_an_unknown_region_and_a_weak_password(app, db):
                                  "--region", "410000", "--password", "12345678"])
     assert result.exit_code != 0 and "常见" in result.output
     assert db.session.scalar(select(User).where(User.phone == "13600000001")) is None
+
+
+@pytest.mark.parametrize("day", range(7), ids=["周一", "周二", "周三", "周四", "周五", "周六", "周日"])
+def test_demo_data_loads_on_any_day_of_the_week(db, monkeypatch, day):
+    """The demo members are free on weekdays: their invitation must hold whatever day it is loaded."""
+    import app.clock
+    from app.members.models import MemberProfile
+    from app.tasks.models import Assignment, AssignmentStatus, Task, TaskStatus
+
+    loaded_at = datetime(2027, 3, 1 + day, 10, 30, tzinfo=app.clock.LOCAL)   # 2027-03-01 is a Monday
+
+    class FixedDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return loaded_at.astimezone(tz)
+
+    monkeypatch.setattr(app.clock, "datetime", FixedDatetime)
+    assert seed_demo()
+    wang = db.session.scalar(select(MemberProfile).join(User, User.id == MemberProfile.id)
+                             .where(User.phone == "19900000021"))
+    invited = db.session.scalars(select(Assignment).where(Assignment.member_id == wang.id,
+                                                          Assignment.status == AssignmentStatus.INVITED)).all()
+    assert [a.task.title for a in invited] == ["四点半课堂课业辅导"]
+    for task in db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN)):
+        assert all(s.starts_at.weekday() < 5 and s.starts_at > loaded_at.replace(tzinfo=None) for s in task.sessions)

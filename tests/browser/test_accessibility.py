@@ -81,7 +81,7 @@ def demo_ids(live_server) -> dict:
         skill = db.session.scalar(select(Skill.id).where(Skill.name == "法律咨询"))
         from app.tasks.models import Task
 
-        tutoring = db.session.scalar(select(Task.id).where(Task.title == "周末课业辅导"))
+        tutoring = db.session.scalar(select(Task.id).where(Task.title == "四点半课堂课业辅导"))
         past = db.session.scalar(select(Task).where(Task.title == "红色故事进课堂"))
         venue = db.session.scalar(select(Venue).where(Venue.name == "管城回族区东大街街道老党员共享家园"))
         pending = db.session.scalar(select(Booking).where(Booking.venue_id == venue.id,
