@@ -3,7 +3,8 @@ skills each, pool entries, tasks with sessions and a history of invitations and 
 
 Rows go in through SQLAlchemy Core in large batches (the services would take hours for a million
 members) but carry exactly what the services write: the skill-location index rows are built by the
-same app.members.index.index_rows() the profile services call.
+same app.members.index.member_columns() the profile services use (tests/tasks/test_matching_at_scale.py
+checks them against index_rows()).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from app.accounts.models import User
 from app.clock import local_now
 from app.db import utcnow
 from app.extensions import db
+from app.members.index import member_columns
 from app.members.models import (
     Capacity,
     EntryOrigin,
@@ -166,10 +168,12 @@ def fill(members: int, *, seed: int = 2026, log=print) -> dict:
                 member_skills.append({"member_id": member_id, "skill_id": s, "level": level, "years": None,
                                       "certificate": None, "certificate_expires": None})
             if consent and status is MemberStatus.ACTIVE:
-                common = {"member_id": member_id, "capacity": capacity.rank, "lat": lat, "lon": lon,
-                          "radius_km": profiles[-1]["service_radius_km"], "availability_mask": mask,
-                          "limits": (1 if no_night else 0) | (2 if no_outdoor else 0), "pool_rank": rank,
-                          "region_code": place.code}
+                common = member_columns(
+                    member_id=member_id, capacity=capacity, lat=lat, lon=lon,
+                    radius_km=profiles[-1]["service_radius_km"], availability_mask=mask,
+                    limits=(1 if no_night else 0) | (2 if no_outdoor else 0),
+                    max_hours_week=profiles[-1]["max_hours_week"], pool_rank=rank,
+                    pool_city=place.city_code if rank >= 2 else "", region_code=place.code)
                 index.extend({**common, "skill_id": s, "level": level} for s, level in levels.items())
             region_of = {PoolLevel.COUNTY: place.code, PoolLevel.CITY: place.city_code, PoolLevel.PROVINCE: "410000"}
             for level in list(PoolLevel)[:rank]:

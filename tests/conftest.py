@@ -246,7 +246,7 @@ def create_member(db, create_user, skill_ids):
 
 @pytest.fixture
 def create_task(db, create_org, create_user, skill_ids):
-    """An open task: create_task(skills={"法律咨询": 2}, when=datetime, hours=2, headcount=2, ...)."""
+    """An open task: create_task(skills={"法律咨询": 2}, preferred={"课业辅导": 1}, when=datetime, hours=2, ...)."""
     from datetime import datetime, timedelta
 
     from app.clock import local_now
@@ -257,7 +257,8 @@ def create_task(db, create_org, create_user, skill_ids):
     def create(*, org=None, title: str = "社区法律咨询", skills: dict[str, int] | None = None,
                when: datetime | None = None, hours: float = 2, headcount: int = 2, remote: bool = False,
                demand: Capacity = Capacity.LIGHT, outdoor: bool = False, radius_km: int = 10,
-               weekly_until=None, weekdays: int = 0, publish: bool = True, organizer=None):
+               weekly_until=None, weekdays: int = 0, publish: bool = True, organizer=None,
+               preferred: dict[str, int] | None = None):
         org = org or create_org()
         organizer = organizer or create_user(name="书记", roles=[("organizer", org)])
         task = services.create_task(actor=organizer, organization=org, title=title, description="",
@@ -275,6 +276,8 @@ def create_task(db, create_org, create_user, skill_ids):
         services.set_needs(actor=organizer, task=task, headcount=headcount, demand=demand, outdoor=outdoor)
         for name, level in (skills if skills is not None else {"法律咨询": 2}).items():
             services.add_skill(actor=organizer, task=task, skill_id=skill_ids[name], min_level=level, required=True)
+        for name, level in (preferred or {}).items():
+            services.add_skill(actor=organizer, task=task, skill_id=skill_ids[name], min_level=level, required=False)
         if publish:
             services.publish(actor=organizer, task=task)
         db.session.commit()

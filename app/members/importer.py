@@ -29,6 +29,7 @@ from app.audit.services import record_audit
 from app.db import utcnow
 from app.extensions import db
 from app.forms import PersonName
+from app.members.index import member_columns
 from app.members.models import (
     PERIODS,
     SKILL_LEVELS,
@@ -395,13 +396,13 @@ def write_rows(actor: User, rows: list[Row]) -> int:
             "consent_version": CONSENT_VERSION if consent else None, "consent_at": now if consent else None,
             "consent_method": r.consent_method, "consent_taken_by_id": actor.id if consent else None,
             "status": MemberStatus.ACTIVE, "registered_by_id": actor.id, "created_at": now, "updated_at": now})
+        common = member_columns(member_id=uid, capacity=r.capacity, lat=county.lat, lon=county.lon,
+                                radius_km=r.radius_km, availability_mask=r.availability_mask, limits=0,
+                                max_hours_week=None, pool_rank=0, pool_city="", region_code=r.county_code)
         for skill_id, level in r.skills:
             skills.append({"member_id": uid, "skill_id": skill_id, "level": level})
             if consent:
-                index.append({"skill_id": skill_id, "member_id": uid, "level": level,
-                              "capacity": (r.capacity or Capacity.LIGHT).rank, "lat": county.lat, "lon": county.lon,
-                              "radius_km": r.radius_km, "availability_mask": r.availability_mask, "limits": 0,
-                              "pool_rank": 0})
+                index.append({**common, "skill_id": skill_id, "level": level})
     for table, values in ((MemberProfile, profiles), (MemberSkill, skills), (SkillLocation, index)):
         for start in range(0, len(values), 2000):
             db.session.execute(insert(table), values[start:start + 2000])

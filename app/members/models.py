@@ -351,36 +351,50 @@ class PoolEvent(db.Model):
                 "withdrawn": "退出"}.get(self.action, self.action)
 
 
+NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit
+KEY = ("skill_id", "level", "band", "lon")   # how matching's first step finds index rows
+COVERED = ("lat", "capacity", "availability_mask", "limits", "hours_cap", "radius_km", "pool_rank", "member_id")
+
+
 class SkillLocation(db.Model):
     """The narrow, denormalised index matching reads (DESIGN §5): one row per skill of every member
-    who can be matched (active, with consent). Kept current by app.members.index.reindex_member()."""
+    who can be matched (active, with consent). Kept current by app.members.index.reindex_member().
+
+    Places are found by `band` — the member's latitude in bands of 1/40 degree (about 2.8 km, see
+    app.members.index.band_of) — and longitude: a query names the few bands its box crosses and one
+    longitude range, so the B-tree reads little more than the box itself on both databases."""
 
     __tablename__ = "member_skill_index"
     __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
         # Covers every column of matching's first step (app/tasks/candidates.py): no table visits.
-        Index("ix_member_skill_index_covering", "skill_id", "lat", "lon", "capacity", "level", "availability_mask",
-              "limits", "radius_km", "pool_rank", "member_id"),
+        # A query names the levels it accepts and the bands it crosses: one short range per pair.
+        Index("ix_member_skill_index_covering", *KEY, *COVERED),
         # A county's holders of a skill, for remote tasks (no distance to narrow them by).
-        Index("ix_member_skill_index_county", "skill_id", "region_code", "capacity", "level", "availability_mask",
-              "limits", "radius_km", "pool_rank", "lat", "lon", "member_id"),
-        # The approved city and province talents a widened search reads (see candidates._index_rows).
-        Index("ix_member_skill_index_talents", "skill_id", "pool_rank", "level", "capacity", "availability_mask",
-              "limits", "radius_km", "lat", "lon", "member_id",
+        Index("ix_member_skill_index_county", "skill_id", "region_code", "level", *COVERED, "lon"),
+        # The approved city and province talents a widened search reads, by place (see candidates.Reach).
+        Index("ix_member_skill_index_talents", *KEY, "pool_city", *COVERED,
               sqlite_where=text("pool_rank >= 2"), postgresql_where=text("pool_rank >= 2")),
+        # A member's level in a given skill: the probe that joins a task's other skills (and the
+        # member's rows, for reindexing).
+        Index("ix_member_skill_index_member_skill_level", "member_id", "skill_id", "level"),
     )
 
     skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"),
-                                           primary_key=True, index=True)
+                                           primary_key=True)
     level: Mapped[int]
     capacity: Mapped[int]     # Capacity.rank
     lat: Mapped[float]
     lon: Mapped[float]
+    band: Mapped[int]         # floor(lat * 40)
     # Cheap facts matching filters on before loading anything else (see app/tasks/candidates.py).
     radius_km: Mapped[int] = mapped_column(default=5)
     availability_mask: Mapped[int] = mapped_column(default=0)
     limits: Mapped[int] = mapped_column(default=0)       # bit 0: no night work; bit 1: no outdoor work
+    hours_cap: Mapped[int] = mapped_column(default=NO_HOURS_CAP)   # max_hours_week, or 168: no limit
     pool_rank: Mapped[int] = mapped_column(default=0)    # highest approved pool: 0 none … 3 province
+    pool_city: Mapped[str] = mapped_column(String(6), server_default="")   # the city whose pool approved them
     region_code: Mapped[str] = mapped_column(String(6), server_default="")   # the member's county
 
 

@@ -44,6 +44,30 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> BoundingBox:
     return BoundingBox(lat - dlat, lat + dlat, lon - dlon, lon + dlon)
 
 
+KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180   # along a meridian, on the sphere of haversine_km()
+
+
+def flat_scales(lat: float) -> tuple[float, float]:
+    """Squared km per degree of latitude and of longitude near `lat` (flat-earth distances)."""
+    kx = KM_PER_DEGREE * math.cos(math.radians(lat))
+    return KM_PER_DEGREE * KM_PER_DEGREE, kx * kx
+
+
+def flat_km(lat0: float, lon0: float, lat: float, lon: float) -> float:
+    """The flat-earth distance, the east-west scale taken at lat0: a few arithmetic operations, so
+    that a database can compute it for thousands of rows (see candidates._squared_km)."""
+    ky2, kx2 = flat_scales(lat0)
+    return math.sqrt((lat - lat0) ** 2 * ky2 + (lon - lon0) ** 2 * kx2)
+
+
+def flat_distance_margin(lat: float, reach_km: float) -> float:
+    """How much shorter than the flat-earth distance from latitude `lat` to count it, so that it
+    never exceeds the great-circle distance to any point within reach_km: the east-west scale is
+    off by about tan(lat) times the difference in latitude (property-tested)."""
+    spread = reach_km / EARTH_RADIUS_KM
+    return math.tan(math.radians(abs(lat)) + spread) * spread + 1e-4
+
+
 def sql_haversine_km(lat_column, lon_column, lat: float, lon: float):
     """The great-circle distance as a SQL expression (PostgreSQL, and SQLite with math functions)."""
     from sqlalchemy import func

@@ -1,47 +1,80 @@
 """Gathering the facts matching needs, fast (DESIGN §5).
 
-Step 1 reads only the narrow skill-location index (one covering B-tree range per query) with plain
-Core SELECTs and filters on the cheap facts it carries. Step 2 ranks survivors by an upper bound on
-their score and loads the remaining facts (other skills, blocked dates, clashes, open invitations,
-declines, recent hours) for as few as it takes to be sure of the top results. Only those results
-are loaded as ORM objects.
+Step 1 reads only the narrow skill-location index with plain Core SELECTs: the rows of the task's
+anchor skill in the bands of latitude its box crosses (or its county, for remote tasks), joined to
+the holders of the task's other skills in the same place, filtered on the cheap facts the index
+carries and ordered by an upper bound on the score computed by the database, so that each query
+hands over only its most promising rows. Step 2 loads the remaining facts (blocked dates, clashes,
+open invitations, refusals, recent hours) for as few of them as it takes to be sure of the top
+results. Nothing here is loaded as an ORM object.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
 from app.extensions import db
+from app.members.index import bands_between
 from app.members.models import (
+    NO_HOURS_CAP,
+    Capacity,
     EntryStatus,
     MemberProfile,
-    MemberSkill,
-    PoolEntry,
     PoolLevel,
     Skill,
     SkillLocation,
     UnavailablePeriod,
 )
-from app.regions.geo import bounding_box, haversine_km, sql_haversine_km
+from app.regions.geo import bounding_box, flat_distance_margin, flat_scales, haversine_km
 from app.regions.models import Region, RegionLevel
 from app.regions.scope import code_within
 from app.tasks import matching
-from app.tasks.matching import MemberFacts, Suggestion, TaskFacts
-from app.tasks.models import LIVE_ASSIGNMENT, Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskStatus
+from app.tasks.matching import WIDENED_REACH_KM, MemberFacts, Suggestion, TaskFacts
+from app.tasks.models import (
+    LIVE_ASSIGNMENT,
+    Assignment,
+    AssignmentStatus,
+    ServiceRecord,
+    Task,
+    TaskMode,
+    TaskSession,
+    TaskSkill,
+    TaskStatus,
+)
 from app.tasks.services import hours_since
 
-BATCH = 60          # candidates completed at first; doubled each round while the top may still change
-MAX_BATCH = 960
-PAGE = 200          # index rows each query hands over first, most promising first (see _sql_bound)
+BATCH = 40          # candidates completed at first; doubled each round while the top may still change
+MAX_BATCH = 640
+PAGE = 100          # index rows each query hands over first, most promising first (see _sql_bound)
 TIE = 5e-6          # scores this close are equal: bounds carry a few millionths of headroom
 DECLINE_MEMORY_DAYS = 30
+INDEX = SkillLocation.__table__   # read through Core: no ORM adaptation per column, per query
 
 
 def task_facts(task: Task) -> TaskFacts:
@@ -55,175 +88,432 @@ def task_facts(task: Task) -> TaskFacts:
         sessions=tuple((s.starts_at, s.ends_at) for s in task.sessions if not s.cancelled and s.ends_at > now))
 
 
+def _anchor_skill(facts: TaskFacts) -> int | None:
+    """The required skill whose index range to read (the highest minimum level narrows most)."""
+    if not facts.required:
+        return None
+    return max(facts.required, key=lambda s: (facts.required[s], -s))
+
+
 # --- step 1: the index --------------------------------------------------------------------------
 
-INDEX_COLUMNS = (SkillLocation.member_id, SkillLocation.lat, SkillLocation.lon, SkillLocation.radius_km,
-                 SkillLocation.capacity, SkillLocation.availability_mask, SkillLocation.limits,
-                 SkillLocation.pool_rank, SkillLocation.level)
-KM_PER_DEGREE = 111.195   # along a meridian, on the mean-radius sphere of haversine_km()
+INNER_SHARE = 0.25        # the first box read around an onsite task, as a share of its radius
+TALENTS_INNER_KM = 25.0   # the same for the talents a widened search reaches
 
 
-def _index_query(facts: TaskFacts, judge: matching.QuickJudge):
-    """The index rows of members who hold the anchor skill and pass the filters SQL can apply
-    cheaply: capacity, night and outdoor limits, and the weekly grid."""
-    anchor, level = _anchor_skill(facts)
-    stmt = select(*INDEX_COLUMNS).where(SkillLocation.capacity >= facts.demand)
-    if anchor is not None:
-        stmt = stmt.where(SkillLocation.skill_id == anchor, SkillLocation.level >= level)
-    if judge.forbidden_limits:
-        stmt = stmt.where(SkillLocation.limits.op("&")(judge.forbidden_limits) == 0)
-    if judge.needed_mask:
-        stmt = stmt.where(SkillLocation.availability_mask.op("&")(judge.needed_mask) != 0)
+@dataclass(frozen=True)
+class Reach:
+    """Where in the index one query looks: around an onsite task (within `within_km` of it, leaving
+    out the box of `beyond_km` read before), a remote task's county, or the talents a widened
+    search reaches (by distance in the same way, or anywhere); `levels` narrows the anchor skill's
+    levels read (None: every level the task accepts)."""
+
+    kind: str                       # "near", "county" or "talents"
+    widen: str | None = None        # for talents: "city" or "province"
+    within_km: float | None = None
+    beyond_km: float | None = None
+    levels: tuple[int, ...] | None = None
+
+    @property
+    def widened(self) -> bool:
+        return self.kind == "talents"
+
+    def holds(self, facts: TaskFacts, lat: float, lon: float, level: int) -> bool:
+        """Whether an index row at (lat, lon) with the anchor at `level` is in this region (the
+        place and level conditions of its query, in Python: for tests)."""
+        if self.levels is not None and level not in self.levels:
+            return False
+        if self.within_km is not None and not bounding_box(facts.lat, facts.lon, self.within_km).contains(lat, lon):
+            return False
+        return self.beyond_km is None or not bounding_box(facts.lat, facts.lon, self.beyond_km).contains(lat, lon)
+
+
+def _first_tier(facts: TaskFacts, widen: str | None) -> list[Reach]:
+    """What is read first: a remote task's county, or the nearest quarter of an onsite task's
+    radius (and the talents within TALENTS_INNER_KM of it, when widened)."""
+    if facts.remote:
+        return [Reach("county")] + ([Reach("talents", widen)] if widen else [])
+    first = [Reach("near", within_km=facts.radius_km * INNER_SHARE)]
+    return first + ([Reach("talents", widen, within_km=TALENTS_INNER_KM)] if widen else [])
+
+
+def _further(facts: TaskFacts, judge: matching.QuickJudge, widen: str | None, floor) -> Iterator[Reach]:
+    """The rest of the index an onsite task must read, nearest and most promising first, as long as
+    it could change the list; `floor()` gives the score a row must beat to make it (None while the
+    list is not full). A row's bound is at most what its anchor level allows for everything but
+    distance, plus its distance part; so for each level there is a distance beyond which nobody can
+    beat the floor, and only the rows nearer than that (outside what the first tier read) are read.
+    Each region is sized when its turn comes, by the floor the reads before it have raised."""
+    w = matching.WEIGHTS["distance"]
+    inner, radius = facts.radius_km * INNER_SHARE, facts.radius_km
+
+    def within(scale: float, base: float) -> float:
+        # base + w * (1 - d / scale) > floor  <=>  d < scale * (1 - (floor - base) / w)
+        current = floor()
+        if current is None:
+            return math.inf
+        return scale * (1 - (current - base) / w) * (1 + 1e-9) + 1e-6
+
+    for levels in _level_groups(judge):
+        base = judge.ceiling(levels[-1])
+        near = within(radius, base)
+        if near > inner:
+            yield Reach("near", within_km=min(radius, near), beyond_km=inner, levels=levels)
+        if widen:
+            far = within(WIDENED_REACH_KM, base)
+            if far > TALENTS_INNER_KM:
+                yield Reach("talents", widen, within_km=min(WIDENED_REACH_KM, far), beyond_km=TALENTS_INNER_KM,
+                            levels=levels)
+            if within(WIDENED_REACH_KM, base) > WIDENED_REACH_KM:   # nothing for distance, enough for the rest
+                yield Reach("talents", widen, beyond_km=WIDENED_REACH_KM, levels=levels)
+
+
+def _level_groups(judge: matching.QuickJudge) -> list[tuple[int, ...]]:
+    """The anchor levels to read apart (they differ in how far away they can still make the list);
+    one group when no skill anchors the search (levels do not count then)."""
+    if judge.anchor is None:
+        return [(1, 2, 3)]
+    return [(level,) for level in range(3, max(judge.anchor_min, 1) - 1, -1)]
+
+
+def _city_of(task: Task) -> str | None:
+    county = db.session.get(Region, task.region_code)
+    city = db.session.get(Region, county.parent_code) if county.parent_code else None
+    return city.code if city is not None and city.level is RegionLevel.CITY else None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What decides the form of an index query; the values go in as parameters. Each shape is
+    built and compiled once (and prepared by PostgreSQL), however many tasks share it."""
+
+    kind: str
+    boxed: bool           # within a box around the task
+    ring: bool            # leaving out an inner box
+    city: bool            # talents: those of the task's city too
+    anchored: bool        # one required skill is read by its index range
+    extra: tuple          # for each other skill of the task: required?
+    slots: int            # weekly slots the sessions fall in
+    forbidden: bool
+    needed: bool
+    hours: bool
+    skip: bool
+    pool: bool
+    page: int | None
+
+
+def _talent_rows(s, city: bool) -> list:
+    """The approved talents a widened search reaches: province talents (pool_rank 3) for either
+    widening, and for a widening to the city the talents approved by this task's city. The first
+    condition repeats the predicate of the partial index ix_member_skill_index_talents word for
+    word (SQLite uses a partial index only when the query spells out its WHERE)."""
+    talents = [s.pool_rank >= literal_column("2")]
+    if not city:
+        return talents + [s.pool_rank == 3]
+    return talents + [or_(s.pool_rank == 3, s.pool_city == _p("city", String))]
+
+
+def _p(name: str, type_=Float, *, expanding: bool = False):
+    """A typed parameter of the index query (untyped, a float multiplying an integer column would
+    take the column's type, and PostgreSQL's driver would send it as an integer)."""
+    return bindparam(f"p_{name}", type_=type_(), expanding=expanding)
+
+
+@lru_cache(maxsize=512)
+def _statement(shape: Shape) -> tuple:
+    """The statement of a shape and the names of its parameters."""
+    statement = _build(shape)
+    return statement, frozenset(name for name in statement.compile().params if name.startswith("p_"))
+
+
+def _build(shape: Shape):
+    """The index query of a shape: the anchor skill's rows in the region that pass the filters SQL
+    can apply (capacity, night and outdoor limits, weekly grid and hours), joined to the task's
+    other required skills and (left-joined) preferred skills, with the levels QuickJudge needs;
+    with a page, the page's most promising rows by _sql_bound(). The index key first: skill, the
+    levels accepted (named, so that each band is still a range of its own), then the place; cheap
+    tests on index columns next; arithmetic last (SQLite tests conditions in the order written)."""
+    s = INDEX.alias("s").c
+    stmt = select(s.member_id, s.lat, s.lon, s.radius_km, s.capacity, s.availability_mask, s.limits, s.pool_rank,
+                  s.hours_cap, s.level if shape.anchored else literal_column("0").label("level"))
+    if shape.anchored:
+        stmt = stmt.where(s.skill_id == _p("skill", Integer), s.level.in_(_p("levels", Integer, expanding=True)))
+    else:   # any skill will do: name them all, so that each (skill, level, band) is still one range
+        stmt = stmt.where(s.skill_id.in_(_p("skills", Integer, expanding=True)), s.level.in_((1, 2, 3))).distinct()
+    if shape.kind == "county":
+        stmt = stmt.where(s.region_code == _p("region", String))
+    if shape.kind == "talents":
+        stmt = stmt.where(*_talent_rows(s, shape.city))
+    if shape.boxed:
+        stmt = stmt.where(s.band.in_(_p("bands", Integer, expanding=True)), s.lon.between(_p("min_lon"), _p("max_lon")),
+                          s.lat.between(_p("min_lat"), _p("max_lat")))
+    if shape.ring:
+        stmt = stmt.where(or_(s.lat < _p("in_min_lat"), s.lat > _p("in_max_lat"),
+                              s.lon < _p("in_min_lon"), s.lon > _p("in_max_lon")))
+    stmt = stmt.where(s.capacity >= _p("demand", Integer))
+    if shape.forbidden:
+        stmt = stmt.where(s.limits.op("&")(_p("forbidden", Integer)) == 0)
+    if shape.needed:
+        stmt = stmt.where(s.availability_mask.op("&")(_p("needed", Integer)) != 0)
+    if shape.hours:
+        stmt = stmt.where(s.hours_cap >= _p("weekly_hours"))
+    if shape.skip:
+        stmt = stmt.where(s.member_id.not_in(_p("skip", Integer, expanding=True)))
+    squared = None
+    if shape.kind == "near" or (shape.kind == "talents" and shape.boxed):
+        dy, dx = s.lat - _p("lat"), s.lon - _p("lon")
+        squared = dy * dy * _p("ky2") + dx * dx * _p("kx2")     # geo.flat_km, squared
+    if shape.kind == "near":
+        # The member's own service radius reaches the task, with 2 % to spare (the exact
+        # great-circle test follows in Python): keeps far-from-home rows out of Python.
+        reach = s.radius_km * 1.02 + 0.1
+        stmt = stmt.where(squared <= reach * reach)
+    levels = []
+    for i, required in enumerate(shape.extra):
+        # One probe of ix_member_skill_index_member_skill_level per row that passed the rest.
+        probe = INDEX.alias(f"o{i}")
+        on = and_(probe.c.member_id == s.member_id, probe.c.skill_id == _p(f"extra_skill_{i}", Integer),
+                  probe.c.level >= _p(f"extra_least_{i}", Integer))
+        stmt = stmt.join(probe, on) if required else stmt.outerjoin(probe, on)
+        stmt = stmt.add_columns(probe.c.level.label(f"extra{i}"))
+        levels.append((probe.c.level, required))
+    if shape.page is not None:
+        bound = _sql_bound(s, shape, levels, squared)
+        stmt = stmt.add_columns(bound).order_by(bound.desc(), s.member_id).limit(shape.page)
     return stmt
 
 
-def _within_own_radius(facts: TaskFacts):
-    """Members whose own service radius reaches the task, by a flat-earth distance with 2 % to spare
-    (the exact great-circle test follows in Python): keeps far-from-home rows out of Python."""
-    ky = KM_PER_DEGREE
-    kx = KM_PER_DEGREE * math.cos(math.radians(facts.lat))
-    dy, dx = SkillLocation.lat - facts.lat, SkillLocation.lon - facts.lon
-    reach = SkillLocation.radius_km * 1.02 + 0.1
-    return dy * dy * (ky * ky) + dx * dx * (kx * kx) <= reach * reach
-
-
-def _sql_bound(facts: TaskFacts, judge: matching.QuickJudge, *, widened: bool):
-    """QuickJudge's bound as a SQL expression (the same arithmetic, the great-circle distance by
-    sql_haversine_km), a hair above it so that float noise never puts it below: lets the database
-    hand over the most promising rows first."""
-    w = matching.WEIGHTS
-    n = len(facts.required)
-    scale = w["skill"] * (0.85 if facts.preferred else 1.0)
-    total = literal_column(repr(judge.constant + w["skill"] * (0.15 if facts.preferred else 0.0) + 4e-6))
-    if n:
-        total = total + SkillLocation.level * (scale / (3 * n)) + scale * (n - 1) / n
-    else:
-        total = total + scale * 0.5
-    if judge.slots:
-        share = w["availability"] / len(facts.sessions)
-        for bit, count in judge.slots:
-            total = total + case((SkillLocation.availability_mask.op("&")(bit) != 0, share * count), else_=0.0)
-    else:
-        total = total + w["availability"]
-    if judge.pool_weight:
-        total = total + SkillLocation.pool_rank * judge.pool_weight
-    if not facts.remote:
-        d = sql_haversine_km(SkillLocation.lat, SkillLocation.lon, facts.lat, facts.lon) * (1 - 1e-9)
-        if widened:
-            part = 1.0 - d / matching.WIDENED_REACH_KM
-            total = total + w["distance"] * case((part > 0, part), else_=0.0)
-        else:
-            reach = case((SkillLocation.radius_km < facts.radius_km, SkillLocation.radius_km * 1.0),
-                         else_=float(facts.radius_km))
-            total = total + w["distance"] * (1.0 - d / reach)
+def _sql_bound(s, shape: Shape, levels: list, squared):
+    """QuickJudge's bound as SQL, never below it: the same arithmetic rearranged into one constant
+    and a few terms, with the flat-earth distance shortened by geo.flat_distance_margin() instead
+    of the great-circle one; the parameters come from _bound_params()."""
+    total = _p("constant")
+    held = ([s.level] if shape.anchored else []) + [col for col, required in levels if required]
+    if held:
+        total = total + sum(held[1:], held[0]) * _p("per_level")
+    preferred = [case((col.is_not(None), 1.0), else_=0.0) for col, required in levels if not required]
+    if preferred:
+        total = total + sum(preferred[1:], preferred[0]) * _p("per_preferred")
+    for i in range(shape.slots):
+        total = total + case((s.availability_mask.op("&")(_p(f"slot_bit_{i}", Integer)) != 0, _p(f"slot_share_{i}")),
+                             else_=0.0)
+    if shape.pool:
+        total = total + s.pool_rank * _p("per_pool_rank")
+    if squared is not None:
+        d = func.sqrt(squared)
+        if shape.kind == "talents":     # falls to nothing at WIDENED_REACH_KM (and beyond it: no term)
+            total = total + case((d * _p("shrink") < WIDENED_REACH_KM, _p("w_distance") - d * _p("per_km")),
+                                 else_=0.0)
+        else:                           # the member's reach: the smaller of the two radii
+            reach = case((s.radius_km < _p("radius"), s.radius_km * 1.0), else_=_p("radius"))
+            total = total - d * _p("per_km") / reach
     return total.label("bound")
 
 
-def _index_rows(task: Task, facts: TaskFacts, judge: matching.QuickJudge, widen: str | None,
-                page: int | None = None):
-    """The index rows worth judging and which of them a widened search reached. With `page`, each
-    query hands over only its `page` most promising rows, and the highest bound an unread row
-    could have is returned too (None when nothing was left unread)."""
-    stmt = _index_query(facts, judge)
-    if not facts.remote:
-        box = bounding_box(facts.lat, facts.lon, facts.radius_km)
-        near = stmt.where(SkillLocation.lat.between(box.min_lat, box.max_lat),
-                          SkillLocation.lon.between(box.min_lon, box.max_lon), _within_own_radius(facts))
+def _bound_params(facts: TaskFacts, judge: matching.QuickJudge, reach: Reach) -> dict:
+    w = matching.WEIGHTS
+    constant = judge.constant + 4e-6
+    n, n_preferred = len(facts.required), len(facts.preferred)
+    keep = 0.85 if n_preferred else 1.0
+    params = {"p_per_level": w["skill"] * keep / (3 * n) if n else 0.0,
+              "p_per_preferred": w["skill"] * 0.15 / n_preferred if n_preferred else 0.0,
+              "p_per_pool_rank": judge.pool_weight}
+    if not n:
+        constant += w["skill"] * keep * 0.5
+    if judge.slots:
+        share = w["availability"] / len(facts.sessions)
+        for i, (bit, count) in enumerate(judge.slots):
+            params[f"p_slot_bit_{i}"], params[f"p_slot_share_{i}"] = bit, share * count
     else:
-        near = stmt.where(SkillLocation.region_code == task.region_code)
-    queries = [(near, False)]
-    if widen:
-        queries.append((_talents(stmt, task, widen), True))
-    rows: dict[int, object] = {}
-    widened: set[int] = set()
-    unread = None
-    for query, far in queries:
-        if page is not None:
-            bound = _sql_bound(facts, judge, widened=far)
-            query = query.add_columns(bound).order_by(bound.desc(), SkillLocation.member_id).limit(page)
-        found = db.session.execute(query).all()
-        if page is not None and len(found) == page:
-            unread = max(unread if unread is not None else 0.0, found[-1].bound)
+        constant += w["availability"]
+    if not facts.remote and (reach.kind == "near" or reach.within_km is not None):
+        shrink = 1 - flat_distance_margin(facts.lat, WIDENED_REACH_KM if reach.widened else facts.radius_km)
+        if reach.widened:
+            params.update(p_shrink=shrink, p_w_distance=w["distance"], p_per_km=w["distance"] * shrink / WIDENED_REACH_KM)
+        else:
+            constant += w["distance"]
+            params.update(p_radius=float(facts.radius_km), p_per_km=w["distance"] * shrink)
+    params["p_constant"] = constant
+    return params
+
+
+def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach: Reach, skip: set[int],
+                 page: int | None):
+    """The statement and parameters of one index query."""
+    city = _city_of(task) if reach.widened and reach.widen == "city" else None
+    shape = Shape(kind=reach.kind, boxed=reach.within_km is not None, ring=reach.beyond_km is not None,
+                  city=city is not None, anchored=judge.anchor is not None,
+                  extra=tuple(required for _, _, required in judge.extra), slots=len(judge.slots),
+                  forbidden=bool(judge.forbidden_limits), needed=bool(judge.needed_mask),
+                  hours=bool(judge.weekly_hours), skip=bool(skip), pool=bool(judge.pool_weight), page=page)
+    params = {"p_demand": facts.demand, "p_forbidden": judge.forbidden_limits, "p_needed": judge.needed_mask,
+              "p_weekly_hours": judge.weekly_hours, "p_skip": sorted(skip), "p_region": task.region_code,
+              "p_city": city}
+    if judge.anchor is not None:
+        params.update(p_skill=judge.anchor, p_levels=list(reach.levels or range(max(judge.anchor_min, 1), 4)))
+    else:
+        params["p_skills"] = _active_skills()
+    for i, (skill_id, least, _) in enumerate(judge.extra):
+        params[f"p_extra_skill_{i}"], params[f"p_extra_least_{i}"] = skill_id, least
+    if not facts.remote:
+        ky2, kx2 = flat_scales(facts.lat)
+        params.update(p_lat=facts.lat, p_lon=facts.lon, p_ky2=ky2, p_kx2=kx2)
+        if reach.within_km is not None:
+            box = bounding_box(facts.lat, facts.lon, reach.within_km)
+            params.update(p_bands=bands_between(box.min_lat, box.max_lat), p_min_lat=box.min_lat,
+                          p_max_lat=box.max_lat, p_min_lon=box.min_lon, p_max_lon=box.max_lon)
+        if reach.beyond_km is not None:
+            inner = bounding_box(facts.lat, facts.lon, reach.beyond_km)
+            params.update(p_in_min_lat=inner.min_lat, p_in_max_lat=inner.max_lat, p_in_min_lon=inner.min_lon,
+                          p_in_max_lon=inner.max_lon)
+    if page is not None:
+        params.update(_bound_params(facts, judge, reach))
+    statement, names = _statement(shape)
+    return statement, {name: params[name] for name in names}
+
+
+def _active_skills() -> list[int]:
+    return list(db.session.scalars(select(Skill.id).where(Skill.active).order_by(Skill.id)))
+
+
+class Search:
+    """One task's search: the index rows read so far (and which of them a widened search reached),
+    the members judged with every fact, and the best of them."""
+
+    def __init__(self, task: Task, facts: TaskFacts, judge: matching.QuickJudge, skip: set[int], limit: int):
+        self.task, self.facts, self.judge, self.skip, self.limit = task, facts, judge, skip, limit
+        self.rows: dict[int, tuple] = {}
+        self.widened: set[int] = set()
+        self.judged: dict[int, Suggestion | None] = {}     # None: excluded by a fact outside the index
+        self.best: list[Suggestion] = []
+
+    def floor(self) -> float | None:
+        """The score a member must beat (by more than TIE) to make the list; None while it is not full."""
+        return self.best[self.limit - 1].score + TIE if len(self.best) >= self.limit else None
+
+    def short(self, bound: float) -> bool:
+        floor = self.floor()
+        return floor is None or bound > floor
+
+    def take(self, reach: Reach) -> None:
+        """Read a region, most promising rows first, until no unread row could make the list."""
+        for page in (PAGE, PAGE * 10, None):
+            unread = self.read(reach, page)
+            self.rank()
+            if unread is None or not self.short(unread):
+                return
+
+    def read(self, reach: Reach, page: int | None) -> float | None:
+        """Read a region; with `page`, the highest bound an unread row of it could have (None when
+        nothing was left unread)."""
+        statement, params = _index_query(self.task, self.facts, self.judge, reach, self.skip, page)
+        found = _connection().execute(statement, params).all()
+        width = 10 + len(self.judge.extra)
         for row in found:
-            rows.setdefault(row.member_id, row)
-            if far:
-                widened.add(row.member_id)
-    return list(rows.values()), widened, unread
+            member_id = row[0]
+            self.rows.setdefault(member_id, tuple(row)[:width])
+            if reach.widened and member_id not in self.widened:
+                self.widened.add(member_id)
+                self.judged.pop(member_id, None)     # judged as a neighbour before: now as a talent
+        return found[-1].bound if page is not None and len(found) == page else None
+
+    def rank(self) -> None:
+        """Complete and score the rows not judged yet in order of their bound, in growing batches,
+        until no bound left can beat the list."""
+        floor = self.floor()    # the list only gets better: a row that cannot beat it now never will
+        fresh = [(bound, row) for bound, row in self.judge.bounds(self.rows.values(), widened=self.widened,
+                                                                  skip=self.skip)
+                 if row[0] not in self.judged and (floor is None or bound > floor)]
+        fresh.sort(key=lambda pair: (-pair[0], pair[1][0]))
+        best = [s for s in self.judged.values() if s is not None]
+        start, size = 0, BATCH
+        while True:
+            best.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else 1e9, s.member_id))
+            best = best[:self.limit]
+            if start >= len(fresh) or (len(best) >= self.limit and fresh[start][0] <= best[-1].score + TIE):
+                break   # nobody left can beat the list (an equal score only ties, and ties go by reading order)
+            batch = [_partial_facts(row, self.judge, self.widened) for _, row in fresh[start:start + size]]
+            for m in _complete(self.task, self.facts, batch):
+                ok = matching.exclusion(self.facts, m) is None
+                self.judged[m.member_id] = suggestion = matching.score(self.facts, m) if ok else None
+                if suggestion is not None:
+                    best.append(suggestion)
+            start, size = start + size, min(size * 2, MAX_BATCH)
+        self.best = best
 
 
-def _talents(stmt, task: Task, widen: str):
-    """The approved talents a widened search reaches: province talents (pool_rank 3) for either
-    widening, and for a widening to the city the talents approved by this task's city. Read through
-    the partial index ix_member_skill_index_talents, whose predicate is repeated word for word."""
-    stmt = stmt.where(SkillLocation.pool_rank >= literal_column("2"))
-    county = db.session.get(Region, task.region_code)
-    city = db.session.get(Region, county.parent_code) if county.parent_code else None
-    if widen != "city" or city is None or city.level is not RegionLevel.CITY:
-        return stmt.where(SkillLocation.pool_rank == 3)
-    approved_here = exists().where(PoolEntry.member_id == SkillLocation.member_id, PoolEntry.level == PoolLevel.CITY,
-                                   PoolEntry.region_code == city.code, PoolEntry.status == EntryStatus.APPROVED)
-    return stmt.where(or_(SkillLocation.pool_rank == 3, approved_here))
-
-
-def _anchor_skill(facts: TaskFacts) -> tuple[int | None, int]:
-    """The required skill whose index range to read (the highest minimum level narrows most)."""
-    if not facts.required:
-        return None, 1
-    skill_id = max(facts.required, key=lambda s: (facts.required[s], -s))
-    return skill_id, facts.required[skill_id]
-
-
-def _partial_facts(row, widened: set[int]) -> MemberFacts:
-    return MemberFacts(member_id=row.member_id, lat=row.lat, lon=row.lon, radius_km=row.radius_km, skills={},
-                       widened=row.member_id in widened,
-                       capacity=row.capacity, availability_mask=row.availability_mask,
-                       no_night=bool(row.limits & 1), no_outdoor=bool(row.limits & 2), pool_rank=row.pool_rank)
+def _partial_facts(row: tuple, judge: matching.QuickJudge, widened: set[int]) -> MemberFacts:
+    member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, hours_cap, level = row[:10]
+    skills = {judge.anchor: level} if judge.anchor is not None else {}
+    skills.update((skill_id, lv) for (skill_id, _, _), lv in zip(judge.extra, row[10:], strict=True)
+                  if lv is not None)
+    return MemberFacts(member_id=member_id, lat=lat, lon=lon, radius_km=radius_km, skills=skills,
+                       widened=member_id in widened, capacity=capacity, availability_mask=mask,
+                       no_night=bool(limits & 1), no_outdoor=bool(limits & 2), pool_rank=pool_rank,
+                       max_hours_week=hours_cap if hours_cap < NO_HOURS_CAP else None)
 
 
 # --- step 2: the rest of the facts, for the few that may make the top ---------------------------
 
 
+BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
+    UnavailablePeriod.__table__.c, TaskSession.__table__.c, Assignment.__table__.c, Task.__table__.c,
+    ServiceRecord.__table__.c)
+
+
 def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[MemberFacts]:
+    """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
+    invitations, recent refusals of this organization and recent hours. The skills a task asks
+    for came with the index rows. Two Core reads on the session's connection: one over the
+    members' assignments, one over their blocked dates and hours."""
+    conn = _connection()
     ids = [m.member_id for m in partial]
-    skills: dict[int, dict[int, int]] = defaultdict(dict)
-    for member_id, skill_id, level in db.session.execute(
-            select(MemberSkill.member_id, MemberSkill.skill_id, MemberSkill.level)
-            .join(Skill, Skill.id == MemberSkill.skill_id).where(MemberSkill.member_id.in_(ids), Skill.active)):
-        skills[member_id][skill_id] = level
     first = min((s for s, _ in facts.sessions), default=local_now())
     last = max((e for _, e in facts.sessions), default=first)
-    blocked: dict[int, list] = defaultdict(list)
-    for member_id, a, b in db.session.execute(select(
-            UnavailablePeriod.member_id, UnavailablePeriod.start_date, UnavailablePeriod.end_date).where(
-            UnavailablePeriod.member_id.in_(ids), UnavailablePeriod.end_date >= first.date(),
-            UnavailablePeriod.start_date <= last.date())):
-        blocked[member_id].append((a, b))
     busy: dict[int, list] = defaultdict(list)
-    for member_id, s, e in db.session.execute(select(Assignment.member_id, TaskSession.starts_at, TaskSession.ends_at)
-            .join(TaskSession, TaskSession.task_id == Assignment.task_id).where(
-            Assignment.member_id.in_(ids), Assignment.status == AssignmentStatus.ACCEPTED,
-            Assignment.task_id != task.id, ~TaskSession.cancelled,
-            TaskSession.ends_at > first, TaskSession.starts_at < last)):
-        busy[member_id].append((s, e))
-    # Open invitations anywhere, and recent refusals of this organization, in one read.
     pending: dict[int, int] = defaultdict(int)
     declined: set[int] = set()
     recently = _utc_days_ago(DECLINE_MEMORY_DAYS)
-    for member_id, status, organization_id, task_id, updated_at in db.session.execute(
-            select(Assignment.member_id, Assignment.status, Task.organization_id, Assignment.task_id,
-                   Assignment.updated_at).join(Task, Task.id == Assignment.task_id).where(
-            Assignment.member_id.in_(ids),
-            Assignment.status.in_([AssignmentStatus.INVITED, AssignmentStatus.DECLINED]))):
+    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
+                    ASSIGNMENTS.task_id != task.id, ~SESSIONS.cancelled, SESSIONS.ends_at > first,
+                    SESSIONS.starts_at < last)
+    for member_id, status, task_id, updated_at, organization_id, starts_at, ends_at in conn.execute(
+            select(ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id, ASSIGNMENTS.updated_at,
+                   TASKS.organization_id, SESSIONS.starts_at, SESSIONS.ends_at)
+            .join_from(Assignment.__table__, Task.__table__, TASKS.id == ASSIGNMENTS.task_id)
+            .outerjoin(TaskSession.__table__, clashing)
+            .where(ASSIGNMENTS.member_id.in_(ids), ASSIGNMENTS.status.in_(
+                [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED]))):
         if status is AssignmentStatus.INVITED:
             pending[member_id] += 1
-        elif organization_id == task.organization_id and task_id != task.id and updated_at >= recently:
-            declined.add(member_id)
+        elif status is AssignmentStatus.DECLINED:
+            if organization_id == task.organization_id and task_id != task.id and updated_at >= recently:
+                declined.add(member_id)
+        elif starts_at is not None:
+            busy[member_id].append((starts_at, ends_at))
+    blocked: dict[int, list] = defaultdict(list)
+    hours: dict[int, float] = {}
     since = local_today() - timedelta(days=DECLINE_MEMORY_DAYS)
-    hours = hours_since(ids, since)
-    return [replace(m, skills=skills.get(m.member_id, {}), unavailable=tuple(blocked.get(m.member_id, ())),
+    for member_id, start_date, end_date, served in conn.execute(union_all(
+            select(BLOCKED.member_id, BLOCKED.start_date, BLOCKED.end_date, cast(null(), Float)).where(
+                BLOCKED.member_id.in_(ids), BLOCKED.end_date >= first.date(), BLOCKED.start_date <= last.date()),
+            select(RECORDS.member_id, cast(null(), Date), cast(null(), Date), func.sum(RECORDS.hours)).where(
+                RECORDS.member_id.in_(ids), RECORDS.attended, RECORDS.served_on >= since)
+            .group_by(RECORDS.member_id))):
+        if start_date is not None:
+            blocked[member_id].append((start_date, end_date))
+        else:
+            hours[member_id] = float(served or 0)
+    return [replace(m, unavailable=tuple(blocked.get(m.member_id, ())),
                     busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),
                     declined_org_recently=m.member_id in declined, hours_30d=hours.get(m.member_id, 0.0))
             for m in partial]
+
+
+def _connection():
+    """The session's connection for Core reads, after the flush the ORM would have done first."""
+    db.session.flush()
+    return db.session.connection()
 
 
 def _utc_days_ago(days: int):
@@ -233,37 +523,18 @@ def _utc_days_ago(days: int):
 
 
 def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Suggestion]:
-    """The best members for a task, best first, each with its reasons."""
+    """The best members for a task, best first, each with its reasons: the nearest part of the
+    index first, then as much more as could still change the list."""
     facts = task_facts(task)
-    judge = matching.QuickJudge(facts)
+    judge = matching.QuickJudge(facts, _anchor_skill(facts))
     widen = widen if widen is not None else task.widen_to
-    on_task = set(db.session.scalars(select(Assignment.member_id).where(Assignment.task_id == task.id)))
-    rows, widened, unread = _index_rows(task, facts, judge, widen, page=PAGE)
-    best = _best(task, facts, judge, rows, widened, on_task, limit)
-    if unread is not None and (len(best) < limit or best[limit - 1].score + TIE < unread):
-        # An unread row might still make the list: read them all.
-        rows, widened, _ = _index_rows(task, facts, judge, widen)
-        best = _best(task, facts, judge, rows, widened, on_task, limit)
-    return best
-
-
-def _best(task, facts, judge, rows, widened, on_task, limit) -> list[Suggestion]:
-    """Complete and score candidates in order of their bound, in growing batches, until no bound
-    left can beat the list."""
-    bounded = judge.bounds(rows, widened=widened, skip=on_task)
-    bounded.sort(key=lambda pair: (-pair[0], pair[1].member_id))
-    best: list[Suggestion] = []
-    start, size = 0, BATCH
-    while start < len(bounded):
-        batch = bounded[start:start + size]
-        start, size = start + size, min(size * 2, MAX_BATCH)
-        if len(best) >= limit and batch[0][0] <= best[limit - 1].score + TIE:
-            break   # nobody left can beat the list (an equal score only ties, and ties go by reading order)
-        partial = [_partial_facts(row, widened) for _, row in batch]
-        best.extend(matching.rank(facts, _complete(task, facts, partial), limit=limit))
-        best.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else 1e9, s.member_id))
-        best = best[:limit]
-    return best
+    search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit)
+    for reach in _first_tier(facts, widen):
+        search.take(reach)
+    if not facts.remote:
+        for reach in _further(facts, judge, widen, search.floor):
+            search.take(reach)
+    return search.best
 
 
 # --- single members: invitations and the member's own view --------------------------------------
@@ -272,7 +543,8 @@ def _best(task, facts, judge, rows, widened, on_task, limit) -> list[Suggestion]
 def member_facts(member: MemberProfile, task: Task | None = None) -> MemberFacts:
     """Every fact about one member (for checking an invitation, or their own list of tasks)."""
     partial = MemberFacts(
-        member_id=member.id, lat=member.lat, lon=member.lon, radius_km=member.service_radius_km, skills={},
+        member_id=member.id, lat=member.lat, lon=member.lon, radius_km=member.service_radius_km,
+        skills={s.skill_id: s.level for s in member.skills if s.skill.active},
         capacity=(member.capacity.rank if member.capacity else 1), availability_mask=member.availability_mask,
         consent=member.has_consent, active=member.status.value == "active", no_night=member.no_night,
         no_outdoor=member.no_outdoor, max_hours_week=member.max_hours_week, pool_rank=member.pool_rank)
@@ -289,8 +561,9 @@ def why_not(task: Task, member: MemberProfile) -> str | None:
     """Why this member cannot be invited to this task now (Chinese), or None."""
     facts = task_facts(task)
     widened = bool(task.widen_to) and db.session.scalar(
-        _talents(select(SkillLocation.member_id), task, task.widen_to)
-        .where(SkillLocation.member_id == member.id).limit(1)) is not None
+        select(INDEX.c.member_id).where(*_talent_rows(INDEX.c, task.widen_to == "city"),
+                                        INDEX.c.member_id == member.id).limit(1),
+        {"p_city": _city_of(task)}) is not None
     m = replace(member_facts(member, task), widened=widened)
     return matching.exclusion(facts, m)
 
@@ -303,7 +576,6 @@ def _own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
     """One member's facts for judging many tasks at once, and the organizations they declined lately."""
     now = local_now()
     facts = member_facts(member)
-    skills = {s.skill_id: s.level for s in member.skills if s.skill.active}
     blocked = tuple((p.start_date, p.end_date) for p in member.unavailable if p.end_date >= now.date())
     busy = tuple(db.session.execute(select(TaskSession.starts_at, TaskSession.ends_at)
                                     .join(Assignment, Assignment.task_id == TaskSession.task_id).where(
@@ -315,7 +587,7 @@ def _own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
         Assignment.member_id == member.id, Assignment.status == AssignmentStatus.DECLINED,
         Assignment.updated_at >= _utc_days_ago(DECLINE_MEMORY_DAYS))))
     hours = hours_since([member.id], local_today() - timedelta(days=DECLINE_MEMORY_DAYS)).get(member.id, 0.0)
-    return replace(facts, skills=skills, unavailable=blocked, busy=busy, open_invitations=pending,
+    return replace(facts, unavailable=blocked, busy=busy, open_invitations=pending,
                    hours_30d=hours), declined
 
 
@@ -351,8 +623,10 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
                                                                    Assignment.task_id.in_(ids))))
     base, declined = _own_context(member)
     results = []
-    # Only what matching reads: a task's assignments (and their members) are not needed here.
-    for task in db.session.scalars(select(Task).where(Task.id.in_(ids)).options(lazyload(Task.assignments))).all():
+    # Only what matching reads (a task's assignments are not needed here), and only the tasks whose
+    # skills, demand and setting the member meets: the database drops the rest before they load.
+    query = select(Task).where(Task.id.in_(ids), *_within_means(base)).options(lazyload(Task.assignments))
+    for task in db.session.scalars(query).all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
         if task.id in widened_ids:
@@ -361,6 +635,18 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
             results.append((matching.score(facts, m), task))
     results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
     return results[:limit]
+
+
+def _within_means(m: MemberFacts) -> list:
+    """Conditions on Task that the hard filters would impose anyway for this member: every required
+    skill held at its level, a demand within their capacity, no outdoor work if they said so."""
+    held = or_(*[and_(TaskSkill.skill_id == skill_id, TaskSkill.min_level <= level)
+                 for skill_id, level in m.skills.items()]) if m.skills else literal(False)
+    conditions = [~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~held),
+                  Task.demand.in_([c for c in Capacity if c.rank <= m.capacity])]
+    if m.no_outdoor:
+        conditions.append(~Task.outdoor)
+    return conditions
 
 
 def live_assignments(member: MemberProfile):

@@ -236,51 +236,82 @@ def rank(task: TaskFacts, members: list[MemberFacts], *, limit: int = 20,
 
 
 class QuickJudge:
-    """Step one of matching at scale: from the few facts the skill-location index carries (place,
-    radius, capacity, weekly grid, limits, pool level and the level of one required skill), apply the
-    hard filters those facts decide and give an upper bound on the score, every other fact assumed
-    favourable. Agrees with exclusion() and score(): a member it drops is excluded, and no member
-    scores above its bound (both property-tested). Plain arithmetic, because it runs over thousands
-    of index rows per query."""
+    """Step one of matching at scale: from the facts the skill-location index carries (place, radius,
+    capacity, weekly grid, limits, weekly hours, pool level and the levels of the task's skills),
+    apply the hard filters those facts decide and give an upper bound on the score, every other fact
+    (recent hours, open invitations, refusals, blocked dates, clashes) assumed favourable. Agrees
+    with exclusion() and score(): a member it drops is excluded, and no member scores above its
+    bound (both property-tested). Plain arithmetic, because it runs over thousands of index rows.
 
-    def __init__(self, task: TaskFacts):
+    `anchor` is the required skill whose index range is read; an index row is
+    (member_id, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, hours_cap,
+    level of the anchor, then the level of each skill in `extra`, None where not held)."""
+
+    def __init__(self, task: TaskFacts, anchor: int | None = None):
         self.task = task
+        self.anchor = anchor
+        self.anchor_min = task.required.get(anchor, 0) if anchor is not None else 0
+        others = sorted(s for s in task.required if s != anchor)
+        self.extra = [(s, task.required[s], True) for s in others] + \
+                     [(s, task.preferred[s], False) for s in sorted(task.preferred)]
         slots: dict[int, int] = {}
         for start, _ in task.sessions:
             bit = slot_bit(start.weekday(), period_of(start))
             slots[bit] = slots.get(bit, 0) + 1
         self.slots = list(slots.items())
         self.needed_mask = sum(slots)
+        self.weekly_hours = task.weekly_hours
         self.forbidden_limits = (1 if task.evening else 0) | (2 if task.outdoor else 0)
         self.pool_weight = WEIGHTS["pool"] / 3 if task.specialist else 0.0
         self.constant = WEIGHTS["fairness"] + (WEIGHTS["distance"] * 0.5 if task.remote or task.lat is None else 0)
 
-    def __call__(self, *, lat: float, lon: float, radius_km: float, capacity: int, availability_mask: int,
-                 limits: int, pool_rank: int, level: int, widened: bool = False) -> float | None:
-        row = (0, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, level)
-        judged = self.bounds([row], widened={0} if widened else ())
+    def ceiling(self, level: int) -> float:
+        """The highest bound of any row whose anchor skill is at `level`, distance apart: every
+        other skill at 精通, every session free, the highest pool."""
+        n, task = len(self.task.required), self.task
+        fit = (min(level, 3) / 3 + n - 1) / n if n and self.anchor is not None else (1.0 if n else 0.5)
+        if task.preferred:
+            fit = min(1.0, fit * 0.85 + 0.15)
+        return self.constant + WEIGHTS["skill"] * fit + WEIGHTS["availability"] + self.pool_weight * 3 + 1e-6
+
+    def row_of(self, *, lat: float, lon: float, radius_km: float, capacity: int, availability_mask: int,
+               limits: int, pool_rank: int, skills: dict[int, int], hours_cap: int = 168,
+               member_id: int = 0) -> tuple:
+        """The index row a member with these facts would have for this task (for tests and single
+        members)."""
+        level = skills.get(self.anchor, 0) if self.anchor is not None else 0
+        extra = tuple(skills.get(s) if skills.get(s, 0) >= least else None for s, least, _ in self.extra)
+        return (member_id, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, hours_cap,
+                level, *extra)
+
+    def __call__(self, *, widened: bool = False, **facts) -> float | None:
+        judged = self.bounds([self.row_of(**facts)], widened={0} if widened else ())
         return judged[0][0] if judged else None
 
     def bounds(self, rows, *, widened=(), skip=()) -> list[tuple[float, tuple]]:
-        """(bound, row) for every row that passes, rows being (member_id, lat, lon, radius_km,
-        capacity, availability_mask, limits, pool_rank, level); members in `skip` are left out.
-        One tight loop (a query reads thousands of rows): the arithmetic of score() and
-        haversine_km(), written out."""
+        """(bound, row) for every row that passes; members in `skip` are left out. One tight loop
+        (a query reads thousands of rows): the arithmetic of score() and haversine_km(), written out."""
         task = self.task
         onsite = not task.remote and task.lat is not None
         if onsite:
             lat0, lon0 = math.radians(task.lat), task.lon
             cos0 = math.cos(lat0)
         w_distance, w_availability, w_skill = WEIGHTS["distance"], WEIGHTS["availability"], WEIGHTS["skill"]
-        slots, sessions = self.slots, len(task.sessions)
-        n_required, preferred = len(task.required), bool(task.preferred)
+        slots, sessions, weekly_hours = self.slots, len(task.sessions), self.weekly_hours
+        n_required, n_preferred = len(task.required), len(task.preferred)
+        anchored, anchor_min = self.anchor is not None, self.anchor_min
+        required_at = [i for i, (_, _, required) in enumerate(self.extra) if required]
+        preferred_at = [i for i, (_, _, required) in enumerate(self.extra) if not required]
         demand, forbidden, pool_weight, constant = task.demand, self.forbidden_limits, self.pool_weight, self.constant
         task_radius, two_r = task.radius_km, 2 * EARTH_RADIUS_KM
         radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
         out = []
         for row in rows:
-            member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, level = row[:9]
-            if capacity < demand or limits & forbidden or member_id in skip:
+            member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, hours_cap, level = row[:10]
+            extra = row[10:]
+            if capacity < demand or limits & forbidden or hours_cap < weekly_hours or member_id in skip:
+                continue
+            if level < anchor_min or any(extra[i] is None for i in required_at):
                 continue
             total = constant
             if onsite:
@@ -304,8 +335,12 @@ class QuickJudge:
                 total += w_availability * free / sessions
             else:
                 total += w_availability
-            fit = (min(level, 3) / 3 + n_required - 1) / n_required if n_required else 0.5
-            if preferred:
-                fit = min(1.0, fit * 0.85 + 0.15)
+            if n_required:
+                held = (min(level, 3) / 3 if anchored else 0) + sum(min(extra[i], 3) / 3 for i in required_at)
+                fit = held / n_required
+            else:
+                fit = 0.5
+            if n_preferred:
+                fit = min(1.0, fit * 0.85 + 0.15 * sum(1 for i in preferred_at if extra[i] is not None) / n_preferred)
             out.append((total + w_skill * fit + pool_weight * pool_rank + 1e-6, row))
         return out

@@ -108,6 +108,15 @@ def test_valid_mode_imports_the_good_rows_and_reports_the_rest(client, db, login
     consenting = db.session.scalar(select(User).where(User.name == "好人一"))
     assert db.session.scalar(select(func.count()).select_from(SkillLocation).where(
         SkillLocation.member_id == consenting.id)) == 1
+    # The index rows are the ones the profile services would write (county included: remote tasks
+    # of the county read it).
+    from app.members.index import index_rows
+    from app.members.models import MemberProfile
+
+    member = db.session.get(MemberProfile, consenting.id)
+    written = db.session.scalars(select(SkillLocation).where(SkillLocation.member_id == member.id)).all()
+    assert [{c.key: getattr(r, c.key) for c in SkillLocation.__table__.columns} for r in written] == index_rows(member)
+    assert written[0].region_code == member.region_code != ""
 
 
 def test_all_or_nothing_mode_imports_nothing_when_a_row_is_bad(client, db, login, create_admin):

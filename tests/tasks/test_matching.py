@@ -1,9 +1,10 @@
 """The pure matching module: every hard filter, the score's reasons, and its properties."""
 
+import math
 from dataclasses import replace
 from datetime import date, datetime
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from app.tasks.matching import (
@@ -180,10 +181,10 @@ def test_declining_stops_further_invitations_to_that_task(m):
 
 def _judged(t: TaskFacts, m: MemberFacts, anchor: int | None) -> float | None:
     """What the index step decides about a member, from the facts an index row carries."""
-    return QuickJudge(t)(lat=m.lat, lon=m.lon, radius_km=m.radius_km, capacity=m.capacity,
-                         availability_mask=m.availability_mask,
-                         limits=(1 if m.no_night else 0) | (2 if m.no_outdoor else 0), pool_rank=m.pool_rank,
-                         level=m.skills.get(anchor, 0) if anchor else 0, widened=m.widened)
+    return QuickJudge(t, anchor)(lat=m.lat, lon=m.lon, radius_km=m.radius_km, capacity=m.capacity,
+                                 availability_mask=m.availability_mask,
+                                 limits=(1 if m.no_night else 0) | (2 if m.no_outdoor else 0), pool_rank=m.pool_rank,
+                                 skills=m.skills, hours_cap=m.max_hours_week or 168, widened=m.widened)
 
 
 WEEKLY = tuple((datetime(2027, 3, 1 + 7 * w + d, h, 0), datetime(2027, 3, 1 + 7 * w + d, h + 2, 0))
@@ -195,13 +196,15 @@ tasks_strategy = st.builds(
     preferred=st.dictionaries(st.just(RIVER), st.integers(1, 3), max_size=1))
 
 
-@settings(max_examples=400)
+@settings(max_examples=600)
 @given(t=tasks_strategy, m=members_strategy, no_night=st.booleans(), no_outdoor=st.booleans(),
-       radius=st.sampled_from([1, 5, 10, 30]), widened=st.booleans())
-def test_the_index_step_drops_only_the_excluded_and_bounds_every_score(t, m, no_night, no_outdoor, radius, widened):
+       radius=st.sampled_from([1, 5, 10, 30]), widened=st.booleans(), max_hours=st.sampled_from([None, 1, 2, 4]))
+def test_the_index_step_drops_only_the_excluded_and_bounds_every_score(t, m, no_night, no_outdoor, radius, widened,
+                                                                       max_hours):
     if t.remote:
         t = replace(t, lat=None, lon=None)
-    m = replace(m, no_night=no_night, no_outdoor=no_outdoor, radius_km=radius, widened=widened)
+    m = replace(m, no_night=no_night, no_outdoor=no_outdoor, radius_km=radius, widened=widened,
+                max_hours_week=max_hours)
     anchor = max(t.required, key=lambda s: (t.required[s], -s)) if t.required else None
     if anchor and m.skills.get(anchor, 0) < t.required[anchor]:
         return                                   # not in the index range read for this task
@@ -219,4 +222,48 @@ def test_the_index_step_drops_what_the_hard_filters_drop():
     assert _judged(task(radius_km=10), member(km_north=12, widened=True), LAW) is not None
     assert _judged(task(), member(availability_mask=ALL_WEEK & ~slot_bit(1, 0)), LAW) is None
     assert _judged(task(outdoor=True), member(no_outdoor=True), LAW) is None
+    assert _judged(task(), member(max_hours_week=2), LAW) is None        # the session is 2.5 hours
+    assert _judged(task(required={LAW: 2, TEACH: 1}), member(skills={LAW: 3}), LAW) is None
     assert _judged(task(), member(), LAW) >= score(task(), member()).score
+
+
+@settings(max_examples=300)
+@given(t=tasks_strategy, m=members_strategy, radius=st.sampled_from([1, 5, 10, 30]), widened=st.booleans())
+def test_the_index_step_is_exact_when_nothing_outside_the_index_counts(t, m, radius, widened):
+    """With no recent hours, invitations, refusals or blocked dates, the bound is the score: the
+    skills a task asks for come with the index rows, so one small batch completes the list."""
+    if t.remote:
+        t = replace(t, lat=None, lon=None)
+    m = replace(m, radius_km=radius, widened=widened, hours_30d=0.0, open_invitations=0, declined_org_recently=False)
+    if exclusion(t, m) is not None:
+        return
+    anchor = max(t.required, key=lambda s: (t.required[s], -s)) if t.required else None
+    assert abs(_judged(t, m, anchor) - 1e-6 - score(t, m).score) < 1e-6
+
+
+@settings(max_examples=400)
+@given(t=tasks_strategy.filter(lambda t: not t.remote), m=members_strategy, radius=st.sampled_from([1, 5, 10, 30]),
+       widened=st.booleans(), fraction=st.floats(0, 1), bearing=st.floats(0, 2 * math.pi),
+       margin=st.none() | st.floats(1e-5, 0.3), data=st.data())
+def test_the_further_reads_hold_every_row_that_could_still_make_the_list(t, m, radius, widened, fraction, bearing,
+                                                                          margin, data):
+    """After the first tier, candidates._further() must reach every index row whose bound beats the
+    floor (here just below the row's bound, the hardest case): a neighbour by a "near" region, a
+    talent by a "talents" one."""
+    from app.tasks import candidates
+
+    skills = {s: data.draw(st.integers(least, 3)) for s, least in t.required.items()}
+    skills.update({s: data.draw(st.integers(1, 3)) for s in t.preferred if data.draw(st.booleans())})
+    km = fraction * (150 if widened else min(radius, t.radius_km))
+    lat = t.lat + km * math.cos(bearing) / 111.195
+    m = replace(m, radius_km=radius, widened=widened, lat=lat, skills=skills, capacity=3, availability_mask=ALL_WEEK,
+                lon=t.lon + km * math.sin(bearing) / (111.195 * math.cos(math.radians(lat))))
+    anchor = candidates._anchor_skill(t)
+    level = m.skills.get(anchor, 0) if anchor else 1
+    bound = _judged(t, m, anchor)
+    assume(bound is not None)
+    floor = None if margin is None else bound - margin
+    kind = "talents" if widened else "near"
+    further = list(candidates._further(t, QuickJudge(t, anchor), "province", lambda: floor))
+    regions = [r for r in candidates._first_tier(t, "province") + further if r.kind == kind]
+    assert any(r.holds(t, m.lat, m.lon, level) for r in regions)

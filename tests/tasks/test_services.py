@@ -175,6 +175,66 @@ def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_tas
     assert elsewhere.id not in [t.id for _, t in candidates.tasks_near(far)]
 
 
+def test_a_member_s_weekly_hours_limit_keeps_them_off_longer_tasks(db, create_task, create_member):
+    short_week = create_member(name="每周两小时", skills={"法律咨询": 3}, max_hours_week=2)
+    any_week = create_member(name="不限时间", skills={"法律咨询": 3})
+    assert sorted(suggested(create_task(hours=2))) == sorted([short_week.id, any_week.id])
+    long_task = create_task(hours=3)
+    assert suggested(long_task) == [any_week.id]
+    assert candidates.why_not(long_task, short_week) == "超出每周可服务的时间"
+
+
+def test_other_required_skills_and_preferred_skills_come_from_the_index(db, create_task, create_member):
+    both = create_member(name="两样都会", skills={"法律咨询": 2, "课业辅导": 2}, address="东大街")
+    one = create_member(name="只会一样", skills={"法律咨询": 3})
+    short = create_member(name="第二样不够", skills={"法律咨询": 3, "课业辅导": 1})
+    task = create_task(skills={"法律咨询": 2, "课业辅导": 2})
+    result = candidates.suggest(task)
+    assert [s.member_id for s in result] == [both.id]
+    assert "法律咨询·熟练" in result[0].reason_text and "课业辅导·熟练" in result[0].reason_text
+
+    plain = create_member(name="不会巡护", skills={"法律咨询": 3})
+    river = create_member(name="也会巡护", skills={"法律咨询": 3, "河道巡护": 2})
+    weak = create_member(name="巡护刚入门", skills={"法律咨询": 3, "河道巡护": 1})
+    preferring = create_task(skills={"法律咨询": 3}, preferred={"河道巡护": 2})
+    result = candidates.suggest(preferring)
+    assert result[0].member_id == river.id and "河道巡护·熟练" in result[0].reason_text
+    assert {s.member_id for s in result[1:]} == {plain.id, weak.id, one.id, short.id}
+    assert all("河道巡护" not in s.reason_text for s in result[1:])
+
+
+def test_a_task_asking_no_skill_lists_each_nearby_member_once(db, create_task, create_member):
+    many = create_member(name="多面手", skills={"法律咨询": 3, "课业辅导": 2, "河道巡护": 1})
+    one = create_member(name="一技之长", skills={"课业辅导": 1})
+    create_member(name="外县", skills={"法律咨询": 3}, county="411326")
+    assert sorted(suggested(create_task(skills={}))) == sorted([many.id, one.id])
+    assert sorted(suggested(create_task(skills={}, remote=True))) == sorted([many.id, one.id])
+
+
+def test_widening_to_the_province_reaches_talents_far_beyond_the_city(db, create_task, create_member, create_admin):
+    """A province talent 300 km away scores nothing for distance, but is on the list when nobody
+    nearer is: the search reads talents beyond 100 km only when the nearer ones leave room."""
+    from app.members import pool
+    from app.members.models import PoolLevel
+
+    far = create_member(name="新县的老专家", county="411523", skills={"法律咨询": 3})    # 信阳市新县
+    province, city, county = create_admin("410000"), create_admin("411500"), create_admin("411523")
+    pool.decide(actor=county, entry=pool.apply(actor=far.user, member=far), approve=True)
+    pool.decide(actor=city, entry=pool.nominate(actor=city, member=far, level=PoolLevel.CITY, reason="多年调解经验"),
+                approve=True)
+    db.session.commit()
+    task = create_task(skills={"法律咨询": 3})                                          # 郑州市管城回族区
+    services.widen(actor=task.organizer, task=task, to="province")
+    assert suggested(task) == []                        # a talent of 信阳's city pool only
+    pool.decide(actor=province, approve=True,
+                entry=pool.nominate(actor=province, member=far, level=PoolLevel.PROVINCE, reason="全省调解能手"))
+    db.session.commit()
+    for widen in ("province", "city"):                  # province talents answer either widening
+        result = candidates.suggest(task, widen=widen)
+        assert [s.member_id for s in result] == [far.id] and "省级人才库" in result[0].reason_text
+        assert result[0].distance_km > 250 and result[0].parts["distance"] == 0
+
+
 def test_tasks_near_me_mirror_the_organizers_view(db, create_task, create_member):
     member = create_member(skills={"法律咨询": 3, "课业辅导": 2})
     fits = create_task(title="法律咨询日", skills={"法律咨询": 2})
@@ -314,32 +374,42 @@ def test_a_remote_task_reaches_its_whole_county(db, create_task, create_member):
     assert sorted(suggested(task)) == sorted(m.id for m in here)
 
 
-@pytest.mark.parametrize("remote", [False, True])
+@pytest.mark.parametrize("remote,required,preferred", [
+    (False, {"法律咨询": 1, "课业辅导": 1}, {}), (True, {"法律咨询": 1, "课业辅导": 1}, {}),
+    (False, {"法律咨询": 1}, {"河道巡护": 2}), (True, {"法律咨询": 2}, {"河道巡护": 1}),
+    (False, {}, {"河道巡护": 1}), (True, {}, {})])
 def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_task, create_member, monkeypatch,
-                                                                     remote):
+                                                                     remote, required, preferred):
     """The database's bound (_sql_bound) is never below the exact one, so reading a page of rows
     best-first, and everything when the page is not enough, gives the list reading all would."""
     from app.members.index import reindex_member
     from app.tasks.matching import QuickJudge
 
-    task = create_task(skills={"法律咨询": 1, "课业辅导": 1}, radius_km=30, remote=remote)
+    task = create_task(skills=required, preferred=preferred, radius_km=30, remote=remote)
     members = []
     for i in range(14):
-        member = create_member(name=f"候选{i}", skills={"法律咨询": 1 + i % 3, "课业辅导": 1 + i % 2},
-                               radius_km=(5, 10, 30)[i % 3], availability_mask=(1 << 21) - 1 - (i % 4 == 0))
+        skills = {"法律咨询": 1 + i % 3, "课业辅导": 1 + i % 2} if i % 7 else {"课业辅导": 3}
+        if i % 3:
+            skills["河道巡护"] = i % 3
+        member = create_member(name=f"候选{i}", skills=skills, radius_km=(5, 10, 30)[i % 3],
+                               availability_mask=(1 << 21) - 1 - (i % 4 == 0))
         member.lat += (i % 5) * 0.03
         member.lon -= (i // 5) * 0.04
         reindex_member(member)
         members.append(member)
-    other = create_task(org=task.organization, organizer=task.organizer, skills={"法律咨询": 1}, radius_km=30)
+    other = create_task(org=task.organization, organizer=task.organizer, skills={"课业辅导": 1}, radius_km=30)
     services.invite(actor=task.organizer, task=other, members=members[1:3])   # scores fall below their bounds
     db.session.commit()
     facts = candidates.task_facts(task)
-    judge = QuickJudge(facts)
-    rows, _, _ = candidates._index_rows(task, facts, judge, None, page=100)
-    assert len(rows) >= 5
-    for bound, row in judge.bounds(rows):
-        assert row.bound >= bound
+    judge = QuickJudge(facts, candidates._anchor_skill(facts))
+    found = []
+    everywhere = candidates._first_tier(facts, None) + ([] if remote else list(candidates._further(facts, judge, None, lambda: None)))
+    for reach in everywhere:
+        found += db.session.execute(*candidates._index_query(task, facts, judge, reach, set(), page=100)).all()
+    assert len(found) >= 5 and len({row.member_id for row in found}) == len(found)   # each member read once
+    sql_bound = {row.member_id: row.bound for row in found}
+    for bound, row in judge.bounds([tuple(r)[:10 + len(judge.extra)] for r in found]):
+        assert sql_bound[row[0]] >= bound
     monkeypatch.setattr(candidates, "PAGE", 10_000)
     everything = [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)]
     for page in (1, 2, 5):
