@@ -1,29 +1,34 @@
 """Gathering the facts matching needs, fast (DESIGN §5).
 
-Step 1 reads only the narrow skill-location index with plain Core SELECTs: the rows of the task's
-anchor skill in the bands of latitude its box crosses (or its county, for remote tasks), joined to
-the holders of the task's other skills in the same place, filtered on the cheap facts the index
+Step 1 reads only the narrow skill-location index with Core SELECTs: the rows of the task's anchor
+skill at the levels it accepts in the latitude bands its box crosses (or its county, for a remote
+task), joined to the task's other skills by a covering probe, filtered on the cheap facts the index
 carries and ordered by an upper bound on the score computed by the database, so that each query
-hands over only its most promising rows. Step 2 loads the remaining facts (blocked dates, clashes,
-open invitations, refusals, recent hours) for as few of them as it takes to be sure of the top
-results. Nothing here is loaded as an ORM object.
+hands over only its most promising rows. The nearest quarter of the radius is read first; then, for
+each level, only as far out as a row could still beat the list, in one more query. Step 2 loads the
+remaining facts (blocked dates, clashes, open invitations, refusals, recent hours) for as few
+members as it takes to be sure of the top results. Nothing here is loaded as an ORM object, and
+every statement is built once per shape.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 
 from sqlalchemy import (
+    ARRAY,
     Date,
+    DateTime,
     Float,
     Integer,
     String,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -137,35 +142,35 @@ def _first_tier(facts: TaskFacts, widen: str | None) -> list[Reach]:
     return first + ([Reach("talents", widen, within_km=TALENTS_INNER_KM)] if widen else [])
 
 
-def _further(facts: TaskFacts, judge: matching.QuickJudge, widen: str | None, floor) -> Iterator[Reach]:
-    """The rest of the index an onsite task must read, nearest and most promising first, as long as
-    it could change the list; `floor()` gives the score a row must beat to make it (None while the
-    list is not full). A row's bound is at most what its anchor level allows for everything but
-    distance, plus its distance part; so for each level there is a distance beyond which nobody can
-    beat the floor, and only the rows nearer than that (outside what the first tier read) are read.
-    Each region is sized when its turn comes, by the floor the reads before it have raised."""
+def _further(facts: TaskFacts, judge: matching.QuickJudge, widen: str | None, floor: float | None) -> list[Reach]:
+    """The rest of the index an onsite task must read, given `floor`: the score a row must beat to
+    make the list (None while it is not full). A row's bound is at most what its anchor level
+    allows for everything but distance, plus its distance part; so for each level there is a
+    distance beyond which nobody can beat the floor, and only the rows nearer than that (outside
+    what the first tier read) are read."""
     w = matching.WEIGHTS["distance"]
     inner, radius = facts.radius_km * INNER_SHARE, facts.radius_km
 
     def within(scale: float, base: float) -> float:
         # base + w * (1 - d / scale) > floor  <=>  d < scale * (1 - (floor - base) / w)
-        current = floor()
-        if current is None:
+        if floor is None:
             return math.inf
-        return scale * (1 - (current - base) / w) * (1 + 1e-9) + 1e-6
+        return scale * (1 - (floor - base) / w) * (1 + 1e-9) + 1e-6
 
+    reaches = []
     for levels in _level_groups(judge):
         base = judge.ceiling(levels[-1])
         near = within(radius, base)
         if near > inner:
-            yield Reach("near", within_km=min(radius, near), beyond_km=inner, levels=levels)
+            reaches.append(Reach("near", within_km=min(radius, near), beyond_km=inner, levels=levels))
         if widen:
             far = within(WIDENED_REACH_KM, base)
             if far > TALENTS_INNER_KM:
-                yield Reach("talents", widen, within_km=min(WIDENED_REACH_KM, far), beyond_km=TALENTS_INNER_KM,
-                            levels=levels)
-            if within(WIDENED_REACH_KM, base) > WIDENED_REACH_KM:   # nothing for distance, enough for the rest
-                yield Reach("talents", widen, beyond_km=WIDENED_REACH_KM, levels=levels)
+                reaches.append(Reach("talents", widen, within_km=min(WIDENED_REACH_KM, far),
+                                     beyond_km=TALENTS_INNER_KM, levels=levels))
+            if far > WIDENED_REACH_KM:      # nothing for distance out there, but enough for the rest
+                reaches.append(Reach("talents", widen, beyond_km=WIDENED_REACH_KM, levels=levels))
+    return reaches
 
 
 def _level_groups(judge: matching.QuickJudge) -> list[tuple[int, ...]]:
@@ -183,9 +188,8 @@ def _city_of(task: Task) -> str | None:
 
 
 @dataclass(frozen=True)
-class Shape:
-    """What decides the form of an index query; the values go in as parameters. Each shape is
-    built and compiled once (and prepared by PostgreSQL), however many tasks share it."""
+class Part:
+    """What decides the form of one region's SELECT; the values go in as parameters."""
 
     kind: str
     boxed: bool           # within a box around the task
@@ -194,119 +198,150 @@ class Shape:
     anchored: bool        # one required skill is read by its index range
     extra: tuple          # for each other skill of the task: required?
     slots: int            # weekly slots the sessions fall in
-    forbidden: bool
-    needed: bool
-    hours: bool
-    skip: bool
-    pool: bool
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What decides the form of an index query: its regions (one SELECT each, in a UNION ALL),
+    the page and whether lists go as arrays. Each shape is built and compiled once (and prepared
+    by PostgreSQL), however many tasks share it."""
+
+    parts: tuple[Part, ...]
     page: int | None
+    array: bool = False   # lists as array parameters (PostgreSQL)
 
 
-def _talent_rows(s, city: bool) -> list:
+OURS = re.compile(r"p\d+_")   # the parameters Binder names (SQLAlchemy numbers its own param_1 …)
+
+
+class Binder:
+    """Typed parameters of one part of the index query, named apart from the other parts'. (An
+    untyped float multiplying an integer column would take the column's type, and PostgreSQL's
+    driver would send it as an integer.)"""
+
+    def __init__(self, part: int, array: bool):
+        self.prefix, self.array = f"p{part}_", array
+
+    def __call__(self, name: str, type_=Float):
+        return bindparam(self.prefix + name, type_=type_())
+
+    def one_of(self, column, name: str):
+        return _one_of(column, self.prefix + name, self.array)
+
+
+def _one_of(column, name: str, array: bool):
+    """`column` is one of the integers given as parameter `name`: an array parameter on
+    PostgreSQL (`= ANY`), so that neither the SQL nor its prepared plan changes with the list's
+    length; an expanding IN elsewhere. An empty list matches nothing."""
+    if array:
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, type_=Integer(), expanding=True))
+
+
+def _arrays() -> bool:
+    """Whether lists go to the database as arrays (see _one_of)."""
+    return db.engine.dialect.name == "postgresql"
+
+
+def _talent_rows(s, city) -> list:
     """The approved talents a widened search reaches: province talents (pool_rank 3) for either
-    widening, and for a widening to the city the talents approved by this task's city. The first
-    condition repeats the predicate of the partial index ix_member_skill_index_talents word for
-    word (SQLite uses a partial index only when the query spells out its WHERE)."""
+    widening, and for a widening to the city (`city`: its code or parameter) the talents approved
+    by the task's city. The first condition repeats the predicate of the partial index
+    ix_member_skill_index_talents word for word (SQLite uses a partial index only when the query
+    spells out its WHERE)."""
     talents = [s.pool_rank >= literal_column("2")]
-    if not city:
+    if city is None:
         return talents + [s.pool_rank == 3]
-    return talents + [or_(s.pool_rank == 3, s.pool_city == _p("city", String))]
-
-
-def _p(name: str, type_=Float, *, expanding: bool = False):
-    """A typed parameter of the index query (untyped, a float multiplying an integer column would
-    take the column's type, and PostgreSQL's driver would send it as an integer)."""
-    return bindparam(f"p_{name}", type_=type_(), expanding=expanding)
+    return talents + [or_(s.pool_rank == 3, s.pool_city == city)]
 
 
 @lru_cache(maxsize=512)
 def _statement(shape: Shape) -> tuple:
     """The statement of a shape and the names of its parameters."""
-    statement = _build(shape)
-    return statement, frozenset(name for name in statement.compile().params if name.startswith("p_"))
+    selects = [_build(part, Binder(i, shape.array), bounded=shape.page is not None)
+               for i, part in enumerate(shape.parts)]
+    statement = selects[0] if len(selects) == 1 else union_all(*selects)
+    if shape.page is not None:
+        statement = statement.order_by(literal_column("bound").desc(), literal_column("member_id")).limit(shape.page)
+    return statement, frozenset(name for name in statement.compile().params if OURS.match(name))
 
 
-def _build(shape: Shape):
-    """The index query of a shape: the anchor skill's rows in the region that pass the filters SQL
-    can apply (capacity, night and outdoor limits, weekly grid and hours), joined to the task's
-    other required skills and (left-joined) preferred skills, with the levels QuickJudge needs;
-    with a page, the page's most promising rows by _sql_bound(). The index key first: skill, the
-    levels accepted (named, so that each band is still a range of its own), then the place; cheap
-    tests on index columns next; arithmetic last (SQLite tests conditions in the order written)."""
+def _build(part: Part, p: Binder, *, bounded: bool):
+    """One region's SELECT: the anchor skill's rows there that pass the filters SQL can apply
+    (capacity, night and outdoor limits, weekly grid and hours), joined to the task's other
+    required skills and (left-joined) preferred skills, with the levels QuickJudge needs, whether
+    the region is a widened search's, and (`bounded`) _sql_bound(). The index key first: skill,
+    the levels accepted (named, so that each band is still a range of its own), then the place;
+    cheap tests on index columns next; arithmetic last (SQLite tests conditions in the order
+    written)."""
     s = INDEX.alias("s").c
-    stmt = select(s.member_id, s.lat, s.lon, s.radius_km, s.capacity, s.availability_mask, s.limits, s.pool_rank,
-                  s.hours_cap, s.level if shape.anchored else literal_column("0").label("level"))
-    if shape.anchored:
-        stmt = stmt.where(s.skill_id == _p("skill", Integer), s.level.in_(_p("levels", Integer, expanding=True)))
+    stmt = select(s.member_id.label("member_id"), s.lat, s.lon, s.radius_km, s.capacity, s.availability_mask,
+                  s.limits, s.pool_rank, s.hours_cap, s.level if part.anchored else literal_column("0").label("level"))
+    if part.anchored:
+        stmt = stmt.where(s.skill_id == p("skill", Integer), p.one_of(s.level, "levels"))
     else:   # any skill will do: name them all, so that each (skill, level, band) is still one range
-        stmt = stmt.where(s.skill_id.in_(_p("skills", Integer, expanding=True)), s.level.in_((1, 2, 3))).distinct()
-    if shape.kind == "county":
-        stmt = stmt.where(s.region_code == _p("region", String))
-    if shape.kind == "talents":
-        stmt = stmt.where(*_talent_rows(s, shape.city))
-    if shape.boxed:
-        stmt = stmt.where(s.band.in_(_p("bands", Integer, expanding=True)), s.lon.between(_p("min_lon"), _p("max_lon")),
-                          s.lat.between(_p("min_lat"), _p("max_lat")))
-    if shape.ring:
-        stmt = stmt.where(or_(s.lat < _p("in_min_lat"), s.lat > _p("in_max_lat"),
-                              s.lon < _p("in_min_lon"), s.lon > _p("in_max_lon")))
-    stmt = stmt.where(s.capacity >= _p("demand", Integer))
-    if shape.forbidden:
-        stmt = stmt.where(s.limits.op("&")(_p("forbidden", Integer)) == 0)
-    if shape.needed:
-        stmt = stmt.where(s.availability_mask.op("&")(_p("needed", Integer)) != 0)
-    if shape.hours:
-        stmt = stmt.where(s.hours_cap >= _p("weekly_hours"))
-    if shape.skip:
-        stmt = stmt.where(s.member_id.not_in(_p("skip", Integer, expanding=True)))
+        stmt = stmt.where(p.one_of(s.skill_id, "skills"), s.level.in_((1, 2, 3))).distinct()
+    if part.kind == "county":
+        stmt = stmt.where(s.region_code == p("region", String))
+    if part.kind == "talents":
+        stmt = stmt.where(*_talent_rows(s, p("city", String) if part.city else None))
+    if part.boxed:
+        stmt = stmt.where(p.one_of(s.band, "bands"), s.lon.between(p("min_lon"), p("max_lon")),
+                          s.lat.between(p("min_lat"), p("max_lat")))
+    if part.ring:
+        stmt = stmt.where(or_(s.lat < p("in_min_lat"), s.lat > p("in_max_lat"),
+                              s.lon < p("in_min_lon"), s.lon > p("in_max_lon")))
+    # Neutral values (no limit forbidden, 0 hours, nobody skipped) keep the number of shapes small.
+    stmt = stmt.where(s.capacity >= p("demand", Integer), s.limits.op("&")(p("forbidden", Integer)) == 0,
+                      s.hours_cap >= p("weekly_hours"), ~p.one_of(s.member_id, "skip"))
+    if part.slots:
+        stmt = stmt.where(s.availability_mask.op("&")(p("needed", Integer)) != 0)
     squared = None
-    if shape.kind == "near" or (shape.kind == "talents" and shape.boxed):
-        dy, dx = s.lat - _p("lat"), s.lon - _p("lon")
-        squared = dy * dy * _p("ky2") + dx * dx * _p("kx2")     # geo.flat_km, squared
-    if shape.kind == "near":
+    if part.kind == "near" or (part.kind == "talents" and part.boxed):
+        dy, dx = s.lat - p("lat"), s.lon - p("lon")
+        squared = dy * dy * p("ky2") + dx * dx * p("kx2")     # geo.flat_km, squared
+    if part.kind == "near":
         # The member's own service radius reaches the task, with 2 % to spare (the exact
         # great-circle test follows in Python): keeps far-from-home rows out of Python.
         reach = s.radius_km * 1.02 + 0.1
         stmt = stmt.where(squared <= reach * reach)
     levels = []
-    for i, required in enumerate(shape.extra):
+    for i, required in enumerate(part.extra):
         # One probe of ix_member_skill_index_member_skill_level per row that passed the rest.
         probe = INDEX.alias(f"o{i}")
-        on = and_(probe.c.member_id == s.member_id, probe.c.skill_id == _p(f"extra_skill_{i}", Integer),
-                  probe.c.level >= _p(f"extra_least_{i}", Integer))
+        on = and_(probe.c.member_id == s.member_id, probe.c.skill_id == p(f"extra_skill_{i}", Integer),
+                  probe.c.level >= p(f"extra_least_{i}", Integer))
         stmt = stmt.join(probe, on) if required else stmt.outerjoin(probe, on)
         stmt = stmt.add_columns(probe.c.level.label(f"extra{i}"))
         levels.append((probe.c.level, required))
-    if shape.page is not None:
-        bound = _sql_bound(s, shape, levels, squared)
-        stmt = stmt.add_columns(bound).order_by(bound.desc(), s.member_id).limit(shape.page)
+    stmt = stmt.add_columns(literal_column("1" if part.kind == "talents" else "0").label("widened"))
+    if bounded:
+        stmt = stmt.add_columns(_sql_bound(s, part, p, levels, squared))
     return stmt
 
 
-def _sql_bound(s, shape: Shape, levels: list, squared):
+def _sql_bound(s, part: Part, p: Binder, levels: list, squared):
     """QuickJudge's bound as SQL, never below it: the same arithmetic rearranged into one constant
     and a few terms, with the flat-earth distance shortened by geo.flat_distance_margin() instead
     of the great-circle one; the parameters come from _bound_params()."""
-    total = _p("constant")
-    held = ([s.level] if shape.anchored else []) + [col for col, required in levels if required]
+    total = p("constant")
+    held = ([s.level] if part.anchored else []) + [col for col, required in levels if required]
     if held:
-        total = total + sum(held[1:], held[0]) * _p("per_level")
+        total = total + sum(held[1:], held[0]) * p("per_level")
     preferred = [case((col.is_not(None), 1.0), else_=0.0) for col, required in levels if not required]
     if preferred:
-        total = total + sum(preferred[1:], preferred[0]) * _p("per_preferred")
-    for i in range(shape.slots):
-        total = total + case((s.availability_mask.op("&")(_p(f"slot_bit_{i}", Integer)) != 0, _p(f"slot_share_{i}")),
+        total = total + sum(preferred[1:], preferred[0]) * p("per_preferred")
+    for i in range(part.slots):
+        total = total + case((s.availability_mask.op("&")(p(f"slot_bit_{i}", Integer)) != 0, p(f"slot_share_{i}")),
                              else_=0.0)
-    if shape.pool:
-        total = total + s.pool_rank * _p("per_pool_rank")
+    total = total + s.pool_rank * p("per_pool_rank")
     if squared is not None:
         d = func.sqrt(squared)
-        if shape.kind == "talents":     # falls to nothing at WIDENED_REACH_KM (and beyond it: no term)
-            total = total + case((d * _p("shrink") < WIDENED_REACH_KM, _p("w_distance") - d * _p("per_km")),
-                                 else_=0.0)
+        if part.kind == "talents":      # falls to nothing at WIDENED_REACH_KM (and beyond it: no term)
+            total = total + case((d * p("shrink") < WIDENED_REACH_KM, p("w_distance") - d * p("per_km")), else_=0.0)
         else:                           # the member's reach: the smaller of the two radii
-            reach = case((s.radius_km < _p("radius"), s.radius_km * 1.0), else_=_p("radius"))
-            total = total - d * _p("per_km") / reach
+            reach = case((s.radius_km < p("radius"), s.radius_km * 1.0), else_=p("radius"))
+            total = total - d * p("per_km") / reach
     return total.label("bound")
 
 
@@ -315,60 +350,67 @@ def _bound_params(facts: TaskFacts, judge: matching.QuickJudge, reach: Reach) ->
     constant = judge.constant + 4e-6
     n, n_preferred = len(facts.required), len(facts.preferred)
     keep = 0.85 if n_preferred else 1.0
-    params = {"p_per_level": w["skill"] * keep / (3 * n) if n else 0.0,
-              "p_per_preferred": w["skill"] * 0.15 / n_preferred if n_preferred else 0.0,
-              "p_per_pool_rank": judge.pool_weight}
+    params = {"per_level": w["skill"] * keep / (3 * n) if n else 0.0,
+              "per_preferred": w["skill"] * 0.15 / n_preferred if n_preferred else 0.0,
+              "per_pool_rank": judge.pool_weight}
     if not n:
         constant += w["skill"] * keep * 0.5
     if judge.slots:
         share = w["availability"] / len(facts.sessions)
         for i, (bit, count) in enumerate(judge.slots):
-            params[f"p_slot_bit_{i}"], params[f"p_slot_share_{i}"] = bit, share * count
+            params[f"slot_bit_{i}"], params[f"slot_share_{i}"] = bit, share * count
     else:
         constant += w["availability"]
     if not facts.remote and (reach.kind == "near" or reach.within_km is not None):
         shrink = 1 - flat_distance_margin(facts.lat, WIDENED_REACH_KM if reach.widened else facts.radius_km)
         if reach.widened:
-            params.update(p_shrink=shrink, p_w_distance=w["distance"], p_per_km=w["distance"] * shrink / WIDENED_REACH_KM)
+            params.update(shrink=shrink, w_distance=w["distance"], per_km=w["distance"] * shrink / WIDENED_REACH_KM)
         else:
             constant += w["distance"]
-            params.update(p_radius=float(facts.radius_km), p_per_km=w["distance"] * shrink)
-    params["p_constant"] = constant
+            params.update(radius=float(facts.radius_km), per_km=w["distance"] * shrink)
+    params["constant"] = constant
     return params
 
 
-def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach: Reach, skip: set[int],
-                 page: int | None):
-    """The statement and parameters of one index query."""
-    city = _city_of(task) if reach.widened and reach.widen == "city" else None
-    shape = Shape(kind=reach.kind, boxed=reach.within_km is not None, ring=reach.beyond_km is not None,
-                  city=city is not None, anchored=judge.anchor is not None,
-                  extra=tuple(required for _, _, required in judge.extra), slots=len(judge.slots),
-                  forbidden=bool(judge.forbidden_limits), needed=bool(judge.needed_mask),
-                  hours=bool(judge.weekly_hours), skip=bool(skip), pool=bool(judge.pool_weight), page=page)
-    params = {"p_demand": facts.demand, "p_forbidden": judge.forbidden_limits, "p_needed": judge.needed_mask,
-              "p_weekly_hours": judge.weekly_hours, "p_skip": sorted(skip), "p_region": task.region_code,
-              "p_city": city}
+def _part_params(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach: Reach, skip: set[int],
+                 bounded: bool, city: str | None) -> dict:
+    params = {"demand": facts.demand, "forbidden": judge.forbidden_limits, "needed": judge.needed_mask,
+              "weekly_hours": judge.weekly_hours, "skip": sorted(skip), "region": task.region_code, "city": city}
     if judge.anchor is not None:
-        params.update(p_skill=judge.anchor, p_levels=list(reach.levels or range(max(judge.anchor_min, 1), 4)))
+        params.update(skill=judge.anchor, levels=list(reach.levels or range(max(judge.anchor_min, 1), 4)))
     else:
-        params["p_skills"] = _active_skills()
+        params["skills"] = _active_skills()
     for i, (skill_id, least, _) in enumerate(judge.extra):
-        params[f"p_extra_skill_{i}"], params[f"p_extra_least_{i}"] = skill_id, least
+        params[f"extra_skill_{i}"], params[f"extra_least_{i}"] = skill_id, least
     if not facts.remote:
         ky2, kx2 = flat_scales(facts.lat)
-        params.update(p_lat=facts.lat, p_lon=facts.lon, p_ky2=ky2, p_kx2=kx2)
+        params.update(lat=facts.lat, lon=facts.lon, ky2=ky2, kx2=kx2)
         if reach.within_km is not None:
             box = bounding_box(facts.lat, facts.lon, reach.within_km)
-            params.update(p_bands=bands_between(box.min_lat, box.max_lat), p_min_lat=box.min_lat,
-                          p_max_lat=box.max_lat, p_min_lon=box.min_lon, p_max_lon=box.max_lon)
+            params.update(bands=bands_between(box.min_lat, box.max_lat), min_lat=box.min_lat, max_lat=box.max_lat,
+                          min_lon=box.min_lon, max_lon=box.max_lon)
         if reach.beyond_km is not None:
             inner = bounding_box(facts.lat, facts.lon, reach.beyond_km)
-            params.update(p_in_min_lat=inner.min_lat, p_in_max_lat=inner.max_lat, p_in_min_lon=inner.min_lon,
-                          p_in_max_lon=inner.max_lon)
-    if page is not None:
+            params.update(in_min_lat=inner.min_lat, in_max_lat=inner.max_lat, in_min_lon=inner.min_lon,
+                          in_max_lon=inner.max_lon)
+    if bounded:
         params.update(_bound_params(facts, judge, reach))
-    statement, names = _statement(shape)
+    return params
+
+
+def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reaches: list[Reach], skip: set[int],
+                 page: int | None, city: str | None = None):
+    """The statement and parameters of one index query over `reaches` (a UNION ALL when several);
+    `city`: the task's city (for a search widened to the city)."""
+    parts, params = [], {}
+    for i, reach in enumerate(reaches):
+        here = city if reach.widened and reach.widen == "city" else None
+        parts.append(Part(kind=reach.kind, boxed=reach.within_km is not None, ring=reach.beyond_km is not None,
+                          city=here is not None, anchored=judge.anchor is not None,
+                          extra=tuple(required for _, _, required in judge.extra), slots=len(judge.slots)))
+        values = _part_params(task, facts, judge, reach, skip, page is not None, here)
+        params.update((f"p{i}_{name}", value) for name, value in values.items())
+    statement, names = _statement(Shape(tuple(parts), page, array=_arrays()))
     return statement, {name: params[name] for name in names}
 
 
@@ -380,8 +422,10 @@ class Search:
     """One task's search: the index rows read so far (and which of them a widened search reached),
     the members judged with every fact, and the best of them."""
 
-    def __init__(self, task: Task, facts: TaskFacts, judge: matching.QuickJudge, skip: set[int], limit: int):
+    def __init__(self, task: Task, facts: TaskFacts, judge: matching.QuickJudge, skip: set[int], limit: int,
+                 city: str | None = None):
         self.task, self.facts, self.judge, self.skip, self.limit = task, facts, judge, skip, limit
+        self.city = city      # the task's city, when the search is widened to the city
         self.rows: dict[int, tuple] = {}
         self.widened: set[int] = set()
         self.judged: dict[int, Suggestion | None] = {}     # None: excluded by a fact outside the index
@@ -395,24 +439,30 @@ class Search:
         floor = self.floor()
         return floor is None or bound > floor
 
-    def take(self, reach: Reach) -> None:
-        """Read a region, most promising rows first, until no unread row could make the list."""
+    def take(self, reaches: list[Reach]) -> None:
+        """Read regions (in one query), most promising rows first, until no unread row could make
+        the list. While the list is not full, rank at once (its floor sizes the regions read
+        next); otherwise the caller ranks once at the end, and the floor used meanwhile, lower
+        than it will be, only makes the reads err on the side of reading more."""
+        if not reaches:
+            return
         for page in (PAGE, PAGE * 10, None):
-            unread = self.read(reach, page)
-            self.rank()
+            unread = self.read(reaches, page)
+            if self.floor() is None:
+                self.rank()
             if unread is None or not self.short(unread):
                 return
 
-    def read(self, reach: Reach, page: int | None) -> float | None:
-        """Read a region; with `page`, the highest bound an unread row of it could have (None when
-        nothing was left unread)."""
-        statement, params = _index_query(self.task, self.facts, self.judge, reach, self.skip, page)
+    def read(self, reaches: list[Reach], page: int | None) -> float | None:
+        """Read regions; with `page`, the highest bound an unread row of them could have (None
+        when nothing was left unread)."""
+        statement, params = _index_query(self.task, self.facts, self.judge, reaches, self.skip, page, self.city)
         found = _connection().execute(statement, params).all()
         width = 10 + len(self.judge.extra)
         for row in found:
             member_id = row[0]
             self.rows.setdefault(member_id, tuple(row)[:width])
-            if reach.widened and member_id not in self.widened:
+            if row.widened and member_id not in self.widened:
                 self.widened.add(member_id)
                 self.judged.pop(member_id, None)     # judged as a neighbour before: now as a talent
         return found[-1].bound if page is not None and len(found) == page else None
@@ -461,6 +511,34 @@ BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
     ServiceRecord.__table__.c)
 
 
+@lru_cache(maxsize=2)
+def _completion_statements(array: bool):
+    """The two reads of _complete(), built once: members' assignments (with the sessions of the
+    accepted ones that overlap the task), and their blocked dates and recent hours."""
+    first, last = bindparam("first", type_=DateTime()), bindparam("last", type_=DateTime())
+    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
+                    ASSIGNMENTS.task_id != bindparam("task_id", type_=Integer()), ~SESSIONS.cancelled,
+                    SESSIONS.ends_at > first, SESSIONS.starts_at < last)
+    # Whose task a refusal was for: looked up for refusals only (a few rows), not joined for all.
+    organization = case((ASSIGNMENTS.status == AssignmentStatus.DECLINED,
+                         select(TASKS.organization_id).where(TASKS.id == ASSIGNMENTS.task_id).scalar_subquery()))
+    assignments = (
+        select(ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id, ASSIGNMENTS.updated_at,
+               organization, SESSIONS.starts_at, SESSIONS.ends_at)
+        .select_from(Assignment.__table__).outerjoin(TaskSession.__table__, clashing)
+        .where(_one_of(ASSIGNMENTS.member_id, "ids", array), ASSIGNMENTS.status.in_(
+            [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED])))
+    days = union_all(
+        select(BLOCKED.member_id, BLOCKED.start_date, BLOCKED.end_date, cast(null(), Float)).where(
+            _one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
+            BLOCKED.start_date <= bindparam("last_day", type_=Date())),
+        select(RECORDS.member_id, cast(null(), Date), cast(null(), Date), func.sum(RECORDS.hours)).where(
+            _one_of(RECORDS.member_id, "ids", array), RECORDS.attended,
+            RECORDS.served_on >= bindparam("since", type_=Date()))
+        .group_by(RECORDS.member_id))
+    return assignments, days
+
+
 def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[MemberFacts]:
     """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
     invitations, recent refusals of this organization and recent hours. The skills a task asks
@@ -470,20 +548,13 @@ def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[
     ids = [m.member_id for m in partial]
     first = min((s for s, _ in facts.sessions), default=local_now())
     last = max((e for _, e in facts.sessions), default=first)
+    assignments, days = _completion_statements(_arrays())
     busy: dict[int, list] = defaultdict(list)
     pending: dict[int, int] = defaultdict(int)
     declined: set[int] = set()
     recently = _utc_days_ago(DECLINE_MEMORY_DAYS)
-    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
-                    ASSIGNMENTS.task_id != task.id, ~SESSIONS.cancelled, SESSIONS.ends_at > first,
-                    SESSIONS.starts_at < last)
     for member_id, status, task_id, updated_at, organization_id, starts_at, ends_at in conn.execute(
-            select(ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id, ASSIGNMENTS.updated_at,
-                   TASKS.organization_id, SESSIONS.starts_at, SESSIONS.ends_at)
-            .join_from(Assignment.__table__, Task.__table__, TASKS.id == ASSIGNMENTS.task_id)
-            .outerjoin(TaskSession.__table__, clashing)
-            .where(ASSIGNMENTS.member_id.in_(ids), ASSIGNMENTS.status.in_(
-                [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED]))):
+            assignments, {"ids": ids, "task_id": task.id, "first": first, "last": last}):
         if status is AssignmentStatus.INVITED:
             pending[member_id] += 1
         elif status is AssignmentStatus.DECLINED:
@@ -494,12 +565,8 @@ def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[
     blocked: dict[int, list] = defaultdict(list)
     hours: dict[int, float] = {}
     since = local_today() - timedelta(days=DECLINE_MEMORY_DAYS)
-    for member_id, start_date, end_date, served in conn.execute(union_all(
-            select(BLOCKED.member_id, BLOCKED.start_date, BLOCKED.end_date, cast(null(), Float)).where(
-                BLOCKED.member_id.in_(ids), BLOCKED.end_date >= first.date(), BLOCKED.start_date <= last.date()),
-            select(RECORDS.member_id, cast(null(), Date), cast(null(), Date), func.sum(RECORDS.hours)).where(
-                RECORDS.member_id.in_(ids), RECORDS.attended, RECORDS.served_on >= since)
-            .group_by(RECORDS.member_id))):
+    for member_id, start_date, end_date, served in conn.execute(
+            days, {"ids": ids, "first_day": first.date(), "last_day": last.date(), "since": since}):
         if start_date is not None:
             blocked[member_id].append((start_date, end_date))
         else:
@@ -528,12 +595,12 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
     facts = task_facts(task)
     judge = matching.QuickJudge(facts, _anchor_skill(facts))
     widen = widen if widen is not None else task.widen_to
-    search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit)
-    for reach in _first_tier(facts, widen):
-        search.take(reach)
+    search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit,
+                    city=_city_of(task) if widen == "city" else None)
+    search.take(_first_tier(facts, widen))
     if not facts.remote:
-        for reach in _further(facts, judge, widen, search.floor):
-            search.take(reach)
+        search.take(_further(facts, judge, widen, search.floor()))
+    search.rank()
     return search.best
 
 
@@ -561,9 +628,8 @@ def why_not(task: Task, member: MemberProfile) -> str | None:
     """Why this member cannot be invited to this task now (Chinese), or None."""
     facts = task_facts(task)
     widened = bool(task.widen_to) and db.session.scalar(
-        select(INDEX.c.member_id).where(*_talent_rows(INDEX.c, task.widen_to == "city"),
-                                        INDEX.c.member_id == member.id).limit(1),
-        {"p_city": _city_of(task)}) is not None
+        select(INDEX.c.member_id).where(*_talent_rows(INDEX.c, _city_of(task) if task.widen_to == "city" else None),
+                                        INDEX.c.member_id == member.id).limit(1)) is not None
     m = replace(member_facts(member, task), widened=widened)
     return matching.exclusion(facts, m)
 

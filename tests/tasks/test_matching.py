@@ -264,6 +264,6 @@ def test_the_further_reads_hold_every_row_that_could_still_make_the_list(t, m, r
     assume(bound is not None)
     floor = None if margin is None else bound - margin
     kind = "talents" if widened else "near"
-    further = list(candidates._further(t, QuickJudge(t, anchor), "province", lambda: floor))
+    further = candidates._further(t, QuickJudge(t, anchor), "province", floor)
     regions = [r for r in candidates._first_tier(t, "province") + further if r.kind == kind]
     assert any(r.holds(t, m.lat, m.lon, level) for r in regions)

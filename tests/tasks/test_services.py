@@ -403,9 +403,9 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
     facts = candidates.task_facts(task)
     judge = QuickJudge(facts, candidates._anchor_skill(facts))
     found = []
-    everywhere = candidates._first_tier(facts, None) + ([] if remote else list(candidates._further(facts, judge, None, lambda: None)))
+    everywhere = candidates._first_tier(facts, None) + ([] if remote else candidates._further(facts, judge, None, None))
     for reach in everywhere:
-        found += db.session.execute(*candidates._index_query(task, facts, judge, reach, set(), page=100)).all()
+        found += db.session.execute(*candidates._index_query(task, facts, judge, [reach], set(), 100)).all()
     assert len(found) >= 5 and len({row.member_id for row in found}) == len(found)   # each member read once
     sql_bound = {row.member_id: row.bound for row in found}
     for bound, row in judge.bounds([tuple(r)[:10 + len(judge.extra)] for r in found]):
