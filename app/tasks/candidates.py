@@ -14,7 +14,6 @@ every statement is built once per shape.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -111,7 +110,7 @@ class Reach:
     """Where in the index one query looks: around an onsite task (within `within_km` of it, leaving
     out the box of `beyond_km` read before), a remote task's county, or the talents a widened
     search reaches (by distance in the same way, or anywhere); `levels` narrows the anchor skill's
-    levels read (None: every level the task accepts)."""
+    levels read (None: every level the task accepts; empty: nothing to read here)."""
 
     kind: str                       # "near", "county" or "talents"
     widen: str | None = None        # for talents: "city" or "province"
@@ -125,8 +124,9 @@ class Reach:
 
     def holds(self, facts: TaskFacts, lat: float, lon: float, level: int) -> bool:
         """Whether an index row at (lat, lon) with the anchor at `level` is in this region (the
-        place and level conditions of its query, in Python: for tests)."""
-        if self.levels is not None and level not in self.levels:
+        place and level conditions of its query, in Python: for tests; `level` 0 when no skill
+        anchors the search)."""
+        if self.levels is not None and (level not in self.levels if level else not self.levels):
             return False
         if self.within_km is not None and not bounding_box(facts.lat, facts.lon, self.within_km).contains(lat, lon):
             return False
@@ -147,7 +147,9 @@ def _further(facts: TaskFacts, judge: matching.QuickJudge, widen: str | None, fl
     make the list (None while it is not full). A row's bound is at most what its anchor level
     allows for everything but distance, plus its distance part; so for each level there is a
     distance beyond which nobody can beat the floor, and only the rows nearer than that (outside
-    what the first tier read) are read."""
+    what the first tier read) are read. The regions are always the same for a kind of task (one
+    per level and kind, those with nothing to read asking for no level), so that their query
+    keeps one shape."""
     w = matching.WEIGHTS["distance"]
     inner, radius = facts.radius_km * INNER_SHARE, facts.radius_km
 
@@ -160,16 +162,15 @@ def _further(facts: TaskFacts, judge: matching.QuickJudge, widen: str | None, fl
     reaches = []
     for levels in _level_groups(judge):
         base = judge.ceiling(levels[-1])
-        near = within(radius, base)
-        if near > inner:
-            reaches.append(Reach("near", within_km=min(radius, near), beyond_km=inner, levels=levels))
+        near, far = within(radius, base), within(WIDENED_REACH_KM, base)
+        reaches.append(Reach("near", within_km=min(radius, max(near, inner)), beyond_km=inner,
+                             levels=levels if near > inner else ()))
         if widen:
-            far = within(WIDENED_REACH_KM, base)
-            if far > TALENTS_INNER_KM:
-                reaches.append(Reach("talents", widen, within_km=min(WIDENED_REACH_KM, far),
-                                     beyond_km=TALENTS_INNER_KM, levels=levels))
-            if far > WIDENED_REACH_KM:      # nothing for distance out there, but enough for the rest
-                reaches.append(Reach("talents", widen, beyond_km=WIDENED_REACH_KM, levels=levels))
+            reaches.append(Reach("talents", widen, within_km=min(WIDENED_REACH_KM, max(far, TALENTS_INNER_KM)),
+                                 beyond_km=TALENTS_INNER_KM, levels=levels if far > TALENTS_INNER_KM else ()))
+            # Beyond WIDENED_REACH_KM nothing for distance, but maybe enough for the rest.
+            reaches.append(Reach("talents", widen, beyond_km=WIDENED_REACH_KM,
+                                 levels=levels if far > WIDENED_REACH_KM else ()))
     return reaches
 
 
@@ -211,21 +212,20 @@ class Shape:
     array: bool = False   # lists as array parameters (PostgreSQL)
 
 
-OURS = re.compile(r"p\d+_")   # the parameters Binder names (SQLAlchemy numbers its own param_1 …)
-
-
 class Binder:
     """Typed parameters of one part of the index query, named apart from the other parts'. (An
     untyped float multiplying an integer column would take the column's type, and PostgreSQL's
     driver would send it as an integer.)"""
 
     def __init__(self, part: int, array: bool):
-        self.prefix, self.array = f"p{part}_", array
+        self.prefix, self.array, self.names = f"p{part}_", array, set()
 
     def __call__(self, name: str, type_=Float):
+        self.names.add(self.prefix + name)
         return bindparam(self.prefix + name, type_=type_())
 
     def one_of(self, column, name: str):
+        self.names.add(self.prefix + name)
         return _one_of(column, self.prefix + name, self.array)
 
 
@@ -258,12 +258,12 @@ def _talent_rows(s, city) -> list:
 @lru_cache(maxsize=512)
 def _statement(shape: Shape) -> tuple:
     """The statement of a shape and the names of its parameters."""
-    selects = [_build(part, Binder(i, shape.array), bounded=shape.page is not None)
-               for i, part in enumerate(shape.parts)]
+    binders = [Binder(i, shape.array) for i in range(len(shape.parts))]
+    selects = [_build(part, p, bounded=shape.page is not None) for part, p in zip(shape.parts, binders, strict=True)]
     statement = selects[0] if len(selects) == 1 else union_all(*selects)
     if shape.page is not None:
         statement = statement.order_by(literal_column("bound").desc(), literal_column("member_id")).limit(shape.page)
-    return statement, frozenset(name for name in statement.compile().params if OURS.match(name))
+    return statement, frozenset().union(*(p.names for p in binders))
 
 
 def _build(part: Part, p: Binder, *, bounded: bool):
@@ -376,10 +376,12 @@ def _part_params(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
                  bounded: bool, city: str | None) -> dict:
     params = {"demand": facts.demand, "forbidden": judge.forbidden_limits, "needed": judge.needed_mask,
               "weekly_hours": judge.weekly_hours, "skip": sorted(skip), "region": task.region_code, "city": city}
+    nothing = reach.levels == ()
     if judge.anchor is not None:
-        params.update(skill=judge.anchor, levels=list(reach.levels or range(max(judge.anchor_min, 1), 4)))
+        levels = range(max(judge.anchor_min, 1), 4) if reach.levels is None else reach.levels
+        params.update(skill=judge.anchor, levels=list(levels))
     else:
-        params["skills"] = _active_skills()
+        params["skills"] = [] if nothing else _active_skills()
     for i, (skill_id, least, _) in enumerate(judge.extra):
         params[f"extra_skill_{i}"], params[f"extra_least_{i}"] = skill_id, least
     if not facts.remote:
