@@ -446,8 +446,8 @@ class Search:
         the list. While the list is not full, rank at once (its floor sizes the regions read
         next); otherwise the caller ranks once at the end, and the floor used meanwhile, lower
         than it will be, only makes the reads err on the side of reading more."""
-        if not reaches:
-            return
+        if all(reach.levels == () for reach in reaches):
+            return      # nothing left that could make the list
         for page in (PAGE, PAGE * 10, None):
             unread = self.read(reaches, page)
             if self.floor() is None:
@@ -514,9 +514,10 @@ BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
 
 
 @lru_cache(maxsize=2)
-def _completion_statements(array: bool):
-    """The two reads of _complete(), built once: members' assignments (with the sessions of the
-    accepted ones that overlap the task), and their blocked dates and recent hours."""
+def _completion_statement(array: bool):
+    """The one read of _complete(), built once: a UNION ALL of the members' assignments (with the
+    sessions of the accepted ones that overlap the task), their blocked dates in the task's span
+    and their recent hours, told apart by the first column."""
     first, last = bindparam("first", type_=DateTime()), bindparam("last", type_=DateTime())
     clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
                     ASSIGNMENTS.task_id != bindparam("task_id", type_=Integer()), ~SESSIONS.cancelled,
@@ -524,55 +525,53 @@ def _completion_statements(array: bool):
     # Whose task a refusal was for: looked up for refusals only (a few rows), not joined for all.
     organization = case((ASSIGNMENTS.status == AssignmentStatus.DECLINED,
                          select(TASKS.organization_id).where(TASKS.id == ASSIGNMENTS.task_id).scalar_subquery()))
+    no_date, no_time, no_number = cast(null(), Date), cast(null(), DateTime), cast(null(), Float)
     assignments = (
-        select(ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id, ASSIGNMENTS.updated_at,
-               organization, SESSIONS.starts_at, SESSIONS.ends_at)
+        select(literal_column("1").label("kind"), ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id,
+               ASSIGNMENTS.updated_at, organization.label("organization_id"), SESSIONS.starts_at, SESSIONS.ends_at,
+               no_date.label("start_date"), no_date.label("end_date"), no_number.label("hours"))
         .select_from(Assignment.__table__).outerjoin(TaskSession.__table__, clashing)
         .where(_one_of(ASSIGNMENTS.member_id, "ids", array), ASSIGNMENTS.status.in_(
             [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED])))
-    days = union_all(
-        select(BLOCKED.member_id, BLOCKED.start_date, BLOCKED.end_date, cast(null(), Float)).where(
-            _one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
-            BLOCKED.start_date <= bindparam("last_day", type_=Date())),
-        select(RECORDS.member_id, cast(null(), Date), cast(null(), Date), func.sum(RECORDS.hours)).where(
-            _one_of(RECORDS.member_id, "ids", array), RECORDS.attended,
-            RECORDS.served_on >= bindparam("since", type_=Date()))
-        .group_by(RECORDS.member_id))
-    return assignments, days
+    blocked = select(literal_column("2"), BLOCKED.member_id, null(), null(), no_time, null(), no_time, no_time,
+                     BLOCKED.start_date, BLOCKED.end_date, no_number).where(
+        _one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
+        BLOCKED.start_date <= bindparam("last_day", type_=Date()))
+    hours = select(literal_column("3"), RECORDS.member_id, null(), null(), no_time, null(), no_time, no_time, no_date,
+                   no_date, cast(func.sum(RECORDS.hours), Float)).where(
+        _one_of(RECORDS.member_id, "ids", array), RECORDS.attended,
+        RECORDS.served_on >= bindparam("since", type_=Date())).group_by(RECORDS.member_id)
+    return union_all(assignments, blocked, hours)
 
 
 def _complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[MemberFacts]:
     """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
-    invitations, recent refusals of this organization and recent hours. The skills a task asks
-    for came with the index rows. Two Core reads on the session's connection: one over the
-    members' assignments, one over their blocked dates and hours."""
-    conn = _connection()
+    invitations, recent refusals of this organization and recent hours, in one read. The skills a
+    task asks for came with the index rows."""
     ids = [m.member_id for m in partial]
     first = min((s for s, _ in facts.sessions), default=local_now())
     last = max((e for _, e in facts.sessions), default=first)
-    assignments, days = _completion_statements(_arrays())
     busy: dict[int, list] = defaultdict(list)
+    blocked: dict[int, list] = defaultdict(list)
     pending: dict[int, int] = defaultdict(int)
     declined: set[int] = set()
-    recently = _utc_days_ago(DECLINE_MEMORY_DAYS)
-    for member_id, status, task_id, updated_at, organization_id, starts_at, ends_at in conn.execute(
-            assignments, {"ids": ids, "task_id": task.id, "first": first, "last": last}):
-        if status is AssignmentStatus.INVITED:
-            pending[member_id] += 1
-        elif status is AssignmentStatus.DECLINED:
-            if organization_id == task.organization_id and task_id != task.id and updated_at >= recently:
-                declined.add(member_id)
-        elif starts_at is not None:
-            busy[member_id].append((starts_at, ends_at))
-    blocked: dict[int, list] = defaultdict(list)
     hours: dict[int, float] = {}
-    since = local_today() - timedelta(days=DECLINE_MEMORY_DAYS)
-    for member_id, start_date, end_date, served in conn.execute(
-            days, {"ids": ids, "first_day": first.date(), "last_day": last.date(), "since": since}):
-        if start_date is not None:
-            blocked[member_id].append((start_date, end_date))
-        else:
-            hours[member_id] = float(served or 0)
+    recently = _utc_days_ago(DECLINE_MEMORY_DAYS)
+    params = {"ids": ids, "task_id": task.id, "first": first, "last": last, "first_day": first.date(),
+              "last_day": last.date(), "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
+    for row in _connection().execute(_completion_statement(_arrays()), params):
+        kind, member_id = int(row.kind), row.member_id
+        if kind == 2:
+            blocked[member_id].append((row.start_date, row.end_date))
+        elif kind == 3:
+            hours[member_id] = float(row.hours or 0)
+        elif row.status is AssignmentStatus.INVITED:
+            pending[member_id] += 1
+        elif row.status is AssignmentStatus.DECLINED:
+            if row.organization_id == task.organization_id and row.task_id != task.id and row.updated_at >= recently:
+                declined.add(member_id)
+        elif row.starts_at is not None:
+            busy[member_id].append((row.starts_at, row.ends_at))
     return [replace(m, unavailable=tuple(blocked.get(m.member_id, ())),
                     busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),
                     declined_org_recently=m.member_id in declined, hours_30d=hours.get(m.member_id, 0.0))

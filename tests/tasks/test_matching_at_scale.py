@@ -55,8 +55,40 @@ def exhaustive(task: Task, members: list[MemberProfile], base: list, widen: str 
             f = replace(f, on_task=m.id in on_task, widened=widened)
         if matching.exclusion(facts, f) is None:
             everyone.append(f)
-    # Facts the index does not carry can only exclude more: complete those the rest let through.
-    return matching.rank(facts, candidates._complete(task, facts, everyone), limit=limit)
+    # Facts the index does not carry can only exclude more: load them for those the rest let through.
+    return matching.rank(facts, [_completed(f, task, facts) for f in everyone], limit=limit)
+
+
+def _completed(f, task: Task, facts) -> "matching.MemberFacts":
+    """Every fact outside the index, loaded through the ORM (not candidates._complete)."""
+    from datetime import timedelta
+
+    from app.clock import local_today
+    from app.db import utcnow
+    from app.extensions import db
+    from app.members.models import UnavailablePeriod
+    from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord
+
+    first = min((s for s, _ in facts.sessions))
+    last = max((e for _, e in facts.sessions))
+    blocked = tuple((p.start_date, p.end_date) for p in db.session.scalars(
+        select(UnavailablePeriod).where(UnavailablePeriod.member_id == f.member_id)) if
+        p.end_date >= first.date() and p.start_date <= last.date())
+    busy, invited, declined = [], 0, False
+    for a in db.session.scalars(select(Assignment).where(Assignment.member_id == f.member_id)):
+        if a.status is AssignmentStatus.INVITED:
+            invited += 1
+        elif a.status is AssignmentStatus.DECLINED:
+            declined |= (a.task.organization_id == task.organization_id and a.task_id != task.id
+                         and a.updated_at >= utcnow() - timedelta(days=30))
+        elif a.status is AssignmentStatus.ACCEPTED and a.task_id != task.id:
+            busy += [(s.starts_at, s.ends_at) for s in a.task.sessions
+                     if not s.cancelled and s.ends_at > first and s.starts_at < last]
+    since = local_today() - timedelta(days=30)
+    hours = sum(r.hours for r in db.session.scalars(select(ServiceRecord).where(
+        ServiceRecord.member_id == f.member_id)) if r.attended and r.served_on >= since)
+    return replace(f, unavailable=blocked, busy=tuple(busy), open_invitations=invited, declined_org_recently=declined,
+                   hours_30d=float(hours))
 
 
 def test_the_population_writes_the_index_the_services_would(db, province):

@@ -175,6 +175,39 @@ def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_tas
     assert elsewhere.id not in [t.id for _, t in candidates.tasks_near(far)]
 
 
+def test_recent_hours_hold_a_member_back_and_are_given_as_the_reason(db, create_task, create_member):
+    """Fairness through the database: of two members alike, the one who served lately ranks lower."""
+    rested = create_member(name="歇着的", skills={"法律咨询": 3})
+    busy = create_member(name="刚服务过", skills={"法律咨询": 3})
+    past = create_task(headcount=2)
+    services.invite(actor=past.organizer, task=past, members=[busy])
+    services.respond(member=busy, assignment=_assignment(past, busy), accept=True)
+    session = past.sessions[0]
+    session.starts_at, session.ends_at = local_now() - timedelta(days=3, hours=3), local_now() - timedelta(days=3)
+    services.confirm_attendance(actor=past.organizer, session=session,
+                                entries={_assignment(past, busy).id: (True, 3.0, "")})
+    db.session.commit()
+    result = candidates.suggest(create_task(org=past.organization, organizer=past.organizer))
+    assert [s.member_id for s in result] == [rested.id, busy.id]
+    assert "近一个月服务 3 小时" in result[1].reason_text and "近一个月还没有服务过" in result[0].reason_text
+    assert result[0].score > result[1].score
+
+
+def test_a_recent_refusal_of_the_organization_holds_a_member_back_but_not_out(db, create_task, create_member):
+    willing = create_member(name="愿意的", skills={"法律咨询": 3})
+    refused = create_member(name="婉拒过的", skills={"法律咨询": 3})
+    earlier = create_task(headcount=2)
+    services.invite(actor=earlier.organizer, task=earlier, members=[refused])
+    services.respond(member=refused, assignment=_assignment(earlier, refused), accept=False)
+    db.session.commit()
+    same_org = candidates.suggest(create_task(org=earlier.organization, organizer=earlier.organizer))
+    assert [s.member_id for s in same_org] == [willing.id, refused.id]
+    assert same_org[1].score == pytest.approx(same_org[0].score * 0.75, abs=1e-5)
+    elsewhere = candidates.suggest(create_task())                     # another organization: no memory
+    assert {s.member_id for s in elsewhere} == {willing.id, refused.id}
+    assert elsewhere[0].score == elsewhere[1].score
+
+
 def test_a_member_s_weekly_hours_limit_keeps_them_off_longer_tasks(db, create_task, create_member):
     short_week = create_member(name="每周两小时", skills={"法律咨询": 3}, max_hours_week=2)
     any_week = create_member(name="不限时间", skills={"法律咨询": 3})
