@@ -94,3 +94,17 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{sent} sent, {failed} failed (kept for a later attempt)")
 
     app.cli.add_command(outbox)
+
+    matching = AppGroup("matching", help="The skill-location index matching reads.")
+
+    @matching.command("refresh")
+    def matching_refresh():
+        """Recompute which members have facts outside the index (run nightly): as hours, refusals
+        and periods away age out, their index rows become exact again and cheaper to rank."""
+        from app.members.index import refresh_facts
+
+        flagged, cleared = refresh_facts()
+        db.session.commit()
+        click.echo(f"{flagged} index rows flagged, {cleared} cleared")
+
+    app.cli.add_command(matching)

@@ -1,5 +1,6 @@
 """Every model, imported in one place so that SQLAlchemy's metadata holds the whole schema."""
 
+import app.members.index  # noqa: E402,F401  (its flush hook keeps the index's has_facts flag current)
 from app.accounts.models import Role, RoleGrant, User, UserSession  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
 from app.members.models import (  # noqa: F401

@@ -20,7 +20,7 @@ from app.accounts.models import User
 from app.clock import local_now
 from app.db import utcnow
 from app.extensions import db
-from app.members.index import member_columns
+from app.members.index import member_columns, refresh_facts
 from app.members.models import (
     Capacity,
     EntryOrigin,
@@ -198,6 +198,7 @@ def fill(members: int, *, seed: int = 2026, log=print) -> dict:
 
     tasks = _fill_tasks(max(200, members // 500), places, weights, org_of, skills, skill_weights, rng)
     _fill_history(first_id, members, tasks, rng)
+    refresh_facts()      # the history went in through Core: flag its members as the services would
     db.session.commit()
     _finish()
     return {"members": members, "tasks": len(tasks), "fill_seconds": round(time.perf_counter() - started, 1)}

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     or_,
     text,
 )
@@ -353,7 +354,8 @@ class PoolEvent(db.Model):
 
 NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit
 KEY = ("skill_id", "level", "band", "lon")   # how matching's first step finds index rows
-COVERED = ("lat", "capacity", "availability_mask", "limits", "hours_cap", "radius_km", "pool_rank", "member_id")
+COVERED = ("lat", "capacity", "availability_mask", "limits", "hours_cap", "radius_km", "pool_rank", "has_facts",
+           "member_id")
 
 
 class SkillLocation(db.Model):
@@ -396,6 +398,11 @@ class SkillLocation(db.Model):
     pool_rank: Mapped[int] = mapped_column(default=0)    # highest approved pool: 0 none … 3 province
     pool_city: Mapped[str] = mapped_column(String(6), server_default="")   # the city whose pool approved them
     region_code: Mapped[str] = mapped_column(String(6), server_default="")   # the member's county
+    # True when the member may have facts matching must load to score them (an invitation,
+    # refusal or accepted task, recent hours, dates they are away); False guarantees there are
+    # none, so that the index row's bound is their score. Set in the same flush as any such fact
+    # (app.members.index), cleared only by `flask matching refresh`.
+    has_facts: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ProfileDraft(db.Model):

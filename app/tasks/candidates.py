@@ -76,7 +76,8 @@ from app.tasks.services import hours_since
 BATCH = 40          # candidates completed at first; doubled each round while the top may still change
 MAX_BATCH = 640
 PAGE = 100          # index rows each query hands over first, most promising first (see _sql_bound)
-TIE = 5e-6          # scores this close are equal: bounds carry a few millionths of headroom
+TIE = 5e-6          # deciding what more to read, scores this close count as equal (bounds carry a few
+                    # millionths of headroom): a crowd of equal members is not read to its end
 DECLINE_MEMORY_DAYS = 30
 INDEX = SkillLocation.__table__   # read through Core: no ORM adaptation per column, per query
 
@@ -314,7 +315,7 @@ def _build(part: Part, p: Binder, *, bounded: bool):
         stmt = stmt.join(probe, on) if required else stmt.outerjoin(probe, on)
         stmt = stmt.add_columns(probe.c.level.label(f"extra{i}"))
         levels.append((probe.c.level, required))
-    stmt = stmt.add_columns(literal_column("1" if part.kind == "talents" else "0").label("widened"))
+    stmt = stmt.add_columns(s.has_facts, literal_column("1" if part.kind == "talents" else "0").label("widened"))
     if bounded:
         stmt = stmt.add_columns(_sql_bound(s, part, p, levels, squared))
     return stmt
@@ -443,15 +444,16 @@ class Search:
 
     def take(self, reaches: list[Reach]) -> None:
         """Read regions (in one query), most promising rows first, until no unread row could make
-        the list. While the list is not full, rank at once (its floor sizes the regions read
-        next); otherwise the caller ranks once at the end, and the floor used meanwhile, lower
-        than it will be, only makes the reads err on the side of reading more."""
+        the list. While the list is not full, rank the members known exactly from the index (the
+        floor they give sizes the regions read next, without another read); the caller ranks
+        everyone once at the end. A floor lower than the final one only makes reads err on the
+        side of reading more."""
         if all(reach.levels == () for reach in reaches):
             return      # nothing left that could make the list
         for page in (PAGE, PAGE * 10, None):
             unread = self.read(reaches, page)
             if self.floor() is None:
-                self.rank()
+                self.rank(index_only=True)
             if unread is None or not self.short(unread):
                 return
 
@@ -460,7 +462,7 @@ class Search:
         when nothing was left unread)."""
         statement, params = _index_query(self.task, self.facts, self.judge, reaches, self.skip, page, self.city)
         found = _connection().execute(statement, params).all()
-        width = 10 + len(self.judge.extra)
+        width = 11 + len(self.judge.extra)       # … the anchor's level, other levels, has_facts
         for row in found:
             member_id = row[0]
             self.rows.setdefault(member_id, tuple(row)[:width])
@@ -469,23 +471,31 @@ class Search:
                 self.judged.pop(member_id, None)     # judged as a neighbour before: now as a talent
         return found[-1].bound if page is not None and len(found) == page else None
 
-    def rank(self) -> None:
-        """Complete and score the rows not judged yet in order of their bound, in growing batches,
-        until no bound left can beat the list."""
-        floor = self.floor()    # the list only gets better: a row that cannot beat it now never will
+    def rank(self, *, index_only: bool = False) -> None:
+        """Score the rows not judged yet in order of their bound, in growing batches, until no
+        bound left can beat the list. A row without has_facts is scored from the index row alone
+        (its bound is its score); the others are completed from the database first, unless
+        `index_only`: then they wait, and the list (and its floor) is that of the members already
+        known exactly, which only a later full rank can raise."""
+        # The list only gets better: a row that cannot reach its last score now never will. (Rows
+        # read that could tie it are judged, so that ties go as the pure ranking breaks them.)
+        last = self.best[-1].score if len(self.best) >= self.limit else None
         fresh = [(bound, row) for bound, row in self.judge.bounds(self.rows.values(), widened=self.widened,
                                                                   skip=self.skip)
-                 if row[0] not in self.judged and (floor is None or bound > floor)]
+                 if row[0] not in self.judged and (last is None or bound >= last)
+                 and not (index_only and row[-1])]
         fresh.sort(key=lambda pair: (-pair[0], pair[1][0]))
         best = [s for s in self.judged.values() if s is not None]
         start, size = 0, BATCH
         while True:
             best.sort(key=lambda s: (-s.score, s.distance_km if s.distance_km is not None else 1e9, s.member_id))
             best = best[:self.limit]
-            if start >= len(fresh) or (len(best) >= self.limit and fresh[start][0] <= best[-1].score + TIE):
-                break   # nobody left can beat the list (an equal score only ties, and ties go by reading order)
-            batch = [_partial_facts(row, self.judge, self.widened) for _, row in fresh[start:start + size]]
-            for m in _complete(self.task, self.facts, batch):
+            if start >= len(fresh) or (len(best) >= self.limit and fresh[start][0] < best[-1].score):
+                break   # nobody left can reach the list
+            batch = [(row[-1], _partial_facts(row, self.judge, self.widened)) for _, row in fresh[start:start + size]]
+            loaded = [m for has_facts, m in batch if has_facts]
+            for m in [m for has_facts, m in batch if not has_facts] + (
+                    _complete(self.task, self.facts, loaded) if loaded else []):
                 ok = matching.exclusion(self.facts, m) is None
                 self.judged[m.member_id] = suggestion = matching.score(self.facts, m) if ok else None
                 if suggestion is not None:
@@ -497,8 +507,8 @@ class Search:
 def _partial_facts(row: tuple, judge: matching.QuickJudge, widened: set[int]) -> MemberFacts:
     member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, hours_cap, level = row[:10]
     skills = {judge.anchor: level} if judge.anchor is not None else {}
-    skills.update((skill_id, lv) for (skill_id, _, _), lv in zip(judge.extra, row[10:], strict=True)
-                  if lv is not None)
+    skills.update((skill_id, lv) for (skill_id, _, _), lv in zip(judge.extra, row[10:10 + len(judge.extra)],
+                                                                  strict=True) if lv is not None)
     return MemberFacts(member_id=member_id, lat=lat, lon=lon, radius_km=radius_km, skills=skills,
                        widened=member_id in widened, capacity=capacity, availability_mask=mask,
                        no_night=bool(limits & 1), no_outdoor=bool(limits & 2), pool_rank=pool_rank,

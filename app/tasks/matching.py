@@ -245,7 +245,8 @@ class QuickJudge:
 
     `anchor` is the required skill whose index range is read; an index row is
     (member_id, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, hours_cap,
-    level of the anchor, then the level of each skill in `extra`, None where not held)."""
+    level of the anchor, then the level of each skill in `extra`, None where not held; anything
+    after that is not read here)."""
 
     def __init__(self, task: TaskFacts, anchor: int | None = None):
         self.task = task
@@ -298,7 +299,7 @@ class QuickJudge:
             cos0 = math.cos(lat0)
         w_distance, w_availability, w_skill = WEIGHTS["distance"], WEIGHTS["availability"], WEIGHTS["skill"]
         slots, sessions, weekly_hours = self.slots, len(task.sessions), self.weekly_hours
-        n_required, n_preferred = len(task.required), len(task.preferred)
+        n_required, n_preferred, n_extra = len(task.required), len(task.preferred), len(self.extra)
         anchored, anchor_min = self.anchor is not None, self.anchor_min
         required_at = [i for i, (_, _, required) in enumerate(self.extra) if required]
         preferred_at = [i for i, (_, _, required) in enumerate(self.extra) if not required]
@@ -308,7 +309,7 @@ class QuickJudge:
         out = []
         for row in rows:
             member_id, lat, lon, radius_km, capacity, mask, limits, pool_rank, hours_cap, level = row[:10]
-            extra = row[10:]
+            extra = row[10:10 + n_extra]
             if capacity < demand or limits & forbidden or hours_cap < weekly_hours or member_id in skip:
                 continue
             if level < anchor_min or any(extra[i] is None for i in required_at):
