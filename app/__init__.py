@@ -41,12 +41,13 @@ def create_app(config: dict | type | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app.accounts.sessions import DatabaseSessionInterface
-    from app.db import configure_sqlite
+    from app.db import configure_postgresql, configure_sqlite
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_postgresql(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)

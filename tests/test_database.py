@@ -1,0 +1,83 @@
+"""How requests end their transactions: on PostgreSQL a read-only one keeps the connection's
+prepared statements, and anything that wrote is still rolled back (app/db.py)."""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import ProgrammingError
+
+from app.extensions import db
+from app.members.models import SkillCategory
+
+pytestmark = pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+                                reason="prepared statements and transaction ids are PostgreSQL's")
+
+
+
+def _prepared(statement_start: str) -> list[str]:
+    return [s for s in db.session.scalars(text("SELECT statement FROM pg_prepared_statements"))
+            if s.startswith(statement_start)]
+
+
+def _request(run):
+    """One request's database work: a fresh session, ended as Flask-SQLAlchemy ends it."""
+    try:
+        return run()
+    finally:
+        db.session.remove()
+
+
+def _backend_pid() -> int:
+    return db.session.scalar(text("SELECT pg_backend_pid()"))
+
+
+def test_a_read_only_request_leaves_its_statements_prepared(extra_app):
+    with extra_app().app_context():
+        pid = _request(_backend_pid)
+        for _ in range(8):      # psycopg prepares a statement on its fifth run
+            assert _request(lambda: db.session.execute(text("SELECT name FROM regions WHERE code = :code"),
+                                                       {"code": "410104"}).scalar()) == "管城回族区"
+        assert _backend_pid() == pid      # the same pooled connection throughout
+        assert _prepared("SELECT name FROM regions WHERE code = $1")
+
+
+def test_a_request_that_wrote_without_committing_is_rolled_back(extra_app):
+    names = [f"回滚{uuid.uuid4().hex[:8]}", f"回滚{uuid.uuid4().hex[:8]}"]
+    with extra_app().app_context():
+        try:
+            def write_orm():
+                db.session.add(SkillCategory(name=names[0], sort_order=99))
+                db.session.flush()
+
+            def write_core():
+                db.session.execute(insert(SkillCategory).values(name=names[1], sort_order=99))
+
+            _request(write_orm)
+            _request(write_core)
+            assert _request(lambda: db.session.scalar(
+                select(func.count()).select_from(SkillCategory).where(SkillCategory.name.in_(names)))) == 0
+        finally:
+            db.session.execute(SkillCategory.__table__.delete().where(SkillCategory.name.in_(names)))
+            db.session.commit()
+
+
+def test_a_failed_request_is_rolled_back_and_the_connection_works_on(extra_app):
+    with extra_app().app_context():
+        def fail():
+            with pytest.raises(ProgrammingError):
+                db.session.execute(text("SELECT * FROM no_such_table"))
+        _request(fail)
+        assert _request(lambda: db.session.scalar(text("SELECT 1"))) == 1
+
+
+def test_row_locks_of_a_request_end_with_it(extra_app):
+    """SELECT … FOR UPDATE gives the transaction an id: the request's end releases the lock."""
+    first, second = extra_app(), extra_app()
+    with first.app_context():
+        _request(lambda: db.session.execute(text("SELECT code FROM regions WHERE code = '410104' FOR UPDATE")))
+    with second.app_context():
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert _request(lambda: db.session.scalar(text(
+            "SELECT code FROM regions WHERE code = '410104' FOR UPDATE NOWAIT"))) == "410104"
