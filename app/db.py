@@ -215,6 +215,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 # which for such a transaction does exactly what ROLLBACK does; the ROLLBACK that follows then
 # finds nothing to end. A transaction that wrote, or failed, is rolled back as before.
 
+PREPARED_MAX = 500
 READ_ONLY_CHECK = "SELECT pg_current_xact_id_if_assigned() IS NULL"
 
 
@@ -222,6 +223,12 @@ def configure_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     from psycopg.pq import TransactionStatus
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # psycopg keeps 100 by default, least recently used out first; the ORM's IN lists of
+        # every length and matching's query shapes need more, or statements churn.
+        dbapi_connection.prepared_max = PREPARED_MAX
 
     @event.listens_for(engine, "rollback")
     def _end_read_only(conn):

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
+from app.db import PREPARED_MAX
 from app.extensions import db
 from app.members.models import SkillCategory
 
@@ -41,6 +42,7 @@ def test_a_read_only_request_leaves_its_statements_prepared(extra_app):
                                                        {"code": "410104"}).scalar()) == "管城回族区"
         assert _backend_pid() == pid      # the same pooled connection throughout
         assert _prepared("SELECT name FROM regions WHERE code = $1")
+        assert db.session.connection().connection.dbapi_connection.prepared_max == PREPARED_MAX
 
 
 def test_a_request_that_wrote_without_committing_is_rolled_back(extra_app):
