@@ -202,8 +202,9 @@ def run_queries(args, engine: str, fill: dict) -> int:
     # Warm up as a server that has been running would be: its statements compiled and prepared,
     # on other tasks and members than those measured.
     others, other_members = sample_ids(random.Random(args.seed + 2), WARM_UP)
-    time_queries([i for i in others if i not in set(task_ids)], load_task, suggest)
-    time_queries([i for i in other_members if i not in set(member_ids)], load_member, tasks_near)
+    measured_tasks, measured_members = set(task_ids), set(member_ids)
+    time_queries([i for i in others if i not in measured_tasks], load_task, suggest)
+    time_queries([i for i in other_members if i not in measured_members], load_member, tasks_near)
     match = time_queries(task_ids, load_task, lambda task: found.append(len(suggest(task))))
     near = time_queries(member_ids, load_member, tasks_near)
     by_kind = {kind: summary([ms for ms, i in zip(match, task_ids, strict=True) if kinds[i] == kind])

@@ -16,6 +16,7 @@ from sqlalchemy import Date, DateTime, Integer, bindparam, delete, event, insert
 from sqlalchemy.orm import Session
 
 from app.clock import local_now
+from app.db import UTCDateTime, utcnow
 from app.extensions import db
 from app.members.models import NO_HOURS_CAP, Capacity, EntryStatus, MemberProfile, PoolLevel, SkillLocation
 
@@ -98,24 +99,22 @@ FACTS_SQL = """
 
 
 def _facts_params() -> dict:
-    from app.db import utcnow
-
     now = local_now()
     return {"month_ago": utcnow() - timedelta(days=31), "yesterday": now - timedelta(days=1),
             "month_ago_day": (now - timedelta(days=31)).date(), "yesterday_day": (now - timedelta(days=1)).date()}
 
 
-def _facts_query():
-    from app.db import UTCDateTime
-
-    return text(FACTS_SQL).bindparams(bindparam("month_ago", type_=UTCDateTime()),
-                                      bindparam("yesterday", type_=DateTime()),
-                                      bindparam("month_ago_day", type_=Date()), bindparam("yesterday_day", type_=Date()))
+def _facts():
+    """FACTS_SQL as a subquery with a member_id column (its parameters: _facts_params())."""
+    query = text(FACTS_SQL).bindparams(bindparam("month_ago", type_=UTCDateTime()),
+                                       bindparam("yesterday", type_=DateTime()),
+                                       bindparam("month_ago_day", type_=Date()), bindparam("yesterday_day", type_=Date()))
+    return query.columns(member_id=Integer).subquery("facts")
 
 
 def members_with_facts(member_ids: list[int]) -> set[int]:
     """Which of these members have a fact matching loads besides the index."""
-    facts = _facts_query().columns(member_id=Integer).subquery("facts")
+    facts = _facts()
     found: set[int] = set()
     for start in range(0, len(member_ids), 500):
         chunk = member_ids[start:start + 500]
@@ -127,7 +126,7 @@ def members_with_facts(member_ids: list[int]) -> set[int]:
 def refresh_facts() -> tuple[int, int]:
     """Recompute every member's flag (nightly): set where a fact exists, clear where none is
     left. Only rows that change are written. Returns (set, cleared)."""
-    facts = _facts_query().columns(member_id=Integer).subquery("facts")
+    facts = _facts()
     having = SkillLocation.member_id.in_(select(facts.c.member_id))
     params = _facts_params()
     flagged = db.session.execute(update(SkillLocation).where(~SkillLocation.has_facts, having)

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
+from app.db import utcnow
 from app.extensions import db
 from app.members.index import bands_between
 from app.members.models import (
@@ -61,7 +62,6 @@ from app.regions.scope import code_within
 from app.tasks import matching
 from app.tasks.matching import WIDENED_REACH_KM, MemberFacts, Suggestion, TaskFacts
 from app.tasks.models import (
-    LIVE_ASSIGNMENT,
     Assignment,
     AssignmentStatus,
     ServiceRecord,
@@ -595,8 +595,6 @@ def _connection():
 
 
 def _utc_days_ago(days: int):
-    from app.db import utcnow
-
     return utcnow() - timedelta(days=days)
 
 
@@ -669,7 +667,7 @@ def _own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
 
 
 def _widened_reach(member: MemberProfile):
-    """Which widened tasks reach this member (the mirror of _talents): tasks widened to the
+    """Which widened tasks reach this member (the mirror of _talent_rows): tasks widened to the
     city, in the cities whose pool approved them, and any widened task for a province talent."""
     approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
     if any(e.level is PoolLevel.PROVINCE for e in approved):
@@ -724,10 +722,6 @@ def _within_means(m: MemberFacts) -> list:
     if m.no_outdoor:
         conditions.append(~Task.outdoor)
     return conditions
-
-
-def live_assignments(member: MemberProfile):
-    return select(Assignment).where(Assignment.member_id == member.id, Assignment.status.in_(LIVE_ASSIGNMENT))
 
 
 def distance_between(task: Task, member: MemberProfile) -> float | None:
