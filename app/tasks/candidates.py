@@ -430,8 +430,10 @@ class Search:
         self.task, self.facts, self.judge, self.skip, self.limit = task, facts, judge, skip, limit
         self.city = city      # the task's city, when the search is widened to the city
         self.rows: dict[int, tuple] = {}
+        self.bounds: dict[int, tuple[float, tuple]] = {}   # (bound, row) of the rows QuickJudge passed
         self.widened: set[int] = set()
         self.judged: dict[int, Suggestion | None] = {}     # None: excluded by a fact outside the index
+        self.members: dict[int, MemberFacts] = {}          # the facts each judged member was scored on
         self.best: list[Suggestion] = []
 
     def floor(self) -> float | None:
@@ -463,12 +465,20 @@ class Search:
         statement, params = _index_query(self.task, self.facts, self.judge, reaches, self.skip, page, self.city)
         found = _connection().execute(statement, params).all()
         width = 11 + len(self.judge.extra)       # … the anchor's level, other levels, has_facts
+        new = []
         for row in found:
             member_id = row[0]
-            self.rows.setdefault(member_id, tuple(row)[:width])
+            if member_id not in self.rows:
+                self.rows[member_id] = known = tuple(row)[:width]
+                new.append(known)
             if row.widened and member_id not in self.widened:
                 self.widened.add(member_id)
                 self.judged.pop(member_id, None)     # judged as a neighbour before: now as a talent
+                self.bounds.pop(member_id, None)
+                new.append(self.rows[member_id])
+        # Each row is bounded once (again only when it turns out to be a talent's).
+        self.bounds.update((pair[1][0], pair) for pair in self.judge.bounds(new, widened=self.widened,
+                                                                              skip=self.skip))
         return found[-1].bound if page is not None and len(found) == page else None
 
     def rank(self, *, index_only: bool = False) -> None:
@@ -480,8 +490,7 @@ class Search:
         # The list only gets better: a row that cannot reach its last score now never will. (Rows
         # read that could tie it are judged, so that ties go as the pure ranking breaks them.)
         last = self.best[-1].score if len(self.best) >= self.limit else None
-        fresh = [(bound, row) for bound, row in self.judge.bounds(self.rows.values(), widened=self.widened,
-                                                                  skip=self.skip)
+        fresh = [(bound, row) for bound, row in self.bounds.values()
                  if row[0] not in self.judged and (last is None or bound >= last)
                  and not (index_only and row[-1])]
         fresh.sort(key=lambda pair: (-pair[0], pair[1][0]))
@@ -497,8 +506,9 @@ class Search:
             for m in [m for has_facts, m in batch if not has_facts] + (
                     _complete(self.task, self.facts, loaded) if loaded else []):
                 ok = matching.exclusion(self.facts, m) is None
-                self.judged[m.member_id] = suggestion = matching.score(self.facts, m) if ok else None
+                self.judged[m.member_id] = suggestion = matching.score(self.facts, m, explain=False) if ok else None
                 if suggestion is not None:
+                    self.members[m.member_id] = m
                     best.append(suggestion)
             start, size = start + size, min(size * 2, MAX_BATCH)
         self.best = best
@@ -610,7 +620,8 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
     if not facts.remote:
         search.take(_further(facts, judge, widen, search.floor()))
     search.rank()
-    return search.best
+    # Members were compared on scores alone; the list shown says why, each member scored once more.
+    return [matching.score(facts, search.members[s.member_id]) for s in search.best]
 
 
 # --- single members: invitations and the member's own view --------------------------------------

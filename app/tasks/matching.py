@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 
 from app.regions.geo import EARTH_RADIUS_KM, haversine_km
 
@@ -53,12 +54,13 @@ class TaskFacts:
     organization_id: int | None = None
     skill_names: dict[int, str] = field(default_factory=dict)
 
-    @property
+    # Cached: the hard filters ask for these once per member judged.
+    @cached_property
     def evening(self) -> bool:
         return any(period_of(start) == 2 or end.hour * 60 + end.minute > 18 * 60 + 30
                    for start, end in self.sessions)
 
-    @property
+    @cached_property
     def weekly_hours(self) -> float:
         """The most hours the task asks for in any one week."""
         weeks: dict[tuple[int, int], float] = {}
@@ -67,7 +69,7 @@ class TaskFacts:
             weeks[key] = weeks.get(key, 0) + (end - start).total_seconds() / 3600
         return max(weeks.values(), default=0)
 
-    @property
+    @cached_property
     def specialist(self) -> bool:
         return any(level >= 3 for level in self.required.values())
 
@@ -173,8 +175,9 @@ def _slot_phrase(task: TaskFacts, free: list[tuple[datetime, datetime]]) -> str:
     return f"{len(task.sessions)} 次中 {len(free)} 次有空（{names}）"
 
 
-def score(task: TaskFacts, member: MemberFacts) -> Suggestion:
-    """Rank a member who passed the hard filters, with the reasons in Chinese."""
+def score(task: TaskFacts, member: MemberFacts, *, explain: bool = True) -> Suggestion:
+    """Rank a member who passed the hard filters, with the reasons in Chinese (none when not
+    `explain`: the score is the same, for members who are only being compared)."""
     reasons: list[str] = []
     parts: dict[str, float] = {}
 
@@ -188,36 +191,40 @@ def score(task: TaskFacts, member: MemberFacts) -> Suggestion:
     if task.preferred:
         fit = min(1.0, fit * 0.85 + 0.15 * len(held_preferred) / len(task.preferred))
     parts["skill"] = fit
-    for skill_id in list(task.required) + held_preferred:
-        name = task.skill_names.get(skill_id, "专长")
-        reasons.append(f"{name}·{LEVELS[member.skills[skill_id]]}")
+    if explain:
+        for skill_id in list(task.required) + held_preferred:
+            name = task.skill_names.get(skill_id, "专长")
+            reasons.append(f"{name}·{LEVELS[member.skills[skill_id]]}")
 
     # Distance: 就近就便 — falls with distance, zero at the smaller radius.
     d = distance_km(task, member)
     if d is None:
         parts["distance"] = 0.5
-        reasons.append("线上服务，不用出门")
+        if explain:
+            reasons.append("线上服务，不用出门")
     else:
         limit = WIDENED_REACH_KM if member.widened else max(0.1, min(task.radius_km, member.radius_km))
         parts["distance"] = max(0.0, 1 - d / limit)
-        reasons.append(f"{d:.1f} 公里" if d >= 1 else f"{max(10, round(d * 1000, -1)):.0f} 米")
+        if explain:
+            reasons.append(f"{d:.1f} 公里" if d >= 1 else f"{max(10, round(d * 1000, -1)):.0f} 米")
 
     # Availability: the share of sessions inside the weekly grid and outside blocked dates.
     if task.sessions:
         free = _free_sessions(task, member)
         parts["availability"] = len(free) / len(task.sessions)
-        if free:
+        if free and explain:
             reasons.append(_slot_phrase(task, free))
     else:
         parts["availability"] = 1.0
 
     # Fairness: those who served less lately rank a little higher; nobody is pestered.
     parts["fairness"] = 1 / (1 + member.hours_30d / 8)
-    reasons.append(f"近一个月服务 {member.hours_30d:g} 小时" if member.hours_30d else "近一个月还没有服务过")
+    if explain:
+        reasons.append(f"近一个月服务 {member.hours_30d:g} 小时" if member.hours_30d else "近一个月还没有服务过")
 
     # Pool level counts when the task asks for a specialist.
     parts["pool"] = member.pool_rank / 3 if task.specialist else 0.0
-    if member.pool_rank:
+    if member.pool_rank and explain:
         reasons.append(POOLS[member.pool_rank])
 
     total = sum(WEIGHTS[k] * v for k, v in parts.items())

@@ -196,6 +196,19 @@ tasks_strategy = st.builds(
     preferred=st.dictionaries(st.just(RIVER), st.integers(1, 3), max_size=1))
 
 
+@settings(max_examples=200)
+@given(t=tasks_strategy, m=members_strategy)
+def test_a_score_without_reasons_is_the_same_score(t, m):
+    # Scores are for members who passed the hard filters: these hold the skills, strength, time
+    # and nearness any of the tasks asks for, and differ in the rest.
+    m = replace(m, skills={**m.skills, LAW: 3, TEACH: 3}, capacity=3, open_invitations=min(m.open_invitations, 2),
+                availability_mask=m.availability_mask | slot_bit(1, 0), lat=ZHENGZHOU[0] + (m.lat - ZHENGZHOU[0]) / 4)
+    assert exclusion(t, m) is None
+    explained, quiet = score(t, m), score(t, m, explain=False)
+    assert quiet.reasons == [] and explained.reasons
+    assert (quiet.score, quiet.parts, quiet.distance_km) == (explained.score, explained.parts, explained.distance_km)
+
+
 @settings(max_examples=600)
 @given(t=tasks_strategy, m=members_strategy, no_night=st.booleans(), no_outdoor=st.booleans(),
        radius=st.sampled_from([1, 5, 10, 30]), widened=st.booleans(), max_hours=st.sampled_from([None, 1, 2, 4]))
