@@ -1,5 +1,5 @@
 """How requests end their transactions: on PostgreSQL a read-only one keeps the connection's
-prepared statements, and anything that wrote is still rolled back (app/db.py)."""
+prepared statements, and anything that wrote is still rolled back; and generic_plans() (app/db.py)."""
 
 import os
 import uuid
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
-from app.db import PREPARED_MAX
+from app.db import GENERIC_PLANS, PREPARED_MAX, generic_plans
 from app.extensions import db
 from app.members.models import SkillCategory
 
@@ -83,3 +83,31 @@ def test_row_locks_of_a_request_end_with_it(extra_app):
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         assert _request(lambda: db.session.scalar(text(
             "SELECT code FROM regions WHERE code = '410104' FOR UPDATE NOWAIT"))) == "410104"
+
+
+def _plan_settings() -> tuple[str, str]:
+    return tuple(db.session.execute(text(
+        "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather')")).one())
+
+
+def test_generic_plans_hold_within_the_block_and_are_put_back_after_it(extra_app):
+    with extra_app().app_context():
+        def run():
+            before = _plan_settings()
+            with generic_plans(db.session.connection()):
+                assert _plan_settings() == GENERIC_PLANS
+            assert _plan_settings() == before != GENERIC_PLANS
+            return before
+        before = _request(run)
+        assert _request(_plan_settings) == before
+
+
+def test_generic_plans_end_with_the_transaction_when_the_block_fails(extra_app):
+    with extra_app().app_context():
+        before = _request(_plan_settings)
+
+        def fail():
+            with pytest.raises(ProgrammingError), generic_plans(db.session.connection()):
+                db.session.execute(text("SELECT * FROM no_such_table"))
+        _request(fail)
+        assert _request(_plan_settings) == before

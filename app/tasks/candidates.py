@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
-from app.db import utcnow
+from app.db import generic_plans, utcnow
 from app.extensions import db
 from app.members.index import bands_between
 from app.members.models import (
@@ -279,7 +279,13 @@ def _build(part: Part, p: Binder, *, bounded: bool):
     stmt = select(s.member_id.label("member_id"), s.lat, s.lon, s.radius_km, s.capacity, s.availability_mask,
                   s.limits, s.pool_rank, s.hours_cap, s.level if part.anchored else literal_column("0").label("level"))
     if part.anchored:
-        stmt = stmt.where(s.skill_id == p("skill", Integer), p.one_of(s.level, "levels"))
+        if part.kind == "talents" and not part.boxed:
+            # Anywhere in the province: the levels as a range (contiguous; empty when least >
+            # most), which a generic plan also keeps in the index condition.
+            stmt = stmt.where(s.skill_id == p("skill", Integer), s.level >= p("least", Integer),
+                              s.level <= p("most", Integer))
+        else:
+            stmt = stmt.where(s.skill_id == p("skill", Integer), p.one_of(s.level, "levels"))
     else:   # any skill will do: name them all, so that each (skill, level, band) is still one range
         stmt = stmt.where(p.one_of(s.skill_id, "skills"), s.level.in_((1, 2, 3))).distinct()
     if part.kind == "county":
@@ -380,7 +386,8 @@ def _part_params(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
     nothing = reach.levels == ()
     if judge.anchor is not None:
         levels = range(max(judge.anchor_min, 1), 4) if reach.levels is None else reach.levels
-        params.update(skill=judge.anchor, levels=list(levels))
+        params.update(skill=judge.anchor, levels=list(levels), least=min(levels, default=1),
+                      most=max(levels, default=0))
     else:
         params["skills"] = [] if nothing else _active_skills()
     for i, (skill_id, least, _) in enumerate(judge.extra):
@@ -616,10 +623,11 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
     widen = widen if widen is not None else task.widen_to
     search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit,
                     city=_city_of(task) if widen == "city" else None)
-    search.take(_first_tier(facts, widen))
-    if not facts.remote:
-        search.take(_further(facts, judge, widen, search.floor()))
-    search.rank()
+    with generic_plans(_connection()):
+        search.take(_first_tier(facts, widen))
+        if not facts.remote:
+            search.take(_further(facts, judge, widen, search.floor()))
+        search.rank()
     # Members were compared on scores alone; the list shown says why, each member scored once more.
     return [matching.score(facts, search.members[s.member_id]) for s in search.best]
 
