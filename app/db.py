@@ -250,7 +250,9 @@ def configure_postgresql(engine: Engine) -> None:
 # planning a UNION of several index ranges takes longer than running it (1.3 ms against 0.4 ms
 # for three ranges). Their best plan does not depend on the values: an index range keyed by
 # skill, level and band. Within generic_plans() each statement's generic plan, made once per
-# connection, is reused. Parallel workers are switched off there too: the generic plan's row
+# connection, is reused; and statements are prepared at their first run, not their fifth: a
+# widened search's shapes are rare, and were planned afresh at each of their first five runs
+# (8 ms for nine ranges). Parallel workers are switched off there too: the generic plan's row
 # estimates are pessimistic enough to ask for workers, which take longer to start (2-10 ms)
 # than these reads take.
 
@@ -261,14 +263,19 @@ GENERIC_PLANS = ("force_generic_plan", "0")
 
 @contextlib.contextmanager
 def generic_plans(connection):
-    """Within the block, `connection` (a SQLAlchemy Connection) reuses each prepared statement's
-    generic plan and plans no parallel workers; a no-op outside PostgreSQL. The settings are the
-    transaction's own and are put back after the block (or end with the transaction, if the
-    block failed). One round trip each way, on the driver's connection."""
+    """Within the block, `connection` (a SQLAlchemy Connection) prepares each statement at once
+    and reuses its generic plan, with no parallel workers; a no-op outside PostgreSQL. The
+    server settings are the transaction's own and are put back after the block (or end with the
+    transaction, if the block failed); so is the driver's prepare threshold, always. One round
+    trip each way, on the driver's connection."""
     if connection.dialect.name != "postgresql":
         yield
         return
     raw = connection.connection.dbapi_connection
     previous = raw.execute(PLAN_SETTINGS, GENERIC_PLANS).fetchone()[:2]
-    yield
+    threshold, raw.prepare_threshold = raw.prepare_threshold, 0
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold
     raw.execute(PLAN_SETTINGS, previous)

@@ -93,10 +93,11 @@ def _plan_settings() -> tuple[str, str]:
 def test_generic_plans_hold_within_the_block_and_are_put_back_after_it(extra_app):
     with extra_app().app_context():
         def run():
-            before = _plan_settings()
+            before, driver = _plan_settings(), db.session.connection().connection.dbapi_connection
             with generic_plans(db.session.connection()):
-                assert _plan_settings() == GENERIC_PLANS
+                assert _plan_settings() == GENERIC_PLANS and driver.prepare_threshold == 0
             assert _plan_settings() == before != GENERIC_PLANS
+            assert driver.prepare_threshold == 5      # psycopg's default: prepared at the fifth run
             return before
         before = _request(run)
         assert _request(_plan_settings) == before
@@ -109,5 +110,6 @@ def test_generic_plans_end_with_the_transaction_when_the_block_fails(extra_app):
         def fail():
             with pytest.raises(ProgrammingError), generic_plans(db.session.connection()):
                 db.session.execute(text("SELECT * FROM no_such_table"))
+            assert db.session.connection().connection.dbapi_connection.prepare_threshold == 5
         _request(fail)
         assert _request(_plan_settings) == before
