@@ -473,12 +473,12 @@ class Search:
         found = _connection().execute(statement, params).all()
         width = 11 + len(self.judge.extra)       # … the anchor's level, other levels, has_facts
         new = []
-        for row in found:
+        for row in found:       # by position: a Row's slice is a tuple, and no lookup by name per row
             member_id = row[0]
             if member_id not in self.rows:
-                self.rows[member_id] = known = tuple(row)[:width]
+                self.rows[member_id] = known = row[:width]
                 new.append(known)
-            if row.widened and member_id not in self.widened:
+            if row[width] and member_id not in self.widened:      # the widened column
                 self.widened.add(member_id)
                 self.judged.pop(member_id, None)     # judged as a neighbour before: now as a talent
                 self.bounds.pop(member_id, None)
