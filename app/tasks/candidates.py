@@ -484,8 +484,8 @@ class Search:
                 self.bounds.pop(member_id, None)
                 new.append(self.rows[member_id])
         # Each row is bounded once (again only when it turns out to be a talent's).
-        self.bounds.update((pair[1][0], pair) for pair in self.judge.bounds(new, widened=self.widened,
-                                                                              skip=self.skip))
+        self.bounds.update((row[0], (bound, row))
+                           for bound, row in self.judge.bounds(new, widened=self.widened, skip=self.skip))
         return found[-1].bound if page is not None and len(found) == page else None
 
     def rank(self, *, index_only: bool = False) -> None:
