@@ -44,6 +44,20 @@ def test_a_read_only_request_leaves_its_statements_prepared(extra_app):
         assert db.session.connection().connection.dbapi_connection.prepared_max == PREPARED_MAX
 
 
+def test_integers_of_any_size_share_one_prepared_statement(extra_app):
+    """psycopg would send 7 as smallint and 70,000 as integer, preparing the statement once for
+    each; integers go as integer (bigint only when larger), so one statement serves both."""
+    statement = "SELECT count(*) FROM regions WHERE length(code) > :short OR length(code) > :long"
+    with extra_app().app_context():
+        assert _request(lambda: db.session.scalar(text("SELECT pg_typeof(:n)::text"), {"n": 7})) == "integer"
+        assert _request(lambda: db.session.scalar(text("SELECT pg_typeof(:n)::text"), {"n": 2**40})) == "bigint"
+        for short, long in [(7, 70_000), (70_000, 7), (8, 9), (2**20, 2**30)] * 2:
+            _request(lambda short=short, long=long: db.session.execute(text(statement), {"short": short, "long": long}))
+        prepared = db.session.execute(text("SELECT parameter_types::text FROM pg_prepared_statements "
+                                           "WHERE statement LIKE 'SELECT count(*) FROM regions WHERE length(code)%'")).all()
+        assert [row[0] for row in prepared] == ["{integer,integer}"]
+
+
 def test_a_request_that_wrote_without_committing_is_rolled_back(extra_app):
     names = [f"回滚{uuid.uuid4().hex[:8]}", f"回滚{uuid.uuid4().hex[:8]}"]
     with extra_app().app_context():

@@ -79,6 +79,9 @@ PAGE = 100          # index rows each query hands over first, most promising fir
 TIE = 5e-6          # deciding what more to read, scores this close count as equal (bounds carry a few
                     # millionths of headroom): a crowd of equal members is not read to its end
 DECLINE_MEMORY_DAYS = 30
+NO_ID = [0]         # a list of ids that matches nothing (no member, skill, level or band is 0), for an
+                    # empty one: psycopg gives an empty list no type, and PostgreSQL's statement
+                    # prepared for a typed list would be prepared (and planned) again for it
 INDEX = SkillLocation.__table__   # read through Core: no ORM adaptation per column, per query
 
 
@@ -419,7 +422,8 @@ def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
                           city=here is not None, anchored=judge.anchor is not None,
                           extra=tuple(required for _, _, required in judge.extra), slots=len(judge.slots)))
         values = _part_params(task, facts, judge, reach, skip, page is not None, here)
-        params.update((f"p{i}_{name}", value) for name, value in values.items())
+        params.update((f"p{i}_{name}", (value or NO_ID) if isinstance(value, list) else value)
+                      for name, value in values.items())
     statement, names = _statement(Shape(tuple(parts), page, array=_arrays()))
     return statement, {name: params[name] for name in names}
 

@@ -449,3 +449,25 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
         monkeypatch.setattr(candidates, "PAGE", page)
         assert [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)] == everything
     assert len(everything) == 4
+
+
+def test_an_empty_list_goes_to_the_index_query_as_one_that_matches_nothing(db, create_task, create_member):
+    """Nobody to skip, or a region with no level left to read: the query gets [0], never [] (on
+    PostgreSQL an empty list has no type, so its statement would be prepared and planned again);
+    no member, skill or level is numbered 0, so such a region still reads nothing."""
+    from app.tasks.matching import QuickJudge
+
+    task = create_task(skills={"法律咨询": 1}, radius_km=30)
+    member = create_member(skills={"法律咨询": 2})
+    db.session.commit()
+    facts = candidates.task_facts(task)
+    judge = QuickJudge(facts, candidates._anchor_skill(facts))
+
+    def read(reach):
+        statement, params = candidates._index_query(task, facts, judge, [reach], set(), 100)
+        lists = {name: value for name, value in params.items() if isinstance(value, list)}
+        assert {"p0_skip", "p0_levels"} <= lists.keys() and all(lists.values())
+        return [row.member_id for row in db.session.execute(statement, params)]
+
+    assert read(candidates.Reach("near", within_km=30, levels=())) == []
+    assert read(candidates.Reach("near", within_km=30)) == [member.id]
