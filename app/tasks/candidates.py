@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 
+import psycopg
 from sqlalchemy import (
     ARRAY,
     Date,
@@ -290,7 +291,8 @@ def _build(part: Part, p: Binder, *, bounded: bool):
         else:
             stmt = stmt.where(s.skill_id == p("skill", Integer), p.one_of(s.level, "levels"))
     else:   # any skill will do: name them all, so that each (skill, level, band) is still one range
-        stmt = stmt.where(p.one_of(s.skill_id, "skills"), s.level.in_((1, 2, 3))).distinct()
+        levels = [literal_column(str(level)) for level in (1, 2, 3)]   # written out: no parameters
+        stmt = stmt.where(p.one_of(s.skill_id, "skills"), s.level.in_(levels)).distinct()
     if part.kind == "county":
         stmt = stmt.where(s.region_code == p("region", String))
     if part.kind == "talents":
@@ -415,6 +417,14 @@ def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
                  page: int | None, city: str | None = None):
     """The statement and parameters of one index query over `reaches` (a UNION ALL when several);
     `city`: the task's city (for a search widened to the city)."""
+    shape, params = _index_shape(task, facts, judge, reaches, skip, page, city)
+    statement, names = _statement(shape)
+    return statement, {name: params[name] for name in names}
+
+
+def _index_shape(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reaches: list[Reach], skip: set[int],
+                 page: int | None, city: str | None) -> tuple[Shape, dict]:
+    """The shape of one index query and the values of its parameters (see _index_query)."""
     parts, params = [], {}
     for i, reach in enumerate(reaches):
         here = city if reach.widened and reach.widen == "city" else None
@@ -424,8 +434,41 @@ def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
         values = _part_params(task, facts, judge, reach, skip, page is not None, here)
         params.update((f"p{i}_{name}", (value or NO_ID) if isinstance(value, list) else value)
                       for name, value in values.items())
-    statement, names = _statement(Shape(tuple(parts), page, array=_arrays()))
-    return statement, {name: params[name] for name in names}
+    return Shape(tuple(parts), page, array=_arrays()), params
+
+
+def _read_index(shape: Shape, params: dict) -> list[tuple]:
+    """The rows of an index query. On PostgreSQL the statement goes to the driver as compiled once
+    (_native_statement) with its values in order: SQLAlchemy would work out the statement's cache
+    key and process each of its parameters at every run, and psycopg, which caches its own
+    rewriting of `%(name)s` placeholders only for statements under 4 KB and 50 parameters, would
+    rewrite a widened search's (10 KB, 325 parameters) every time: 1-2 ms of a widened search went
+    to that. SQLite's reads go through SQLAlchemy."""
+    connection = _connection()
+    if not shape.array:
+        statement, names = _statement(shape)
+        return connection.execute(statement, {name: params[name] for name in names}).all()
+    sql, order, literals = _native_statement(shape)
+    with psycopg.RawCursor(connection.connection.dbapi_connection) as cursor:
+        cursor.execute(sql, [params[name] if name in params else literals[name] for name in order])
+        return cursor.fetchall()
+
+
+@lru_cache(maxsize=512)
+def _native_statement(shape: Shape) -> tuple[str, tuple[str, ...], dict]:
+    """A PostgreSQL shape's SQL with PostgreSQL's own $1, $2 … placeholders (psycopg's RawCursor
+    sends it as it is), the parameter names in their order, and the values of the literals
+    SQLAlchemy made parameters of. The parameters are plain numbers, strings and lists of
+    integers, which SQLAlchemy would pass on unchanged."""
+    statement, names = _statement(shape)
+    compiled = statement.compile(dialect=_numbered_dialect())
+    literals = {name: bind.value for name, bind in compiled.binds.items() if name not in names}
+    return compiled.string, tuple(compiled.positiontup), literals
+
+
+@lru_cache(maxsize=1)
+def _numbered_dialect():
+    return type(db.engine.dialect)(paramstyle="numeric_dollar")
 
 
 def _active_skills() -> list[int]:
@@ -473,8 +516,7 @@ class Search:
     def read(self, reaches: list[Reach], page: int | None) -> float | None:
         """Read regions; with `page`, the highest bound an unread row of them could have (None
         when nothing was left unread)."""
-        statement, params = _index_query(self.task, self.facts, self.judge, reaches, self.skip, page, self.city)
-        found = _connection().execute(statement, params).all()
+        found = _read_index(*_index_shape(self.task, self.facts, self.judge, reaches, self.skip, page, self.city))
         width = 11 + len(self.judge.extra)       # … the anchor's level, other levels, has_facts
         new = []
         for row in found:       # by position: a Row's slice is a tuple, and no lookup by name per row
@@ -490,7 +532,7 @@ class Search:
         # Each row is bounded once (again only when it turns out to be a talent's).
         self.bounds.update((row[0], (bound, row))
                            for bound, row in self.judge.bounds(new, widened=self.widened, skip=self.skip))
-        return found[-1].bound if page is not None and len(found) == page else None
+        return found[-1][width + 1] if page is not None and len(found) == page else None   # its bound
 
     def rank(self, *, index_only: bool = False) -> None:
         """Score the rows not judged yet in order of their bound, in growing batches, until no
