@@ -80,7 +80,7 @@ PAGE = 100          # index rows each query hands over first, most promising fir
 TIE = 5e-6          # deciding what more to read, scores this close count as equal (bounds carry a few
                     # millionths of headroom): a crowd of equal members is not read to its end
 DECLINE_MEMORY_DAYS = 30
-NO_ID = [0]         # a list of ids that matches nothing (no member, skill, level or band is 0), for an
+NO_ID = [0]         # a list of ids that matches nothing (no member, skill or level is 0), for an
                     # empty one: psycopg gives an empty list no type, and PostgreSQL's statement
                     # prepared for a typed list would be prepared (and planned) again for it
 INDEX = SkillLocation.__table__   # read through Core: no ORM adaptation per column, per query
@@ -291,7 +291,9 @@ def _build(part: Part, p: Binder, *, bounded: bool):
         else:
             stmt = stmt.where(s.skill_id == p("skill", Integer), p.one_of(s.level, "levels"))
     else:   # any skill will do: name them all, so that each (skill, level, band) is still one range
-        levels = [literal_column(str(level)) for level in (1, 2, 3)]   # written out: no parameters
+        # Written out: a list of values would be an expanding parameter, which SQL compiled once
+        # with $n placeholders (_native_statement) cannot hold.
+        levels = [literal_column(str(level)) for level in (1, 2, 3)]
         stmt = stmt.where(p.one_of(s.skill_id, "skills"), s.level.in_(levels)).distinct()
     if part.kind == "county":
         stmt = stmt.where(s.region_code == p("region", String))
@@ -443,7 +445,8 @@ def _read_index(shape: Shape, params: dict) -> list[tuple]:
     key and process each of its parameters at every run, and psycopg, which caches its own
     rewriting of `%(name)s` placeholders only for statements under 4 KB and 50 parameters, would
     rewrite a widened search's (10 KB, 325 parameters) every time: 1-2 ms of a widened search went
-    to that. SQLite's reads go through SQLAlchemy."""
+    to that. SQLite's reads go through SQLAlchemy. (A failing read raises psycopg's own error, not
+    SQLAlchemy's wrapper of it; the request's rollback and the pool's pre-ping handle it as any.)"""
     connection = _connection()
     if not shape.array:
         statement, names = _statement(shape)
@@ -462,12 +465,15 @@ def _native_statement(shape: Shape) -> tuple[str, tuple[str, ...], dict]:
     integers, which SQLAlchemy would pass on unchanged."""
     statement, names = _statement(shape)
     compiled = statement.compile(dialect=_numbered_dialect())
-    literals = {name: bind.value for name, bind in compiled.binds.items() if name not in names}
+    literals = {name: compiled.binds[name].value for name in compiled.positiontup if name not in names}
     return compiled.string, tuple(compiled.positiontup), literals
 
 
 @lru_cache(maxsize=1)
 def _numbered_dialect():
+    """The engine's dialect class with numbered placeholders, for compiling only: it never
+    connects, so it knows no server version, which none of these SELECTs depends on (the test of
+    _read_index compares its rows with those SQLAlchemy's own run reads)."""
     return type(db.engine.dialect)(paramstyle="numeric_dollar")
 
 

@@ -67,7 +67,7 @@ class TaskFacts:
         for start, end in self.sessions:
             key = tuple(start.isocalendar())[:2]
             weeks[key] = weeks.get(key, 0) + (end - start).total_seconds() / 3600
-        return max(weeks.values(), default=0)
+        return max(weeks.values(), default=0.0)
 
     @cached_property
     def specialist(self) -> bool:

@@ -439,14 +439,17 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
     everywhere = candidates._first_tier(facts, None) + ([] if remote else candidates._further(facts, judge, None, None))
     for reach in everywhere:
         found += db.session.execute(*candidates._index_query(task, facts, judge, [reach], set(), 100)).all()
-    # What matching runs (on PostgreSQL: the SQL compiled once, on the driver) reads the same rows.
+    # What matching runs (on PostgreSQL: the SQL compiled once, on the driver) reads the same rows,
+    # widened searches' shapes included.
     skip = {members[4].id}
-    shape, params = candidates._index_shape(task, facts, judge, everywhere, skip, 100, None)
-    read = candidates._read_index(shape, params)
-    through_sqlalchemy = [tuple(row) for row in db.session.execute(
-        *candidates._index_query(task, facts, judge, everywhere, skip, 100))]
-    assert read == through_sqlalchemy and skip.isdisjoint(row[0] for row in read)
-    assert [tuple(map(type, row)) for row in read] == [tuple(map(type, row)) for row in through_sqlalchemy]
+    for widen in (None, "city", "province"):
+        reaches = candidates._first_tier(facts, widen) + ([] if remote else candidates._further(facts, judge, widen, None))
+        city = candidates._city_of(task) if widen == "city" else None
+        read = candidates._read_index(*candidates._index_shape(task, facts, judge, reaches, skip, 100, city))
+        through_sqlalchemy = [tuple(row) for row in db.session.execute(
+            *candidates._index_query(task, facts, judge, reaches, skip, 100, city))]
+        assert read and read == through_sqlalchemy and skip.isdisjoint(row[0] for row in read)
+        assert [tuple(map(type, row)) for row in read] == [tuple(map(type, row)) for row in through_sqlalchemy]
     assert len(found) >= 5 and len({row.member_id for row in found}) == len(found)   # each member read once
     sql_bound = {row.member_id: row.bound for row in found}
     for bound, row in judge.bounds([tuple(r)[:10 + len(judge.extra)] for r in found]):
