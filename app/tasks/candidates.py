@@ -419,7 +419,11 @@ def _index_query(task: Task, facts: TaskFacts, judge: matching.QuickJudge, reach
                  page: int | None, city: str | None = None):
     """The statement and parameters of one index query over `reaches` (a UNION ALL when several);
     `city`: the task's city (for a search widened to the city)."""
-    shape, params = _index_shape(task, facts, judge, reaches, skip, page, city)
+    return _executable(*_index_shape(task, facts, judge, reaches, skip, page, city))
+
+
+def _executable(shape: Shape, params: dict) -> tuple:
+    """A shape's statement and, of `params`, the values it takes, for SQLAlchemy to run."""
     statement, names = _statement(shape)
     return statement, {name: params[name] for name in names}
 
@@ -449,8 +453,7 @@ def _read_index(shape: Shape, params: dict) -> list[tuple]:
     SQLAlchemy's wrapper of it; the request's rollback and the pool's pre-ping handle it as any.)"""
     connection = _connection()
     if not shape.array:
-        statement, names = _statement(shape)
-        return connection.execute(statement, {name: params[name] for name in names}).all()
+        return connection.execute(*_executable(shape, params)).all()
     sql, order, literals = _native_statement(shape)
     with psycopg.RawCursor(connection.connection.dbapi_connection) as cursor:
         cursor.execute(sql, [params[name] if name in params else literals[name] for name in order])
