@@ -118,9 +118,9 @@ def _register_request_hooks(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from app.accounts.models import Role
     from app.accounts.phone import mask_phone
+    from app.formats import FILTERS
     from app.main.views import elder_mode
     from app.notifications.services import unread_count
-    from app.templating import hours, localtime
 
     @app.context_processor
     def inject():
@@ -135,5 +135,4 @@ def _register_template_helpers(app: Flask) -> None:
         }
 
     app.jinja_env.filters["mask_phone"] = mask_phone
-    app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["hours"] = hours
+    app.jinja_env.filters.update(FILTERS)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password
-from app.db import utcnow
+from app.clock import utcnow
 from app.extensions import db
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.models import Region

@@ -9,7 +9,8 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, exists, or_, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, enum_type, utcnow
+from app.clock import utcnow
+from app.db import TimestampMixin, enum_type
 from app.extensions import db
 
 

@@ -13,7 +13,7 @@ from app.accounts.passwords import hash_password, needs_rehash, password_problem
 from app.accounts.phone import normalise_phone
 from app.accounts.sessions import end_user_sessions
 from app.audit.services import record_audit
-from app.db import utcnow
+from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
 from app.organizations.models import Organization

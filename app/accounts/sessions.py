@@ -20,7 +20,8 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select
 from werkzeug.datastructures import CallbackDict
 
-from app.db import has_uncommitted_writes, utcnow
+from app.clock import utcnow
+from app.db import has_uncommitted_writes
 from app.extensions import db
 from app.transactions import commit_fresh
 

@@ -10,8 +10,7 @@ from sqlalchemy import Select
 
 from app.accounts.phone import mask_phone
 from app.extensions import db
-from app.members.models import EntryStatus, MemberProfile
-from app.members.wizard import availability_text
+from app.members.models import EntryStatus, MemberProfile, availability_text
 
 HEADER = ["姓名", "手机号码", "性别", "出生年份", "县（市、区）", "所在党支部", "原工作单位", "原职务",
           "专长", "方便的时间", "服务范围（公里）", "人才库", "状态"]

@@ -6,8 +6,6 @@ Each wizard form knows how to fill itself from a ProfileData and how to write it
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app
 from wtforms import (
     BooleanField,
@@ -23,8 +21,9 @@ from wtforms import (
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.accounts.forms import phone_field
+from app.clock import PERIODS, WEEKDAYS, local_today
 from app.forms import BaseForm, PersonName, PlainText, length, options, required, strip
-from app.members.models import PERIODS, SKILL_LEVELS, WEEKDAYS, Capacity, ConsentMethod, Gender, slot_bit
+from app.members.models import SKILL_LEVELS, Capacity, ConsentMethod, Gender, slot_bit
 from app.members.services import PeriodInput, SkillInput, oldest_birth_year, youngest_birth_year
 from app.regions.gazetteer import locate
 
@@ -253,7 +252,7 @@ class PeriodForm(WizardForm):
             raise ValidationError("请把开始和结束日期都填上")
         if self.start.data and field.data and field.data < self.start.data:
             raise ValidationError("结束日期不能早于开始日期")
-        if field.data and field.data < date.today():
+        if field.data and field.data < local_today():
             raise ValidationError("这段时间已经过去了，不用填")
 
     def fill(self, data, meta):

@@ -26,14 +26,12 @@ from sqlalchemy import insert, select, update
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import normalise_phone
 from app.audit.services import record_audit
-from app.db import utcnow
+from app.clock import PERIODS, WEEKDAYS, utcnow
 from app.extensions import db
 from app.forms import PersonName
 from app.members.index import member_columns
 from app.members.models import (
-    PERIODS,
     SKILL_LEVELS,
-    WEEKDAYS,
     Capacity,
     ConsentMethod,
     Gender,

@@ -15,8 +15,8 @@ from datetime import timedelta
 from sqlalchemy import Date, DateTime, Integer, bindparam, delete, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from app.clock import local_now
-from app.db import UTCDateTime, utcnow
+from app.clock import local_now, utcnow
+from app.db import UTCDateTime
 from app.extensions import db
 from app.members.models import NO_HOURS_CAP, Capacity, EntryStatus, MemberProfile, PoolLevel, SkillLocation
 

@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, enum_type, utcnow
+from app.clock import PERIODS, WEEKDAYS, utcnow
+from app.db import TimestampMixin, enum_type
 from app.extensions import db
 
 
@@ -86,13 +87,29 @@ class LocationPrecision(enum.Enum):
         return {"county": "按县（市、区）", "address": "按家庭住址"}[self.value]
 
 
-# Weekly availability: 7 days × 3 periods as bits of one integer (bit = day * 3 + period).
-WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
-PERIODS = ["上午", "下午", "晚上"]
+# Weekly availability: 7 days (app.clock.WEEKDAYS) × 3 periods (app.clock.PERIODS) as bits of one
+# integer (bit = day * 3 + period).
 
 
 def slot_bit(day: int, period: int) -> int:
     return 1 << (day * 3 + period)
+
+
+def availability_labels(mask: int) -> list[str]:
+    """周一上午, 周三下午 …: each slot of a weekly grid."""
+    return [f"{WEEKDAYS[d]}{PERIODS[p]}" for d in range(7) for p in range(3) if mask & slot_bit(d, p)]
+
+
+def availability_text(mask: int) -> str:
+    """周一上午、下午；周三晚上: a weekly grid, day by day."""
+    if not mask:
+        return "未填写"
+    days = []
+    for d in range(7):
+        periods = [PERIODS[p] for p in range(3) if mask & slot_bit(d, p)]
+        if periods:
+            days.append(WEEKDAYS[d] + "、".join(periods))
+    return "；".join(days)
 
 
 class MemberProfile(TimestampMixin, db.Model):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Role, User
 from app.audit.services import record_audit
-from app.db import utcnow
+from app.clock import utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.members.index import reindex_member

@@ -14,7 +14,7 @@ from app.accounts.passwords import hash_password, password_problem, verify_passw
 from app.accounts.phone import normalise_phone
 from app.accounts.sessions import end_user_sessions
 from app.audit.services import record_audit
-from app.db import utcnow
+from app.clock import local_today, utcnow
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
 from app.members.index import reindex_member
@@ -32,6 +32,7 @@ from app.members.models import (
     Skill,
     SkillCategory,
     UnavailablePeriod,
+    availability_labels,
 )
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.models import Region, RegionLevel
@@ -130,7 +131,7 @@ def oldest_birth_year() -> int:
 
 
 def youngest_birth_year(today: date | None = None) -> int:
-    return (today or date.today()).year - 40
+    return (today or local_today()).year - 40
 
 
 def check_name(name: str) -> str:
@@ -485,12 +486,6 @@ def export_member_data(member: MemberProfile) -> dict:
         "人才库": [{"层级": e.level.label, "地区": e.region.name, "状态": e.status.label,
                  "时间": e.nominated_at.isoformat()} for e in member.pool_entries],
     }
-
-
-def availability_labels(mask: int) -> list[str]:
-    from app.members.models import PERIODS, WEEKDAYS, slot_bit
-
-    return [f"{WEEKDAYS[d]}{PERIODS[p]}" for d in range(7) for p in range(3) if mask & slot_bit(d, p)]
 
 
 # --- drafts -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from app.accounts.models import Role
 from app.accounts.phone import mask_phone
 from app.audit.services import record_audit
+from app.clock import local_today
 from app.errors import DomainError
 from app.extensions import db
 from app.forms import BaseForm, options
@@ -128,7 +128,7 @@ def export(fmt: str):
     mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
                 else "text/csv; charset=utf-8")
     return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename=yinhui-pool-{date.today():%Y%m%d}.{fmt}"})
+        "Content-Disposition": f"attachment; filename=yinhui-pool-{local_today():%Y%m%d}.{fmt}"})
 
 
 # --- a member's record --------------------------------------------------------------------------

@@ -12,18 +12,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from app.db import utcnow
+from app.clock import utcnow
 from app.extensions import db
 from app.members import forms as f
 from app.members.models import (
-    PERIODS,
     SKILL_LEVELS,
-    WEEKDAYS,
     ConsentMethod,
     ProfileDraft,
     Skill,
     SkillCategory,
-    slot_bit,
+    availability_text,
 )
 from app.members.services import ProfileData
 from app.organizations.models import Organization, OrganizationKind
@@ -63,17 +61,6 @@ def _skills_text(data: ProfileData, meta: dict) -> str:
     names = dict(db.session.execute(select(Skill.id, Skill.name).where(
         Skill.id.in_([s.skill_id for s in data.skills]))).all())
     return "；".join(f"{names.get(s.skill_id, '?')}（{SKILL_LEVELS[s.level]}）" for s in data.skills)
-
-
-def availability_text(mask: int) -> str:
-    if not mask:
-        return "未填写"
-    days = []
-    for d in range(7):
-        periods = [PERIODS[p] for p in range(3) if mask & slot_bit(d, p)]
-        if periods:
-            days.append(WEEKDAYS[d] + "、".join(periods))
-    return "；".join(days)
 
 
 def _limits_text(data: ProfileData, meta: dict) -> str:

@@ -17,7 +17,7 @@ from email.utils import formataddr, make_msgid
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.db import utcnow
+from app.clock import utcnow
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 from app.transactions import commit_fresh

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import enum_type
 from app.extensions import db
+from app.regions.codes import prefix_of
 
 
 class RegionLevel(enum.Enum):
@@ -35,18 +36,10 @@ class Region(db.Model):
     @property
     def prefix(self) -> str:
         """Every region inside this one has a code starting with this prefix."""
-        return prefix_of(self.code, self.level)
+        return prefix_of(self.code, self.level.value)
 
     def contains(self, code: str | None) -> bool:
         return bool(code) and code.startswith(self.prefix)
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"
-
-
-def prefix_of(code: str, level: RegionLevel) -> str:
-    if level is RegionLevel.PROVINCE:
-        return code[:2]
-    if level is RegionLevel.CITY:
-        return code[:4]
-    return code

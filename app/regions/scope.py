@@ -4,8 +4,7 @@ Every query of region-owned data goes through `scoped()` or `scoped_get_or_404()
 holds such data defines `scope_clause(actor)`, a SQL condition built from the actor's grants;
 out-of-scope ids are answered with 404, never 403, so staff cannot probe for what exists.
 
-Subtrees are code-prefix ranges (41 → province, 4101 → 郑州市, 410104 → 管城回族区), written as
-`code >= '4101' AND code < '4102'` so that both SQLite and PostgreSQL use the B-tree index.
+Subtrees are code-prefix ranges (app.regions.codes).
 """
 
 from __future__ import annotations
@@ -13,34 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import Select, select
 
 from app.extensions import db
+from app.regions.codes import code_within, minimal_prefixes, prefix_upper  # noqa: F401  (moving to app.access)
 from app.regions.models import Region, RegionLevel
 
 if TYPE_CHECKING:
     from app.accounts.models import User
 
 T = TypeVar("T")
-
-
-def prefix_upper(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def code_within(column, prefixes: list[str]) -> ColumnElement[bool]:
-    """column lies in any of the subtrees; false when there are none."""
-    ranges = [and_(column >= p, column < prefix_upper(p)) for p in minimal_prefixes(prefixes)]
-    return or_(*ranges) if ranges else false()
-
-
-def minimal_prefixes(prefixes: list[str]) -> list[str]:
-    """Drop prefixes inside others: ['41', '4101'] → ['41']."""
-    result: list[str] = []
-    for p in sorted(set(prefixes), key=lambda q: (len(q), q)):
-        if not any(p.startswith(q) for q in result):
-            result.append(p)
-    return sorted(result)
 
 
 def admin_regions(actor: User | None) -> list[Region]:

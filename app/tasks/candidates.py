@@ -43,8 +43,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import lazyload
 
-from app.clock import local_now, local_today
-from app.db import generic_plans, utcnow
+from app.clock import local_now, local_today, utcnow
+from app.db import generic_plans
 from app.extensions import db
 from app.members.index import bands_between
 from app.members.models import (
@@ -57,10 +57,11 @@ from app.members.models import (
     SkillLocation,
     UnavailablePeriod,
 )
+from app.regions.codes import code_within
 from app.regions.geo import bounding_box, flat_distance_margin, flat_scales, haversine_km
 from app.regions.models import Region, RegionLevel
-from app.regions.scope import code_within
 from app.tasks import matching
+from app.tasks.ledger import hours_since
 from app.tasks.matching import WIDENED_REACH_KM, MemberFacts, Suggestion, TaskFacts
 from app.tasks.models import (
     Assignment,
@@ -72,7 +73,6 @@ from app.tasks.models import (
     TaskSkill,
     TaskStatus,
 )
-from app.tasks.services import hours_since
 
 BATCH = 40          # candidates completed at first; doubled each round while the top may still change
 MAX_BATCH = 640

@@ -15,11 +15,10 @@ from wtforms import (
 )
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from app.clock import WEEKDAYS
 from app.forms import BaseForm, Finite, PlainText, input_required, length, options, required, strip
 from app.members.models import SKILL_LEVELS, Capacity
 from app.tasks.models import ScheduleKind, TaskCategory, TaskMode
-
-WEEKDAY_NAMES = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 
 
 class BasicsForm(BaseForm):
@@ -70,7 +69,7 @@ class TimeForm(BaseForm):
 
 
 for _d in range(7):
-    setattr(TimeForm, f"weekday_{_d}", BooleanField(WEEKDAY_NAMES[_d]))
+    setattr(TimeForm, f"weekday_{_d}", BooleanField(WEEKDAYS[_d]))
 
 
 class NeedsForm(BaseForm):

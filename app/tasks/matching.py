@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 
+from app.clock import PERIODS, WEEKDAYS, period_of
+from app.members.models import slot_bit
 from app.regions.geo import EARTH_RADIUS_KM, haversine_km
 
-WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
-PERIODS = ["上午", "下午", "晚上"]
 LEVELS = {1: "了解", 2: "熟练", 3: "精通"}
 POOLS = {1: "县级人才库", 2: "市级人才库", 3: "省级人才库"}
 
@@ -25,17 +25,6 @@ WEIGHTS = {"skill": 0.35, "distance": 0.25, "availability": 0.20, "fairness": 0.
 DECLINED_ORG_PENALTY = 0.75     # declined this organization recently: held back, not excluded
 INVITATION_CAP = 3              # open invitations a member may have before we stop asking
 PENDING_PENALTY = 0.08          # per open invitation below the cap
-
-
-def period_of(moment: datetime) -> int:
-    """0 morning, 1 afternoon, 2 evening: by when a session starts."""
-    if moment.hour < 12:
-        return 0
-    return 1 if moment.hour < 18 else 2
-
-
-def slot_bit(weekday: int, period: int) -> int:
-    return 1 << (weekday * 3 + period)
 
 
 @dataclass(frozen=True)

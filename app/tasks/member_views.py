@@ -10,13 +10,12 @@ from flask_login import current_user, login_required
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from app.clock import LOCAL, local_now
-from app.db import utcnow
+from app.clock import LOCAL, local_now, utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.forms import BaseForm
 from app.members.models import MemberProfile
-from app.tasks import candidates, services
+from app.tasks import candidates, ledger, services
 from app.tasks.forms import ApplyForm
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskSession, TaskStatus
 from app.web import form_page
@@ -50,7 +49,7 @@ def tasks():
             and a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.WITHDRAWN)]
     near = candidates.tasks_near(member) if member.is_matchable else []
     return render_template("my/tasks.html", member=member, invitations=invitations, upcoming=upcoming, past=past,
-                           near=near, hours=services.member_hours(member.id), form=BaseForm(),
+                           near=near, hours=ledger.member_hours(member.id), form=BaseForm(),
                            describe=services.describe_schedule)
 
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, time
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, enum_type, utcnow
+from app.clock import utcnow
+from app.db import TimestampMixin, enum_type
 from app.extensions import db
 from app.members.models import Capacity
 

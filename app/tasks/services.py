@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Role, User
 from app.audit.services import record_audit
-from app.clock import local_now, local_today
-from app.db import utcnow
+from app.clock import WEEKDAY_DIGITS, local_now, local_today, utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.members.models import Capacity, MemberProfile, MemberStatus, Skill
@@ -249,7 +248,7 @@ def describe_schedule(task: Task) -> str:
     if task.schedule is ScheduleKind.ONCE:
         s = task.sessions[0]
         return f"{s.starts_at:%Y年%m月%d日} {s.starts_at:%H:%M}–{s.ends_at:%H:%M}"
-    days = "、".join(name for d, name in enumerate(["一", "二", "三", "四", "五", "六", "日"]) if task.weekdays & (1 << d))
+    days = "、".join(name for d, name in enumerate(WEEKDAY_DIGITS) if task.weekdays & (1 << d))
     return (f"{task.first_date:%Y年%m月%d日}至{task.last_date:%Y年%m月%d日}，每周{days} "
             f"{task.start_time:%H:%M}–{task.end_time:%H:%M}（共 {len(task.sessions)} 次）")
 
@@ -485,17 +484,3 @@ def confirm_attendance(*, actor: User, session: TaskSession,
     db.session.flush()
     record_audit(actor, "task.attendance", task, detail={"session": session.id, "records": len(records)})
     return records
-
-
-def member_hours(member_id: int) -> float:
-    return float(db.session.scalar(select(func.coalesce(func.sum(ServiceRecord.hours), 0)).where(
-        ServiceRecord.member_id == member_id, ServiceRecord.attended)) or 0)
-
-
-def hours_since(member_ids: list[int], since: date) -> dict[int, float]:
-    if not member_ids:
-        return {}
-    rows = db.session.execute(select(ServiceRecord.member_id, func.sum(ServiceRecord.hours)).where(
-        ServiceRecord.member_id.in_(member_ids), ServiceRecord.attended, ServiceRecord.served_on >= since)
-        .group_by(ServiceRecord.member_id)).all()
-    return {m: float(h or 0) for m, h in rows}

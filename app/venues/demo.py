@@ -9,11 +9,12 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import exists, select
 
 from app.accounts.models import User
+from app.clock import local_now
 from app.errors import DomainError
 from app.extensions import db
 from app.organizations.models import Organization
 from app.regions.models import Region
-from app.venues import services, times
+from app.venues import services
 from app.venues.models import (
     ActivityPackage,
     ActivityType,
@@ -96,7 +97,7 @@ def _book_first_free(*, actor: User, venue: Venue, org: Organization, days_ahead
                      **kw) -> Booking | None:
     """Book the first day from `days_ahead` on where the venue takes the slot (skips weekends,
     holidays and taken time); None when two weeks bring nothing."""
-    day = times.local_now().date() + timedelta(days=days_ahead)
+    day = local_now().date() + timedelta(days=days_ahead)
     for _ in range(14):
         begin = datetime.combine(day, start)
         try:

@@ -13,10 +13,9 @@ from flask import current_app
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
-from app.db import utcnow
+from app.clock import local_now, to_instant, utcnow
 from app.extensions import db
 from app.organizations.models import Organization
-from app.venues import times
 from app.venues.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus, Venue
 from app.venues.services import hosted_by
 
@@ -35,7 +34,7 @@ def _calendar(name: str) -> Calendar:
 
 
 def _occurrences(*where) -> list[BookingOccurrence]:
-    since = datetime.combine(times.local_now().date() - timedelta(days=HISTORY_DAYS), time())
+    since = datetime.combine(local_now().date() - timedelta(days=HISTORY_DAYS), time())
     return db.session.scalars(select(BookingOccurrence).join(Booking).where(
         BookingOccurrence.status.in_(SLOT_HOLDING), BookingOccurrence.end_at >= since, *where)
         .order_by(BookingOccurrence.start_at, BookingOccurrence.id)).all()
@@ -46,8 +45,8 @@ def _event(o: BookingOccurrence, *, summary: str, stamp: datetime) -> Event:
     event = Event()
     event.add("uid", f"occurrence-{o.id}@yinhui")
     event.add("dtstamp", stamp)
-    event.add("dtstart", times.to_instant(o.start_at))
-    event.add("dtend", times.to_instant(o.end_at))
+    event.add("dtstart", to_instant(o.start_at))
+    event.add("dtend", to_instant(o.end_at))
     event.add("summary", summary)
     event.add("location", f"{booking.venue.name}（{booking.venue.address}）")
     event.add("status", "CONFIRMED" if o.status is BookingStatus.APPROVED else "TENTATIVE")

@@ -20,9 +20,9 @@ from wtforms import (
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.clock import WEEKDAYS
 from app.forms import BaseForm, Finite, PlainText, input_required, length, options, required, strip
 from app.venues.models import ActivityType, Facility, VenueKind
-from app.venues.times import WEEKDAYS
 
 KINDS = [(k.value, k.label) for k in VenueKind]
 FACILITIES = [(f.value, f.label) for f in Facility]

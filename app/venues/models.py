@@ -1,7 +1,7 @@
 """Venues, their opening hours, closures and activity packages; bookings and the occurrences
 that hold time.
 
-Booking times are naive local wall times (Asia/Shanghai, see times.py) in half-open intervals
+Booking times are naive local wall times (Asia/Shanghai, see app/clock.py) in half-open intervals
 [start_at, end_at). No two slot-holding (pending or approved) occurrences of one venue overlap:
 on PostgreSQL an exclusion constraint over (venue_id, tsrange(start_at, end_at, '[)')) says so,
 declared here for PostgreSQL only; on SQLite two triggers say so. Both are created by the
@@ -32,12 +32,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import LocalDateTime, TimestampMixin, enum_type, utcnow
+from app.clock import WEEKDAYS, utcnow
+from app.db import LocalDateTime, TimestampMixin, enum_type
 from app.extensions import db
+from app.formats import fmt_slot, fmt_time
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.venues.recurrence import Slot
-from app.venues.times import WEEKDAYS, fmt_slot, fmt_time
 
 
 class VenueKind(enum.Enum):

@@ -1,7 +1,7 @@
 """Recurrence and a venue's time rules, as pure functions (no database), so that they can be
 tested exhaustively with hypothesis.
 
-All times are naive local wall times (see times.py); intervals are half-open [start, end), so
+All times are naive local wall times (see app/clock.py); intervals are half-open [start, end), so
 back-to-back slots (9:00–10:00 and 10:00–11:00) do not overlap.
 
 A series is described by a `Rule` (weekly: every N weeks on chosen weekdays; monthly: day N of
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Generic, NamedTuple, TypeVar
 
+from app.clock import WEEKDAYS, WEEKDAYS_LONG
 from app.errors import Invalid
-from app.venues.times import WEEKDAYS, WEEKDAYS_LONG, fmt_date, fmt_time
+from app.formats import fmt_date, fmt_time
 
 MAX_OCCURRENCES = 400  # a weekly series over a year with every weekday stays below this
 ICAL_DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]

@@ -23,16 +23,16 @@ from sqlalchemy.orm import lazyload
 
 from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
-from app.db import utcnow
+from app.clock import WEEKDAYS, add_months, local_now, month_start, utcnow
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
+from app.formats import fmt_date, fmt_slot, fmt_time
 from app.notifications.services import notify
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region, RegionLevel
 from app.regions.scope import covers, highest_admin_level
 from app.regions.services import place_address
-from app.venues import times
 from app.venues.holidays import public_holiday
 from app.venues.models import (
     SLOT_HOLDING,
@@ -55,7 +55,6 @@ from app.venues.models import (
     organizer_org_ids,
 )
 from app.venues.recurrence import Plan, Refusal, Rule, Slot, VenueRules, expand, plan
-from app.venues.times import fmt_date, fmt_slot
 
 OVERLAP_CONSTRAINT = "booking_occurrences_no_overlap"  # the PG constraint's and the SQLite triggers' name
 MAX_MANUAL_DISTANCE_KM = 80
@@ -207,7 +206,7 @@ def _check_first_slot(venue: Venue, first: Slot, rules: VenueRules, now: datetim
     earliest = now + timedelta(hours=venue.min_lead_hours)
     if first.start < earliest:
         raise Invalid(f"本场地需要至少提前 {venue.min_lead_hours} 小时预约，最早可以预约 "
-                      f"{fmt_date(earliest.date())} {times.fmt_time(earliest)} 以后的时间", field="date")
+                      f"{fmt_date(earliest.date())} {fmt_time(earliest)} 以后的时间", field="date")
     last = horizon_end(venue, now)
     if first.start.date() > last:
         raise Invalid(f"本场地只接受 {venue.horizon_days} 天以内的预约（到{fmt_date(last)}为止）", field="date")
@@ -220,7 +219,7 @@ def _check_first_slot(venue: Venue, first: Slot, rules: VenueRules, now: datetim
 def check_time(*, venue: Venue, start: datetime, end: datetime) -> None:
     """The first question of a booking: can this venue hold this slot at all? (Everything else is
     checked again when the booking is made.)"""
-    now = times.local_now()
+    now = local_now()
     _check_first_slot(venue, Slot(start, end), venue_rules(venue, start.date(), start.date()), now)
     taken = held_slots(venue.id, start, end)
     if taken:
@@ -236,7 +235,7 @@ def preview_booking(*, actor, venue: Venue, organization: Organization, start: d
         raise PermissionDenied("只能为您负责的组织预约场地", field="organization")
     if not venue.active:
         raise Invalid("这个场地暂停接受预约")
-    now = times.local_now()
+    now = local_now()
     first = Slot(start, end)
     last_day = horizon_end(venue, now)
     if rule is not None:
@@ -359,7 +358,7 @@ def cancel_booking(*, actor, booking: Booking, reason: str, scope: str = CancelS
         raise Invalid("请选择取消哪些日期", field="scope")
     if scope != CancelScope.ALL and (occurrence is None or occurrence.booking_id != booking.id):
         raise NotFound("没有找到要取消的日期")
-    now = times.local_now()
+    now = local_now()
     chosen = [o for o in booking.occurrences if o.status.holds_slot and o.start_at > now and (
         scope == CancelScope.ALL or (scope == CancelScope.ONE and o.id == occurrence.id)
         or (scope == CancelScope.REST and o.start_at >= occurrence.start_at))]
@@ -527,10 +526,10 @@ def set_opening_hours(*, actor, venue: Venue, hours: dict[int, list[tuple[time, 
         ordered = sorted(periods)
         for opens, closes in ordered:
             if opens >= closes:
-                raise Invalid(f"{times.WEEKDAYS[weekday]}：开门时间要早于关门时间", field=f"day{weekday}")
+                raise Invalid(f"{WEEKDAYS[weekday]}：开门时间要早于关门时间", field=f"day{weekday}")
         for (_, b1), (a2, _) in zip(ordered, ordered[1:], strict=False):
             if a2 < b1:
-                raise Invalid(f"{times.WEEKDAYS[weekday]}：两段开放时间重叠了", field=f"day{weekday}")
+                raise Invalid(f"{WEEKDAYS[weekday]}：两段开放时间重叠了", field=f"day{weekday}")
     venue.hours.clear()
     db.session.flush()
     for weekday in sorted(hours):
@@ -550,7 +549,7 @@ def add_closure(*, actor, venue: Venue, first_day: date, last_day: date, reason:
         raise Invalid("请填写闭馆原因，例如“设备维修”", field="reason")
     if last_day < first_day:
         raise Invalid("结束日期不能早于开始日期", field="last_day")
-    if last_day < times.local_now().date():
+    if last_day < local_now().date():
         raise Invalid("不能为已经过去的日期设置闭馆", field="last_day")
     if (last_day - first_day).days > 366:
         raise Invalid("一次最多设置一年的闭馆", field="last_day")
@@ -573,7 +572,7 @@ def remove_closure(*, actor, closure: Closure) -> None:
 
 def occurrences_in_closures(venue: Venue) -> list[tuple[BookingOccurrence, str]]:
     """Upcoming slot-holding dates on days the venue is now closed or no longer open."""
-    now = times.local_now()
+    now = local_now()
     upcoming = db.session.scalars(select(BookingOccurrence).where(
         BookingOccurrence.venue_id == venue.id, BookingOccurrence.status.in_(SLOT_HOLDING),
         BookingOccurrence.start_at > now).order_by(BookingOccurrence.start_at)).all()
@@ -795,7 +794,7 @@ def hosted_by(organization: Organization):
 
 def organization_bookings(*, organization: Organization, upcoming_only: bool = True) -> list[Booking]:
     """Bookings a branch leads or co-hosts, by their first date still to come."""
-    now = times.local_now()
+    now = local_now()
     stmt = select(Booking).where(hosted_by(organization))
     if upcoming_only:
         stmt = stmt.where(exists().where(BookingOccurrence.booking_id == Booking.id, BookingOccurrence.end_at > now))
@@ -817,9 +816,9 @@ class MonthTheme:
 def theme_days(*, organization: Organization, months_back: int = 2, months_ahead: int = 3) -> list[MonthTheme]:
     """The branch's monthly 主题党日 against its bookings (led or co-hosted, pending or approved),
     from a few months back to a few ahead; a month without one is flagged."""
-    today = times.local_now().date()
-    first = times.add_months(today, -months_back)
-    last = times.add_months(today, months_ahead + 1)
+    today = local_now().date()
+    first = add_months(today, -months_back)
+    last = add_months(today, months_ahead + 1)
     rows = db.session.scalars(select(BookingOccurrence).join(Booking).where(
         hosted_by(organization),
         Booking.activity == ActivityType.THEME_PARTY_DAY, BookingOccurrence.status.in_(SLOT_HOLDING),
@@ -828,12 +827,12 @@ def theme_days(*, organization: Organization, months_back: int = 2, months_ahead
         .order_by(BookingOccurrence.start_at)).all()
     by_month: dict[date, list[BookingOccurrence]] = defaultdict(list)
     for o in rows:
-        by_month[times.month_start(o.start_at.date())].append(o)
+        by_month[month_start(o.start_at.date())].append(o)
     months = []
     month = first
     while month < last:
-        months.append(MonthTheme(month, by_month.get(month, []), past=times.add_months(month, 1) <= today))
-        month = times.add_months(month, 1)
+        months.append(MonthTheme(month, by_month.get(month, []), past=add_months(month, 1) <= today))
+        month = add_months(month, 1)
     return months
 
 
@@ -843,9 +842,9 @@ def remind_theme_days() -> int:
     `flask venues remind` (cron); only adds notifications, the caller commits."""
     from app.notifications.models import Notification
 
-    today = times.local_now().date()
-    first = datetime.combine(times.month_start(today), time())
-    after = datetime.combine(times.add_months(today, 1), time())
+    today = local_now().date()
+    first = datetime.combine(month_start(today), time())
+    after = datetime.combine(add_months(today, 1), time())
     booked = (select(BookingHost.organization_id).join(Booking, Booking.id == BookingHost.booking_id)
               .join(BookingOccurrence, BookingOccurrence.booking_id == Booking.id).where(
                   Booking.activity == ActivityType.THEME_PARTY_DAY, BookingOccurrence.status.in_(SLOT_HOLDING),

@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
+from app.clock import WEEKDAYS_LONG, add_months, local_now, month_start, week_start
 from app.errors import DomainError, Invalid, NotFound
 from app.extensions import db
+from app.formats import fmt_time
 from app.forms import options
 from app.main.access import admin_required, role_required
 from app.organizations.models import Organization, OrganizationKind
@@ -25,7 +27,7 @@ from app.regions import gazetteer
 from app.regions.geo import format_km
 from app.regions.models import RegionLevel
 from app.regions.scope import covers, highest_admin_level, scoped, scoped_get, scoped_get_or_404
-from app.venues import feeds, services, times
+from app.venues import feeds, services
 from app.venues.forms import (
     CANCEL_SCOPES,
     STEP_FIELDS,
@@ -124,24 +126,24 @@ def detail(venue_id: int):
     venue = _venue_or_404(venue_id)
     manage = services.can_manage(current_user, venue)
     closures = db.session.scalars(select(Closure).where(
-        Closure.venue_id == venue.id, Closure.last_day >= times.local_now().date()).order_by(Closure.first_day)).all()
+        Closure.venue_id == venue.id, Closure.last_day >= local_now().date()).order_by(Closure.first_day)).all()
     return render_template("venues/detail.html", venue=venue, manage=manage, closures=closures,
                            packages=services.packages_for(venue),
-                           hours=services.venue_rules(venue, times.local_now().date(), times.local_now().date()),
+                           hours=services.venue_rules(venue, local_now().date(), local_now().date()),
                            managers=services.venue_managers(venue) if manage else [],
                            troubled=services.occurrences_in_closures(venue) if manage else [],
                            feed_url=url_for("venues.venue_feed", token=venue.feed_token, _external=True)
                            if manage and venue.feed_token else None,
                            can_book=current_user.has_role(Role.ORGANIZER) and venue.active,
-                           form=ConfirmForm(), mask_phone=mask_phone, fmt_date=times.fmt_date)
+                           form=ConfirmForm(), mask_phone=mask_phone)
 
 
 @bp.get("/venues/<int:venue_id>/week")
 @staff_required
 def week(venue_id: int):
     venue = _venue_or_404(venue_id)
-    today = times.local_now().date()
-    first = times.week_start(_parse_day(request.args.get("start"), today))
+    today = local_now().date()
+    first = week_start(_parse_day(request.args.get("start"), today))
     days = services.venue_calendar(actor=current_user, venue=venue, first_day=first,
                                    last_day=first + timedelta(days=6))
     return render_template("venues/week.html", venue=venue, days=days, first=first, today=today,
@@ -154,17 +156,17 @@ def week(venue_id: int):
 @staff_required
 def month(venue_id: int):
     venue = _venue_or_404(venue_id)
-    today = times.local_now().date()
+    today = local_now().date()
     try:
         first = datetime.strptime(request.args.get("month", ""), "%Y-%m").date()
     except ValueError:
-        first = times.month_start(today)
+        first = month_start(today)
     if not date(2000, 1, 1) <= first <= date(2100, 1, 1):
-        first = times.month_start(today)
-    last = times.add_months(first, 1) - timedelta(days=1)
+        first = month_start(today)
+    last = add_months(first, 1) - timedelta(days=1)
     days = services.venue_calendar(actor=current_user, venue=venue, first_day=first, last_day=last)
     return render_template("venues/month.html", venue=venue, days=days, first=first, today=today,
-                           prev=times.add_months(first, -1), next=times.add_months(first, 1),
+                           prev=add_months(first, -1), next=add_months(first, 1),
                            lead=[None] * first.weekday(), unknown_years=_unknown_holiday_years(first, last))
 
 
@@ -210,7 +212,7 @@ def _booking_choices(form: BookingForm, venue: Venue, orgs, packages, branches) 
     if form.date.data:
         day, nth, weekday = monthly_choices(form.date.data)
         form.monthly.choices = options([("day", f"每月 {day} 日"),
-                                        ("nth", f"每月{NTH_LABELS[nth]}{times.WEEKDAYS_LONG[weekday]}")], None)
+                                        ("nth", f"每月{NTH_LABELS[nth]}{WEEKDAYS_LONG[weekday]}")], None)
         if form.repeat.data != "weekly" and not form.weekdays.data:
             form.weekdays.data = [str(form.date.data.weekday())]
 
@@ -218,7 +220,7 @@ def _booking_choices(form: BookingForm, venue: Venue, orgs, packages, branches) 
 def _rule(form: BookingForm, venue: Venue, first_day: date) -> Rule | None:
     if form.repeat.data not in ("weekly", "monthly"):
         return None
-    until = form.until.data or services.horizon_end(venue, times.local_now())
+    until = form.until.data or services.horizon_end(venue, local_now())
     if form.repeat.data == "weekly":
         return Rule(Freq.WEEKLY, until, int(form.interval.data or 1),
                     weekdays=tuple(int(d) for d in form.weekdays.data))
@@ -310,7 +312,7 @@ def _step_page(form: BookingForm, venue: Venue, step: str, status: int, *, packa
     package = next((p for p in packages if str(p.id) == (form.package.data or "")), None)
     return render_template("venues/book.html", form=form, venue=venue, step=step, steps=STEPS,
                            step_titles=STEP_TITLES, carried=carried, preview=preview, package=package,
-                           packages=packages, fmt_slot=times.fmt_slot, describe_holder=services.describe_holder,
+                           packages=packages, describe_holder=services.describe_holder,
                            activity_label=next((c.label for c in form.activity.choices if c.value == form.activity.data), "")), status
 
 
@@ -325,7 +327,7 @@ def _booking_or_404(booking_id: int) -> Booking:
 @login_required
 def booking(booking_id: int):
     item = _booking_or_404(booking_id)
-    now = times.local_now()
+    now = local_now()
     return render_template("venues/booking.html", booking=item, now=now, form=ConfirmForm(),
                            manage=services.can_manage(current_user, item.venue),
                            cancel=services.can_cancel(current_user, item),
@@ -406,8 +408,8 @@ def my_bookings():
     sections = [dict(org=o, bookings=services.organization_bookings(organization=o),
                      months=services.theme_days(organization=o),
                      feed=feeds_by_org.get(o.id)) for o in orgs]
-    return render_template("venues/my_bookings.html", sections=sections, now=times.local_now(),
-                           form=ConfirmForm(), fmt_date=times.fmt_date)
+    return render_template("venues/my_bookings.html", sections=sections, now=local_now(),
+                           form=ConfirmForm())
 
 
 @bp.post("/bookings/feeds/<int:org_id>")
@@ -493,7 +495,7 @@ def hours(venue_id: int):
     form = HoursForm()
     if request.method == "GET":
         for d, field in enumerate(form.days()):
-            field.data = "，".join(f"{times.fmt_time(h.opens)}-{times.fmt_time(h.closes)}"
+            field.data = "，".join(f"{fmt_time(h.opens)}-{fmt_time(h.closes)}"
                                   for h in venue.hours if h.weekday == d)
     if form.validate_on_submit() and save(
             form, lambda: services.set_opening_hours(actor=current_user, venue=venue, hours=form.hours())):
@@ -523,9 +525,9 @@ def closures(venue_id: int):
                                       if troubled else ""), "success")
             return redirect(url_for("venues.closures", venue_id=venue.id))
     rows = db.session.scalars(select(Closure).where(
-        Closure.venue_id == venue.id, Closure.last_day >= times.local_now().date()).order_by(Closure.first_day)).all()
+        Closure.venue_id == venue.id, Closure.last_day >= local_now().date()).order_by(Closure.first_day)).all()
     return form_page("venues/closures.html", form, status=status, venue=venue, rows=rows,
-                     troubled=services.occurrences_in_closures(venue), confirm=ConfirmForm(), fmt_date=times.fmt_date)
+                     troubled=services.occurrences_in_closures(venue), confirm=ConfirmForm())
 
 
 @bp.post("/venues/<int:venue_id>/closures/<int:closure_id>/delete")

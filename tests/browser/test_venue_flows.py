@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from app.venues import times
+from app.clock import local_now
 from app.venues.holidays import public_holiday
 from tests.browser.conftest import sign_in
 from tests.browser.test_accessibility import check
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 def a_free_weekday():
     """A Tuesday or Wednesday four weeks or more ahead that is no holiday (the demo books earlier)."""
-    day = times.local_now().date() + timedelta(days=28)
+    day = local_now().date() + timedelta(days=28)
     while day.weekday() not in (1, 2) or public_holiday(day):
         day += timedelta(days=1)
     return day

@@ -8,7 +8,7 @@ from app.errors import Conflict, Invalid, PermissionDenied
 from app.members.models import Capacity, slot_bit
 from app.members.services import PeriodInput
 from app.notifications.models import Notification
-from app.tasks import candidates, services
+from app.tasks import candidates, ledger, services
 from app.tasks.models import AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
 
 
@@ -376,11 +376,11 @@ def test_attendance_is_confirmed_for_the_whole_session_at_once(db, create_task, 
     session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
     entries = {_assignment(task, a).id: (True, 2.0, "讲得好"), _assignment(task, b).id: (False, 2.0, "")}
     services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
-    assert services.member_hours(a.id) == 2.0 and services.member_hours(b.id) == 0
+    assert ledger.member_hours(a.id) == 2.0 and ledger.member_hours(b.id) == 0
     # Confirming again corrects, never duplicates.
     entries[_assignment(task, a).id] = (True, 1.5, "")
     services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
-    assert services.member_hours(a.id) == 1.5
+    assert ledger.member_hours(a.id) == 1.5
     assert db.session.scalar(select(ServiceRecord.id).where(ServiceRecord.member_id == b.id)) is not None
 
 

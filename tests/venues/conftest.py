@@ -7,8 +7,9 @@ from datetime import datetime, time
 
 import pytest
 
+import app.clock
 from app.organizations.models import OrganizationKind
-from app.venues import services, times
+from app.venues import services
 from app.venues.models import (
     ActivityPackage,
     ActivityType,
@@ -26,17 +27,21 @@ NOW = datetime(2026, 9, 1, 8, 0)   # a Tuesday; chinese-calendar knows 2026's ho
 
 class Clock:
     def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+        self.now = now      # local wall time
 
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The venues' local time, fixed at NOW (set clock.now to move it)."""
+    """The application's clock, fixed at NOW local time (set clock.now to move it)."""
     fixed = Clock(NOW)
-    monkeypatch.setattr(times, "local_now", fixed)
+
+    class FixedDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            moment = fixed.now.replace(tzinfo=app.clock.LOCAL)
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    monkeypatch.setattr(app.clock, "datetime", FixedDatetime)
     return fixed
 
 

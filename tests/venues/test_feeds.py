@@ -6,9 +6,9 @@ from datetime import date, datetime
 import pytest
 from icalendar import Calendar
 
+from app.clock import LOCAL
 from app.venues import services
 from app.venues.recurrence import Freq, Rule
-from app.venues.times import LOCAL
 from tests.conftest import csrf_token
 
 

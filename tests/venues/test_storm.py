@@ -25,12 +25,13 @@ from sqlalchemy import delete, select
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password
 from app.audit.models import AuditEvent
+from app.clock import local_now
 from app.db import write_intent
 from app.errors import Conflict
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 from app.organizations.models import LocationSource, Organization, OrganizationKind
-from app.venues import services, times
+from app.venues import services
 from app.venues.models import ActivityType, Booking, BookingOccurrence, OpeningHours, Venue, VenueKind
 from tests.conftest import CSRF_RE, IsolatedClient, database_url_for, make_app, reset_database
 
@@ -200,7 +201,7 @@ def by_http(app, ids, clients, day):
 
 def test_a_storm_of_overlapping_bookings_gives_one_winner_per_slot(storm):
     app, ids = storm
-    day = times.local_now().date() + timedelta(days=7)
+    day = local_now().date() + timedelta(days=7)
     figures = {}
     for mode in ("service", "http"):
         clients = signed_in_clients(app, ids) if mode == "http" else None

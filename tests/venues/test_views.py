@@ -160,7 +160,7 @@ def test_other_branches_names_show_only_to_the_venues_people(db, client, login, 
     login(onlooker)
     html = client.get(f"/venues/{venue.id}/week?start=2026-09-04").get_data(as_text=True)
     assert "已被预约" in html and "秘密的微党课" not in html
-    assert "08:30–09:00" in html and "10:00–11:30" in html  # the free time around it
+    assert "8:30–9:00" in html and "10:00–11:30" in html  # the free time around it
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     login(manager(venue))
     html = client.get(f"/venues/{venue.id}/week?start=2026-09-04").get_data(as_text=True)
