@@ -6,10 +6,13 @@ import contextlib
 import contextvars
 import enum
 import functools
+import math
 import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
+from psycopg.types.numeric import Int4, Int4BinaryDumper, Int4Dumper, IntBinaryDumper, IntDumper
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
@@ -137,8 +140,6 @@ write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_inten
 def _ensure_math_functions(dbapi_connection, cursor) -> None:
     """Distance filters use sin/cos/asin/sqrt/radians in SQL; SQLite has them only when compiled
     with SQLITE_ENABLE_MATH_FUNCTIONS, so provide them otherwise."""
-    import math
-
     try:
         cursor.execute("SELECT sin(0), cos(0), asin(0), sqrt(1), radians(0)")
     except Exception:
@@ -233,8 +234,6 @@ READ_ONLY_CHECK = "SELECT pg_current_xact_id_if_assigned() IS NULL"
 @functools.cache
 def _integer_dumpers() -> tuple[type, type]:
     """psycopg's text and binary dumpers for int, with integer as the smallest type."""
-    from psycopg.types.numeric import Int4, Int4BinaryDumper, Int4Dumper, IntBinaryDumper, IntDumper
-
     def at_least_integer(base: type, int4: Int4Dumper) -> type:
         def upgrade(self, obj: int, format_):
             return int4 if -(2**31) <= obj < 2**31 else base.upgrade(self, obj, format_)
@@ -246,7 +245,6 @@ def _integer_dumpers() -> tuple[type, type]:
 def configure_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
-    from psycopg.pq import TransactionStatus
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

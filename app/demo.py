@@ -5,15 +5,24 @@ Every person is named 演示… and every number starts 199 0000: nobody real ca
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password
-from app.clock import utcnow
+from app.clock import local_now, utcnow
 from app.extensions import db
+from app.members import pool
+from app.members.models import Capacity, ConsentMethod, MemberProfile, PoolLevel, Skill, slot_bit
+from app.members.services import ProfileData, SkillInput, proxy_register, register_member
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.models import Region
 from app.regions.services import load_gazetteer
+from app.tasks import services as tasks
+from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task, TaskCategory
+from app.venues.demo import seed_bookings, seed_venues
+from app.venues.models import Venue
 
 DEMO_PASSWORD = "yinhui-demo-2026"
 
@@ -88,20 +97,14 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     db.session.flush()
     seed_tasks()
     db.session.flush()
-    from app.venues.demo import seed_venues
-
     seed_venues(orgs)
     for phone, _name, role, scope in ACCOUNTS:
         if role is Role.VENUE_MANAGER:
-            from app.venues.models import Venue
-
             user = db.session.scalar(select(User).where(User.phone == phone))
             venue = db.session.scalar(select(Venue).where(Venue.name == scope))
             if not any(g.role is Role.VENUE_MANAGER and g.venue_id == venue.id for g in user.grants):
                 user.grants.append(RoleGrant(role=Role.VENUE_MANAGER, venue_id=venue.id))
     db.session.flush()
-    from app.venues.demo import seed_bookings
-
     seed_bookings()
     return True
 
@@ -123,10 +126,6 @@ DEMO_MEMBERS = [
 
 def seed_members() -> None:
     """The two demo members who log in, and ten more registered by proxy, some in the pool."""
-    from app.members import pool
-    from app.members.models import Capacity, ConsentMethod, MemberProfile, PoolLevel, Skill, slot_bit
-    from app.members.services import ProfileData, SkillInput, proxy_register, register_member
-
     skills = dict(db.session.execute(select(Skill.name, Skill.id)).all())
     weekdays = sum(slot_bit(d, p) for d in range(5) for p in (0, 1))
 
@@ -162,13 +161,6 @@ def seed_members() -> None:
 def seed_tasks() -> None:
     """Open needs around 东关南里 and 淅川, an invitation waiting for 王老师, and a past session whose
     hours were confirmed, so that every page has something real to show."""
-    from datetime import timedelta
-
-    from app.clock import local_now
-    from app.members.models import Capacity, MemberProfile, Skill
-    from app.tasks import services as tasks
-    from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task, TaskCategory
-
     if db.session.scalar(select(func.count()).select_from(Task)):
         return
     skills = dict(db.session.execute(select(Skill.name, Skill.id)).all())

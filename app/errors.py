@@ -6,6 +6,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
+
 
 class DomainError(Exception):
     """A business rule said no. The message is Chinese and fit to show to the user."""
@@ -67,8 +69,6 @@ def render_error(status: int, detail: str | None = None, *, retry_after: int | N
 
 
 def register_error_handlers(app: Flask) -> None:
-    from app.extensions import db
-
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         return render_error(400, "表单校验码缺失或无效，内容没有提交。请返回刷新页面后重新提交。")

@@ -30,11 +30,3 @@ def commit_fresh(work: Callable[[], T]) -> T:
         raise
     finally:
         write_intent.reset(token)
-
-
-def writes(view):
-    """Mark a GET view that writes (an audit record of what was viewed or exported): its request's
-    transactions take the write lock from the start, like a POST's."""
-    view.writes = True
-    return view
-

@@ -6,12 +6,15 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, exists, or_, select, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import TimestampMixin, enum_type
 from app.extensions import db
+from app.organizations.models import Organization
+from app.regions.models import Region
+from app.venues.models import Venue
 
 
 class Role(enum.Enum):
@@ -64,22 +67,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     def grants_for(self, role: Role) -> list[RoleGrant]:
         return [g for g in self.grants if g.role is role]
 
-    @classmethod
-    def scope_clause(cls, actor):
-        """Accounts an admin may manage: those holding a grant inside the admin's regions (a region,
-        or an organization or venue there)."""
-        from app.organizations.models import Organization
-        from app.regions.scope import admin_prefixes, code_within
-        from app.venues.models import Venue
-
-        prefixes = admin_prefixes(actor)
-        org_in_scope = select(Organization.id).where(code_within(Organization.region_code, prefixes))
-        venue_in_scope = select(Venue.id).where(code_within(Venue.region_code, prefixes))
-        return exists().where(
-            RoleGrant.user_id == cls.id,
-            or_(code_within(RoleGrant.region_code, prefixes), RoleGrant.organization_id.in_(org_in_scope),
-                RoleGrant.venue_id.in_(venue_in_scope)),
-        )
+    @property
+    def staff_grants(self) -> list[RoleGrant]:
+        """The roles beyond being a member: organizer, venue manager, admin."""
+        return [g for g in self.grants if g.role is not Role.MEMBER]
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
@@ -118,9 +109,9 @@ class RoleGrant(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
-    region: Mapped[Region | None] = relationship(lazy="joined")  # noqa: F821
-    organization: Mapped[Organization | None] = relationship(lazy="joined")  # noqa: F821
-    venue: Mapped[Venue | None] = relationship()  # noqa: F821  (loaded when asked: most grants have none)
+    region: Mapped[Region | None] = relationship(lazy="joined")
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+    venue: Mapped[Venue | None] = relationship()  # loaded when asked: most grants have none
 
     @property
     def scope_label(self) -> str:

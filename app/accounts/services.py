@@ -6,8 +6,9 @@ and flush without committing: the caller owns the transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 
+from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from app.accounts.phone import normalise_phone
@@ -18,7 +19,7 @@ from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
 from app.organizations.models import Organization
 from app.regions.models import Region, RegionLevel
-from app.regions.scope import admin_prefixes, covers
+from app.venues.models import Venue
 
 
 def _require_phone(phone: str) -> str:
@@ -38,8 +39,9 @@ def phone_taken(phone: str) -> bool:
     return db.session.scalar(select(exists().where(User.phone == phone)))
 
 
-def register_user(*, phone: str, name: str, password: str) -> User:
-    """Self-registration: a new account holding the member role."""
+def register_user(*, phone: str, name: str, password: str, elder_mode: bool | None = None) -> User:
+    """Self-registration: a new account holding the member role (and the 长辈版 choice made on
+    this device before signing up, if any)."""
     phone = _require_phone(phone)
     name = name.strip()
     if not name:
@@ -51,14 +53,17 @@ def register_user(*, phone: str, name: str, password: str) -> User:
     now = utcnow()
     user = User(phone=phone, name=name, password_hash=hash_password(password), password_changed_at=now)
     user.grants.append(RoleGrant(role=Role.MEMBER))
+    if elder_mode is not None:
+        user.elder_mode = elder_mode
     db.session.add(user)
     db.session.flush()
     record_audit(user, "account.register", user)
     return user
 
 
-def authenticate(*, phone: str, password: str) -> User | None:
-    """The user whose phone and password match and who may log in, else None."""
+def authenticate(*, phone: str, password: str, elder_mode: bool | None = None) -> User | None:
+    """The user whose phone and password match and who may log in, else None; every attempt is
+    audited. `elder_mode`: the 长辈版 choice made on this device, which the account takes on."""
     normal = normalise_phone(phone)
     user = db.session.scalar(select(User).where(User.phone == normal)) if normal else None
     if user is None or not verify_password(user.password_hash, password):
@@ -72,8 +77,22 @@ def authenticate(*, phone: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
+    if elder_mode is not None:
+        user.elder_mode = elder_mode
     record_audit(user, "account.login", user)
     return user
+
+
+def set_elder_mode(*, actor: User, on: bool) -> None:
+    """The 长辈版 (large text, fewer choices) on or off for the actor's account."""
+    actor.elder_mode = on
+
+
+def end_other_sessions(*, actor: User, keep_session_token: str | None) -> int:
+    """Sign the actor out everywhere but here; how many sessions ended."""
+    count = end_user_sessions(actor.id, except_token=keep_session_token)
+    record_audit(actor, "account.sessions_end", actor, detail={"count": count})
+    return count
 
 
 def change_password(*, actor: User, old_password: str, new_password: str,
@@ -99,19 +118,9 @@ def set_email(*, actor: User, email: str | None) -> None:
 # --- staff: finding users, granting roles, disabling -------------------------------------------
 
 
-def _grant_in_scope(actor: User, grant: RoleGrant) -> bool:
-    if grant.region_code is not None:
-        return covers(actor, grant.region_code)
-    if grant.organization is not None:
-        return covers(actor, grant.organization.region_code)
-    if grant.venue is not None:
-        return covers(actor, grant.venue.region_code)
-    return False
-
-
 def find_user_by_phone(*, actor: User, phone: str) -> User:
-    """Look an account up by its full number, to grant it a role. Staff only."""
-    if not admin_prefixes(actor):
+    """Look an account up by its full number, to grant it a role (a venue's manager too). Staff only."""
+    if not access.may_find_accounts(actor):
         raise PermissionDenied("只有老干部局管理员可以查找账号")
     normal = _require_phone(phone)
     user = db.session.scalar(select(User).where(User.phone == normal))
@@ -122,33 +131,33 @@ def find_user_by_phone(*, actor: User, phone: str) -> User:
 
 
 def grant_role(*, actor: User, user: User, role: Role, region: Region | None = None,
-               organization: Organization | None = None, venue=None) -> RoleGrant:
+               organization: Organization | None = None, venue: Venue | None = None) -> RoleGrant:
     """Give a user a role. Admins grant only inside their own region: a province admin anywhere
     in the province, a city or county admin inside that city or county; a venue's managers are
     appointed by the admins of the venue's region."""
     if role is Role.ADMIN:
         if region is None or region.level not in (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY):
             raise Invalid("请选择管理的地区", field="region")
-        if not covers(actor, region.code):
+        if not access.may_grant(actor, role, region.code):
             raise PermissionDenied("只能在本人管辖的地区内授予管理员权限", field="region")
         grant = RoleGrant(role=role, region_code=region.code)
         duplicate = any(g.role is role and g.region_code == region.code for g in user.grants)
     elif role is Role.ORGANIZER:
         if organization is None:
             raise Invalid("请选择所属组织", field="organization")
-        if not covers(actor, organization.region_code):
+        if not access.may_grant(actor, role, organization.region_code):
             raise PermissionDenied("只能为本人管辖地区内的组织授予组织者权限", field="organization")
         grant = RoleGrant(role=role, organization_id=organization.id)
         duplicate = any(g.role is role and g.organization_id == organization.id for g in user.grants)
     elif role is Role.MEMBER:
-        if not admin_prefixes(actor):
+        if not access.may_grant(actor, role, None):
             raise PermissionDenied("只有管理员可以授予角色")
         grant = RoleGrant(role=role)
         duplicate = user.has_role(Role.MEMBER)
     elif role is Role.VENUE_MANAGER:
         if venue is None:
             raise Invalid("请选择管理的场地", field="venue")
-        if not covers(actor, venue.region_code):
+        if not access.may_grant(actor, role, venue.region_code):
             raise PermissionDenied("只能为本人管辖地区内的场地指定管理员", field="venue")
         grant = RoleGrant(role=role, venue_id=venue.id)
         duplicate = any(g.role is role and g.venue_id == venue.id for g in user.grants)
@@ -166,11 +175,35 @@ def grant_role(*, actor: User, user: User, role: Role, region: Region | None = N
     return grant
 
 
+def grant_role_by_phone(*, actor: User, phone: str, role: str, region_code: str | None,
+                        organization_id: str | None) -> tuple[User, RoleGrant]:
+    """The staff page's grant: find the account by its number and the region or organization
+    among those the actor may see, then grant_role()."""
+    user = find_user_by_phone(actor=actor, phone=phone)
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise Invalid("请选择角色", field="role") from None
+    region = db.session.scalar(access.regions_in_scope(actor).where(Region.code == region_code)) if region_code else None
+    organization = access.get(Organization, organization_id, actor) if organization_id else None
+    return user, grant_role(actor=actor, user=user, role=chosen, region=region, organization=organization)
+
+
+def grant_by_id(grant_id: int) -> RoleGrant | None:
+    return db.session.get(RoleGrant, grant_id)
+
+
+def staff_accounts(actor: User) -> Select[tuple[User]]:
+    """The accounts holding a role in the actor's regions, for the staff page."""
+    return access.visible(User, actor).order_by(User.id)
+
+
 def revoke_grant(*, actor: User, grant: RoleGrant) -> None:
-    if grant.role is Role.MEMBER or not _grant_in_scope(actor, grant):
-        raise PermissionDenied("不能撤销这个角色")
+    """Take a role away (not the member role, nor one's own admin role)."""
     if grant.user_id == actor.id and grant.role is Role.ADMIN:
         raise Invalid("不能撤销自己的管理员权限，请联系上级管理员")
+    if not access.may_revoke(actor, grant):
+        raise PermissionDenied("不能撤销这个角色")
     user = grant.user
     record_audit(actor, "role.revoke", user, region_code=grant.region_code,
                  detail={"role": grant.role.value, "grant_id": grant.id})
@@ -182,8 +215,7 @@ def set_user_active(*, actor: User, user: User, active: bool) -> None:
     """Disable or re-enable an account. Disabling ends all of its sessions at once."""
     if user.id == actor.id:
         raise Invalid("不能停用自己的账号")
-    scoped = [g for g in user.grants if g.role is not Role.MEMBER]
-    if not scoped or not all(_grant_in_scope(actor, g) for g in scoped):
+    if not access.may_set_active(actor, user):
         raise PermissionDenied("此账号有本人管辖范围以外的角色，请联系上级管理员办理")
     user.active = active
     if not active:

@@ -20,6 +20,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select
 from werkzeug.datastructures import CallbackDict
 
+from app.accounts.models import UserSession
 from app.clock import utcnow
 from app.db import has_uncommitted_writes
 from app.extensions import db
@@ -53,8 +54,6 @@ class ServerSession(CallbackDict, SessionMixin):
 
 class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        from app.accounts.models import UserSession
-
         token = request.cookies.get(self.get_cookie_name(app))
         if request.path.startswith(app.static_url_path + "/"):
             return ServerSession(token=token)  # static files neither read nor write sessions
@@ -77,8 +76,6 @@ class DatabaseSessionInterface(SessionInterface):
         return ServerSession(new=True)
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
-        from app.accounts.models import UserSession
-
         if request.path.startswith(app.static_url_path + "/"):
             return
         name = self.get_cookie_name(app)
@@ -149,8 +146,6 @@ class DatabaseSessionInterface(SessionInterface):
 
 def end_user_sessions(user_id: int, *, except_token: str | None = None) -> int:
     """Delete every session of a user (optionally keeping the current one). Flushes only."""
-    from app.accounts.models import UserSession
-
     stmt = delete(UserSession).where(UserSession.user_id == user_id)
     if except_token:
         stmt = stmt.where(UserSession.id != _digest(except_token))
@@ -158,13 +153,9 @@ def end_user_sessions(user_id: int, *, except_token: str | None = None) -> int:
 
 
 def purge_expired() -> int:
-    from app.accounts.models import UserSession
-
     return db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow())).rowcount
 
 
 def active_sessions(user_id: int) -> list:
-    from app.accounts.models import UserSession
-
     return list(db.session.scalars(select(UserSession).where(
         UserSession.user_id == user_id, UserSession.expires_at > utcnow())))

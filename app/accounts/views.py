@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
+from app import access
 from app.accounts import services
 from app.accounts.forms import (
     ConfirmForm,
@@ -19,17 +20,13 @@ from app.accounts.forms import (
 )
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
-from app.accounts.sessions import active_sessions, end_user_sessions
-from app.audit.services import record_audit
+from app.accounts.sessions import active_sessions
+from app.audit.services import record_read
 from app.errors import DomainError
 from app.extensions import db, limiter
 from app.forms import options
-from app.main.access import admin_required
-from app.organizations.models import Organization
-from app.regions.models import Region
-from app.regions.scope import regions_in_scope, scoped, scoped_get, scoped_get_or_404
-from app.transactions import writes
-from app.web import ELDER_COOKIE, form_page, safe_next, save
+from app.organizations.services import organizations_for
+from app.web import ELDER_COOKIE, commit, form_page, run_action, run_use_case, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -39,8 +36,19 @@ def _account_key() -> str:
     return "account:" + (normalise_phone(raw) or raw.strip()[:32])
 
 
-def _login_failed(_response) -> bool:
+def _login_failed(_response: object) -> bool:
     return bool(g.get("login_failed"))
+
+
+def _device_elder_mode() -> bool | None:
+    """The 长辈版 choice made on this device, if any: the latest choice wins at sign-in."""
+    return request.cookies[ELDER_COOKIE] == "1" if ELDER_COOKIE in request.cookies else None
+
+
+def _sign_in(user: User) -> None:
+    session.clear()
+    session.regenerate()      # a session id planted before sign-in is useless after it
+    login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,23 +56,19 @@ def _login_failed(_response) -> bool:
                methods=["POST"], deduct_when=_login_failed, scope="login-account")
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], key_func=get_remote_address,
                methods=["POST"], deduct_when=_login_failed, scope="login-ip")
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = services.authenticate(phone=form.phone.data, password=form.password.data)
+        # Committed either way: a failed attempt keeps its audit record.
+        user = commit(lambda: services.authenticate(phone=form.phone.data, password=form.password.data,
+                                                    elder_mode=_device_elder_mode()))
         if user is not None:
-            if ELDER_COOKIE in request.cookies:  # the latest choice on this device wins
-                user.elder_mode = request.cookies[ELDER_COOKIE] == "1"
-            db.session.commit()
-            session.clear()
-            session.regenerate()
-            login_user(user)
+            _sign_in(user)
             g.elder = user.elder_mode
             flash(f"{user.name}，欢迎您！", "success")
             return redirect(safe_next(form.next.data) or url_for("main.home"))
-        db.session.commit()  # keep the audit record of the failure
         form.form_errors.append("手机号或密码不正确。连续输错 5 次需要等 5 分钟再试。")
     if request.method == "POST":
         g.login_failed = True
@@ -74,32 +78,23 @@ def login():
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"],
                scope="register-ip", deduct_when=lambda response: response.status_code == 302)
-def register():
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            user = services.register_user(phone=form.phone.data, name=form.name.data,
-                                          password=form.password.data)
-            if ELDER_COOKIE in request.cookies:
-                user.elder_mode = request.cookies[ELDER_COOKIE] == "1"
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("accounts/register.html", form, status=e.status)
-        session.clear()
-        session.regenerate()
-        login_user(user)
-        flash("注册成功，您已登录。", "success")
-        return redirect(url_for("main.home"))
-    return form_page("accounts/register.html", form)
+
+    def signed_up(user: User) -> tuple[str, str]:
+        _sign_in(user)
+        return "注册成功，您已登录。", url_for("main.home")
+
+    return run_use_case(form, lambda: services.register_user(
+        phone=form.phone.data, name=form.name.data, password=form.password.data, elder_mode=_device_elder_mode()),
+        done=signed_up, template="accounts/register.html")
 
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     logout_user()
     session.clear()
     flash("您已安全退出。", "success")
@@ -108,51 +103,43 @@ def logout():
 
 @bp.get("/account")
 @login_required
-def account():
+def account() -> ResponseReturnValue:
     return _account_page(EmailForm(email=current_user.email))
-
-
-def _account_page(email_form: EmailForm):
-    return form_page("accounts/account.html", email_form, sessions=active_sessions(current_user.id),
-                     phone=current_user.phone)
 
 
 @bp.post("/account/email")
 @login_required
-def change_email():
-    form = EmailForm()
-    if not form.validate_on_submit():
-        return _account_page(form)
-    services.set_email(actor=current_user, email=form.email.data)
-    db.session.commit()
-    flash("电子邮箱已保存。" if current_user.email else "已不再通过电子邮件发送通知。", "success")
-    return redirect(url_for("accounts.account"))
+def change_email() -> ResponseReturnValue:
+    return _account_page(EmailForm())
+
+
+def _account_page(form: EmailForm) -> ResponseReturnValue:
+    return run_use_case(form, lambda: services.set_email(actor=current_user, email=form.email.data),
+                        done=lambda _: ("电子邮箱已保存。" if current_user.email else "已不再通过电子邮件发送通知。",
+                                        url_for("accounts.account")),
+                        template="accounts/account.html", sessions=active_sessions(current_user.id),
+                        phone=current_user.phone)
 
 
 @bp.post("/account/sessions/end-others")
 @login_required
-def end_other_sessions():
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        count = end_user_sessions(current_user.id, except_token=session.token)
-        record_audit(current_user, "account.sessions_end", current_user, detail={"count": count})
-        db.session.commit()
-        flash(f"已退出其他 {count} 个设备上的登录。", "success")
-    return redirect(url_for("accounts.account"))
+def end_other_sessions() -> ResponseReturnValue:
+    return run_action(lambda: services.end_other_sessions(actor=current_user, keep_session_token=session.token),
+                      done=lambda count: (f"已退出其他 {count} 个设备上的登录。", url_for("accounts.account")))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-def change_password():
+def change_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
-    if form.validate_on_submit() and save(
-            form, lambda: services.change_password(
-                actor=current_user, old_password=form.old_password.data, new_password=form.new_password.data,
-                keep_session_token=session.token)):
+
+    def changed(_: None) -> tuple[str, str]:
         session.regenerate()
-        flash("密码已修改。其他设备上的登录已退出。", "success")
-        return redirect(url_for("accounts.account"))
-    return form_page("accounts/password.html", form)
+        return "密码已修改。其他设备上的登录已退出。", url_for("accounts.account")
+
+    return run_use_case(form, lambda: services.change_password(
+        actor=current_user, old_password=form.old_password.data, new_password=form.new_password.data,
+        keep_session_token=session.token), done=changed, template="accounts/password.html")
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -163,19 +150,30 @@ PAGE_SIZE = 20
 def _grant_form(phone: str | None = None) -> GrantForm:
     form = GrantForm(phone=phone)
     form.role.choices = options([(r.value, r.label) for r in (Role.ORGANIZER, Role.ADMIN)])
-    regions = db.session.scalars(regions_in_scope(current_user)).all()
+    regions = access.regions_administered(current_user)
     form.region.choices = options([(r.code, f"{r.name}（{r.level.label}）") for r in regions],
                                   "（授予管理员时选择）")
-    orgs = db.session.scalars(scoped(Organization, current_user).order_by(
-        Organization.region_code, Organization.name)).all()
-    form.organization.choices = options([(o.id, f"{o.name}（{o.region.name}）") for o in orgs],
+    form.organization.choices = options([(o.id, f"{o.name}（{o.region.name}）") for o in organizations_for(current_user)],
                                         "（授予组织者时选择）")
     return form
 
 
+def _found(phone: str | None) -> User | None:
+    """The account with this number, when the actor may look it up; None otherwise."""
+    try:
+        return services.find_user_by_phone(actor=current_user, phone=phone or "")
+    except DomainError:
+        return None
+
+
+def _staff_page(page: int = 1) -> dict:
+    return {"page": db.paginate(services.staff_accounts(current_user), page=page, per_page=PAGE_SIZE,
+                                error_out=False), "mask_phone": mask_phone}
+
+
 @bp.get("/admin/users")
-@admin_required
-def users():
+@access.requires(access.may_administer)
+def users() -> ResponseReturnValue:
     find = FindUserForm(formdata=request.args if "phone" in request.args else None)
     found = None
     if "phone" in request.args and find.validate():
@@ -183,84 +181,48 @@ def users():
             found = services.find_user_by_phone(actor=current_user, phone=find.phone.data)
         except DomainError as e:
             find.add_error(e)
-    page = db.paginate(select(User).where(User.scope_clause(current_user)).order_by(User.id),
-                       page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False)
-    return render_template("accounts/users.html", page=page, find=find, found=found, form=find,
-                           grant_form=_grant_form(found.phone) if found else None,
-                           mask_phone=mask_phone)
+    return form_page("accounts/users.html", find, status=200, find=find, found=found,
+                     grant_form=_grant_form(found.phone) if found else None,
+                     **_staff_page(request.args.get("page", 1, type=int)))
 
 
 @bp.post("/admin/grants")
-@admin_required
-def grant():
+@access.requires(access.may_administer)
+def grant() -> ResponseReturnValue:
     form = _grant_form()
-    user = None
-    if form.validate_on_submit():
-        try:
-            user = services.find_user_by_phone(actor=current_user, phone=form.phone.data or "")
-            region = db.session.scalar(regions_in_scope(current_user).where(Region.code == form.region.data)) \
-                if form.region.data else None
-            org = scoped_get(Organization, form.organization.data, current_user) \
-                if form.organization.data else None
-            services.grant_role(actor=current_user, user=user, role=Role(form.role.data),
-                                region=region, organization=org)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-        except ValueError:
-            form.role.errors.append("请选择角色")
-        else:
-            flash(f"已为 {user.name} 授予“{Role(form.role.data).label}”角色。", "success")
-            return redirect(url_for("accounts.user_detail", user_id=user.id))
-    find = FindUserForm(phone=form.phone.data)
-    page = db.paginate(select(User).where(User.scope_clause(current_user)).order_by(User.id),
-                       page=1, per_page=PAGE_SIZE, error_out=False)
-    return form_page("accounts/users.html", form, page=page, find=find, found=user, grant_form=form,
-                     mask_phone=mask_phone)
+
+    def granted(result: tuple[User, RoleGrant]) -> tuple[str, str]:
+        user, given = result
+        return f"已为 {user.name} 授予“{given.role.label}”角色。", url_for("accounts.user_detail", user_id=user.id)
+
+    return run_use_case(form, lambda: services.grant_role_by_phone(
+        actor=current_user, phone=form.phone.data or "", role=form.role.data, region_code=form.region.data,
+        organization_id=form.organization.data), done=granted, template="accounts/users.html",
+        find=FindUserForm(phone=form.phone.data), found=_found(form.phone.data), grant_form=form, **_staff_page())
 
 
 @bp.get("/admin/users/<int:user_id>")
-@admin_required
-@writes
-def user_detail(user_id: int):
-    user = scoped_get_or_404(User, user_id, current_user)
-    record_audit(current_user, "user.view", user)
-    db.session.commit()
-    return render_template("accounts/user_detail.html", user=user, form=ConfirmForm(),
-                           revocable={g.id for g in user.grants if g.role is not Role.MEMBER
-                                      and services._grant_in_scope(current_user, g)})
+@access.requires(access.may_administer)
+def user_detail(user_id: int) -> ResponseReturnValue:
+    user = access.get_or_404(User, user_id, current_user)
+    record_read(current_user, "user.view", user)
+    return render_template("accounts/user_detail.html", user=user, form=ConfirmForm())
 
 
 @bp.post("/admin/grants/<int:grant_id>/revoke")
-@admin_required
-def revoke(grant_id: int):
-    grant = db.session.get(RoleGrant, grant_id)
-    if grant is None:
-        abort(404)
-    scoped_get_or_404(User, grant.user_id, current_user)
-    if ConfirmForm().validate_on_submit():
-        try:
-            services.revoke_grant(actor=current_user, grant=grant)
-            db.session.commit()
-            flash("角色已撤销。", "success")
-        except DomainError as e:
-            db.session.rollback()
-            flash(e.message, "error")
-    return redirect(url_for("accounts.user_detail", user_id=grant.user_id))
+@access.requires(access.may_administer)
+def revoke(grant_id: int) -> ResponseReturnValue:
+    grant = services.grant_by_id(grant_id)
+    user = access.get_or_404(User, grant.user_id if grant is not None else None, current_user)
+    return run_action(lambda: services.revoke_grant(actor=current_user, grant=grant),
+                      done=("角色已撤销。", url_for("accounts.user_detail", user_id=user.id)))
 
 
 @bp.post("/admin/users/<int:user_id>/active")
-@admin_required
-def set_active(user_id: int):
-    user = scoped_get_or_404(User, user_id, current_user)
-    if ConfirmForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        try:
-            services.set_user_active(actor=current_user, user=user, active=active)
-            db.session.commit()
-            flash("账号已启用。" if active else "账号已停用，此人的所有登录已退出。", "success")
-        except DomainError as e:
-            db.session.rollback()
-            flash(e.message, "error")
-    return redirect(url_for("accounts.user_detail", user_id=user.id))
+@access.requires(access.may_administer)
+def set_active(user_id: int) -> ResponseReturnValue:
+    user = access.get_or_404(User, user_id, current_user)
+    active = request.form.get("active") == "1"
+    return run_action(lambda: services.set_user_active(actor=current_user, user=user, active=active),
+                      done=("账号已启用。" if active else "账号已停用，此人的所有登录已退出。",
+                            url_for("accounts.user_detail", user_id=user.id)))

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.audit.models import AuditEvent
 from app.extensions import db
+from app.transactions import commit_fresh
 
 # The web layer sets where a request comes from; the CLI leaves "cli". Services never read
 # the request themselves.
@@ -33,3 +34,11 @@ def record_audit(actor, action: str, obj: Any = None, *, region_code: str | None
     )
     db.session.add(event)
     return event
+
+
+def record_read(actor, action: str, obj: Any = None, *, detail: dict | str | None = None) -> None:
+    """Record that personal data was viewed or exported, committed at once in a transaction of its
+    own that takes the write lock as it begins (app.transactions.commit_fresh). A GET that audits
+    what it shows is safe on SQLite this way, whatever its view remembers: a read transaction never
+    has to turn into a write. Objects loaded before are expired and read again when next used."""
+    commit_fresh(lambda: record_audit(actor, action, obj, detail=detail))

@@ -8,9 +8,13 @@ import io
 from openpyxl import Workbook
 from sqlalchemy import Select
 
+from app import access
+from app.accounts.models import User
 from app.accounts.phone import mask_phone
+from app.audit.services import record_read
 from app.extensions import db
 from app.members.models import EntryStatus, MemberProfile, availability_text
+from app.members.search import MemberFilter, search
 
 HEADER = ["姓名", "手机号码", "性别", "出生年份", "县（市、区）", "所在党支部", "原工作单位", "原职务",
           "专长", "方便的时间", "服务范围（公里）", "人才库", "状态"]
@@ -44,7 +48,7 @@ def to_xlsx(stmt: Select, *, full_phones: bool) -> tuple[bytes, int]:
     return out.getvalue(), count
 
 
-def to_csv(stmt: Select, *, full_phones: bool) -> tuple[bytes, int]:
+def to_csv(stmt: Select, *, full_phones: bool) -> tuple[str, int]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADER)
@@ -52,4 +56,18 @@ def to_csv(stmt: Select, *, full_phones: bool) -> tuple[bytes, int]:
     for row in rows(stmt, full_phones=full_phones):
         writer.writerow(row)
         count += 1
-    return ("\ufeff" + out.getvalue()).encode("utf-8"), count
+    return out.getvalue(), count
+
+
+def export_pool(*, actor: User, flt: MemberFilter, fmt: str, full_phones: bool,
+                filters: dict[str, str]) -> tuple[bytes | str, int]:
+    """The members of a search in the actor's scope as .xlsx or .csv; whole phone numbers only
+    when asked by an admin, and only for the members of their own regions. Audited with its filters."""
+    full = full_phones and access.may_export_full_phones(actor)
+    stmt = search(actor, flt)
+    if full:
+        stmt = stmt.where(access.full_phones_visible(actor))
+    body, count = (to_xlsx if fmt == "xlsx" else to_csv)(stmt, full_phones=full)
+    record_read(actor, "pool.export", None, detail={"format": fmt, "rows": count, "full_phones": full,
+                                                    "filters": filters})
+    return body, count

@@ -24,7 +24,7 @@ from app.accounts.forms import phone_field
 from app.clock import PERIODS, WEEKDAYS, local_today
 from app.forms import BaseForm, PersonName, PlainText, length, options, required, strip
 from app.members.models import SKILL_LEVELS, Capacity, ConsentMethod, Gender, slot_bit
-from app.members.services import PeriodInput, SkillInput, oldest_birth_year, youngest_birth_year
+from app.members.profile import PeriodInput, SkillInput, oldest_birth_year, youngest_birth_year
 from app.regions.gazetteer import locate
 
 RADII = [1, 3, 5, 10, 20, 50]

@@ -9,6 +9,7 @@ with progress saved on the ImportJob.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -22,13 +23,17 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import insert, select, update
+from werkzeug.datastructures import FileStorage
 
+from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import normalise_phone
 from app.audit.services import record_audit
 from app.clock import PERIODS, WEEKDAYS, utcnow
+from app.errors import Invalid
 from app.extensions import db
 from app.forms import PersonName
+from app.members import profile
 from app.members.index import member_columns
 from app.members.models import (
     SKILL_LEVELS,
@@ -45,10 +50,9 @@ from app.members.models import (
     SkillLocation,
     slot_bit,
 )
-from app.members.services import CONSENT_VERSION, oldest_birth_year, youngest_birth_year
+from app.members.profile import CONSENT_VERSION, ProfileData, SkillInput
 from app.organizations.models import Organization, OrganizationKind
 from app.regions import gazetteer
-from app.regions.scope import admin_prefixes, code_within
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
@@ -137,152 +141,147 @@ def _text(value) -> str:
 
 @dataclass
 class Row:
+    """One roster row, read into the profile the services would register, with what was wrong."""
+
     number: int
-    name: str = ""
+    data: ProfileData
     phone: str | None = None
-    gender: Gender | None = None
-    birth_year: int | None = None
-    work_unit: str = ""
-    post: str = ""
-    branch_id: int | None = None
-    county_code: str = ""
-    address: str = ""
-    radius_km: int = 5
-    availability_mask: int = 0
-    skills: list[tuple[int, int]] = field(default_factory=list)
     consent_method: ConsentMethod | None = None
-    capacity: Capacity | None = None
     errors: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=20_000)
-def _locate(address: str, province: str):
+def _locate(address: str, province: str) -> gazetteer.Place | None:
     return gazetteer.locate(address, within=province)
 
 
 class Checker:
-    """Checks rows one by one against the database state loaded once up front."""
+    """Reads rows one by one into profiles and checks them with the profile's own rules
+    (app.members.profile), against the database state loaded once up front. What only a roster
+    can get wrong (a cell that cannot be read, a number twice in the file) is said here; a rule a
+    row breaks is said as the services say it. Every problem of a row is listed."""
 
     def __init__(self, actor: User, phones_in_file: set[str]):
-        self.prefixes = admin_prefixes(actor)
+        self.actor = actor
         self.province = current_app.config["HOME_PROVINCE"][:2]
-        self.skills = {name: sid for sid, name in db.session.execute(select(Skill.id, Skill.name).where(Skill.active))}
-        self.branches = {name: oid for oid, name in db.session.execute(
-            select(Organization.id, Organization.name).where(
-                Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active,
-                code_within(Organization.region_code, self.prefixes)))}
-        self.taken = set()
+        self.known_skills = {s.id: s for s in db.session.scalars(select(Skill))}
+        self.skills = {s.name: s.id for s in self.known_skills.values() if s.active}
+        self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
+            Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
+        self.taken: set[str] = set()
         phones = sorted(phones_in_file)
         for start in range(0, len(phones), 900):
-            self.taken.update(db.session.scalars(select(User.phone).where(User.phone.in_(phones[start:start + 900]))))
+            self.taken.update(p for p in db.session.scalars(select(User.phone).where(User.phone.in_(phones[start:start + 900])))
+                              if p is not None)
         self.first_row_of_phone: dict[str, int] = {}
-        self.name_check = PersonName()
 
     def check(self, number: int, values: dict[str, str]) -> Row:
-        row = Row(number)
-        err = row.errors.append
-        row.name = values.get("姓名", "")
-        if not row.name:
-            err("缺少姓名")
-        elif len(row.name) > 40 or not self.name_check.pattern.match(row.name):
-            err("姓名只能包含汉字、字母和“·”，最多 40 个字")
+        data = ProfileData(name=values.get("姓名", ""), work_unit=values.get("原工作单位", ""),
+                           post=values.get("原职务", ""), address=values.get("家庭住址", ""))
+        row = Row(number, data)
+        unread: dict[str, str] = {}     # field → why its cell could not be read
+        if data.name and not PersonName.pattern.match(data.name):     # the name forms' format
+            unread["name"] = "姓名只能包含汉字、字母和“·”，最多 40 个字"
+        self._phone(row, values.get("手机号码", ""), unread)
+        self._person(data, values, unread)
+        self._home(data, unread)
+        self._service(data, values, unread)
+        self._skills(data, values, unread)
+        self._consent(row, values, unread)
+        broken = profile.problems(data, known_skills=self.known_skills)
+        try:
+            profile.check_consent_method(data, row.consent_method)
+        except Invalid as e:
+            broken.append(e)
+        row.errors = list(unread.values()) + [e.message for e in broken if e.field not in unread]
+        return row
 
-        raw_phone = values.get("手机号码", "")
-        if raw_phone:
-            row.phone = normalise_phone(raw_phone)
-            if row.phone is None:
-                err(f"手机号码“{raw_phone[:20]}”不对，应为 11 位手机号码")
-            elif row.phone in self.first_row_of_phone:
-                err(f"手机号码与第 {self.first_row_of_phone[row.phone]} 行重复")
-            elif row.phone in self.taken:
-                err("这个手机号码已经注册过账号")
-            if row.phone and row.phone not in self.first_row_of_phone:
-                self.first_row_of_phone[row.phone] = number
+    def _phone(self, row: Row, raw: str, unread: dict[str, str]) -> None:
+        if not raw:
+            return
+        row.phone = normalise_phone(raw)
+        if row.phone is None:
+            unread["phone"] = f"手机号码“{raw[:20]}”不对，应为 11 位手机号码"
+        elif row.phone in self.first_row_of_phone:
+            unread["phone"] = f"手机号码与第 {self.first_row_of_phone[row.phone]} 行重复"
+        elif row.phone in self.taken:
+            unread["phone"] = "这个手机号码已经注册过账号"
+        if row.phone and row.phone not in self.first_row_of_phone:
+            self.first_row_of_phone[row.phone] = row.number
 
+    def _person(self, data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
         gender = values.get("性别", "")
         if gender:
-            row.gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(gender)
-            if row.gender is None:
-                err("性别只能填“男”或“女”")
+            data.gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(gender)
+            if data.gender is None:
+                unread["gender"] = "性别只能填“男”或“女”"
         year = values.get("出生年份", "")
         if year:
-            if not year.isdigit() or not oldest_birth_year() <= int(year) <= youngest_birth_year():
-                err(f"出生年份应为 {oldest_birth_year()} 到 {youngest_birth_year()} 之间的四位数字")
+            if year.isdigit():
+                data.birth_year = int(year)
             else:
-                row.birth_year = int(year)
-        row.work_unit, row.post = values.get("原工作单位", "")[:100], values.get("原职务", "")[:60]
-        if len(values.get("原工作单位", "")) > 100 or len(values.get("原职务", "")) > 60:
-            err("原工作单位最多 100 个字，原职务最多 60 个字")
-
+                unread["birth_year"] = "出生年份请填四位数字，例如 1952"
         branch = values.get("所在党支部", "")
         if branch:
-            row.branch_id = self.branches.get(branch)
-            if row.branch_id is None:
-                err(f"没有找到党支部“{branch[:30]}”（须是本辖区内已登记的支部，名称一致）")
+            data.branch_id = self.branches.get(branch)
+            if data.branch_id is None:
+                unread["branch"] = f"没有找到党支部“{branch[:30]}”（须是本辖区内已登记的支部，名称一致）"
 
-        row.address = values.get("家庭住址", "")
-        if not row.address:
-            err("缺少家庭住址")
-        elif len(row.address) > 200:
-            err("家庭住址最多 200 个字")
+    def _home(self, data: ProfileData, unread: dict[str, str]) -> None:
+        """The county a home address names, in the actor's region."""
+        if not data.address or len(data.address) > 200:
+            return
+        place = _locate(data.address, self.province)
+        if place is None or place.level != "county":
+            unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
+        elif not access.may_place_in(self.actor, place.code):
+            unread["address"] = f"{place.name}不在您管辖的地区内"
         else:
-            place = _locate(row.address, self.province)
-            if place is None or place.level != "county":
-                err(f"家庭住址“{row.address[:30]}”没有写明县（市、区）或地名不对")
-            elif not any(place.code.startswith(p) for p in self.prefixes):
-                err(f"{place.name}不在您管辖的地区内")
-            else:
-                row.county_code = place.code
+            data.county_code = place.code
 
+    @staticmethod
+    def _service(data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
         radius = values.get("服务范围（公里）", "")
         if radius:
-            if not radius.isdigit() or not 1 <= int(radius) <= 100:
-                err("服务范围应为 1 到 100 之间的整数")
+            if radius.isdigit():
+                data.radius_km = int(radius)
             else:
-                row.radius_km = int(radius)
-
-        slots = values.get("方便的时间", "")
+                unread["radius_km"] = "服务范围应为 1 到 100 之间的整数"
+        slots = values.get("方便的时间", "").replace("周天", "周日")
         if slots:
-            found = _SLOT.findall(slots.replace("周天", "周日"))
-            leftover = _SLOT.sub("", slots.replace("周天", "周日"))
-            if not found or re.sub(r"[\s、，,;；]", "", leftover):
-                err("方便的时间请写成“周一上午、周三下午”这样")
+            found = _SLOT.findall(slots)
+            if not found or re.sub(r"[\s、，,;；]", "", _SLOT.sub("", slots)):
+                unread["availability"] = "方便的时间请写成“周一上午、周三下午”这样"
             for day, period in found:
-                row.availability_mask |= slot_bit(WEEKDAYS.index(day.replace("周天", "周日")), PERIODS.index(period))
+                data.availability_mask |= slot_bit(WEEKDAYS.index(day), PERIODS.index(period))
 
-        seen_skills = set()
+    def _skills(self, data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
         for i in range(1, SKILL_SLOTS + 1):
             skill, level = values.get(f"专长{i}", ""), values.get(f"程度{i}", "")
             if not skill and not level:
                 continue
             skill_id = self.skills.get(skill)
             if skill_id is None:
-                err(f"专长{i}“{skill[:20]}”不在专长列表中" if skill else f"填了程度{i}却没有填专长{i}")
-                continue
-            if level not in LEVELS:
-                err(f"程度{i}只能填了解、熟练或精通")
-                continue
-            if skill_id in seen_skills:
-                err(f"专长“{skill}”重复了")
-                continue
-            seen_skills.add(skill_id)
-            row.skills.append((skill_id, LEVELS[level]))
+                unread[f"skill{i}"] = f"专长{i}“{skill[:20]}”不在专长列表中" if skill else f"填了程度{i}却没有填专长{i}"
+            elif level not in LEVELS:
+                unread[f"skill{i}"] = f"程度{i}只能填了解、熟练或精通"
+            else:
+                data.skills.append(SkillInput(skill_id, LEVELS[level]))
 
+    @staticmethod
+    def _consent(row: Row, values: dict[str, str], unread: dict[str, str]) -> None:
+        data = row.data
         consent = values.get("同意保存敏感信息", "").lower()
         if consent not in YES | NO:
-            err("同意保存敏感信息只能填“是”或“否”")
-        elif consent in YES:
+            unread["consent"] = "同意保存敏感信息只能填“是”或“否”"
+        data.consent = consent in YES
+        if data.consent:
             row.consent_method = METHODS.get(values.get("同意方式", ""))
-            if row.consent_method is None:
-                err("同意时请填写同意方式：纸质同意书或口头同意")
-            capacity = values.get("身体状况", "")
-            if capacity:
-                row.capacity = CAPACITIES.get(capacity)
-                if row.capacity is None:
-                    err("身体状况只能填轻度、中度或较重")
-        elif values.get("身体状况"):
-            err("没有同意保存敏感信息时，不能填写身体状况")
-        return row
+        capacity = values.get("身体状况", "")
+        if capacity:
+            data.capacity = CAPACITIES.get(capacity)
+            if data.capacity is None:
+                unread["capacity"] = "身体状况只能填轻度、中度或较重"
 
 
 def read_rows(content: bytes):
@@ -334,7 +333,7 @@ def run_import(job_id: int) -> None:
             else:
                 row = checker.check(number, values)
                 if row.errors:
-                    report.append({"row": number, "name": row.name[:40], "errors": row.errors})
+                    report.append({"row": number, "name": row.data.name[:40], "errors": row.errors})
                 else:
                     good.append(row)
             if i % PROGRESS_EVERY == 0:
@@ -371,40 +370,68 @@ def write_rows(actor: User, rows: list[Row]) -> int:
     if not rows:
         return 0
     now = utcnow()
-    counties = {code: gazetteer.get(code) for code in {r.county_code for r in rows}}
+    counties = {code: gazetteer.get(code) for code in {r.data.county_code for r in rows}}
     ids: list[int] = []
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]
         result = db.session.execute(insert(User).returning(User.id, sort_by_parameter_order=True), [
-            {"name": r.name, "phone": r.phone, "password_hash": None, "active": True, "elder_mode": False,
+            {"name": r.data.name, "phone": r.phone, "password_hash": None, "active": True, "elder_mode": False,
              "created_at": now, "updated_at": now} for r in chunk])
         ids.extend(result.scalars().all())
     db.session.execute(insert(RoleGrant), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
     profiles, skills, index = [], [], []
     for uid, r in zip(ids, rows, strict=True):
-        county = counties[r.county_code]
-        consent = r.consent_method is not None
+        d, county = r.data, counties[r.data.county_code]
         profiles.append({
-            "id": uid, "gender": r.gender, "birth_year": r.birth_year, "work_unit": r.work_unit, "post": r.post,
-            "branch_id": r.branch_id, "region_code": r.county_code, "address": r.address,
+            "id": uid, "gender": d.gender, "birth_year": d.birth_year, "work_unit": d.work_unit, "post": d.post,
+            "branch_id": d.branch_id, "region_code": d.county_code, "address": d.address,
             "lat": county.lat, "lon": county.lon, "location_precision": LocationPrecision.COUNTY,
-            "service_radius_km": r.radius_km, "capacity": r.capacity if consent else None,
+            "service_radius_km": d.radius_km, "capacity": d.capacity if d.consent else None,
             "no_night": False, "no_outdoor": False, "max_hours_week": None,
-            "availability_mask": r.availability_mask,
-            "consent_version": CONSENT_VERSION if consent else None, "consent_at": now if consent else None,
-            "consent_method": r.consent_method, "consent_taken_by_id": actor.id if consent else None,
+            "availability_mask": d.availability_mask,
+            "consent_version": CONSENT_VERSION if d.consent else None, "consent_at": now if d.consent else None,
+            "consent_method": r.consent_method if d.consent else None,
+            "consent_taken_by_id": actor.id if d.consent else None,
             "status": MemberStatus.ACTIVE, "registered_by_id": actor.id, "created_at": now, "updated_at": now})
-        common = member_columns(member_id=uid, capacity=r.capacity, lat=county.lat, lon=county.lon,
-                                radius_km=r.radius_km, availability_mask=r.availability_mask, limits=0,
-                                max_hours_week=None, pool_rank=0, pool_city="", region_code=r.county_code)
-        for skill_id, level in r.skills:
-            skills.append({"member_id": uid, "skill_id": skill_id, "level": level})
-            if consent:
-                index.append({**common, "skill_id": skill_id, "level": level})
+        common = member_columns(member_id=uid, capacity=d.capacity, lat=county.lat, lon=county.lon,
+                                radius_km=d.radius_km, availability_mask=d.availability_mask, limits=0,
+                                max_hours_week=None, pool_rank=0, pool_city="", region_code=d.county_code)
+        for item in d.skills:
+            skills.append({"member_id": uid, "skill_id": item.skill_id, "level": item.level})
+            if d.consent:
+                index.append({**common, "skill_id": item.skill_id, "level": item.level})
     for table, values in ((MemberProfile, profiles), (MemberSkill, skills), (SkillLocation, index)):
         for start in range(0, len(values), 2000):
             db.session.execute(insert(table), values[start:start + 2000])
     return len(ids)
+
+
+def upload(*, actor: User, upload: FileStorage | None, mode: str) -> ImportJob:
+    """Keep an uploaded roster as a queued job (the file is read by the job, not the request)."""
+    name = (getattr(upload, "filename", "") or "").strip()
+    content = upload.read() if upload is not None else b""
+    if upload is not None:
+        upload.close()
+    if not name.lower().endswith(".xlsx") or not content.startswith(b"PK"):
+        raise Invalid("请上传用模板填写的 .xlsx 文件", field="file")
+    job = ImportJob(created_by_id=actor.id, filename=name[:200], mode=mode, content=content)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def report(job: ImportJob) -> list[dict]:
+    """The rows that were not imported: [{"row": n, "name": …, "errors": […]}]."""
+    return json.loads(job.report or "[]")
+
+
+def report_csv(job: ImportJob) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["行号", "姓名", "问题"])
+    for item in report(job):
+        writer.writerow([item["row"], item["name"], "；".join(item["errors"])])
+    return out.getvalue()
 
 
 def start(app: Flask, job: ImportJob) -> None:

@@ -17,14 +17,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import User
 from app.clock import PERIODS, WEEKDAYS, utcnow
 from app.db import TimestampMixin, enum_type
 from app.extensions import db
+from app.organizations.models import Organization
+from app.regions.models import Region
 
 
 class Gender(enum.Enum):
@@ -156,9 +158,9 @@ class MemberProfile(TimestampMixin, db.Model):
     claimed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
-    user: Mapped[User] = relationship(foreign_keys=[id], lazy="joined")  # noqa: F821
-    branch: Mapped[Organization | None] = relationship(lazy="joined")  # noqa: F821
-    region: Mapped[Region] = relationship(lazy="joined")  # noqa: F821
+    user: Mapped[User] = relationship(foreign_keys=[id], lazy="joined")
+    branch: Mapped[Organization | None] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined")
     skills: Mapped[list[MemberSkill]] = relationship(back_populates="member", cascade="all, delete-orphan",
                                                      lazy="selectin", order_by="MemberSkill.id")
     unavailable: Mapped[list[UnavailablePeriod]] = relationship(
@@ -188,19 +190,6 @@ class MemberProfile(TimestampMixin, db.Model):
     @property
     def limits(self) -> int:
         return (1 if self.no_night else 0) | (2 if self.no_outdoor else 0)
-
-    @classmethod
-    def scope_clause(cls, actor):
-        """Admins see the members whose home is in their regions; organizers see their branch's
-        members and those they registered themselves."""
-        from app.accounts.models import Role
-        from app.regions.scope import admin_prefixes, code_within
-
-        clause = code_within(cls.region_code, admin_prefixes(actor))
-        branches = [g.organization_id for g in getattr(actor, "grants", []) if g.role is Role.ORGANIZER]
-        if branches:
-            clause = or_(clause, cls.branch_id.in_(branches), cls.registered_by_id == actor.id)
-        return clause & (cls.status != MemberStatus.DELETED)
 
 
 class SkillCategory(db.Model):
@@ -337,15 +326,9 @@ class PoolEntry(db.Model):
     withdrawal_note: Mapped[str] = mapped_column(Text, default="")
 
     member: Mapped[MemberProfile] = relationship(back_populates="pool_entries")
-    region: Mapped[Region] = relationship(lazy="joined")  # noqa: F821
+    region: Mapped[Region] = relationship(lazy="joined")
     events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id",
                                                    lazy="selectin")
-
-    @classmethod
-    def scope_clause(cls, actor):
-        from app.regions.scope import admin_prefixes, code_within
-
-        return code_within(cls.region_code, admin_prefixes(actor))
 
 
 class PoolEvent(db.Model):
@@ -361,7 +344,7 @@ class PoolEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
 
     entry: Mapped[PoolEntry] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship(lazy="joined")  # noqa: F821
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
     @property
     def label(self) -> str:

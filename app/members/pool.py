@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.accounts.models import Role, User
+from app import access
+from app.accounts.models import User
 from app.audit.services import record_audit
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
+from app.links import path_for
 from app.members.index import reindex_member
 from app.members.models import EntryOrigin, EntryStatus, MemberProfile, MemberStatus, PoolEntry, PoolEvent, PoolLevel
 from app.notifications.services import notify
 from app.regions.models import Region, RegionLevel
-from app.regions.scope import admin_prefixes, code_within, covers
 
 LIVE = (EntryStatus.NOMINATED, EntryStatus.APPROVED)
 
@@ -78,24 +79,16 @@ def _create(member: MemberProfile, level: PoolLevel, *, actor: User, origin: Ent
 
 def apply(*, actor: User, member: MemberProfile, reason: str = "") -> PoolEntry:
     """A member asks to join their county's pool."""
-    if actor.id != member.id:
+    if not access.may_decide_for_self(actor, member):
         raise PermissionDenied("只能为自己申请；推荐别人请用“推荐入库”")
     return _create(member, PoolLevel.COUNTY, actor=actor, origin=EntryOrigin.APPLIED, reason=reason)
-
-
-def may_nominate(actor: User, member: MemberProfile, level: PoolLevel) -> bool:
-    if level is PoolLevel.COUNTY:
-        organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
-        return covers(actor, member.region_code) or member.branch_id in organizer_of
-    # Higher levels: an admin covering the member's home puts them forward.
-    return covers(actor, member.region_code)
 
 
 def nominable_levels(actor: User, member: MemberProfile) -> list[PoolLevel]:
     """The levels this actor could put this member forward for now."""
     result = []
     for level in PoolLevel:
-        if live_entry(member, level) is not None or not may_nominate(actor, member, level):
+        if live_entry(member, level) is not None or not access.may_nominate(actor, member, level):
             continue
         try:
             _basis(member, level)
@@ -109,23 +102,35 @@ def nominable_levels(actor: User, member: MemberProfile) -> list[PoolLevel]:
 def nominate(*, actor: User, member: MemberProfile, level: PoolLevel, reason: str) -> PoolEntry:
     """Put a member forward for a pool: organizers and admins for the county pool; admins of the
     member's region for the city and province pools (on an approved lower-level entry)."""
-    if not may_nominate(actor, member, level):
+    if not access.may_nominate(actor, member, level):
         raise PermissionDenied("不能推荐这位老同志")
     if len((reason or "").strip()) < 4:
         raise Invalid("请写明推荐理由（至少 4 个字）", field="reason")
     entry = _create(member, level, actor=actor, origin=EntryOrigin.NOMINATED, reason=reason)
     notify(member.user, kind="pool.nominated", title=f"您被推荐进入{entry.region.name}{level.label}银发人才库",
-           body=f"推荐理由：{entry.reason}", link="/profile")
+           body=f"推荐理由：{entry.reason}", link=path_for("members.profile"))
     return entry
 
 
-def may_decide(actor: User, entry: PoolEntry) -> bool:
-    return covers(actor, entry.region_code)
+def nominate_at(*, actor: User, member: MemberProfile, level: str | None, levels: list[PoolLevel],
+                reason: str) -> PoolEntry:
+    """nominate() as the nomination page asks it: the level by its value, one of `levels` offered."""
+    chosen = next((lv for lv in levels if lv.value == level), None)
+    if chosen is None:
+        raise Invalid("请选择推荐到哪一级", field="level")
+    return nominate(actor=actor, member=member, level=chosen, reason=reason)
+
+
+def decide_by_choice(*, actor: User, entry: PoolEntry, decision: str | None, note: str = "") -> PoolEntry:
+    """decide() as the decision page asks it: "approve" or "reject"."""
+    if decision not in ("approve", "reject"):
+        raise Invalid("请选择“通过”或“不通过”")
+    return decide(actor=actor, entry=entry, approve=decision == "approve", note=note)
 
 
 def decide(*, actor: User, entry: PoolEntry, approve: bool, note: str = "") -> PoolEntry:
     """Approve or reject a waiting entry. A rejection needs a reason the member will read."""
-    if not may_decide(actor, entry):
+    if not access.may_decide_entry(actor, entry):
         raise PermissionDenied("只有该地区的管理员可以审核")
     if entry.status is not EntryStatus.NOMINATED:
         raise Conflict(f"这条申请已经处理过了（{entry.status.label}）")
@@ -141,14 +146,14 @@ def decide(*, actor: User, entry: PoolEntry, approve: bool, note: str = "") -> P
     record_audit(actor, f"pool.{entry.status.value}", entry, detail={"level": entry.level.value})
     title = (f"您已进入{entry.region.name}{entry.level.label}银发人才库" if approve
              else f"您的{entry.level.label}人才库申请未通过")
-    notify(entry.member.user, kind=f"pool.{entry.status.value}", title=title, body=note, link="/profile")
+    notify(entry.member.user, kind=f"pool.{entry.status.value}", title=title, body=note, link=path_for("members.profile"))
     return entry
 
 
 def withdraw(*, actor: User, entry: PoolEntry, note: str = "") -> list[PoolEntry]:
     """Leave (member) or remove from (admin) a pool. Higher levels resting on it go too."""
     own = actor.id == entry.member_id
-    if not own and not may_decide(actor, entry):
+    if not access.may_withdraw_entry(actor, entry):
         raise PermissionDenied("不能办理这位老同志的退出")
     if entry.status not in LIVE:
         raise Conflict(f"这条记录已经是“{entry.status.label}”状态")
@@ -166,14 +171,14 @@ def withdraw(*, actor: User, entry: PoolEntry, note: str = "") -> list[PoolEntry
     reindex_member(entry.member)
     if not own:
         notify(entry.member.user, kind="pool.withdrawn",
-               title=f"您已退出{entry.region.name}{entry.level.label}银发人才库", body=note, link="/profile")
+               title=f"您已退出{entry.region.name}{entry.level.label}银发人才库", body=note, link=path_for("members.profile"))
     return affected
 
 
 def decision_queue(actor: User):
     """Waiting entries an admin may decide, oldest first."""
     return (select(PoolEntry).join(MemberProfile).where(
-        PoolEntry.status == EntryStatus.NOMINATED, code_within(PoolEntry.region_code, admin_prefixes(actor)),
+        PoolEntry.status == EntryStatus.NOMINATED, access.pool_entries_visible(actor),
         MemberProfile.status != MemberStatus.DELETED).order_by(PoolEntry.nominated_at, PoolEntry.id))
 
 
@@ -182,7 +187,7 @@ def counts_by_region(actor: User) -> list[dict]:
     (and the region itself), plus waiting entries."""
     rows = db.session.execute(
         select(PoolEntry.region_code, PoolEntry.level, PoolEntry.status, func.count())
-        .join(MemberProfile).where(code_within(PoolEntry.region_code, admin_prefixes(actor)),
+        .join(MemberProfile).where(access.pool_entries_visible(actor),
                                    PoolEntry.status.in_(LIVE), MemberProfile.status != MemberStatus.DELETED)
         .group_by(PoolEntry.region_code, PoolEntry.level, PoolEntry.status)).all()
     table: dict[str, dict] = {}

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, exists, select
 
+from app import access
 from app.accounts.models import User
 from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel, slot_bit
+from app.regions.codes import code_within
 from app.regions.geo import bounding_box, sql_haversine_km
-from app.regions.scope import code_within
 
 
 @dataclass
@@ -25,9 +26,9 @@ class MemberFilter:
     name: str | None = None
 
 
-def search(actor, flt: MemberFilter) -> Select:
+def search(actor: User, flt: MemberFilter) -> Select[tuple[MemberProfile]]:
     """select(MemberProfile) matching the filter, nearest first when a place is given."""
-    stmt = select(MemberProfile).join(User, User.id == MemberProfile.id).where(MemberProfile.scope_clause(actor))
+    stmt = select(MemberProfile).join(User, User.id == MemberProfile.id).where(access.members_visible(actor))
     if flt.skill_id:
         stmt = stmt.where(exists().where(MemberSkill.member_id == MemberProfile.id,
                                          MemberSkill.skill_id == flt.skill_id, MemberSkill.level >= flt.min_level))

@@ -3,205 +3,55 @@ the skill taxonomy. Services flush; the caller commits. Errors are DomainErrors 
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import secrets
-from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 
+from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password, password_problem, verify_password
 from app.accounts.phone import normalise_phone
 from app.accounts.sessions import end_user_sessions
 from app.audit.services import record_audit
-from app.clock import local_today, utcnow
-from app.errors import Conflict, Invalid, NotFound, PermissionDenied
+from app.clock import utcnow
+from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
-from app.members.index import reindex_member
+from app.members import pool
+from app.members.index import reindex_member, reindex_members
 from app.members.models import (
-    Capacity,
     ConsentMethod,
     EntryStatus,
-    Gender,
     LocationPrecision,
     MemberProfile,
     MemberSkill,
     MemberStatus,
+    PoolEntry,
     PoolEvent,
+    PoolLevel,
     ProfileDraft,
     Skill,
     SkillCategory,
     UnavailablePeriod,
     availability_labels,
 )
-from app.organizations.models import Organization, OrganizationKind
-from app.regions.models import Region, RegionLevel
-from app.regions.scope import covers
+from app.members.profile import (
+    CONSENT_VERSION,
+    PeriodInput,
+    ProfileData,
+    SkillInput,
+    check_consent_method,
+    check_name,
+    check_profile,
+)
+from app.regions.models import Region
 from app.regions.services import place_address
 
-CONSENT_VERSION = "2026-11"
 CLAIM_CODE_DAYS = 90
 _CLAIM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-# --- the profile as entered -------------------------------------------------------------------
-
-
-@dataclass
-class SkillInput:
-    skill_id: int
-    level: int
-    years: int | None = None
-    certificate: str | None = None
-    certificate_expires: date | None = None
-
-
-@dataclass
-class PeriodInput:
-    start: date
-    end: date
-    reason: str = ""
-
-
-@dataclass
-class ProfileData:
-    """Everything the registration wizard asks. Built from a draft, checked by the services."""
-
-    name: str = ""
-    gender: Gender | None = None
-    birth_year: int | None = None
-    work_unit: str = ""
-    post: str = ""
-    branch_id: int | None = None
-    county_code: str = ""
-    address: str = ""
-    consent: bool = False
-    capacity: Capacity | None = None
-    no_night: bool = False
-    no_outdoor: bool = False
-    max_hours_week: int | None = None
-    radius_km: int = 5
-    availability_mask: int = 0
-    unavailable: list[PeriodInput] = field(default_factory=list)
-    skills: list[SkillInput] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["gender"] = self.gender.value if self.gender else None
-        data["capacity"] = self.capacity.value if self.capacity else None
-        for p in data["unavailable"]:
-            p["start"], p["end"] = p["start"].isoformat(), p["end"].isoformat()
-        for s in data["skills"]:
-            s["certificate_expires"] = s["certificate_expires"].isoformat() if s["certificate_expires"] else None
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> ProfileData:
-        data = dict(data)
-        known = {f for f in cls.__dataclass_fields__}
-        data = {k: v for k, v in data.items() if k in known}
-        data["gender"] = Gender(data["gender"]) if data.get("gender") else None
-        data["capacity"] = Capacity(data["capacity"]) if data.get("capacity") else None
-        data["unavailable"] = [PeriodInput(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]),
-                                           p.get("reason", "")) for p in data.get("unavailable", [])]
-        data["skills"] = [SkillInput(s["skill_id"], s["level"], s.get("years"), s.get("certificate"),
-                                     date.fromisoformat(s["certificate_expires"]) if s.get("certificate_expires")
-                                     else None) for s in data.get("skills", [])]
-        return cls(**data)
-
-    @classmethod
-    def from_member(cls, member: MemberProfile) -> ProfileData:
-        return cls(
-            name=member.user.name, gender=member.gender, birth_year=member.birth_year,
-            work_unit=member.work_unit, post=member.post, branch_id=member.branch_id,
-            county_code=member.region_code, address=member.address, consent=member.has_consent,
-            capacity=member.capacity, no_night=member.no_night, no_outdoor=member.no_outdoor,
-            max_hours_week=member.max_hours_week, radius_km=member.service_radius_km,
-            availability_mask=member.availability_mask,
-            unavailable=[PeriodInput(p.start_date, p.end_date, p.reason) for p in member.unavailable],
-            skills=[SkillInput(s.skill_id, s.level, s.years, s.certificate, s.certificate_expires)
-                    for s in member.skills])
-
-
-# --- checks shared by every path in -------------------------------------------------------------
-
-
-def oldest_birth_year() -> int:
-    return 1915
-
-
-def youngest_birth_year(today: date | None = None) -> int:
-    return (today or local_today()).year - 40
-
-
-def check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise Invalid("请填写姓名", field="name")
-    if len(name) > 40:
-        raise Invalid("姓名最多 40 个字", field="name")
-    return name
-
-
-def check_birth_year(year: int | None) -> None:
-    if year is None:
-        return
-    if not oldest_birth_year() <= year <= youngest_birth_year():
-        raise Invalid(f"出生年份应在 {oldest_birth_year()} 年到 {youngest_birth_year()} 年之间", field="birth_year")
-
-
-def check_county(code: str) -> Region:
-    county = db.session.get(Region, code or "")
-    if county is None or county.level is not RegionLevel.COUNTY or not county.is_current:
-        raise Invalid("请写明家住哪个县（市、区），例如：郑州市管城回族区东大街", field="address")
-    return county
-
-
-def check_branch(branch_id: int | None) -> Organization | None:
-    if branch_id is None:
-        return None
-    branch = db.session.get(Organization, branch_id)
-    if branch is None or not branch.active or branch.kind is not OrganizationKind.PARTY_BRANCH:
-        raise Invalid("请选择所在的党支部", field="branch")
-    return branch
-
-
-def check_skills(skills: list[SkillInput]) -> dict[int, Skill]:
-    found = {s.id: s for s in db.session.scalars(select(Skill).where(Skill.id.in_([i.skill_id for i in skills])))}
-    seen = set()
-    for item in skills:
-        skill = found.get(item.skill_id)
-        if skill is None or not skill.active:
-            raise Invalid("所选专长不存在，请重新选择", field="skill")
-        if item.skill_id in seen:
-            raise Invalid(f"专长“{skill.name}”重复了", field="skill")
-        seen.add(item.skill_id)
-        if item.level not in (1, 2, 3):
-            raise Invalid("请选择掌握程度：了解、熟练或精通", field="level")
-        if item.years is not None and not 0 <= item.years <= 80:
-            raise Invalid("从事年限应在 0 到 80 年之间", field="years")
-        if item.certificate_expires and not item.certificate:
-            raise Invalid("填写证书有效期时，请一并填写证书名称", field="certificate")
-    return found
-
-
-def check_periods(periods: list[PeriodInput]) -> None:
-    for p in periods:
-        if p.end < p.start:
-            raise Invalid("结束日期不能早于开始日期", field="end")
-        if (p.end - p.start).days > 366:
-            raise Invalid("一段不方便的时间最长一年", field="end")
-
-
-def check_service_limits(data: ProfileData) -> None:
-    if not 1 <= data.radius_km <= 100:
-        raise Invalid("服务范围应在 1 到 100 公里之间", field="radius_km")
-    if data.max_hours_week is not None and not 1 <= data.max_hours_week <= 60:
-        raise Invalid("每周最多服务时间应在 1 到 60 小时之间", field="max_hours_week")
-    if not 0 <= data.availability_mask < 1 << 21:
-        raise Invalid("可服务时间有误", field="availability")
-    if data.capacity is not None and not data.consent:
-        raise Invalid("身体状况属于敏感信息，需要先同意才能登记", field="capacity")
 
 
 def _place(member: MemberProfile, county: Region, address: str, consent: bool) -> None:
@@ -217,12 +67,7 @@ def _place(member: MemberProfile, county: Region, address: str, consent: bool) -
 
 def _apply(member: MemberProfile, data: ProfileData, *, consent_by: User | None,
            consent_method: ConsentMethod | None) -> None:
-    county = check_county(data.county_code)
-    check_birth_year(data.birth_year)
-    check_branch(data.branch_id)
-    check_skills(data.skills)
-    check_periods(data.unavailable)
-    check_service_limits(data)
+    county = check_profile(data)
     member.gender, member.birth_year = data.gender, data.birth_year
     member.work_unit, member.post, member.branch_id = data.work_unit.strip(), data.post.strip(), data.branch_id
     member.service_radius_km, member.no_night, member.no_outdoor = data.radius_km, data.no_night, data.no_outdoor
@@ -278,19 +123,6 @@ def register_member(*, actor: User, data: ProfileData) -> MemberProfile:
     return member
 
 
-def _may_register_for_others(actor: User, county_code: str, branch_id: int | None) -> None:
-    if covers(actor, county_code):
-        return
-    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
-    if not organizer_of:
-        raise PermissionDenied("只有组织者和老干部局工作人员可以代为登记")
-    if branch_id is not None and branch_id not in organizer_of:
-        # An organizer registers members for their own organization, or for the county it is in.
-        orgs = db.session.scalars(select(Organization).where(Organization.id.in_(organizer_of))).all()
-        if not any(o.region_code == county_code for o in orgs):
-            raise PermissionDenied("只能为本组织或本组织所在县（市、区）的老同志代为登记", field="branch")
-
-
 def new_claim_code(member_id: int) -> str:
     secret = "".join(secrets.choice(_CLAIM_ALPHABET) for _ in range(8))
     return f"{member_id}-{secret[:4]}-{secret[4:]}"
@@ -307,9 +139,11 @@ def proxy_register(*, actor: User, phone: str | None, data: ProfileData,
                    consent_method: ConsentMethod | None) -> tuple[MemberProfile, str]:
     """An organizer or admin registers a member who does not use a phone (代注册). Returns the new
     profile and a one-time claim code the member can use to take over the account later."""
-    _may_register_for_others(actor, data.county_code, data.branch_id)
-    if data.consent and consent_method not in (ConsentMethod.PAPER, ConsentMethod.SPOKEN):
-        raise Invalid("请选择老同志是怎样表示同意的：签署纸质同意书或口头同意", field="consent_method")
+    if not access.may_register_for_others(actor, data.county_code, data.branch_id):
+        if not access.organized(actor):
+            raise PermissionDenied("只有组织者和老干部局工作人员可以代为登记")
+        raise PermissionDenied("只能为本组织或本组织所在县（市、区）的老同志代为登记", field="branch")
+    check_consent_method(data, consent_method)
     normal = None
     if phone:
         normal = normalise_phone(phone)
@@ -377,20 +211,9 @@ def claim_account(*, code: str, phone: str, password: str) -> User:
 # --- changing a profile -------------------------------------------------------------------------
 
 
-def may_edit(actor: User, member: MemberProfile) -> bool:
-    if actor.id == member.id:
-        return True
-    if covers(actor, member.region_code):
-        return True
-    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
-    # The organizer who registered an unclaimed member keeps looking after the record.
-    return member.user.password_hash is None and (
-        member.registered_by_id == actor.id or member.branch_id in organizer_of)
-
-
 def update_profile(*, actor: User, member: MemberProfile, data: ProfileData) -> MemberProfile:
     """Save a changed profile. Consent is changed only by set_consent() (or the member online)."""
-    if member.status is MemberStatus.DELETED or not may_edit(actor, member):
+    if not access.may_edit_member(actor, member):
         raise PermissionDenied("不能修改这位老同志的资料")
     if data.consent != member.has_consent and actor.id != member.id:
         raise PermissionDenied("敏感信息的同意只能由本人给出或撤回", field="consent")
@@ -403,7 +226,7 @@ def update_profile(*, actor: User, member: MemberProfile, data: ProfileData) -> 
 
 def set_consent(*, actor: User, member: MemberProfile, consent: bool) -> None:
     """The member gives or withdraws consent for the sensitive fields. Withdrawing erases them."""
-    if actor.id != member.id:
+    if not access.may_decide_for_self(actor, member):
         raise PermissionDenied("敏感信息的同意只能由本人给出或撤回")
     data = ProfileData.from_member(member)
     data.consent = consent
@@ -416,7 +239,7 @@ def set_consent(*, actor: User, member: MemberProfile, consent: bool) -> None:
 
 def set_paused(*, actor: User, member: MemberProfile, paused: bool) -> None:
     """Take a break from being matched, or come back."""
-    if member.status is MemberStatus.DELETED or not may_edit(actor, member):
+    if not access.may_edit_member(actor, member):
         raise PermissionDenied("不能修改这位老同志的状态")
     member.status = MemberStatus.PAUSED if paused else MemberStatus.ACTIVE
     reindex_member(member)
@@ -427,7 +250,7 @@ def delete_member(*, actor: User, member: MemberProfile) -> None:
     """Delete a member's personal data at their request. Name, phone, email, address and location
     are erased everywhere; the row stays, anonymous, so confirmed service hours still count in
     statistics. Pool entries are withdrawn (their history stays, anonymous)."""
-    if actor.id != member.id:
+    if not access.may_decide_for_self(actor, member):
         raise PermissionDenied("只有本人可以注销自己的信息")
     user = member.user
     now = utcnow()
@@ -500,12 +323,65 @@ def discard_draft(owner: User, kind: str) -> None:
     db.session.execute(delete(ProfileDraft).where(ProfileDraft.owner_id == owner.id, ProfileDraft.kind == kind))
 
 
+def own_profile(actor: User) -> MemberProfile | None:
+    """The actor's own member profile, if they have registered."""
+    return db.session.get(MemberProfile, actor.id)
+
+
+def own_entry(actor: User, entry_id: int) -> PoolEntry | None:
+    """One of the actor's own pool entries."""
+    entry = db.session.get(PoolEntry, entry_id)
+    return entry if entry is not None and entry.member_id == actor.id else None
+
+
+def finish_registration(*, actor: User, data: ProfileData, apply_to_county: bool) -> MemberProfile:
+    """The last page of self-registration: the profile, the draft gone, and (if asked) the
+    application to the county pool, as one use case."""
+    member = register_member(actor=actor, data=data)
+    discard_draft(actor, "self")
+    if apply_to_county:
+        pool.apply(actor=actor, member=member)
+    return member
+
+
+def finish_proxy_registration(*, actor: User, data: ProfileData, meta: dict,
+                              nominate_to_county: bool) -> tuple[MemberProfile, str]:
+    """The last page of registration by proxy: the member, their claim code, the draft gone and
+    (if asked) the county pool nomination."""
+    method = meta.get("consent_method")
+    member, code = proxy_register(actor=actor, phone=meta.get("phone"), data=data,
+                                  consent_method=ConsentMethod(method) if method else None)
+    discard_draft(actor, "proxy")
+    if nominate_to_county:
+        pool.nominate(actor=actor, member=member, level=PoolLevel.COUNTY, reason="代为登记时一并申请入库")
+    return member, code
+
+
+def my_data_csv(member: MemberProfile) -> str:
+    """export_member_data() as a table of three columns: section, item, content."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["分类", "项目", "内容"])
+    for section, content in export_member_data(member).items():
+        if isinstance(content, dict):
+            for key, value in content.items():
+                writer.writerow([section, key, json.dumps(value, ensure_ascii=False)
+                                 if isinstance(value, (list, dict)) else value])
+        else:
+            for i, item in enumerate(content, 1):
+                writer.writerow([section, i, json.dumps(item, ensure_ascii=False)])
+    return out.getvalue()
+
+
+def my_data_json(member: MemberProfile) -> str:
+    return json.dumps(export_member_data(member), ensure_ascii=False, indent=2)
+
+
 # --- the skill taxonomy -------------------------------------------------------------------------
 
 
 def _require_province_admin(actor: User) -> None:
-    if not any(g.role is Role.ADMIN and g.region is not None and g.region.level is RegionLevel.PROVINCE
-               for g in actor.grants):
+    if not access.may_edit_taxonomy(actor):
         raise PermissionDenied("只有省级管理员可以修改专长分类")
 
 
@@ -533,6 +409,14 @@ def add_skill(*, actor: User, category: SkillCategory, name: str, description: s
     return skill
 
 
+def add_skill_to(*, actor: User, category_id: str | None, name: str, description: str = "") -> Skill:
+    """add_skill() as the taxonomy page asks it: the category by its id."""
+    category = db.session.get(SkillCategory, int(category_id)) if (category_id or "").isdigit() else None
+    if category is None:
+        raise Invalid("请选择所属类别", field="category")
+    return add_skill(actor=actor, category=category, name=name, description=description)
+
+
 def update_skill(*, actor: User, skill: Skill, name: str, description: str, active: bool) -> Skill:
     """Rename, describe or retire a skill. A retired skill stays on profiles but is not matched."""
     _require_province_admin(actor)
@@ -544,15 +428,6 @@ def update_skill(*, actor: User, skill: Skill, name: str, description: str, acti
     if reindex:
         members = db.session.scalars(select(MemberProfile).join(MemberSkill).where(
             MemberSkill.skill_id == skill.id)).all()
-        from app.members.index import reindex_members
-
         reindex_members(list(members))
     record_audit(actor, "skill.update", skill, detail={"active": active})
     return skill
-
-
-def find_member(member_id: int) -> MemberProfile:
-    member = db.session.get(MemberProfile, member_id)
-    if member is None:
-        raise NotFound("没有找到这位老同志")
-    return member

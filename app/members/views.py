@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 
-from app.audit.services import record_audit
-from app.errors import DomainError
-from app.extensions import db, limiter
+from app.accounts.models import User
+from app.audit.services import record_read
+from app.extensions import limiter
 from app.forms import BaseForm
 from app.members import pool, services, wizard
 from app.members.forms import ClaimForm, DeleteForm, ReasonForm, SubmitForm
-from app.members.models import SKILL_LEVELS, Capacity, MemberProfile, PoolEntry
-from app.members.services import ProfileData
-from app.web import form_page
+from app.members.models import SKILL_LEVELS, Capacity, MemberProfile, PoolLevel
+from app.members.profile import ProfileData
+from app.web import commit, file_response, finish_use_case, form_page, run_action, run_use_case
 
 bp = Blueprint("members", __name__)
 
 
 @bp.app_context_processor
-def member_helpers():
+def member_helpers() -> dict[str, Any]:
     return {"capacity_hint": lambda value: Capacity(value).description, "level_labels": SKILL_LEVELS}
-
-
-def own_profile() -> MemberProfile | None:
-    return db.session.get(MemberProfile, current_user.id)
 
 
 # --- the wizard, shared by self-registration and registration by proxy -------------------------
@@ -43,87 +38,63 @@ class WizardFlow:
     def initial(self) -> ProfileData:
         return ProfileData(name=current_user.name) if self.kind == "self" else ProfileData()
 
-    def url(self, key: str | None, **kw) -> str:
+    def url(self, key: str | None, **kw: Any) -> str:
         return url_for(self.check_endpoint) if key is None else url_for(self.endpoint, step=key, **kw)
 
 
 SELF = WizardFlow("self", "members.register_step", "members.register_check", "members.register_start")
 
 
-def run_step(flow: WizardFlow, step_key: str):
+def run_step(flow: WizardFlow, step_key: str) -> ResponseReturnValue:
     step = wizard.BY_KEY.get(step_key)
     data, meta = wizard.read_draft(current_user, flow.kind, initial=flow.initial())
     if step is None or step not in wizard.steps_for(flow.kind, data):
         abort(404)
     back_to_check = request.args.get("return") == "check"
+    again = {"return": "check"} if back_to_check else {}
     form = wizard.form_for(step, kind=flow.kind, formdata=request.form if request.method == "POST" else None)
     wizard.prepare(form, step, data, actor=current_user)
     if request.method == "GET":
         form.fill(data, meta)
     elif step.is_list and "remove" in request.form:
-        _remove_item(step, data, request.form.get("remove", ""))
-        wizard.write_draft(current_user, flow.kind, data, meta)
-        db.session.commit()
-        return redirect(flow.url(step.key, **({"return": "check"} if back_to_check else {})))
+        wizard.remove_item(step, data, request.form.get("remove", ""))
+        commit(lambda: wizard.write_draft(current_user, flow.kind, data, meta))
+        return redirect(flow.url(step.key, **again))
     elif form.validate():
         form.apply(data, meta)
-        wizard.write_draft(current_user, flow.kind, data, meta)
-        db.session.commit()
+        commit(lambda: wizard.write_draft(current_user, flow.kind, data, meta))
         if step.is_list and request.form.get("action") == "add":
             flash("已添加。可以继续添加，或者点“下一步”。", "success")
-            return redirect(flow.url(step.key, **({"return": "check"} if back_to_check else {})))
+            return redirect(flow.url(step.key, **again))
         following = wizard.step_after(flow.kind, data, step.key)
         if back_to_check and not (step.key == "consent" and data.consent and not data.capacity):
             following = None
-        return redirect(flow.url(following, **({"return": "check"} if back_to_check and following else {})))
+        return redirect(flow.url(following, **(again if following else {})))
     keys = [s.key for s in wizard.steps_for(flow.kind, data)]
     previous = wizard.step_before(flow.kind, data, step.key)
     return form_page(step.template, form, step=step, data=data, meta=meta, flow=flow,
                      number=keys.index(step.key) + 1, total=len(keys) + 1,
                      back=flow.url(previous) if previous else url_for(flow.start_endpoint),
-                     action=flow.url(step.key, **({"return": "check"} if back_to_check else {})),
-                     skill_names=_skill_names(data) if step.key == "skills" else {})
+                     action=flow.url(step.key, **again),
+                     skill_names=wizard.skill_names(data) if step.key == "skills" else {})
 
 
-def _remove_item(step, data: ProfileData, index: str) -> None:
-    items = data.unavailable if step.key == "unavailable" else data.skills
-    if index.isdigit() and int(index) < len(items):
-        items.pop(int(index))
-
-
-def _skill_names(data: ProfileData) -> dict[int, str]:
-    from sqlalchemy import select
-
-    from app.members.models import Skill
-
-    return dict(db.session.execute(select(Skill.id, Skill.name).where(
-        Skill.id.in_([s.skill_id for s in data.skills] or [-1]))).all())
-
-
-def check_page(flow: WizardFlow, submit):
+def check_page(flow: WizardFlow, submit: Any) -> ResponseReturnValue:
+    """The check-your-answers page; `submit(data, meta, form)` is the use case, whose result is the
+    response to send (a redirect, or a page such as the claim slip)."""
     data, meta = wizard.read_draft(current_user, flow.kind, initial=flow.initial())
     form = SubmitForm()
-    if form.validate_on_submit():
-        try:
-            target = submit(data, meta, form)
-            db.session.commit()
-            return target
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            step_key = wizard.FIELD_STEP.get(e.field or "")
-            return form_page("members/check.html", form, status=e.status, rows=wizard.summary(flow.kind, data, meta),
-                             flow=flow, fix_step=step_key)
-    return form_page("members/check.html", form, rows=wizard.summary(flow.kind, data, meta), flow=flow,
-                     fix_step=None)
+    return run_use_case(form, lambda: submit(data, meta, form), done=lambda response: response,
+                        template="members/check.html", rows=wizard.summary(flow.kind, data, meta), flow=flow,
+                        fix_step=None, on_refusal=lambda e: {"fix_step": wizard.FIELD_STEP.get(e.field or "")})
 
 
 @bp.get("/profile/register")
 @login_required
-def register_start():
-    if own_profile() is not None:
+def register_start() -> ResponseReturnValue:
+    if services.own_profile(current_user) is not None:
         return redirect(url_for("members.profile"))
-    data, meta = wizard.read_draft(current_user, "self")
+    data, _ = wizard.read_draft(current_user, "self")
     started = services.load_draft(current_user, "self") is not None
     return render_template("members/start.html", started=started, first=wizard.steps_for("self", data)[0].key,
                            flow=SELF)
@@ -131,26 +102,22 @@ def register_start():
 
 @bp.route("/profile/register/<step>", methods=["GET", "POST"])
 @login_required
-def register_step(step: str):
-    if own_profile() is not None:
+def register_step(step: str) -> ResponseReturnValue:
+    if services.own_profile(current_user) is not None:
         return redirect(url_for("members.profile"))
     return run_step(SELF, step)
 
 
 @bp.route("/profile/register/check", methods=["GET", "POST"])
 @login_required
-def register_check():
-    if own_profile() is not None:
+def register_check() -> ResponseReturnValue:
+    if services.own_profile(current_user) is not None:
         return redirect(url_for("members.profile"))
 
-    def submit(data, meta, form):
-        member = services.register_member(actor=current_user, data=data)
-        services.discard_draft(current_user, "self")
-        if form.apply_county.data:
-            pool.apply(actor=current_user, member=member)
-            flash("登记完成，入库申请已提交，请等待县（市、区）老干部局审核。", "success")
-        else:
-            flash("登记完成。谢谢您！", "success")
+    def submit(data: ProfileData, meta: dict, form: SubmitForm) -> ResponseReturnValue:
+        services.finish_registration(actor=current_user, data=data, apply_to_county=bool(form.apply_county.data))
+        flash("登记完成，入库申请已提交，请等待县（市、区）老干部局审核。" if form.apply_county.data
+              else "登记完成。谢谢您！", "success")
         return redirect(url_for("members.profile"))
 
     return check_page(SELF, submit)
@@ -159,19 +126,25 @@ def register_check():
 # --- my profile ---------------------------------------------------------------------------------
 
 
+def _own_or_register() -> MemberProfile:
+    """The signed-in member's profile; those not registered yet are sent to register."""
+    member = services.own_profile(current_user)
+    if member is None:
+        abort(redirect(url_for("members.register_start")))
+    return member
+
+
 @bp.get("/profile")
 @login_required
-def profile():
-    member = own_profile()
-    if member is None:
-        return redirect(url_for("members.register_start"))
-    data = ProfileData.from_member(member)
+def profile() -> ResponseReturnValue:
+    member = _own_or_register()
     meta = {"consent_method": member.consent_method.value if member.consent_method else None}
-    return render_template("members/profile.html", member=member, rows=wizard.summary("self", data, meta),
-                           form=BaseForm(), county_entry=pool.live_entry(member, pool.PoolLevel.COUNTY))
+    return render_template("members/profile.html", member=member,
+                           rows=wizard.summary("self", ProfileData.from_member(member), meta),
+                           form=BaseForm(), county_entry=pool.live_entry(member, PoolLevel.COUNTY))
 
 
-def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str, action_url: str):
+def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str, action_url: str) -> ResponseReturnValue:
     """Change one answer of an existing profile, with the wizard's page for it."""
     step = wizard.BY_KEY.get(step_key)
     data = ProfileData.from_member(member)
@@ -182,99 +155,74 @@ def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str,
         abort(404)
     form = wizard.form_for(step, kind="self", formdata=request.form if request.method == "POST" else None)
     wizard.prepare(form, step, data, actor=current_user)
+    removing = request.method == "POST" and step.is_list and "remove" in request.form
+    changed = False
     if request.method == "GET":
         form.fill(data, meta)
-    else:
-        changed = False
-        if step.is_list and "remove" in request.form:
-            _remove_item(step, data, request.form.get("remove", ""))
-            changed = True
-        elif form.validate():
-            form.apply(data, meta)
-            changed = True
-        if changed:
-            try:
-                if step.key == "consent":
-                    services.set_consent(actor=current_user, member=member, consent=data.consent)
-                else:
-                    services.update_profile(actor=current_user, member=member, data=data)
-                db.session.commit()
-            except DomainError as e:
-                db.session.rollback()
-                form.add_error(e)
-                return form_page(step.template, form, status=e.status, step=step, data=data, meta=meta,
-                                 flow=None, number=None, total=None, back=done_url, action=action_url,
-                                 skill_names=_skill_names(data))
-            if step.key == "consent" and data.consent and member.capacity is None:
-                flash("谢谢您的同意。请再告诉我们您的身体能承担哪种强度的活动。", "success")
-                return redirect(action_url.replace("/consent", "/capacity"))
-            if step.is_list and request.form.get("action") == "add":
-                flash("已添加。", "success")
-                return redirect(action_url)
-            if step.is_list and "remove" in request.form:
-                flash("已删除。", "success")
-                return redirect(action_url)
-            flash("已保存。", "success")
-            return redirect(done_url)
-    return form_page(step.template, form, step=step, data=data, meta=meta, flow=None, number=None, total=None,
-                     back=done_url, action=action_url, skill_names=_skill_names(data))
+    elif removing:
+        wizard.remove_item(step, data, request.form.get("remove", ""))
+        changed = True
+    elif form.validate():
+        form.apply(data, meta)
+        changed = True
+    context = dict(step=step, data=data, meta=meta, flow=None, number=None, total=None, back=done_url,
+                   action=action_url, skill_names=wizard.skill_names(data))
+    if not changed:
+        return form_page(step.template, form, **context)
+
+    def save() -> None:
+        if step.key == "consent":
+            services.set_consent(actor=current_user, member=member, consent=data.consent)
+        else:
+            services.update_profile(actor=current_user, member=member, data=data)
+
+    def next_page(_: None) -> tuple[str, str]:
+        if step.key == "consent" and data.consent and member.capacity is None:
+            return "谢谢您的同意。请再告诉我们您的身体能承担哪种强度的活动。", action_url.replace("/consent", "/capacity")
+        if removing:
+            return "已删除。", action_url
+        if step.is_list and request.form.get("action") == "add":
+            return "已添加。", action_url
+        return "已保存。", done_url
+
+    return finish_use_case(form, save, done=next_page, template=step.template, **context)
 
 
 @bp.route("/profile/edit/<step>", methods=["GET", "POST"])
 @login_required
-def profile_edit(step: str):
-    member = own_profile()
-    if member is None:
-        return redirect(url_for("members.register_start"))
+def profile_edit(step: str) -> ResponseReturnValue:
+    member = _own_or_register()
     return edit_step(member, step, kind="self", done_url=url_for("members.profile"),
                      action_url=url_for("members.profile_edit", step=step))
 
 
 @bp.post("/profile/pause")
 @login_required
-def profile_pause():
-    member = own_profile()
-    if member is None or not BaseForm().validate_on_submit():
-        abort(400)
+def profile_pause() -> ResponseReturnValue:
+    member = services.own_profile(current_user) or abort(400)
     paused = request.form.get("paused") == "1"
-    services.set_paused(actor=current_user, member=member, paused=paused)
-    db.session.commit()
-    flash("已暂停：这段时间不会有人邀请您。" if paused else "欢迎回来！您会重新收到合适的邀请。", "success")
-    return redirect(url_for("members.profile"))
+    return run_action(lambda: services.set_paused(actor=current_user, member=member, paused=paused),
+                      done=("已暂停：这段时间不会有人邀请您。" if paused else "欢迎回来！您会重新收到合适的邀请。",
+                            url_for("members.profile")))
 
 
 @bp.post("/profile/apply")
 @login_required
-def profile_apply():
-    member = own_profile()
-    if member is None or not BaseForm().validate_on_submit():
-        abort(400)
-    try:
-        pool.apply(actor=current_user, member=member)
-        db.session.commit()
-        flash("入库申请已提交，请等待县（市、区）老干部局审核。", "success")
-    except DomainError as e:
-        db.session.rollback()
-        flash(e.message, "error")
-    return redirect(url_for("members.profile"))
+def profile_apply() -> ResponseReturnValue:
+    member = services.own_profile(current_user) or abort(400)
+    return run_action(lambda: pool.apply(actor=current_user, member=member),
+                      done=("入库申请已提交，请等待县（市、区）老干部局审核。", url_for("members.profile")))
 
 
 @bp.post("/profile/entries/<int:entry_id>/withdraw")
 @login_required
-def profile_withdraw(entry_id: int):
-    entry = db.session.get(PoolEntry, entry_id)
-    if entry is None or entry.member_id != current_user.id:
-        abort(404)
+def profile_withdraw(entry_id: int) -> ResponseReturnValue:
+    entry = services.own_entry(current_user, entry_id) or abort(404)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            pool.withdraw(actor=current_user, entry=entry, note=form.note.data or "本人申请退出")
-            db.session.commit()
-            flash(f"您已退出{entry.level.label}人才库。", "success")
-        except DomainError as e:
-            db.session.rollback()
-            flash(e.message, "error")
-    return redirect(url_for("members.profile"))
+    if not form.validate_on_submit():
+        return redirect(url_for("members.profile"))
+    return run_action(lambda: pool.withdraw(actor=current_user, entry=entry, note=form.note.data or "本人申请退出"),
+                      done=(f"您已退出{entry.level.label}人才库。", url_for("members.profile")))
 
 
 # --- my data ------------------------------------------------------------------------------------
@@ -282,57 +230,34 @@ def profile_withdraw(entry_id: int):
 
 @bp.get("/profile/data")
 @login_required
-def my_data():
-    member = own_profile()
-    if member is None:
-        return redirect(url_for("members.register_start"))
+def my_data() -> ResponseReturnValue:
+    member = _own_or_register()
     return render_template("members/data.html", member=member, data=services.export_member_data(member))
 
 
 @bp.get("/profile/data.<fmt>")
 @login_required
-def my_data_download(fmt: str):
-    member = own_profile()
+def my_data_download(fmt: str) -> ResponseReturnValue:
+    member = services.own_profile(current_user)
     if member is None or fmt not in ("json", "csv"):
         abort(404)
-    data = services.export_member_data(member)
-    record_audit(current_user, "member.download", member, detail={"format": fmt})
-    db.session.commit()
-    if fmt == "json":
-        body = json.dumps(data, ensure_ascii=False, indent=2)
-        mimetype = "application/json"
-    else:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["分类", "项目", "内容"])
-        for section, content in data.items():
-            if isinstance(content, dict):
-                for key, value in content.items():
-                    writer.writerow([section, key, json.dumps(value, ensure_ascii=False)
-                                     if isinstance(value, (list, dict)) else value])
-            else:
-                for i, item in enumerate(content, 1):
-                    writer.writerow([section, i, json.dumps(item, ensure_ascii=False)])
-        body = "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
-        mimetype = "text/csv"
-    return Response(body, mimetype=f"{mimetype}; charset=utf-8", headers={
-        "Content-Disposition": f"attachment; filename=yinhui-my-data.{fmt}"})
+    record_read(current_user, "member.download", member, detail={"format": fmt})
+    body = services.my_data_json(member) if fmt == "json" else services.my_data_csv(member)
+    return file_response(body, kind=fmt, filename=f"yinhui-my-data.{fmt}")
 
 
 @bp.route("/profile/delete", methods=["GET", "POST"])
 @login_required
-def delete():
-    member = own_profile()
-    if member is None:
-        return redirect(url_for("members.register_start"))
+def delete() -> ResponseReturnValue:
+    member = _own_or_register()
     form = DeleteForm()
-    if form.validate_on_submit():
-        services.delete_member(actor=current_user, member=member)
-        db.session.commit()
+
+    def gone(_: None) -> tuple[str, str]:
         session.clear()
-        flash("您的信息已删除，账号已注销。感谢您为大家做过的一切。", "success")
-        return redirect(url_for("main.home"))
-    return form_page("members/delete.html", form)
+        return "您的信息已删除，账号已注销。感谢您为大家做过的一切。", url_for("main.home")
+
+    return run_use_case(form, lambda: services.delete_member(actor=current_user, member=member),
+                        done=gone, template="members/delete.html")
 
 
 # --- claiming an account registered by proxy ----------------------------------------------------
@@ -347,22 +272,18 @@ def _claim_key() -> str:
                scope="claim-member", deduct_when=lambda r: r.status_code != 302)
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], scope="claim-ip",
                deduct_when=lambda r: r.status_code != 302)
-def claim():
+def claim() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = ClaimForm()
-    if form.validate_on_submit():
-        try:
-            user = services.claim_account(code=form.code.data, phone=form.phone.data, password=form.password.data)
-            db.session.commit()
-        except DomainError as e:
-            db.session.rollback()
-            form.add_error(e)
-            return form_page("members/claim.html", form, status=e.status)
+
+    def signed_in(user: User) -> tuple[str, str]:
         session.clear()
         session.regenerate()
         login_user(user)
-        flash("认领成功！以后请用手机号和密码登录。", "success")
-        return redirect(url_for("members.profile"))
-    return form_page("members/claim.html", form)
+        return "认领成功！以后请用手机号和密码登录。", url_for("members.profile")
+
+    return run_use_case(form, lambda: services.claim_account(code=form.code.data, phone=form.phone.data,
+                                                             password=form.password.data),
+                        done=signed_in, template="members/claim.html")
 

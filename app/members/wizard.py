@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from app import access
 from app.clock import utcnow
 from app.extensions import db
 from app.members import forms as f
+from app.members import queries
 from app.members.models import (
     SKILL_LEVELS,
     ConsentMethod,
     ProfileDraft,
     Skill,
-    SkillCategory,
     availability_text,
 )
-from app.members.services import ProfileData
+from app.members.profile import ProfileData
 from app.organizations.models import Organization, OrganizationKind
+from app.regions.gazetteer import ancestors
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,6 @@ class Step:
 
 
 def _region_name(code: str) -> str:
-    from app.regions.gazetteer import ancestors
-
     return "".join(p.name for p in list(reversed(ancestors(code)))[1:]) if code else ""
 
 
@@ -152,18 +152,14 @@ def form_for(step: Step, *, kind: str, formdata=None):
 def prepare(form, step: Step, data: ProfileData, *, actor) -> None:
     """Fill in choices that depend on the database: branches near home, the skill taxonomy."""
     if step.key == "branch":
-        from app.accounts.models import Role
-
-        own = [g.organization_id for g in actor.grants if g.role is Role.ORGANIZER]
+        own = sorted(access.organized(actor))
         branches = db.session.scalars(select(Organization).where(
             Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active,
             (Organization.region_code == data.county_code) | Organization.id.in_(own or [-1]),
         ).order_by(Organization.name)).all()
         form.branch.choices = f.options([(b.id, b.name) for b in branches], "暂不选择")
     elif step.key == "skills":
-        skills = db.session.execute(select(Skill.id, Skill.name, SkillCategory.name).join(SkillCategory).where(
-            Skill.active, SkillCategory.active).order_by(SkillCategory.sort_order, Skill.sort_order, Skill.id)).all()
-        form.skill.choices = f.options([(sid, name, cat) for sid, name, cat in skills], "请选择")
+        form.skill.choices = f.options(queries.skill_choices(), "请选择")
 
 
 def summary(kind: str, data: ProfileData, meta: dict) -> list[tuple[Step, str]]:
@@ -190,3 +186,16 @@ def write_draft(owner, kind: str, data: ProfileData, meta: dict) -> None:
     row.data = json.dumps({"profile": data.to_json(), "meta": meta}, ensure_ascii=False)
     row.updated_at = utcnow()
     db.session.flush()
+
+
+def remove_item(step: Step, data: ProfileData, index: str) -> None:
+    """Take one period away or one skill off a list page's answers."""
+    items: list = data.unavailable if step.key == "unavailable" else data.skills
+    if index.isdigit() and int(index) < len(items):
+        items.pop(int(index))
+
+
+def skill_names(data: ProfileData) -> dict[int, str]:
+    """The names of the skills in the answers, for the skills page's list."""
+    return dict(db.session.execute(select(Skill.id, Skill.name).where(
+        Skill.id.in_([s.skill_id for s in data.skills] or [-1]))).all())

@@ -15,10 +15,13 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
+from app import access
+from app.accounts.models import User
 from app.clock import utcnow
 from app.extensions import db
+from app.links import absolute
 from app.notifications.models import EmailOutbox, Notification
 from app.transactions import commit_fresh
 
@@ -37,11 +40,17 @@ def notify(user, *, kind: str, title: str, body: str = "", link: str | None = No
         db.session.flush()
         text = f"{user.name}，您好：\n\n{title}\n\n{body}\n"
         if link:
-            text += f"\n详情请登录银晖查看：{current_app.config.get('BASE_URL', '')}{link}\n"
+            text += f"\n详情请登录银晖查看：{absolute(link)}\n"
         text += f"\n（此邮件由系统自动发送，请勿回复。帮助热线：{current_app.config['HELP_HOTLINE']}）\n"
         db.session.add(EmailOutbox(notification_id=note.id, to_address=address,
                                    subject=f"【银晖】{title}"[:200], body=text))
     return note
+
+
+def inbox(actor: User) -> Select[tuple[Notification]]:
+    """The actor's messages: unread first, newest first."""
+    return (access.visible(Notification, actor)
+            .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc()))
 
 
 def unread_count(user_id: int) -> int:

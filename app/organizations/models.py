@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, or_
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, enum_type
@@ -52,16 +52,6 @@ class Organization(TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
     region: Mapped[Region] = relationship(lazy="joined")
-
-    @classmethod
-    def scope_clause(cls, actor):
-        """Admins see the organizations of their regions; organizers see their own."""
-        from app.accounts.models import Role
-        from app.regions.scope import admin_prefixes, code_within
-
-        own = [g.organization_id for g in getattr(actor, "grants", []) if g.role is Role.ORGANIZER]
-        clause = code_within(cls.region_code, admin_prefixes(actor))
-        return or_(clause, cls.id.in_(own)) if own else clause
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name}>"

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from collections.abc import Sequence
 
+from sqlalchemy import Select, exists, select
+
+from app import access
+from app.accounts.models import User
 from app.audit.services import record_audit
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.geo import haversine_km
 from app.regions.models import Region, RegionLevel
-from app.regions.scope import covers
 from app.regions.services import place_address
 
 MAX_MANUAL_DISTANCE_KM = 80
 
 
-def _county_in_scope(actor, county_code: str) -> Region:
+def county_in_scope(actor: User, county_code: str | None, field: str = "county") -> Region:
+    """A current county inside the actor's region, where they may place things (organizations,
+    venues); Invalid beside `field` otherwise."""
     county = db.session.get(Region, county_code or "")
-    if county is None or county.level is not RegionLevel.COUNTY or not covers(actor, county.code):
-        raise Invalid("请选择您管辖范围内的县（市、区）", field="county")
+    if county is None or county.level is not RegionLevel.COUNTY or not access.may_place_in(actor, county.code):
+        raise Invalid("请选择您管辖范围内的县（市、区）", field=field)
     return county
 
 
@@ -46,11 +51,11 @@ def _apply(org: Organization, *, name: str, kind: OrganizationKind, county: Regi
         org.location_source = LocationSource(place.source)
 
 
-def create_organization(*, actor, name: str, kind: OrganizationKind, county_code: str,
+def create_organization(*, actor: User, name: str, kind: OrganizationKind, county_code: str,
                         address: str = "", contact_phone: str | None = None,
                         lat: float | None = None, lon: float | None = None) -> Organization:
     """Register an organization in a county of the actor's region."""
-    county = _county_in_scope(actor, county_code)
+    county = county_in_scope(actor, county_code)
     org = Organization()
     _apply(org, name=name, kind=kind, county=county, address=address, contact_phone=contact_phone,
            lat=lat, lon=lon)
@@ -60,15 +65,49 @@ def create_organization(*, actor, name: str, kind: OrganizationKind, county_code
     return org
 
 
-def update_organization(*, actor, org: Organization, name: str, kind: OrganizationKind,
+def update_organization(*, actor: User, org: Organization, name: str, kind: OrganizationKind,
                         county_code: str, address: str = "", contact_phone: str | None = None,
                         lat: float | None = None, lon: float | None = None) -> Organization:
     """Edit an organization; the actor must cover both its old and its new county."""
-    if not covers(actor, org.region_code):
+    if not access.may_edit_organization(actor, org):
         raise Invalid("只有所在地区的管理员可以修改这个组织")
-    county = _county_in_scope(actor, county_code)
+    county = county_in_scope(actor, county_code)
     _apply(org, name=name, kind=kind, county=county, address=address, contact_phone=contact_phone,
            lat=lat, lon=lon)
     db.session.flush()
     record_audit(actor, "organization.update", org)
     return org
+
+
+def organizations_for(actor: User, *, active_only: bool = False,
+                      kinds: Sequence[OrganizationKind] | None = None) -> list[Organization]:
+    """The organizations the actor may see (to choose from), by county and name."""
+    stmt = access.visible(Organization, actor)
+    if active_only:
+        stmt = stmt.where(Organization.active)
+    if kinds is not None:
+        stmt = stmt.where(Organization.kind.in_(list(kinds)))
+    return list(db.session.scalars(stmt.order_by(Organization.region_code, Organization.name)))
+
+
+def search_organizations(actor: User, *, name: str | None = None, kind: OrganizationKind | None = None,
+                         county_code: str | None = None) -> Select[tuple[Organization]]:
+    """The organizations page's list: those the actor may see, filtered."""
+    stmt = access.visible(Organization, actor)
+    if name:
+        stmt = stmt.where(Organization.name.contains(name, autoescape=True))
+    if kind is not None:
+        stmt = stmt.where(Organization.kind == kind)
+    if county_code:
+        stmt = stmt.where(Organization.region_code == county_code)
+    return stmt.order_by(Organization.region_code, Organization.name)
+
+
+def county_choices(actor: User) -> list[tuple[str, str, str | None]]:
+    """The counties of the actor's region as (code, name, city) for a <select>; the city is None
+    when there is only one."""
+    regions = db.session.scalars(access.regions_in_scope(actor)).all()
+    cities = {r.code: r.name for r in regions if r.level is RegionLevel.CITY}
+    several = len(cities) > 1
+    return [(r.code, r.name, cities.get(r.parent_code or "", "省直辖县级市") if several else None)
+            for r in regions if r.level is RegionLevel.COUNTY]

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from geopy.distance import geodesic
+from sqlalchemy import func
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
@@ -70,8 +71,6 @@ def flat_distance_margin(lat: float, reach_km: float) -> float:
 
 def sql_haversine_km(lat_column, lon_column, lat: float, lon: float):
     """The great-circle distance as a SQL expression (PostgreSQL, and SQLite with math functions)."""
-    from sqlalchemy import func
-
     dlat = func.radians(lat_column - lat) / 2
     dlon = func.radians(lon_column - lon) / 2
     a = (func.sin(dlat) * func.sin(dlat)

@@ -12,6 +12,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.regions import gazetteer
 from app.regions.geo import haversine_km
+from app.regions.geocoding import geocode
 from app.regions.models import Region, RegionLevel
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,6 @@ def place_address(*, county_code: str, address: str) -> Location:
     fallback = Location(county.lat, county.lon, "gazetteer", county.code)
     if not address or not current_app.config.get("GEOCODER"):
         return fallback
-    from app.regions.geocoding import geocode
-
     point = geocode(_full_address(county, address))
     if point is None:
         return fallback

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.clock import utcnow
 from app.db import TimestampMixin, enum_type
 from app.extensions import db
-from app.members.models import Capacity
+from app.members.models import Capacity, MemberProfile, Skill
+from app.organizations.models import Organization
 
 
 class TaskCategory(enum.Enum):
@@ -97,7 +98,7 @@ class Task(TimestampMixin, db.Model):
     published_at: Mapped[datetime | None]
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
 
-    organization: Mapped[Organization] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped[Organization] = relationship(lazy="joined")
     skills: Mapped[list[TaskSkill]] = relationship(back_populates="task", cascade="all, delete-orphan",
                                                    lazy="selectin", order_by="TaskSkill.id")
     sessions: Mapped[list[TaskSession]] = relationship(back_populates="task", cascade="all, delete-orphan",
@@ -113,18 +114,6 @@ class Task(TimestampMixin, db.Model):
     def is_onsite(self) -> bool:
         return self.mode is TaskMode.ONSITE
 
-    @classmethod
-    def scope_clause(cls, actor):
-        """Admins see the tasks of their regions; organizers those of their organizations."""
-        from sqlalchemy import or_
-
-        from app.accounts.models import Role
-        from app.regions.scope import admin_prefixes, code_within
-
-        clause = code_within(cls.region_code, admin_prefixes(actor))
-        own = [g.organization_id for g in getattr(actor, "grants", []) if g.role is Role.ORGANIZER]
-        return or_(clause, cls.organization_id.in_(own)) if own else clause
-
 
 class TaskSkill(db.Model):
     __tablename__ = "task_skills"
@@ -138,7 +127,7 @@ class TaskSkill(db.Model):
     required: Mapped[bool] = mapped_column(default=True)
 
     task: Mapped[Task] = relationship(back_populates="skills")
-    skill: Mapped[Skill] = relationship(lazy="joined")  # noqa: F821
+    skill: Mapped[Skill] = relationship(lazy="joined")
 
 
 class TaskSession(db.Model):
@@ -202,7 +191,7 @@ class Assignment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     task: Mapped[Task] = relationship(back_populates="assignments")
-    member: Mapped[MemberProfile] = relationship(lazy="joined")  # noqa: F821
+    member: Mapped[MemberProfile] = relationship(lazy="joined")
 
 
 class ServiceRecord(db.Model):
@@ -226,4 +215,4 @@ class ServiceRecord(db.Model):
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[TaskSession] = relationship(lazy="joined")
-    organization: Mapped[Organization] = relationship(lazy="joined")  # noqa: F821
+    organization: Mapped[Organization] = relationship(lazy="joined")

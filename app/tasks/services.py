@@ -12,16 +12,19 @@ from datetime import date, time
 
 from sqlalchemy import func, select
 
-from app.accounts.models import Role, User
+from app import access
+from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
 from app.clock import WEEKDAY_DIGITS, local_now, local_today, utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
+from app.formats import fmt_date, fmt_time
+from app.links import path_for
 from app.members.models import Capacity, MemberProfile, MemberStatus, Skill
 from app.notifications.services import notify
 from app.organizations.models import Organization
-from app.regions.scope import covers
 from app.regions.services import place_address
+from app.tasks import candidates
 from app.tasks import schedule as sched
 from app.tasks.models import (
     LIVE_ASSIGNMENT,
@@ -41,17 +44,11 @@ MAX_HEADCOUNT = 200
 MAX_TASK_SKILLS = 8
 
 
-# --- who may do what ----------------------------------------------------------------------------
-
-
-def may_manage(actor: User, task: Task) -> bool:
-    """Organizers of the task's organization and admins whose region holds it."""
-    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
-    return task.organization_id in organizer_of or covers(actor, task.region_code)
+# --- who may do what: app.access ---------------------------------------------------------------
 
 
 def _require_manager(actor: User, task: Task) -> None:
-    if not may_manage(actor, task):
+    if not access.may_manage_task(actor, task):
         raise PermissionDenied("只有发布这项需求的组织可以办理")
 
 
@@ -77,8 +74,7 @@ def _check_text(title: str, description: str) -> tuple[str, str]:
 def create_task(*, actor: User, organization: Organization, title: str, description: str,
                 category: TaskCategory) -> Task:
     """Start a need as a draft for an organization the actor organizes (or an admin covers)."""
-    organizer_of = {g.organization_id for g in actor.grants if g.role is Role.ORGANIZER}
-    if organization.id not in organizer_of and not covers(actor, organization.region_code):
+    if not access.may_post_task_for(actor, organization):
         raise PermissionDenied("只能为本组织发布需求", field="organization")
     title, description = _check_text(title, description)
     task = Task(organization_id=organization.id, region_code=organization.region_code, title=title,
@@ -88,6 +84,17 @@ def create_task(*, actor: User, organization: Organization, title: str, descript
     db.session.flush()
     record_audit(actor, "task.create", task)
     return task
+
+
+def create_task_for(*, actor: User, organization_id: str | None, title: str, description: str,
+                    category: TaskCategory) -> Task:
+    """create_task() as the first page of a new need asks it: the organization by its id, among
+    those the actor may see."""
+    organization = access.get(Organization, organization_id, actor) if organization_id else None
+    if organization is None or not organization.active:
+        raise Invalid("请选择发布需求的组织", field="organization")
+    return create_task(actor=actor, organization=organization, title=title, description=description,
+                       category=category)
 
 
 def update_basics(*, actor: User, task: Task, title: str, description: str, category: TaskCategory) -> None:
@@ -200,6 +207,11 @@ def remove_skill(*, actor: User, task: Task, task_skill_id: int) -> None:
     task.skills.remove(row)
 
 
+def remove_skill_by_form(*, actor: User, task: Task, task_skill_id: str) -> None:
+    """remove_skill() as the skills page's remove button sends it."""
+    remove_skill(actor=actor, task=task, task_skill_id=int(task_skill_id) if task_skill_id.isdigit() else 0)
+
+
 def publish(*, actor: User, task: Task) -> None:
     """Open a draft for matching and applications, once it says when and what."""
     _require_manager(actor, task)
@@ -222,7 +234,7 @@ def cancel(*, actor: User, task: Task, reason: str) -> None:
     task.status, task.cancel_reason = TaskStatus.CANCELLED, reason
     for a in _assignments(task, LIVE_ASSIGNMENT):
         notify(a.member.user, kind="task.cancelled", title=f"“{task.title}”已取消", body=f"原因：{reason}",
-               link=f"/my/tasks/{task.id}")
+               link=path_for("my.task", task_id=task.id))
     record_audit(actor, "task.cancel", task)
 
 
@@ -247,10 +259,10 @@ def describe_schedule(task: Task) -> str:
         return "未安排"
     if task.schedule is ScheduleKind.ONCE:
         s = task.sessions[0]
-        return f"{s.starts_at:%Y年%m月%d日} {s.starts_at:%H:%M}–{s.ends_at:%H:%M}"
+        return f"{fmt_date(s.starts_at)} {fmt_time(s.starts_at)}–{fmt_time(s.ends_at)}"
     days = "、".join(name for d, name in enumerate(WEEKDAY_DIGITS) if task.weekdays & (1 << d))
-    return (f"{task.first_date:%Y年%m月%d日}至{task.last_date:%Y年%m月%d日}，每周{days} "
-            f"{task.start_time:%H:%M}–{task.end_time:%H:%M}（共 {len(task.sessions)} 次）")
+    return (f"{fmt_date(task.first_date)}至{fmt_date(task.last_date)}，每周{days} "
+            f"{fmt_time(task.start_time)}–{fmt_time(task.end_time)}（共 {len(task.sessions)} 次）")
 
 
 def _assignments(task: Task, statuses) -> list[Assignment]:
@@ -261,7 +273,7 @@ def _assignments(task: Task, statuses) -> list[Assignment]:
 def _tell_participants(task: Task, what: str, body: str) -> None:
     for a in _assignments(task, (AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED, AssignmentStatus.INVITED)):
         notify(a.member.user, kind="task.changed", title=f"“{task.title}”{what}", body=body,
-               link=f"/my/tasks/{task.id}")
+               link=path_for("my.task", task_id=task.id))
 
 
 # --- the headcount ------------------------------------------------------------------------------
@@ -309,7 +321,7 @@ def _promote_waitlist(task: Task) -> None:
         a.status, a.accepted_at = AssignmentStatus.ACCEPTED, utcnow()
         db.session.flush()
         notify(a.member.user, kind="task.accepted", title=f"候补成功：“{task.title}”有空位了",
-               body=f"您已确认参加。时间：{describe_schedule(task)}", link=f"/my/tasks/{task.id}")
+               body=f"您已确认参加。时间：{describe_schedule(task)}", link=path_for("my.task", task_id=task.id))
     _refresh_fill(task)
 
 
@@ -323,9 +335,8 @@ def _assignment(task: Task, member: MemberProfile) -> Assignment | None:
 
 def invite(*, actor: User, task: Task, members: list[MemberProfile], message: str = "") -> list[Assignment]:
     """Invite members the matching suggested. Each must still pass every hard filter."""
-    from app.tasks.candidates import why_not
-
-    _require_manager(actor, task)
+    if not access.may_invite(actor, task):
+        raise PermissionDenied("只有发布这项需求的组织可以办理")
     if task.status is not TaskStatus.OPEN:
         raise Conflict("需求发布后、人还没满时才能邀请" if task.status is not TaskStatus.FILLED
                        else "人已经满了，不能再邀请")
@@ -335,23 +346,28 @@ def invite(*, actor: User, task: Task, members: list[MemberProfile], message: st
         raise Invalid("邀请的话最多 500 个字", field="message")
     invited = []
     for member in members:
-        problem = why_not(task, member)
+        problem = candidates.why_not(task, member)
         if problem:
             raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
-        from app.tasks.candidates import reasons_for
-
         a = Assignment(member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
-                       message=(message or "").strip(), invited_by_id=actor.id, reasons=reasons_for(task, member))
+                       message=(message or "").strip(), invited_by_id=actor.id,
+                       reasons=candidates.reasons_for(task, member))
         a.member = member
         task.assignments.append(a)
         invited.append(a)
         notify(member.user, kind="task.invited", title=f"{task.organization.name}邀请您参加：{task.title}",
                body=(message or "").strip() + f"\n时间：{describe_schedule(task)}" +
                     (f"\n地点：{task.address}" if task.address else "") + "\n去不去由您决定，不方便可以直接婉拒。",
-               link=f"/my/tasks/{task.id}")
+               link=path_for("my.task", task_id=task.id))
     db.session.flush()
     record_audit(actor, "task.invite", task, detail={"members": [m.id for m in members]})
     return invited
+
+
+def invite_by_id(*, actor: User, task: Task, member_ids: list[int], message: str = "") -> list[Assignment]:
+    """invite() as the candidates page sends it: the members ticked, by id."""
+    members = list(db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(member_ids or [-1]))))
+    return invite(actor=actor, task=task, members=members, message=message)
 
 
 def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment:
@@ -374,13 +390,11 @@ def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment
     db.session.flush()
     for organizer in _organizers(task):
         notify(organizer, kind="task.applied", title=f"{member.user.name}报名参加：{task.title}",
-               link=f"/tasks/{task.id}")
+               link=path_for("tasks.detail", task_id=task.id))
     return existing
 
 
 def _organizers(task: Task) -> list[User]:
-    from app.accounts.models import RoleGrant
-
     return db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
         RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id == task.organization_id, User.active)).all()
 
@@ -391,13 +405,14 @@ def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> A
         raise PermissionDenied("这不是给您的邀请")
     task = lock_task(assignment.task_id)
     db.session.refresh(assignment)
-    if assignment.status is not AssignmentStatus.INVITED:
+    if not access.may_answer(member.user, assignment):
         raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
     assignment.responded_at = utcnow()
     if not accept:
         assignment.status = AssignmentStatus.DECLINED
         for organizer in _organizers(task):
-            notify(organizer, kind="task.declined", title=f"{member.user.name}婉拒了：{task.title}", link=f"/tasks/{task.id}")
+            notify(organizer, kind="task.declined", title=f"{member.user.name}婉拒了：{task.title}",
+                   link=path_for("tasks.detail", task_id=task.id))
         return assignment
     if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
         raise Conflict(f"这项需求已经{task.status.label}")
@@ -405,14 +420,15 @@ def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> A
     for organizer in _organizers(task):
         notify(organizer, kind="task.accepted",
                title=f"{member.user.name}{'答应参加' if placed else '愿意参加（已满，排在候补）'}：{task.title}",
-               link=f"/tasks/{task.id}")
+               link=path_for("tasks.detail", task_id=task.id))
     return assignment
 
 
 def decide_application(*, actor: User, assignment: Assignment, accept: bool) -> Assignment:
     """The organizer confirms or turns down a member who applied."""
     task = lock_task(assignment.task_id)
-    _require_manager(actor, task)
+    if not access.may_decide_application(actor, assignment):
+        raise PermissionDenied("只有发布这项需求的组织可以办理")
     db.session.refresh(assignment)
     if assignment.status is not AssignmentStatus.APPLIED:
         raise Conflict(f"这条报名已经是“{assignment.status.label}”了")
@@ -422,7 +438,7 @@ def decide_application(*, actor: User, assignment: Assignment, accept: bool) -> 
     else:
         assignment.status = AssignmentStatus.REJECTED
         title = f"这次“{task.title}”人已安排好，谢谢您的热心"
-    notify(assignment.member.user, kind="task.application", title=title, link=f"/my/tasks/{task.id}")
+    notify(assignment.member.user, kind="task.application", title=title, link=path_for("my.task", task_id=task.id))
     return assignment
 
 
@@ -432,7 +448,9 @@ def withdraw(*, member: MemberProfile, assignment: Assignment) -> Assignment:
         raise PermissionDenied("不能替别人退出")
     task = lock_task(assignment.task_id)
     db.session.refresh(assignment)
-    if assignment.status not in (AssignmentStatus.APPLIED, AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED):
+    if not access.may_withdraw(member.user, assignment):
+        if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
+            raise Conflict(f"这项需求已经{task.status.label}，不用退出")
         raise Conflict(f"现在是“{assignment.status.label}”，不用退出")
     was_accepted = assignment.status is AssignmentStatus.ACCEPTED
     assignment.status, assignment.responded_at = AssignmentStatus.WITHDRAWN, utcnow()
@@ -440,7 +458,8 @@ def withdraw(*, member: MemberProfile, assignment: Assignment) -> Assignment:
     if was_accepted:
         _promote_waitlist(task)
         for organizer in _organizers(task):
-            notify(organizer, kind="task.withdrawn", title=f"{member.user.name}退出了：{task.title}", link=f"/tasks/{task.id}")
+            notify(organizer, kind="task.withdrawn", title=f"{member.user.name}退出了：{task.title}",
+                   link=path_for("tasks.detail", task_id=task.id))
     return assignment
 
 
@@ -452,7 +471,8 @@ def confirm_attendance(*, actor: User, session: TaskSession,
     """After a session: for each accepted assignment id, (attended, hours, feedback). One screen for
     the whole session; confirming again corrects the records."""
     task = session.task
-    _require_manager(actor, task)
+    if not access.may_confirm_hours(actor, task):
+        raise PermissionDenied("只有发布这项需求的组织可以办理")
     if session.starts_at > local_now():
         raise Invalid("这次服务还没开始，结束后再确认", field="session")
     accepted = {a.id: a for a in task.assignments if a.status is AssignmentStatus.ACCEPTED}
@@ -479,7 +499,8 @@ def confirm_attendance(*, actor: User, session: TaskSession,
         records.append(record)
         if attended and hours:
             notify(a.member.user, kind="task.hours", title=f"服务时长已确认：{task.title}",
-                   body=f"{session.starts_at:%Y年%m月%d日}，{hours:g} 小时。谢谢您！", link="/my/hours", email=False)
+                   body=f"{fmt_date(session.starts_at)}，{hours:g} 小时。谢谢您！", link=path_for("my.hours"),
+                   email=False)
     session.attendance_confirmed_at = utcnow()
     db.session.flush()
     record_audit(actor, "task.attendance", task, detail={"session": session.id, "records": len(records)})

@@ -5,27 +5,21 @@ the approval queue and the branch's page have something to show. Idempotent."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import exists, select
 
 from app.accounts.models import User
+from app.bookings import services as bookings
+from app.bookings.models import ActivityType, Booking
+from app.bookings.services import BookingRequest, CoHost
 from app.clock import local_now
 from app.errors import DomainError
 from app.extensions import db
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.venues import services
-from app.venues.models import (
-    ActivityPackage,
-    ActivityType,
-    Booking,
-    Facility,
-    OpeningHours,
-    PackageFacility,
-    Venue,
-    VenueFacility,
-    VenueKind,
-)
+from app.venues.models import ActivityPackage, Facility, OpeningHours, PackageFacility, Venue, VenueFacility, VenueKind
 
 F = Facility
 WEEKDAYS = [(time(8, 30), time(11, 30)), (time(14, 30), time(17, 30))]
@@ -94,7 +88,7 @@ def seed_venues(orgs: dict[str, Organization]) -> None:
 
 
 def _book_first_free(*, actor: User, venue: Venue, org: Organization, days_ahead: int, start: time, minutes: int,
-                     **kw) -> Booking | None:
+                     **kw: Any) -> Booking | None:
     """Book the first day from `days_ahead` on where the venue takes the slot (skips weekends,
     holidays and taken time); None when two weeks bring nothing."""
     day = local_now().date() + timedelta(days=days_ahead)
@@ -102,8 +96,8 @@ def _book_first_free(*, actor: User, venue: Venue, org: Organization, days_ahead
         begin = datetime.combine(day, start)
         try:
             with db.session.begin_nested():
-                return services.book_venue(actor=actor, venue=venue, organization=org, start=begin,
-                                           end=begin + timedelta(minutes=minutes), **kw)
+                return bookings.book_venue(actor=actor, request=BookingRequest(
+                    venue=venue, organization=org, start=begin, end=begin + timedelta(minutes=minutes), **kw))
         except DomainError:
             day += timedelta(days=1)
     return None
@@ -125,7 +119,7 @@ def seed_bookings() -> None:
     joint = _book_first_free(actor=organizer, venue=home, org=community, days_ahead=3, start=time(9), minutes=90,
                              activity=ActivityType.THEME_PARTY_DAY, title="“向党说句心里话”联合主题党日",
                              attendees=15, package=packages.get("重温入党誓词"),
-                             co_hosts=[services.CoHost(branch, 12)] if branch else ())
+                             co_hosts=[CoHost(branch, 12)] if branch else ())
     _book_first_free(actor=organizer, venue=home, org=community, days_ahead=10, start=time(14, 30), minutes=60,
                      activity=ActivityType.MICRO_LECTURE, title="微党课：南水北调精神", attendees=20,
                      package=packages.get("微党课"), note="需要投影，谢谢。")
@@ -133,4 +127,4 @@ def seed_bookings() -> None:
                      activity=ActivityType.POLITICAL_BIRTHDAY, title="十二位老党员的政治生日", attendees=18,
                      package=packages.get("政治生日"))
     if joint is not None and manager is not None:
-        services.decide_booking(actor=manager, booking=joint, approve=True)
+        bookings.decide_booking(actor=manager, booking=joint, approve=True)

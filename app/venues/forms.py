@@ -20,9 +20,10 @@ from wtforms import (
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.bookings.models import ActivityType
 from app.clock import WEEKDAYS
 from app.forms import BaseForm, Finite, PlainText, input_required, length, options, required, strip
-from app.venues.models import ActivityType, Facility, VenueKind
+from app.venues.models import Facility, VenueKind
 
 KINDS = [(k.value, k.label) for k in VenueKind]
 FACILITIES = [(f.value, f.label) for f in Facility]

@@ -57,10 +57,11 @@ MEASURE = """() => {
 
 def demo_ids(live_server) -> dict:
     from app.accounts.models import User
+    from app.bookings.models import Booking, BookingStatus
     from app.extensions import db
     from app.members.models import EntryStatus, ImportJob, PoolEntry, Skill
     from app.organizations.models import Organization
-    from app.venues.models import ActivityPackage, Booking, BookingStatus, Venue
+    from app.venues.models import ActivityPackage, Venue
 
     with live_server.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))

@@ -2,18 +2,12 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
+from app.access import admin_prefixes, covers, regions_in_scope
+from app.access import get_or_404 as scoped_get_or_404
+from app.access import visible as scoped
 from app.organizations.models import Organization
+from app.regions.codes import code_within, minimal_prefixes, prefix_upper
 from app.regions.models import Region, RegionLevel
-from app.regions.scope import (
-    admin_prefixes,
-    code_within,
-    covers,
-    minimal_prefixes,
-    prefix_upper,
-    regions_in_scope,
-    scoped,
-    scoped_get_or_404,
-)
 
 
 def test_prefix_upper_bounds_a_subtree():

@@ -8,18 +8,10 @@ from datetime import datetime, time
 import pytest
 
 import app.clock
+from app.bookings import services as bookings
+from app.bookings.models import ActivityType
 from app.organizations.models import OrganizationKind
-from app.venues import services
-from app.venues.models import (
-    ActivityPackage,
-    ActivityType,
-    Facility,
-    OpeningHours,
-    PackageFacility,
-    Venue,
-    VenueFacility,
-    VenueKind,
-)
+from app.venues.models import ActivityPackage, Facility, OpeningHours, PackageFacility, Venue, VenueFacility, VenueKind
 
 _n = itertools.count(1)
 NOW = datetime(2026, 9, 1, 8, 0)   # a Tuesday; chinese-calendar knows 2026's holidays
@@ -116,8 +108,8 @@ def book(db, clock, branch):
             org, actor = branch()
         values = dict(activity=ActivityType.THEME_PARTY_DAY, title="重温入党誓词", attendees=12)
         values.update(kw)
-        booking = services.book_venue(actor=actor, venue=venue, organization=org, start=at(start), end=at(end),
-                                      **values)
+        booking = bookings.book_venue(actor=actor, request=bookings.BookingRequest(
+            venue=venue, organization=org, start=at(start), end=at(end), **values))
         db.session.commit()
         return booking
 

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import RoleGrant
-from app.venues.models import ActivityPackage, Booking, BookingOccurrence, Closure, OpeningHours, Venue, VenueFacility
+from app.bookings.models import Booking, BookingOccurrence
+from app.venues.models import ActivityPackage, Closure, OpeningHours, Venue, VenueFacility
 from tests.conftest import csrf_token
 from tests.test_bad_input import BAD_VALUES
 

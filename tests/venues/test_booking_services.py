@@ -5,10 +5,13 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
+from app.bookings import calendars
+from app.bookings import services as bookings
+from app.bookings.models import ActivityType, Booking, BookingOccurrence, BookingStatus
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.notifications.models import Notification
 from app.venues import services
-from app.venues.models import ActivityType, Booking, BookingOccurrence, BookingStatus, Facility
+from app.venues.models import Facility
 from app.venues.recurrence import Freq, Rule
 from tests.venues.conftest import at
 
@@ -32,9 +35,24 @@ def test_an_overlapping_booking_is_a_conflict_naming_the_holder(db, create_venue
     org, organizer = branch(name="东关南里社区离退休干部党支部")
     book(venue, "2026-09-04 09:00", "2026-09-04 11:00", org=org, actor=organizer, title="重温入党誓词")
     before = counts(db)
+    with pytest.raises(Conflict) as e:   # the holder's own branch sees which of its bookings is in the way
+        book(venue, "2026-09-04 10:30", "2026-09-04 11:30", org=org, actor=organizer)
+    assert "2026年9月4日（周五）9:00–11:00「重温入党誓词」（东关南里社区离退休干部党支部）" in e.value.message
+    assert e.value.status == 409
+    db.session.rollback()
+    assert counts(db) == before
+
+
+def test_another_branch_learns_only_when_the_time_is_taken(db, create_venue, book, branch):
+    """As in the week calendar (已被预约): another branch's title and name are not theirs to read."""
+    venue = create_venue()
+    org, organizer = branch(name="东关南里社区离退休干部党支部")
+    book(venue, "2026-09-04 09:00", "2026-09-04 11:00", org=org, actor=organizer, title="重温入党誓词")
+    before = counts(db)
     with pytest.raises(Conflict) as e:
         book(venue, "2026-09-04 10:30", "2026-09-04 11:30")
-    assert "2026年9月4日（周五）9:00–11:00「重温入党誓词」（东关南里社区离退休干部党支部）" in e.value.message
+    assert "已被预约：2026年9月4日（周五）9:00–11:00" in e.value.message
+    assert "重温入党誓词" not in e.value.message and "东关南里" not in e.value.message
     assert e.value.status == 409
     db.session.rollback()
     assert counts(db) == before
@@ -45,7 +63,7 @@ def test_back_to_back_bookings_are_allowed(db, create_venue, book):
     book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
     book(venue, "2026-09-04 10:00", "2026-09-04 11:00")
     book(venue, "2026-09-04 08:30", "2026-09-04 09:00")
-    assert services.count_slot_holding(venue.id) == 3
+    assert bookings.count_slot_holding(venue.id) == 3
 
 
 def test_the_same_time_at_another_venue_is_fine(db, create_venue, book):
@@ -99,8 +117,9 @@ def test_only_the_branchs_organizers_may_book_for_it(db, create_venue, branch, c
     org, _ = branch()
     _, stranger = branch()
     with pytest.raises(PermissionDenied):
-        services.book_venue(actor=stranger, venue=venue, organization=org, start=at("2026-09-04 09:00"),
-                            end=at("2026-09-04 10:00"), activity=ActivityType.OTHER, title="会", attendees=5)
+        bookings.book_venue(actor=stranger, request=bookings.BookingRequest(
+            venue=venue, organization=org, start=at("2026-09-04 09:00"), end=at("2026-09-04 10:00"),
+            activity=ActivityType.OTHER, title="会", attendees=5))
 
 
 def test_an_inactive_venue_takes_no_bookings(db, create_venue, book):
@@ -139,12 +158,12 @@ def test_a_joint_booking_sums_the_branches_attendees_against_capacity(db, create
     partner, _ = branch(name="锦绣江南小区离退休干部党支部")
     with pytest.raises(Invalid, match="参加人数 45 人（各支部合计）超过了场地容量 40 人"):
         book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer, attendees=20,
-             co_hosts=[services.CoHost(partner, 25)])
+             co_hosts=[bookings.CoHost(partner, 25)])
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer, attendees=20,
-                   co_hosts=[services.CoHost(partner, 20)])
+                   co_hosts=[bookings.CoHost(partner, 20)])
     assert booking.attendees == 40 and booking.lead_attendees == 20
     assert [h.organization.name for h in booking.co_hosts] == ["锦绣江南小区离退休干部党支部"]
-    assert booking in services.organization_bookings(organization=partner)
+    assert booking in calendars.organization_bookings(organization=partner)
 
 
 def test_co_hosts_must_be_other_party_branches(db, create_venue, book, branch, create_org):
@@ -153,10 +172,10 @@ def test_co_hosts_must_be_other_party_branches(db, create_venue, book, branch, c
     community = create_org()
     with pytest.raises(Invalid, match="不是党支部"):
         book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer,
-             co_hosts=[services.CoHost(community, 3)])
+             co_hosts=[bookings.CoHost(community, 3)])
     with pytest.raises(Invalid, match="重复"):
         book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer,
-             co_hosts=[services.CoHost(org, 3)])
+             co_hosts=[bookings.CoHost(org, 3)])
 
 
 # --- recurrence ----------------------------------------------------------------------------------
@@ -167,14 +186,15 @@ def test_a_monthly_series_skips_closed_dates_and_lists_conflicts_before_booking(
     holder = book(venue, "2026-11-06 09:00", "2026-11-06 10:00", title="微党课")  # first Friday of November
     org, organizer = branch()
     rule = Rule(Freq.MONTHLY, date(2026, 11, 30), nth=1, weekday=4)  # first Fridays: 9/4, 10/2, 11/6
-    preview = services.preview_booking(actor=organizer, venue=venue, organization=org, start=at("2026-09-04 09:00"),
-                                       end=at("2026-09-04 10:00"), attendees=10, rule=rule)
+    preview = bookings.preview_booking(actor=organizer, request=bookings.BookingRequest(
+        venue=venue, organization=org, start=at("2026-09-04 09:00"), end=at("2026-09-04 10:00"), attendees=10,
+        rule=rule))
     assert [s.start.date() for s in preview.free] == [date(2026, 9, 4)]
     assert [(s.start.date(), "国庆节" in why) for s, why in preview.plan.refused] == [(date(2026, 10, 2), True)]
     assert [(s.start.date(), o.booking_id) for s, o in preview.plan.taken] == [(date(2026, 11, 6), holder.id)]
 
     before = counts(db)
-    with pytest.raises(Conflict, match="「微党课」"):
+    with pytest.raises(Conflict, match="2026年11月6日（周五）9:00–10:00 已被预约：2026年11月6日（周五）9:00–10:00。"):
         book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer, rule=rule)
     db.session.rollback()
     assert counts(db) == before
@@ -201,15 +221,15 @@ def test_cancel_one_date_then_the_rest_of_the_series(db, create_venue, book, bra
     dates = [o.start_at.day for o in booking.occurrences]
     assert dates == [7, 14, 21, 28, 12, 19, 26]  # 5 Oct is National Day
     second, fourth = booking.occurrences[1], booking.occurrences[3]
-    services.cancel_booking(actor=organizer, booking=booking, reason="与社区活动冲突", scope="one", occurrence=second)
-    services.cancel_booking(actor=organizer, booking=booking, reason="换到别的场地", scope="rest", occurrence=fourth)
+    bookings.cancel_booking(actor=organizer, booking=booking, reason="与社区活动冲突", scope="one", occurrence=second)
+    bookings.cancel_booking(actor=organizer, booking=booking, reason="换到别的场地", scope="rest", occurrence=fourth)
     db.session.commit()
     held = [o.start_at.day for o in booking.occurrences if o.status.holds_slot]
     assert held == [7, 21]
     assert booking.status is BookingStatus.PENDING
     # the freed dates can be booked by someone else
     book(venue, "2026-09-14 09:00", "2026-09-14 10:00")
-    services.cancel_booking(actor=organizer, booking=booking, reason="不办了")
+    bookings.cancel_booking(actor=organizer, booking=booking, reason="不办了")
     assert booking.status is BookingStatus.CANCELLED
 
 
@@ -218,10 +238,10 @@ def test_cancelling_needs_a_reason_and_the_right_person(db, create_venue, book, 
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
     _, stranger = branch()
     with pytest.raises(PermissionDenied):
-        services.cancel_booking(actor=stranger, booking=booking, reason="想取消")
+        bookings.cancel_booking(actor=stranger, booking=booking, reason="想取消")
     organizer = booking.booked_by
     with pytest.raises(Invalid, match="请填写取消的原因"):
-        services.cancel_booking(actor=organizer, booking=booking, reason=" ")
+        bookings.cancel_booking(actor=organizer, booking=booking, reason=" ")
     assert booking.occurrences[0].status is BookingStatus.PENDING
 
 
@@ -230,7 +250,7 @@ def test_dates_that_have_begun_cannot_be_cancelled(db, create_venue, book, clock
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
     clock.now = datetime(2026, 9, 4, 9, 30)
     with pytest.raises(Invalid, match="没有可以取消的日期"):
-        services.cancel_booking(actor=booking.booked_by, booking=booking, reason="晚了")
+        bookings.cancel_booking(actor=booking.booked_by, booking=booking, reason="晚了")
 
 
 # --- approval and notifications --------------------------------------------------------------------
@@ -250,13 +270,13 @@ def test_the_manager_approves_and_both_sides_are_told(db, create_venue, book, br
     db.session.commit()
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer)
     assert notes(db, boss) == [f"新的场地预约待审核：{venue.name}"]
-    services.decide_booking(actor=boss, booking=booking, approve=True)
+    bookings.decide_booking(actor=boss, booking=booking, approve=True)
     db.session.commit()
     assert booking.status is BookingStatus.APPROVED and booking.occurrences[0].status is BookingStatus.APPROVED
     assert notes(db, organizer) == [f"场地预约已批准：{venue.name}"]
     assert f"场地预约已批准：{venue.name}" in notes(db, colleague)
     with pytest.raises(Conflict, match="已批准"):
-        services.decide_booking(actor=boss, booking=booking, approve=False, reason="再想想")
+        bookings.decide_booking(actor=boss, booking=booking, approve=False, reason="再想想")
 
 
 def test_rejecting_needs_a_reason_and_frees_the_time(db, create_venue, book, manager):
@@ -264,8 +284,8 @@ def test_rejecting_needs_a_reason_and_frees_the_time(db, create_venue, book, man
     boss = manager(venue)
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
     with pytest.raises(Invalid, match="请填写不批准的原因"):
-        services.decide_booking(actor=boss, booking=booking, approve=False)
-    services.decide_booking(actor=boss, booking=booking, approve=False, reason="当天有上级检查")
+        bookings.decide_booking(actor=boss, booking=booking, approve=False)
+    bookings.decide_booking(actor=boss, booking=booking, approve=False, reason="当天有上级检查")
     db.session.commit()
     assert booking.occurrences[0].status is BookingStatus.REJECTED
     assert "当天有上级检查" in db.session.scalar(select(Notification.body).where(
@@ -277,7 +297,7 @@ def test_a_manager_cancels_with_a_reason_and_the_branch_is_told(db, create_venue
     venue = create_venue()
     boss = manager(venue)
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
-    services.cancel_booking(actor=boss, booking=booking, reason="场地临时停电")
+    bookings.cancel_booking(actor=boss, booking=booking, reason="场地临时停电")
     db.session.commit()
     assert "场地临时停电" in db.session.scalar(select(Notification.body).where(
         Notification.user_id == booking.booked_by_id, Notification.kind == "booking.cancelled"))
@@ -288,8 +308,8 @@ def test_managers_of_other_venues_and_admins_elsewhere_cannot_decide(db, create_
     booking = book(venue, "2026-09-04 09:00", "2026-09-04 10:00")
     for outsider in (manager(create_venue()), create_admin("411326")):
         with pytest.raises(PermissionDenied):
-            services.decide_booking(actor=outsider, booking=booking, approve=True)
-    services.decide_booking(actor=create_admin("410100"), booking=booking, approve=True)
+            bookings.decide_booking(actor=outsider, booking=booking, approve=True)
+    bookings.decide_booking(actor=create_admin("410100"), booking=booking, approve=True)
 
 
 def test_the_queue_flags_dates_a_later_closure_covers(db, create_venue, book, manager, clock):
@@ -297,11 +317,11 @@ def test_the_queue_flags_dates_a_later_closure_covers(db, create_venue, book, ma
     boss = manager(venue)
     booking = book(venue, "2026-09-07 09:00", "2026-09-07 10:00", rule=Rule(Freq.WEEKLY, date(2026, 9, 21), weekdays=(0,)))
     services.add_closure(actor=boss, venue=venue, first_day=date(2026, 9, 14), last_day=date(2026, 9, 14), reason="消防检查")
-    [entry] = services.approval_queue(actor=boss)
+    [entry] = calendars.approval_queue(actor=boss)
     assert entry.booking is booking
     flagged = {o.start_at.day: why for o in entry.pending if (why := entry.problems.get(o.id))}
     assert list(flagged) == [14] and "消防检查" in flagged[14]
-    assert [o.start_at.day for o, _ in services.occurrences_in_closures(venue)] == [14]
+    assert [o.start_at.day for o, _ in calendars.occurrences_in_closures(venue)] == [14]
 
 
 # --- 主题党日 ------------------------------------------------------------------------------------
@@ -312,7 +332,7 @@ def test_months_without_a_theme_party_day_are_flagged(db, create_venue, book, br
     org, organizer = branch()
     book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer)
     book(venue, "2026-10-09 09:00", "2026-10-09 10:00", org=org, actor=organizer, activity=ActivityType.MICRO_LECTURE)
-    months = services.theme_days(organization=org)
+    months = calendars.theme_days(organization=org)
     assert [(m.month, m.missing, m.past) for m in months] == [
         (date(2026, 7, 1), True, True), (date(2026, 8, 1), True, True), (date(2026, 9, 1), False, False),
         (date(2026, 10, 1), True, False), (date(2026, 11, 1), True, False), (date(2026, 12, 1), True, False)]

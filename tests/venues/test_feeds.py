@@ -6,7 +6,9 @@ from datetime import date, datetime
 import pytest
 from icalendar import Calendar
 
+from app.bookings import services as bookings
 from app.clock import LOCAL
+from app.errors import PermissionDenied
 from app.venues import services
 from app.venues.recurrence import Freq, Rule
 from tests.conftest import csrf_token
@@ -38,14 +40,14 @@ def setup(db, create_venue, book, branch, manager, clock):
     series = book(venue, "2026-09-07 09:00", "2026-09-07 10:00", org=org, actor=organizer, title="学习会",
                   rule=Rule(Freq.WEEKLY, date(2026, 9, 28), weekdays=(0,)))
     joint = book(venue, "2026-09-09 09:00", "2026-09-09 10:00", org=partner, actor=partner_organizer, title="联合主题党日",
-                 co_hosts=[services.CoHost(org, 5)])
+                 co_hosts=[bookings.CoHost(org, 5)])
     elsewhere = book(create_venue(), "2026-09-10 09:00", "2026-09-10 10:00", org=org, actor=organizer, title="外出参观")
     other = book(venue, "2026-09-11 09:00", "2026-09-11 10:00", title="别的支部")
     boss = manager(venue)
-    services.decide_booking(actor=boss, booking=series, approve=True)
-    services.cancel_booking(actor=organizer, booking=series, reason="停电", scope="one", occurrence=series.occurrences[1])
+    bookings.decide_booking(actor=boss, booking=series, approve=True)
+    bookings.cancel_booking(actor=organizer, booking=series, reason="停电", scope="one", occurrence=series.occurrences[1])
     rejected = book(venue, "2026-09-15 09:00", "2026-09-15 10:00", title="被拒的")
-    services.decide_booking(actor=boss, booking=rejected, approve=False, reason="检查")
+    bookings.decide_booking(actor=boss, booking=rejected, approve=False, reason="检查")
     db.session.commit()
     return dict(venue=venue, org=org, organizer=organizer, boss=boss, other=other, elsewhere=elsewhere, joint=joint)
 
@@ -67,7 +69,7 @@ def test_the_venue_feed_holds_exactly_the_slot_holding_dates(db, client, setup):
 
 
 def test_the_branch_feed_holds_its_own_and_co_hosted_dates_anywhere(db, client, setup):
-    feed = services.organization_feed(actor=setup["organizer"], organization=setup["org"])
+    feed = bookings.organization_feed(actor=setup["organizer"], organization=setup["org"])
     db.session.commit()
     events = parse(client.get(f"/feeds/branches/{feed.token}.ics"))
     assert starts(events) == [datetime(2026, 9, 7, 9), datetime(2026, 9, 9, 9), datetime(2026, 9, 10, 9),
@@ -81,11 +83,11 @@ def test_an_unknown_or_retired_token_is_404(db, client, setup, login):
     assert client.get("/feeds/branches/" + "x" * 500 + ".ics").status_code == 404
     login(organizer)
     client.post(f"/bookings/feeds/{org.id}", data={"csrf_token": csrf_token(client, "/bookings/")})
-    old = services.organization_feed(actor=organizer, organization=org).token
+    old = bookings.organization_feed(actor=organizer, organization=org).token
     assert client.get(f"/feeds/branches/{old}.ics").status_code == 200
     client.post(f"/bookings/feeds/{org.id}", data={"csrf_token": csrf_token(client, "/bookings/"), "regenerate": "1"})
     db.session.expire_all()
-    new = services.organization_feed(actor=organizer, organization=org).token
+    new = bookings.organization_feed(actor=organizer, organization=org).token
     assert new != old
     assert client.get(f"/feeds/branches/{old}.ics").status_code == 404
     assert client.get(f"/feeds/branches/{new}.ics").status_code == 200
@@ -93,7 +95,7 @@ def test_an_unknown_or_retired_token_is_404(db, client, setup, login):
 
 def test_only_the_branchs_organizers_and_the_venues_managers_handle_feeds(db, setup, branch):
     _, stranger = branch()
-    with pytest.raises(services.PermissionDenied):
-        services.organization_feed(actor=stranger, organization=setup["org"])
-    with pytest.raises(services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
+        bookings.organization_feed(actor=stranger, organization=setup["org"])
+    with pytest.raises(PermissionDenied):
         services.regenerate_venue_feed(actor=stranger, venue=setup["venue"])

@@ -25,14 +25,15 @@ from sqlalchemy import delete, select
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password
 from app.audit.models import AuditEvent
+from app.bookings import services as bookings
+from app.bookings.models import ActivityType, Booking, BookingOccurrence
 from app.clock import local_now
 from app.db import write_intent
 from app.errors import Conflict
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 from app.organizations.models import LocationSource, Organization, OrganizationKind
-from app.venues import services
-from app.venues.models import ActivityType, Booking, BookingOccurrence, OpeningHours, Venue, VenueKind
+from app.venues.models import OpeningHours, Venue, VenueKind
 from tests.conftest import CSRF_RE, IsolatedClient, database_url_for, make_app, reset_database
 
 pytestmark = pytest.mark.slow
@@ -120,7 +121,7 @@ def check_outcome(app, venue_id: int, day, outcomes: list[str]) -> None:
     assert tally == {"ok": len(SLOTS), "conflict": THREADS - len(SLOTS)}, outcomes
     with app.app_context():
         held = db.session.scalars(select(BookingOccurrence).where(
-            BookingOccurrence.venue_id == venue_id, BookingOccurrence.status.in_(services.SLOT_HOLDING))
+            BookingOccurrence.venue_id == venue_id, BookingOccurrence.status.in_(bookings.SLOT_HOLDING))
             .order_by(BookingOccurrence.start_at)).all()
         for slot in SLOTS:
             base = datetime.combine(day, slot)
@@ -142,9 +143,9 @@ def by_service(app, ids, day):
         with app.app_context():
             token = write_intent.set(True)  # outside a request: ask for BEGIN IMMEDIATE on SQLite
             try:
-                services.book_venue(actor=db.session.get(User, user_id), venue=db.session.get(Venue, venue_id),
-                                    organization=db.session.get(Organization, org_id), start=start, end=end,
-                                    activity=ActivityType.THEME_PARTY_DAY, title=f"风暴{i}", attendees=10)
+                bookings.book_venue(actor=db.session.get(User, user_id), request=bookings.BookingRequest(
+                    venue=db.session.get(Venue, venue_id), organization=db.session.get(Organization, org_id),
+                    start=start, end=end, activity=ActivityType.THEME_PARTY_DAY, title=f"风暴{i}", attendees=10))
                 db.session.commit()
                 return "ok"
             except Conflict as e:

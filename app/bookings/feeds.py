@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from flask import current_app
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
+from app.bookings.calendars import hosted_by
+from app.bookings.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus
 from app.clock import local_now, to_instant, utcnow
 from app.extensions import db
+from app.links import absolute, path_for
 from app.organizations.models import Organization
-from app.venues.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus, Venue
-from app.venues.services import hosted_by
+from app.venues.models import Venue
 
 HISTORY_DAYS = 30
 
@@ -57,7 +58,7 @@ def _event(o: BookingOccurrence, *, summary: str, stamp: datetime) -> Event:
     if booking.co_hosts:
         lines.append("联合主办：" + "、".join(h.organization.name for h in booking.co_hosts))
     event.add("description", "\n".join(lines))
-    event.add("url", f"{current_app.config.get('BASE_URL', '')}/bookings/{booking.id}")
+    event.add("url", absolute(path_for("bookings.booking", booking_id=booking.id)))
     return event
 
 

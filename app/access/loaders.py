@@ -1,0 +1,72 @@
+"""Loading what an actor may see, in one call: `visible(Task, actor)` is select(Task) limited by the
+rule's SQL twin; `get_or_404(Task, task_id, actor)` the one row, or 404 when it does not exist or
+lies outside the actor's scope (never 403: staff cannot probe for what exists)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort
+from sqlalchemy import ColumnElement, Select, select
+
+import app.access.rules as rules
+from app.accounts.models import User
+from app.bookings.models import Booking
+from app.extensions import db
+from app.members.models import ImportJob, MemberProfile, PoolEntry
+from app.notifications.models import Notification
+from app.organizations.models import Organization
+from app.tasks.models import Task
+from app.venues.models import Venue
+
+T = TypeVar("T")
+
+# Which rule limits each kind of record an actor looks up by id or lists.
+VISIBLE: dict[type, Callable[[User], ColumnElement[bool]]] = {
+    Organization: rules.organizations_visible,
+    MemberProfile: rules.members_visible,
+    PoolEntry: rules.pool_entries_visible,
+    ImportJob: rules.imports_visible,
+    Task: rules.tasks_visible,
+    Venue: rules.venues_visible,
+    Booking: rules.bookings_visible,
+    User: rules.accounts_visible,
+    Notification: rules.notifications_visible,
+}
+
+
+def visible(model: type[T], actor: User) -> Select[tuple[T]]:
+    """select(model) limited to what the actor may see."""
+    return select(model).where(VISIBLE[model](actor))
+
+
+def get(model: type[T], ident: Any, actor: User) -> T | None:
+    """The row with this primary key if the actor may see it; None otherwise (or for a malformed id)."""
+    key = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+    try:
+        ident = key.type.python_type(ident)
+    except (TypeError, ValueError):
+        return None
+    row: T | None = db.session.scalar(visible(model, actor).where(key == ident))
+    return row
+
+
+def get_or_404(model: type[T], ident: Any, actor: User) -> T:
+    row = get(model, ident, actor)
+    if row is None:
+        abort(404)
+    return row
+
+
+def check_or_404(allowed: bool) -> None:
+    """For a row the actor may see but not act on where its existence is still not theirs to know
+    (a task of a region they oversee through another organization, say): answer as if it were not there."""
+    if not allowed:
+        abort(404)
+
+
+def check_or_403(allowed: bool) -> None:
+    """For a row the actor may see and knows exists, but may not act on: 403."""
+    if not allowed:
+        abort(403)

@@ -1,0 +1,76 @@
+"""Reads of the member's own side: their assignments sorted into what to answer, what is coming
+and what is past; a task and their assignment on it; their sessions as a calendar file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from icalendar import Calendar, Event
+from sqlalchemy import func, select
+
+from app.clock import local_now, to_instant, utcnow
+from app.extensions import db
+from app.members.models import MemberProfile
+from app.tasks.models import Assignment, AssignmentStatus, Task, TaskSession, TaskStatus
+
+UPCOMING = (AssignmentStatus.ACCEPTED, AssignmentStatus.APPLIED, AssignmentStatus.WAITLISTED)
+
+
+@dataclass
+class MyAssignments:
+    invitations: list[Assignment]     # waiting for the member's answer, on open tasks
+    upcoming: list[Assignment]        # taking part (or asked to) in sessions still to come
+    past: list[Assignment]            # taken part in, or stepped back from
+
+
+def my_assignments(member: MemberProfile) -> MyAssignments:
+    mine = list(db.session.scalars(select(Assignment).where(Assignment.member_id == member.id)
+                                   .order_by(Assignment.id.desc())))
+    now = local_now()
+    invitations = [a for a in mine if a.status is AssignmentStatus.INVITED and a.task.status is TaskStatus.OPEN]
+    upcoming = [a for a in mine if a.status in UPCOMING
+                and any(s.ends_at > now and not s.cancelled for s in a.task.sessions)
+                and a.task.status not in (TaskStatus.CANCELLED, TaskStatus.CLOSED)]
+    past = [a for a in mine if a not in upcoming and a not in invitations
+            and a.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.WITHDRAWN)]
+    return MyAssignments(invitations, upcoming, past)
+
+
+def open_invitations(member_id: int) -> int:
+    """How many invitations wait for the member's answer."""
+    return db.session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.member_id == member_id, Assignment.status == AssignmentStatus.INVITED)) or 0
+
+
+def task(task_id: int) -> Task | None:
+    return db.session.get(Task, task_id)
+
+
+def assignment(member: MemberProfile, task_id: int) -> Assignment | None:
+    return db.session.scalar(select(Assignment).where(Assignment.task_id == task_id,
+                                                      Assignment.member_id == member.id))
+
+
+def calendar(member: MemberProfile) -> bytes:
+    """The member's accepted sessions from 90 days back, as iCalendar (RFC 5545)."""
+    rows = db.session.execute(select(TaskSession, Task).join(Task).join(Assignment, Assignment.task_id == Task.id).where(
+        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED, ~TaskSession.cancelled,
+        Task.status.in_([TaskStatus.OPEN, TaskStatus.FILLED, TaskStatus.CLOSED]),
+        TaskSession.ends_at > local_now() - timedelta(days=90)).order_by(TaskSession.starts_at)).all()
+    cal = Calendar()
+    cal.add("prodid", "-//Yinhui//银晖 志愿服务//ZH")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", "银晖志愿服务")
+    stamp = utcnow()
+    for session, task in rows:
+        event = Event()
+        event.add("uid", f"task-session-{session.id}@yinhui")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", to_instant(session.starts_at))
+        event.add("dtend", to_instant(session.ends_at))
+        event.add("summary", f"志愿服务：{task.title}")
+        event.add("location", task.address or "线上或电话")
+        event.add("description", f"{task.organization.name}。{task.description}"[:1000])
+        cal.add_component(event)
+    return cal.to_ical()

@@ -1,0 +1,37 @@
+"""Reads the organizer's task pages need: lists in the actor's scope, and rows that belong to a task."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from app import access
+from app.accounts.models import User
+from app.extensions import db
+from app.members.models import MemberProfile
+from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
+
+
+def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[tuple[Task]]:
+    """The tasks the actor may see, newest first."""
+    stmt = access.visible(Task, actor)
+    if status is not None:
+        stmt = stmt.where(Task.status == status)
+    return stmt.order_by(Task.id.desc())
+
+
+def members_by_id(ids: list[int]) -> dict[int, MemberProfile]:
+    return {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids or [-1])))}
+
+
+def assignment_on(task: Task, assignment_id: int) -> Assignment | None:
+    assignment = db.session.get(Assignment, assignment_id)
+    return assignment if assignment is not None and assignment.task_id == task.id else None
+
+
+def session_of(task: Task, session_id: int) -> TaskSession | None:
+    session = db.session.get(TaskSession, session_id)
+    return session if session is not None and session.task_id == task.id else None
+
+
+def records_of(session: TaskSession) -> list[ServiceRecord]:
+    return list(db.session.scalars(select(ServiceRecord).where(ServiceRecord.session_id == session.id)))
