@@ -57,6 +57,7 @@ test: $(VENV)/.installed-test browser-deps lint
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests scripts wsgi.py $(wildcard bench)
+	$(BIN)/mypy
 
 ci:
 	.ci/run

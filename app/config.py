@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+from flask import Flask
+
 
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
@@ -100,10 +102,10 @@ class TestConfig(Config):
     IMPORT_INLINE = True
 
 
-def load(app, config) -> None:
+def load(app: Flask, config: dict | type | None) -> None:
     """Fill app.config: class defaults, instance/config.py, environment, explicit overrides."""
     env = os.environ.get("YINHUI_ENV", "development")
-    base = {"production": ProductionConfig, "test": TestConfig}.get(env, Config)
+    base: type = {"production": ProductionConfig, "test": TestConfig}.get(env, Config)
     if isinstance(config, type):
         base, config = config, None
     app.config.from_object(base)

@@ -9,6 +9,7 @@ import functools
 import math
 import threading
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
@@ -101,6 +102,11 @@ class TimestampMixin:
 # the server-side session. Sessions remember whether they hold such work.
 
 UNCOMMITTED = "uncommitted_writes"
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (its result is a CursorResult)."""
+    return cast(sa.CursorResult[Any], result).rowcount
 
 
 def _mark(session, *_args) -> None:
@@ -234,8 +240,8 @@ READ_ONLY_CHECK = "SELECT pg_current_xact_id_if_assigned() IS NULL"
 @functools.cache
 def _integer_dumpers() -> tuple[type, type]:
     """psycopg's text and binary dumpers for int, with integer as the smallest type."""
-    def at_least_integer(base: type, int4: Int4Dumper) -> type:
-        def upgrade(self, obj: int, format_):
+    def at_least_integer(base: type[IntDumper] | type[IntBinaryDumper], int4: Int4Dumper) -> type:
+        def upgrade(self: Any, obj: int, format_: Any) -> Any:
             return int4 if -(2**31) <= obj < 2**31 else base.upgrade(self, obj, format_)
         return type(f"AtLeastInteger{base.__name__}", (base,), {"upgrade": upgrade})
 

@@ -64,6 +64,11 @@ ORGANIZATIONS = [
 ]
 
 
+def _account(phone: str) -> User:
+    """A demo account seed_demo() made."""
+    return db.session.scalars(select(User).where(User.phone == phone)).one()
+
+
 def seed_demo(*, if_empty: bool = False) -> bool:
     """Load regions and the demo accounts and organizations; running it again adds nothing."""
     if if_empty and db.session.scalar(select(func.count()).select_from(User)):
@@ -74,7 +79,7 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     for name, kind, county, address in ORGANIZATIONS:
         org = db.session.scalar(select(Organization).where(Organization.name == name))
         if org is None:
-            region = db.session.get(Region, county)
+            region = db.session.get_one(Region, county)
             org = Organization(name=name, kind=kind, region_code=county, address=address,
                                lat=region.lat, lon=region.lon, location_source=LocationSource.GAZETTEER)
             db.session.add(org)
@@ -89,7 +94,7 @@ def seed_demo(*, if_empty: bool = False) -> bool:
         if role is Role.ADMIN and not any(g.role is Role.ADMIN for g in user.grants):
             user.grants.append(RoleGrant(role=Role.ADMIN, region_code=scope))
         elif role is Role.ORGANIZER and not any(g.role is Role.ORGANIZER for g in user.grants):
-            user.grants.append(RoleGrant(role=Role.ORGANIZER, organization_id=orgs[scope].id))
+            user.grants.append(RoleGrant(role=Role.ORGANIZER, organization_id=orgs[str(scope)].id))
         elif role is Role.MEMBER and not user.has_role(Role.MEMBER):
             user.grants.append(RoleGrant(role=Role.MEMBER))
     db.session.flush()
@@ -100,8 +105,8 @@ def seed_demo(*, if_empty: bool = False) -> bool:
     seed_venues(orgs)
     for phone, _name, role, scope in ACCOUNTS:
         if role is Role.VENUE_MANAGER:
-            user = db.session.scalar(select(User).where(User.phone == phone))
-            venue = db.session.scalar(select(Venue).where(Venue.name == scope))
+            user = _account(phone)
+            venue = db.session.scalars(select(Venue).where(Venue.name == scope)).one()
             if not any(g.role is Role.VENUE_MANAGER and g.venue_id == venue.id for g in user.grants):
                 user.grants.append(RoleGrant(role=Role.VENUE_MANAGER, venue_id=venue.id))
     db.session.flush()
@@ -134,10 +139,10 @@ def seed_members() -> None:
                            capacity=capacity if consent else None, availability_mask=weekdays, radius_km=10,
                            birth_year=1953, skills=[SkillInput(skills[s], lv) for s, lv in wanted.items()])
 
-    province = db.session.scalar(select(User).where(User.phone == "19900000001"))
-    guancheng = db.session.scalar(select(User).where(User.phone == "19900000003"))
-    wang = db.session.scalar(select(User).where(User.phone == "19900000021"))
-    li = db.session.scalar(select(User).where(User.phone == "19900000022"))
+    province = _account("19900000001")
+    guancheng = _account("19900000003")
+    wang = _account("19900000021")
+    li = _account("19900000022")
     if db.session.get(MemberProfile, wang.id) is None:
         member = register_member(actor=wang, data=profile("演示·王老师", "410104", "郑州市管城回族区东大街",
                                                           {"课业辅导": 3, "书法教学": 2}, True))
@@ -164,10 +169,10 @@ def seed_tasks() -> None:
     if db.session.scalar(select(func.count()).select_from(Task)):
         return
     skills = dict(db.session.execute(select(Skill.name, Skill.id)).all())
-    organizer = db.session.scalar(select(User).where(User.phone == "19900000011"))
-    province = db.session.scalar(select(User).where(User.phone == "19900000001"))
-    dongguan = db.session.scalar(select(Organization).where(Organization.name == "东关南里社区"))
-    xichuan = db.session.scalar(select(Organization).where(Organization.name.like("淅川县“保水质%")))
+    organizer = _account("19900000011")
+    province = _account("19900000001")
+    dongguan = db.session.scalars(select(Organization).where(Organization.name == "东关南里社区")).one()
+    xichuan = db.session.scalars(select(Organization).where(Organization.name.like("淅川县“保水质%"))).one()
     today = local_now().replace(hour=9, minute=0, second=0)
 
     def weekday_after(days: int, hour: int):
@@ -198,7 +203,7 @@ def seed_tasks() -> None:
          days=8)
     post(province, xichuan, "丹江口库区水源巡护", TaskCategory.ECOLOGY, "沿库区巡查，记录水质异常。", "河道巡护", 2,
          days=9, hours=3, demand=Capacity.MODERATE, outdoor=True)
-    wang = db.session.get(MemberProfile, db.session.scalar(select(User.id).where(User.phone == "19900000021")))
+    wang = db.session.get_one(MemberProfile, _account("19900000021").id)
     tasks.invite(actor=organizer, task=tutoring, members=[wang], message="王老师，孩子们盼着您来。")
 
     # A finished session with confirmed hours: what a proof of service is made of.

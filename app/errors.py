@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -58,14 +58,13 @@ def wants_json() -> bool:
     )
 
 
-def render_error(status: int, detail: str | None = None, *, retry_after: int | None = None):
+def render_error(status: int, detail: str | None = None, *,
+                 retry_after: int | None = None) -> tuple[Response | str, int]:
     title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
     if wants_json():
-        response = jsonify(error={"status": status, "title": title, "message": detail or text})
-    else:
-        response = render_template("errors/error.html", status=status, title=title,
-                                   text=text, detail=detail, retry_after=retry_after)
-    return response, status
+        return jsonify(error={"status": status, "title": title, "message": detail or text}), status
+    return render_template("errors/error.html", status=status, title=title, text=text, detail=detail,
+                           retry_after=retry_after), status
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -36,7 +36,7 @@ VISIBLE: dict[type, Callable[[User], ColumnElement[bool]]] = {
 }
 
 
-def visible(model: type[T], actor: User) -> Select[tuple[T]]:
+def visible(model: type[T], actor: User) -> Select[T]:
     """select(model) limited to what the actor may see."""
     return select(model).where(VISIBLE[model](actor))
 

@@ -84,7 +84,7 @@ def regions_administered(actor: User | None) -> list[Region]:
     return list(db.session.scalars(regions_in_scope(actor)))
 
 
-def regions_in_scope(actor: User | None, level: RegionLevel | None = None) -> Select[tuple[Region]]:
+def regions_in_scope(actor: User | None, level: RegionLevel | None = None) -> Select[Region]:
     """The current regions inside the actor's admin regions (themselves included), by code."""
     stmt = select(Region).where(code_within(Region.code, admin_prefixes(actor)), Region.is_current)
     if level is not None:

@@ -27,7 +27,7 @@ def requires(rule: Callable[[User], bool]) -> Callable[[Callable[P, R]], Callabl
                 abort(403)
             return view(*args, **kwargs)
 
-        return login_required(wrapped)  # type: ignore[no-any-return]
+        return login_required(wrapped)  # type: ignore[no-any-return,unused-ignore]
 
     return decorator
 

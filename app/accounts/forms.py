@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, Optional, ValidationError
 
@@ -12,11 +14,13 @@ from app.forms import BaseForm, PersonName, PlainText, length, required, strip
 class PhoneField(StringField):
     """A mainland mobile number; `.data` holds the normalised 11 digits once validated."""
 
-    def pre_validate(self, form):
+    data: str | None
+
+    def pre_validate(self, form: Any) -> None:
         if self.data and len(self.data) > 40:
             raise ValidationError("手机号码太长了，请输入 11 位手机号码")
 
-    def post_validate(self, form, validation_stopped):
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
         if validation_stopped or not self.data:
             return
         normal = normalise_phone(self.data)

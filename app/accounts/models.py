@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.venues.models import Venue
@@ -36,7 +36,7 @@ ROLE_LABELS = {
 }
 
 
-class User(UserMixin, TimestampMixin, db.Model):
+class User(UserMixin, TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,7 +76,7 @@ class User(UserMixin, TimestampMixin, db.Model):
         return f"<User {self.id}>"
 
 
-class RoleGrant(db.Model):
+class RoleGrant(Model):
     """A role held by a user within a scope: nothing (member), an organization, a venue or a region."""
 
     __tablename__ = "role_grants"
@@ -124,7 +124,7 @@ class RoleGrant(db.Model):
         return ""
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A server-side session; see app/accounts/sessions.py."""
 
     __tablename__ = "user_sessions"

@@ -36,7 +36,7 @@ def _check_password(password: str, phone: str | None, field: str = "password") -
 
 
 def phone_taken(phone: str) -> bool:
-    return db.session.scalar(select(exists().where(User.phone == phone)))
+    return bool(db.session.scalar(select(exists().where(User.phone == phone))))
 
 
 def register_user(*, phone: str, name: str, password: str, elder_mode: bool | None = None) -> User:
@@ -193,7 +193,7 @@ def grant_by_id(grant_id: int) -> RoleGrant | None:
     return db.session.get(RoleGrant, grant_id)
 
 
-def staff_accounts(actor: User) -> Select[tuple[User]]:
+def staff_accounts(actor: User) -> Select[User]:
     """The accounts holding a role in the actor's regions, for the staff page."""
     return access.visible(User, actor).order_by(User.id)
 

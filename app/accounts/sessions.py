@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import Flask, Request, Response, request
+from flask import session as flask_session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select
@@ -22,7 +24,7 @@ from werkzeug.datastructures import CallbackDict
 
 from app.accounts.models import UserSession
 from app.clock import utcnow
-from app.db import has_uncommitted_writes
+from app.db import has_uncommitted_writes, rowcount
 from app.extensions import db
 from app.transactions import commit_fresh
 
@@ -35,9 +37,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, initial=None, token: str | None = None, new: bool = False):
-        def on_update(self):
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    def __init__(self, initial: dict[str, Any] | None = None, token: str | None = None, new: bool = False):
+        def on_update(self: ServerSession) -> None:
             self.modified = True
 
         super().__init__(initial, on_update)
@@ -45,6 +47,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.new = new
         self.modified = False
         self.rotate = False
+        self.row_seen_at: datetime | None = None   # when the stored row was last touched
 
     def regenerate(self) -> None:
         """Give this session a new id (at login), so an id planted before login is useless."""
@@ -55,7 +58,7 @@ class ServerSession(CallbackDict, SessionMixin):
 class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.get_cookie_name(app))
-        if request.path.startswith(app.static_url_path + "/"):
+        if request.path.startswith(f"{app.static_url_path}/"):
             return ServerSession(token=token)  # static files neither read nor write sessions
         if token and len(token) <= 128:
             row = db.session.get(UserSession, _digest(token))
@@ -75,8 +78,9 @@ class DatabaseSessionInterface(SessionInterface):
                 return session
         return ServerSession(new=True)
 
-    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
-        if request.path.startswith(app.static_url_path + "/"):
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)
+        if request.path.startswith(f"{app.static_url_path}/"):
             return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
@@ -93,22 +97,22 @@ class DatabaseSessionInterface(SessionInterface):
                                        samesite=self.get_cookie_samesite(app))
             return
 
-        touch_due = not session.new and now - getattr(session, "row_seen_at", now) > timedelta(minutes=5)
+        touch_due = not session.new and now - (session.row_seen_at or now) > timedelta(minutes=5)
         if not (session.modified or session.new or touch_due):
             return
 
         user_id = session.get(USER_KEY)
         lifetime = self._lifetime(app, signed_in=user_id is not None)
         old_token = session.token
-        if session.new or session.rotate or old_token is None:
-            session.token = secrets.token_urlsafe(32)
+        token = secrets.token_urlsafe(32) if session.new or session.rotate or old_token is None else old_token
+        session.token = token
 
-        def write():
-            if old_token and old_token != session.token:
+        def write() -> None:
+            if old_token and old_token != token:
                 db.session.execute(delete(UserSession).where(UserSession.id == _digest(old_token)))
-            row = db.session.get(UserSession, _digest(session.token))
+            row = db.session.get(UserSession, _digest(token))
             if row is None:
-                row = UserSession(id=_digest(session.token), created_at=now)
+                row = UserSession(id=_digest(token), created_at=now)
                 db.session.add(row)
             row.user_id = int(user_id) if user_id is not None else None
             row.data = _serializer.dumps(dict(session))
@@ -118,7 +122,7 @@ class DatabaseSessionInterface(SessionInterface):
 
         self._write(write)
         session.rotate = False
-        response.set_cookie(name, session.token, httponly=self.get_cookie_httponly(app),
+        response.set_cookie(name, token, httponly=self.get_cookie_httponly(app),
                             secure=self.get_cookie_secure(app),
                             samesite=self.get_cookie_samesite(app), domain=domain, path=path,
                             max_age=int(lifetime.total_seconds()))
@@ -149,13 +153,18 @@ def end_user_sessions(user_id: int, *, except_token: str | None = None) -> int:
     stmt = delete(UserSession).where(UserSession.user_id == user_id)
     if except_token:
         stmt = stmt.where(UserSession.id != _digest(except_token))
-    return db.session.execute(stmt).rowcount
+    return rowcount(db.session.execute(stmt))
 
 
 def purge_expired() -> int:
-    return db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow())).rowcount
+    return rowcount(db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow())))
 
 
 def active_sessions(user_id: int) -> list:
     return list(db.session.scalars(select(UserSession).where(
         UserSession.user_id == user_id, UserSession.expires_at > utcnow())))
+
+
+def this_session() -> ServerSession:
+    """The request's session (flask.session), typed as the server-side session it is."""
+    return cast(ServerSession, flask_session)

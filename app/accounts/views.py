@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -20,7 +20,7 @@ from app.accounts.forms import (
 )
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
-from app.accounts.sessions import active_sessions
+from app.accounts.sessions import active_sessions, this_session
 from app.audit.services import record_read
 from app.errors import DomainError
 from app.extensions import db, limiter
@@ -47,7 +47,7 @@ def _device_elder_mode() -> bool | None:
 
 def _sign_in(user: User) -> None:
     session.clear()
-    session.regenerate()      # a session id planted before sign-in is useless after it
+    this_session().regenerate()      # a session id planted before sign-in is useless after it
     login_user(user)
 
 
@@ -62,7 +62,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         # Committed either way: a failed attempt keeps its audit record.
-        user = commit(lambda: services.authenticate(phone=form.phone.data, password=form.password.data,
+        user = commit(lambda: services.authenticate(phone=form.phone.data or "", password=form.password.data,
                                                     elder_mode=_device_elder_mode()))
         if user is not None:
             _sign_in(user)
@@ -88,7 +88,7 @@ def register() -> ResponseReturnValue:
         return "注册成功，您已登录。", url_for("main.home")
 
     return run_use_case(form, lambda: services.register_user(
-        phone=form.phone.data, name=form.name.data, password=form.password.data, elder_mode=_device_elder_mode()),
+        phone=form.phone.data or "", name=form.name.data, password=form.password.data, elder_mode=_device_elder_mode()),
         done=signed_up, template="accounts/register.html")
 
 
@@ -124,7 +124,7 @@ def _account_page(form: EmailForm) -> ResponseReturnValue:
 @bp.post("/account/sessions/end-others")
 @login_required
 def end_other_sessions() -> ResponseReturnValue:
-    return run_action(lambda: services.end_other_sessions(actor=current_user, keep_session_token=session.token),
+    return run_action(lambda: services.end_other_sessions(actor=current_user, keep_session_token=this_session().token),
                       done=lambda count: (f"已退出其他 {count} 个设备上的登录。", url_for("accounts.account")))
 
 
@@ -134,12 +134,12 @@ def change_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
 
     def changed(_: None) -> tuple[str, str]:
-        session.regenerate()
+        this_session().regenerate()
         return "密码已修改。其他设备上的登录已退出。", url_for("accounts.account")
 
     return run_use_case(form, lambda: services.change_password(
         actor=current_user, old_password=form.old_password.data, new_password=form.new_password.data,
-        keep_session_token=session.token), done=changed, template="accounts/password.html")
+        keep_session_token=this_session().token), done=changed, template="accounts/password.html")
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def users() -> ResponseReturnValue:
     found = None
     if "phone" in request.args and find.validate():
         try:
-            found = services.find_user_by_phone(actor=current_user, phone=find.phone.data)
+            found = services.find_user_by_phone(actor=current_user, phone=find.phone.data or "")
         except DomainError as e:
             find.add_error(e)
     return form_page("accounts/users.html", find, status=200, find=find, found=found,
@@ -212,8 +212,8 @@ def user_detail(user_id: int) -> ResponseReturnValue:
 @bp.post("/admin/grants/<int:grant_id>/revoke")
 @access.requires(access.may_administer)
 def revoke(grant_id: int) -> ResponseReturnValue:
-    grant = services.grant_by_id(grant_id)
-    user = access.get_or_404(User, grant.user_id if grant is not None else None, current_user)
+    grant = services.grant_by_id(grant_id) or abort(404)
+    user = access.get_or_404(User, grant.user_id, current_user)
     return run_action(lambda: services.revoke_grant(actor=current_user, grant=grant),
                       done=("角色已撤销。", url_for("accounts.user_detail", user_id=user.id)))
 

@@ -6,6 +6,7 @@ import contextvars
 import json
 from typing import Any
 
+from app.accounts.models import User
 from app.audit.models import AuditEvent
 from app.extensions import db
 from app.transactions import commit_fresh
@@ -15,7 +16,7 @@ from app.transactions import commit_fresh
 origin: contextvars.ContextVar[str] = contextvars.ContextVar("audit_origin", default="cli")
 
 
-def record_audit(actor, action: str, obj: Any = None, *, region_code: str | None = None,
+def record_audit(actor: User | None, action: str, obj: Any = None, *, region_code: str | None = None,
                  outcome: str = "ok", detail: dict | str | None = None) -> AuditEvent:
     """Add an audit event to the session (flushed with the caller's transaction)."""
     role = None
@@ -36,7 +37,7 @@ def record_audit(actor, action: str, obj: Any = None, *, region_code: str | None
     return event
 
 
-def record_read(actor, action: str, obj: Any = None, *, detail: dict | str | None = None) -> None:
+def record_read(actor: User | None, action: str, obj: Any = None, *, detail: dict | str | None = None) -> None:
     """Record that personal data was viewed or exported, committed at once in a transaction of its
     own that takes the write lock as it begins (app.transactions.commit_fresh). A GET that audits
     what it shows is safe on SQLite this way, whatever its view remembers: a read transaction never

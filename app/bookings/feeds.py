@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from app.bookings.calendars import hosted_by
 from app.bookings.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus
@@ -34,11 +34,11 @@ def _calendar(name: str) -> Calendar:
     return cal
 
 
-def _occurrences(*where) -> list[BookingOccurrence]:
+def _occurrences(*where: ColumnElement[bool]) -> list[BookingOccurrence]:
     since = datetime.combine(local_now().date() - timedelta(days=HISTORY_DAYS), time())
-    return db.session.scalars(select(BookingOccurrence).join(Booking).where(
+    return list(db.session.scalars(select(BookingOccurrence).join(Booking).where(
         BookingOccurrence.status.in_(SLOT_HOLDING), BookingOccurrence.end_at >= since, *where)
-        .order_by(BookingOccurrence.start_at, BookingOccurrence.id)).all()
+        .order_by(BookingOccurrence.start_at, BookingOccurrence.id)))
 
 
 def _event(o: BookingOccurrence, *, summary: str, stamp: datetime) -> Event:

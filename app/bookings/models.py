@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.clock import utcnow
 from app.db import LocalDateTime, TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.formats import fmt_slot
 from app.organizations.models import Organization
 from app.venues.models import ActivityPackage, Venue, new_token
@@ -62,7 +62,7 @@ SLOT_HOLDING = (BookingStatus.PENDING, BookingStatus.APPROVED)
 SLOT_HOLDING_SQL = "status IN ('pending', 'approved')"
 
 
-class Booking(TimestampMixin, db.Model):
+class Booking(TimestampMixin, Model):
     """A request by a branch for a venue: one slot, or a series (RRULE) materialised as
     occurrences. Co-hosting branches (联合主题党日) are listed in booking_hosts."""
 
@@ -109,7 +109,7 @@ class Booking(TimestampMixin, db.Model):
         return f"<Booking {self.id} {self.title}>"
 
 
-class BookingHost(db.Model):
+class BookingHost(Model):
     """A branch taking part in a booking, with its attendees; the lead branch is one of them."""
 
     __tablename__ = "booking_hosts"
@@ -125,7 +125,7 @@ class BookingHost(db.Model):
     organization: Mapped[Organization] = relationship(lazy="joined")
 
 
-class BookingOccurrence(db.Model):
+class BookingOccurrence(Model):
     """One materialised slot of a booking: the row that holds a venue's time."""
 
     __tablename__ = "booking_occurrences"
@@ -160,7 +160,7 @@ class BookingOccurrence(db.Model):
         return fmt_slot(self.start_at, self.end_at)
 
 
-class CalendarFeed(db.Model):
+class CalendarFeed(Model):
     """A secret iCalendar address for a branch's bookings. Calendar programs cannot sign in, so
     the unguessable token in the URL is the key; regenerating it retires the old address.
     (A venue's feed token lives on the venue.)"""

@@ -366,7 +366,7 @@ def _venue_people(venue: Venue) -> set[User]:
                                                   RoleGrant.region_code == venue.region_code)))
 
 
-def _people() -> Select[tuple[User]]:
+def _people() -> Select[User]:
     """Active users by their grants, without loading the grants (notify needs name and email)."""
     return (select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(User.active)
             .options(lazyload(User.grants)).distinct())

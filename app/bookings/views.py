@@ -126,8 +126,8 @@ def book(venue_id: int) -> ResponseReturnValue:
     venue = venue_or_404(venue_id)
     choices = Choices(venue)
     if request.method == "GET":
-        form = BookingForm(formdata=None, date=parse_day(request.args.get("date"), None) if request.args.get("date")
-                           else None, start=request.args.get("start"), end=request.args.get("end"))
+        form = BookingForm(formdata=None, date=parse_day(request.args.get("date")), start=request.args.get("start"),
+                           end=request.args.get("end"))
         choices.fill(form, venue)
         return _step_page(form, venue, choices, "time", 200)
     form = BookingForm()

@@ -15,8 +15,10 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from flask import Flask, current_app
 from openpyxl import Workbook, load_workbook
@@ -131,7 +133,7 @@ def template_workbook() -> bytes:
 # --- reading and checking -----------------------------------------------------------------------
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -284,7 +286,7 @@ class Checker:
                 unread["capacity"] = "身体状况只能填轻度、中度或较重"
 
 
-def read_rows(content: bytes):
+def read_rows(content: bytes) -> Iterator[tuple[int, dict[str, str] | None]]:
     """(number, {column: text}) for every row after the header; blank rows as None."""
     wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
@@ -307,7 +309,7 @@ def read_rows(content: bytes):
 # --- running a job ------------------------------------------------------------------------------
 
 
-def _progress(job_id: int, **fields) -> None:
+def _progress(job_id: int, **fields: Any) -> None:
     """Record progress in its own short transaction, so the page showing it sees it at once."""
     commit_fresh(lambda: db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**fields)))
 
@@ -323,7 +325,7 @@ def run_import(job_id: int) -> None:
         if len(rows) > MAX_ROWS:
             raise ValueError(f"文件有 {len(rows)} 行，超过了 {MAX_ROWS} 行，请分开导入")
         phones = {normalise_phone(v.get("手机号码", "")) for _, v in rows if v}
-        checker = Checker(db.session.get(User, actor_id), {p for p in phones if p})
+        checker = Checker(db.session.get_one(User, actor_id), {p for p in phones if p})
         good: list[Row] = []
         report = []
         blank = 0
@@ -347,8 +349,8 @@ def run_import(job_id: int) -> None:
             good = []
         _progress(job_id, status="writing", **summary)
 
-        def write():
-            actor = db.session.get(User, actor_id)
+        def write() -> None:
+            actor = db.session.get_one(User, actor_id)
             imported = write_rows(actor, good)
             message = summary.get("message") or (
                 f"导入了 {imported} 人" + (f"，{len(report)} 行有错误没有导入" if report else "") + "。")
@@ -370,7 +372,7 @@ def write_rows(actor: User, rows: list[Row]) -> int:
     if not rows:
         return 0
     now = utcnow()
-    counties = {code: gazetteer.get(code) for code in {r.data.county_code for r in rows}}
+    counties = {code: gazetteer.place(code) for code in {r.data.county_code for r in rows}}
     ids: list[int] = []
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]

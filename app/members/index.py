@@ -16,7 +16,7 @@ from sqlalchemy import Date, DateTime, Integer, bindparam, delete, event, insert
 from sqlalchemy.orm import Session
 
 from app.clock import local_now, utcnow
-from app.db import UTCDateTime
+from app.db import UTCDateTime, rowcount
 from app.extensions import db
 from app.members.models import NO_HOURS_CAP, Capacity, EntryStatus, MemberProfile, PoolLevel, SkillLocation
 
@@ -133,7 +133,7 @@ def refresh_facts() -> tuple[int, int]:
                                  .values(has_facts=True).execution_options(synchronize_session=False), params)
     cleared = db.session.execute(update(SkillLocation).where(SkillLocation.has_facts, ~having)
                                  .values(has_facts=False).execution_options(synchronize_session=False), params)
-    return flagged.rowcount, cleared.rowcount
+    return rowcount(flagged), rowcount(cleared)
 
 
 FACT_TABLES = {"assignments", "service_records", "unavailable_periods"}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.clock import PERIODS, WEEKDAYS, utcnow
 from app.db import TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.organizations.models import Organization
 from app.regions.models import Region
 
@@ -114,7 +114,7 @@ def availability_text(mask: int) -> str:
     return "；".join(days)
 
 
-class MemberProfile(TimestampMixin, db.Model):
+class MemberProfile(TimestampMixin, Model):
     __tablename__ = "member_profiles"
     __table_args__ = (
         CheckConstraint("birth_year IS NULL OR (birth_year BETWEEN 1900 AND 2100)", name="birth_year_range"),
@@ -192,7 +192,7 @@ class MemberProfile(TimestampMixin, db.Model):
         return (1 if self.no_night else 0) | (2 if self.no_outdoor else 0)
 
 
-class SkillCategory(db.Model):
+class SkillCategory(Model):
     __tablename__ = "skill_categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,7 +203,7 @@ class SkillCategory(db.Model):
     skills: Mapped[list[Skill]] = relationship(back_populates="category", order_by="Skill.sort_order, Skill.id")
 
 
-class Skill(db.Model):
+class Skill(Model):
     __tablename__ = "skills"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -219,7 +219,7 @@ class Skill(db.Model):
 SKILL_LEVELS = {1: "了解", 2: "熟练", 3: "精通"}
 
 
-class MemberSkill(db.Model):
+class MemberSkill(Model):
     __tablename__ = "member_skills"
     __table_args__ = (
         UniqueConstraint("member_id", "skill_id"),
@@ -246,7 +246,7 @@ class MemberSkill(db.Model):
         return bool(self.certificate) and (self.certificate_expires is None or self.certificate_expires >= on)
 
 
-class UnavailablePeriod(db.Model):
+class UnavailablePeriod(Model):
     """Dates a member cannot serve (travel, hospital, 农忙), inclusive."""
 
     __tablename__ = "unavailable_periods"
@@ -295,7 +295,7 @@ class EntryOrigin(enum.Enum):
         return {"applied": "本人申请", "nominated": "推荐"}[self.value]
 
 
-class PoolEntry(db.Model):
+class PoolEntry(Model):
     """A member's place (or request for a place) in the county, city or province pool. A decided
     entry is never reopened: a new request is a new entry, so the history stays whole."""
 
@@ -331,7 +331,7 @@ class PoolEntry(db.Model):
                                                    lazy="selectin")
 
 
-class PoolEvent(db.Model):
+class PoolEvent(Model):
     """Append-only history of every pool change: who did what, when, and why."""
 
     __tablename__ = "pool_events"
@@ -358,7 +358,7 @@ COVERED = ("lat", "capacity", "availability_mask", "limits", "hours_cap", "radiu
            "member_id")
 
 
-class SkillLocation(db.Model):
+class SkillLocation(Model):
     """The narrow, denormalised index matching reads (DESIGN §5): one row per skill of every member
     who can be matched (active, with consent). Kept current by app.members.index.reindex_member().
 
@@ -405,7 +405,7 @@ class SkillLocation(db.Model):
     has_facts: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
-class ProfileDraft(db.Model):
+class ProfileDraft(Model):
     """A registration in progress, saved at every step so that nothing is lost when a visit is slow,
     interrupted or the session ends. `subject_id` is the member's own account for self-registration;
     for a proxy registration it is empty until the member's account is created."""
@@ -420,7 +420,7 @@ class ProfileDraft(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class ImportJob(db.Model):
+class ImportJob(Model):
     """An uploaded roster being checked and imported; its progress and row-by-row report."""
 
     __tablename__ = "import_jobs"

@@ -10,7 +10,7 @@ Entries are never reopened: every change is also an appended PoolEvent.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app import access
 from app.accounts.models import User
@@ -33,15 +33,15 @@ def live_entry(member: MemberProfile, level: PoolLevel) -> PoolEntry | None:
 
 def target_region(member: MemberProfile, level: PoolLevel) -> Region:
     """The region whose pool a member joins at a level: their county, its city, the province."""
-    county = db.session.get(Region, member.region_code)
+    county = db.session.get_one(Region, member.region_code)
     if level is PoolLevel.COUNTY:
         return county
-    parent = db.session.get(Region, county.parent_code)
+    parent = db.session.get_one(Region, county.parent_code)
     if level is PoolLevel.CITY:
         if parent.level is not RegionLevel.CITY:
             raise Invalid(f"{county.name}直属省管辖，没有市级人才库，请直接推荐到省级")
         return parent
-    return parent if parent.level is RegionLevel.PROVINCE else db.session.get(Region, parent.parent_code)
+    return parent if parent.level is RegionLevel.PROVINCE else db.session.get_one(Region, parent.parent_code)
 
 
 def _basis(member: MemberProfile, level: PoolLevel) -> PoolEntry | None:
@@ -51,8 +51,8 @@ def _basis(member: MemberProfile, level: PoolLevel) -> PoolEntry | None:
     below = PoolLevel.COUNTY if level is PoolLevel.CITY else PoolLevel.CITY
     entry = live_entry(member, below)
     if level is PoolLevel.PROVINCE and entry is None:
-        county = db.session.get(Region, member.region_code)
-        if db.session.get(Region, county.parent_code).level is RegionLevel.PROVINCE:
+        county = db.session.get_one(Region, member.region_code)
+        if db.session.get_one(Region, county.parent_code).level is RegionLevel.PROVINCE:
             entry = live_entry(member, PoolLevel.COUNTY)   # 济源: county straight to province
     if entry is None or entry.status is not EntryStatus.APPROVED:
         raise Invalid(f"要推荐到{level.label}人才库，需要先通过{below.label}人才库审核")
@@ -175,7 +175,7 @@ def withdraw(*, actor: User, entry: PoolEntry, note: str = "") -> list[PoolEntry
     return affected
 
 
-def decision_queue(actor: User):
+def decision_queue(actor: User) -> Select[PoolEntry]:
     """Waiting entries an admin may decide, oldest first."""
     return (select(PoolEntry).join(MemberProfile).where(
         PoolEntry.status == EntryStatus.NOMINATED, access.pool_entries_visible(actor),

@@ -26,7 +26,7 @@ class MemberFilter:
     name: str | None = None
 
 
-def search(actor: User, flt: MemberFilter) -> Select[tuple[MemberProfile]]:
+def search(actor: User, flt: MemberFilter) -> Select[MemberProfile]:
     """select(MemberProfile) matching the filter, nearest first when a place is given."""
     stmt = select(MemberProfile).join(User, User.id == MemberProfile.id).where(access.members_visible(actor))
     if flt.skill_id:

@@ -163,7 +163,7 @@ def proxy_register(*, actor: User, phone: str | None, data: ProfileData,
     code = _set_claim_code(member)
     reindex_member(member)
     record_audit(actor, "member.proxy_register", member,
-                 detail={"consent_method": consent_method.value if data.consent else None})
+                 detail={"consent_method": consent_method.value if data.consent and consent_method else None})
     return member, code
 
 
@@ -263,7 +263,7 @@ def delete_member(*, actor: User, member: MemberProfile) -> None:
             entry.status, entry.withdrawn_at, entry.withdrawn_by_id = EntryStatus.WITHDRAWN, now, actor.id
             entry.withdrawal_note = "本人注销"
             db.session.add(PoolEvent(entry_id=entry.id, actor_id=actor.id, action="withdrawn", note="本人注销"))
-    county = db.session.get(Region, member.region_code)
+    county = db.session.get_one(Region, member.region_code)
     user.name, user.phone, user.email, user.password_hash, user.active = "已注销用户", None, None, None, False
     member.gender = member.birth_year = None
     member.work_unit = member.post = member.address = ""
@@ -411,7 +411,7 @@ def add_skill(*, actor: User, category: SkillCategory, name: str, description: s
 
 def add_skill_to(*, actor: User, category_id: str | None, name: str, description: str = "") -> Skill:
     """add_skill() as the taxonomy page asks it: the category by its id."""
-    category = db.session.get(SkillCategory, int(category_id)) if (category_id or "").isdigit() else None
+    category = db.session.get(SkillCategory, int(category_id)) if category_id and category_id.isdigit() else None
     if category is None:
         raise Invalid("请选择所属类别", field="category")
     return add_skill(actor=actor, category=category, name=name, description=description)

@@ -3,6 +3,8 @@ counts, import and export, and the skill taxonomy."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -278,7 +280,7 @@ def skills() -> ResponseReturnValue:
     categories = queries.categories()
     category_form, skill_form = CategoryForm(prefix="c"), SkillEditForm(prefix="s")
     skill_form.category.choices = options([(c.id, c.name) for c in categories])
-    context = dict(categories=categories, category_form=category_form, skill_form=skill_form)
+    context: dict[str, Any] = dict(categories=categories, category_form=category_form, skill_form=skill_form)
     if request.method == "GET":
         return render_template("pool/skills.html", form=None, **context)
     access.check_or_403(access.may_edit_taxonomy(current_user))

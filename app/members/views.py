@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 
 from app.accounts.models import User
+from app.accounts.sessions import this_session
 from app.audit.services import record_read
 from app.extensions import limiter
 from app.forms import BaseForm
@@ -165,7 +166,7 @@ def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str,
     elif form.validate():
         form.apply(data, meta)
         changed = True
-    context = dict(step=step, data=data, meta=meta, flow=None, number=None, total=None, back=done_url,
+    context: dict[str, Any] = dict(step=step, data=data, meta=meta, flow=None, number=None, total=None, back=done_url,
                    action=action_url, skill_names=wizard.skill_names(data))
     if not changed:
         return form_page(step.template, form, **context)
@@ -279,11 +280,11 @@ def claim() -> ResponseReturnValue:
 
     def signed_in(user: User) -> tuple[str, str]:
         session.clear()
-        session.regenerate()
+        this_session().regenerate()
         login_user(user)
         return "认领成功！以后请用手机号和密码登录。", url_for("members.profile")
 
-    return run_use_case(form, lambda: services.claim_account(code=form.code.data, phone=form.phone.data,
+    return run_use_case(form, lambda: services.claim_account(code=form.code.data, phone=form.phone.data or "",
                                                              password=form.password.data),
                         done=signed_in, template="members/claim.html")
 

@@ -8,10 +8,10 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 
-class Notification(db.Model):
+class Notification(Model):
     """A message in a user's notification centre."""
 
     __tablename__ = "notifications"
@@ -31,7 +31,7 @@ class Notification(db.Model):
         return self.read_at is None
 
 
-class EmailOutbox(db.Model):
+class EmailOutbox(Model):
     """An email waiting to be sent by `flask outbox send`. Rows are never deleted on failure:
     a failed attempt is recorded and retried later, so a broken mail server loses nothing."""
 

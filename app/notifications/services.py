@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select, update
 from app import access
 from app.accounts.models import User
 from app.clock import utcnow
+from app.db import rowcount
 from app.extensions import db
 from app.links import absolute
 from app.notifications.models import EmailOutbox, Notification
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def notify(user, *, kind: str, title: str, body: str = "", link: str | None = None,
+def notify(user: User, *, kind: str, title: str, body: str = "", link: str | None = None,
            email: bool = True) -> Notification:
     """Tell a user something. Adds to the session; the caller commits with its own change."""
     note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link)
@@ -47,7 +48,7 @@ def notify(user, *, kind: str, title: str, body: str = "", link: str | None = No
     return note
 
 
-def inbox(actor: User) -> Select[tuple[Notification]]:
+def inbox(actor: User) -> Select[Notification]:
     """The actor's messages: unread first, newest first."""
     return (access.visible(Notification, actor)
             .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc()))
@@ -58,12 +59,12 @@ def unread_count(user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
-def mark_read(*, actor, notification_id: int | None = None) -> int:
+def mark_read(*, actor: User, notification_id: int | None = None) -> int:
     """Mark one of the actor's notifications (or all of them) read."""
     stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
-    return db.session.execute(stmt.values(read_at=utcnow())).rowcount
+    return rowcount(db.session.execute(stmt.values(read_at=utcnow())))
 
 
 def _message(row: EmailOutbox, sender: str) -> EmailMessage:
@@ -76,10 +77,11 @@ def _message(row: EmailOutbox, sender: str) -> EmailMessage:
     return msg
 
 
-def _connect():
+def _connect() -> smtplib.SMTP:
     config = current_app.config
     host, port = config["MAIL_SERVER"], config["MAIL_PORT"]
     timeout = config["MAIL_TIMEOUT"]
+    smtp: smtplib.SMTP
     if config["MAIL_USE_SSL"]:
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
     else:
@@ -102,7 +104,7 @@ def _claim_next() -> int | None:
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
 
-    def claim():
+    def claim() -> int | None:
         row = db.session.scalar(stmt)
         if row is not None:
             row.next_attempt_at = utcnow() + LEASE
@@ -113,8 +115,8 @@ def _claim_next() -> int | None:
 
 
 def _record(row_id: int, error: Exception | None) -> None:
-    def record():
-        row = db.session.get(EmailOutbox, row_id)
+    def record() -> None:
+        row = db.session.get_one(EmailOutbox, row_id)
         row.attempts += 1
         if error is None:
             row.sent_at, row.last_error = utcnow(), None
@@ -139,7 +141,7 @@ def send_outbox(*, limit: int = 100) -> tuple[int, int]:
             row_id = _claim_next()
             if row_id is None:
                 break
-            message = _message(db.session.get(EmailOutbox, row_id), sender)
+            message = _message(db.session.get_one(EmailOutbox, row_id), sender)
             db.session.rollback()  # hold nothing while the mail server talks
             try:
                 if smtp is None:

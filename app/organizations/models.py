@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.regions.models import Region
 
 
@@ -36,7 +36,7 @@ class LocationSource(enum.Enum):
                 "manual": "人工填写"}[self.value]
 
 
-class Organization(TimestampMixin, db.Model):
+class Organization(TimestampMixin, Model):
     __tablename__ = "organizations"
     __table_args__ = (UniqueConstraint("region_code", "name"),)
 

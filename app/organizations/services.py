@@ -41,7 +41,7 @@ def _apply(org: Organization, *, name: str, kind: OrganizationKind, county: Regi
                         or lat is not None or org.location_source is None)
     org.name, org.kind, org.region_code, org.address = name, kind, county.code, address
     org.contact_phone = contact_phone or None
-    if lat is not None:
+    if lat is not None and lon is not None:
         if haversine_km(lat, lon, county.lat, county.lon) > MAX_MANUAL_DISTANCE_KM:
             raise Invalid(f"这个位置离{county.name}太远了，请检查经纬度", field="lat")
         org.lat, org.lon, org.location_source = lat, lon, LocationSource.MANUAL
@@ -91,7 +91,7 @@ def organizations_for(actor: User, *, active_only: bool = False,
 
 
 def search_organizations(actor: User, *, name: str | None = None, kind: OrganizationKind | None = None,
-                         county_code: str | None = None) -> Select[tuple[Organization]]:
+                         county_code: str | None = None) -> Select[Organization]:
     """The organizations page's list: those the actor may see, filtered."""
     stmt = access.visible(Organization, actor)
     if name:

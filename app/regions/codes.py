@@ -8,9 +8,10 @@ and PostgreSQL use the B-tree index on the column.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_
-from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.orm import InstrumentedAttribute
 
 
 def prefix_of(code: str, level: str) -> str:
@@ -38,10 +39,10 @@ def minimal_prefixes(prefixes: Iterable[str]) -> list[str]:
 
 def within(code: str | None, prefixes: Iterable[str]) -> bool:
     """Is this code inside one of the subtrees?"""
-    return bool(code) and any(code.startswith(p) for p in prefixes)
+    return code is not None and any(code.startswith(p) for p in prefixes)
 
 
-def code_within(column: KeyedColumnElement[str], prefixes: Iterable[str]) -> ColumnElement[bool]:
+def code_within(column: ColumnElement[Any] | InstrumentedAttribute[Any], prefixes: Iterable[str]) -> ColumnElement[bool]:
     """`column` lies in any of the subtrees; false when there are none."""
     ranges = [and_(column >= p, column < prefix_upper(p)) for p in minimal_prefixes(prefixes)]
     return or_(*ranges) if ranges else false()

@@ -51,6 +51,11 @@ def get(code: str) -> Place | None:
     return places().get(code)
 
 
+def place(code: str) -> Place:
+    """A place the gazetteer is known to hold (KeyError otherwise)."""
+    return places()[code]
+
+
 def ancestors(code: str) -> list[Place]:
     """The place and every place containing it, innermost first."""
     chain = []

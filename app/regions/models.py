@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.regions.codes import prefix_of
 
 
@@ -22,7 +22,7 @@ class RegionLevel(enum.Enum):
         return {"province": "省级", "city": "市级", "county": "县级"}[self.value]
 
 
-class Region(db.Model):
+class Region(Model):
     __tablename__ = "regions"
 
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
@@ -39,7 +39,7 @@ class Region(db.Model):
         return prefix_of(self.code, self.level.value)
 
     def contains(self, code: str | None) -> bool:
-        return bool(code) and code.startswith(self.prefix)
+        return code is not None and code.startswith(self.prefix)
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"

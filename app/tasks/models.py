@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.members.models import Capacity, MemberProfile, Skill
 from app.organizations.models import Organization
 
@@ -63,7 +63,7 @@ class TaskStatus(enum.Enum):
                 "cancelled": "已取消"}[self.value]
 
 
-class Task(TimestampMixin, db.Model):
+class Task(TimestampMixin, Model):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint("headcount BETWEEN 1 AND 200", name="headcount_range"),
@@ -115,7 +115,7 @@ class Task(TimestampMixin, db.Model):
         return self.mode is TaskMode.ONSITE
 
 
-class TaskSkill(db.Model):
+class TaskSkill(Model):
     __tablename__ = "task_skills"
     __table_args__ = (UniqueConstraint("task_id", "skill_id"),
                       CheckConstraint("min_level BETWEEN 1 AND 3", name="level_range"))
@@ -130,7 +130,7 @@ class TaskSkill(db.Model):
     skill: Mapped[Skill] = relationship(lazy="joined")
 
 
-class TaskSession(db.Model):
+class TaskSession(Model):
     """One occurrence of a task, in local time (Asia/Shanghai): when people actually serve."""
 
     __tablename__ = "task_sessions"
@@ -170,7 +170,7 @@ LIVE_ASSIGNMENT = (AssignmentStatus.INVITED, AssignmentStatus.APPLIED, Assignmen
                    AssignmentStatus.WAITLISTED)
 
 
-class Assignment(db.Model):
+class Assignment(Model):
     """A member on a task: one row per (task, member), moving through its states."""
 
     __tablename__ = "assignments"
@@ -194,7 +194,7 @@ class Assignment(db.Model):
     member: Mapped[MemberProfile] = relationship(lazy="joined")
 
 
-class ServiceRecord(db.Model):
+class ServiceRecord(Model):
     """The ledger: a member's attendance at one session, with the hours an organizer confirmed."""
 
     __tablename__ = "service_records"

@@ -11,7 +11,7 @@ from app.members.models import MemberProfile
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
 
 
-def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[tuple[Task]]:
+def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[Task]:
     """The tasks the actor may see, newest first."""
     stmt = access.visible(Task, actor)
     if status is not None:

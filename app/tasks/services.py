@@ -8,6 +8,7 @@ so accepted never exceeds headcount however many members answer at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, time
 
 from sqlalchemy import func, select
@@ -265,9 +266,9 @@ def describe_schedule(task: Task) -> str:
             f"{fmt_time(task.start_time)}–{fmt_time(task.end_time)}（共 {len(task.sessions)} 次）")
 
 
-def _assignments(task: Task, statuses) -> list[Assignment]:
-    return db.session.scalars(select(Assignment).where(Assignment.task_id == task.id,
-                                                       Assignment.status.in_(statuses))).all()
+def _assignments(task: Task, statuses: Sequence[AssignmentStatus]) -> list[Assignment]:
+    return list(db.session.scalars(select(Assignment).where(Assignment.task_id == task.id,
+                                                            Assignment.status.in_(statuses))))
 
 
 def _tell_participants(task: Task, what: str, body: str) -> None:
@@ -289,7 +290,7 @@ def lock_task(task_id: int) -> Task:
 
 def accepted_count(task_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Assignment).where(
-        Assignment.task_id == task_id, Assignment.status == AssignmentStatus.ACCEPTED))
+        Assignment.task_id == task_id, Assignment.status == AssignmentStatus.ACCEPTED)) or 0
 
 
 def _refresh_fill(task: Task) -> None:
@@ -395,8 +396,8 @@ def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment
 
 
 def _organizers(task: Task) -> list[User]:
-    return db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id == task.organization_id, User.active)).all()
+    return list(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id == task.organization_id, User.active)))
 
 
 def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> Assignment:

@@ -129,7 +129,8 @@ def edit(task_id: int, section: str) -> ResponseReturnValue:
     if section not in SECTIONS:
         abort(404)
     wizard = request.args.get("next") == "wizard"
-    here = url_for("tasks.edit", task_id=task.id, section=section, **({"next": "wizard"} if wizard else {}))
+    here = (url_for("tasks.edit", task_id=task.id, section=section, next="wizard") if wizard
+            else url_for("tasks.edit", task_id=task.id, section=section))
     if request.method == "POST" and section == "skills" and "remove" in request.form:
         return run_action(lambda: services.remove_skill_by_form(actor=current_user, task=task,
                                                                  task_skill_id=request.form["remove"]),

@@ -65,7 +65,7 @@ def seed_venues(orgs: dict[str, Organization]) -> None:
     for name, kind, operator, county, address, capacity, facilities, saturday, description in VENUES:
         if db.session.scalar(select(exists().where(Venue.name == name))):
             continue
-        region = db.session.get(Region, county)
+        region = db.session.get_one(Region, county)
         venue = Venue(name=name, kind=kind, operator=orgs[operator], region_code=county, address=address,
                       lat=region.lat, lon=region.lon, capacity=capacity, description=description,
                       contact_phone="0371-6000 0000" if county.startswith("4101") else None)
@@ -77,10 +77,10 @@ def seed_venues(orgs: dict[str, Organization]) -> None:
         db.session.add(venue)
     db.session.flush()
     for venue_name, name, minutes, most, needs, provides, content in PACKAGES:
-        venue = db.session.scalar(select(Venue).where(Venue.name == venue_name)) if venue_name else None
+        owner = db.session.scalar(select(Venue).where(Venue.name == venue_name)) if venue_name else None
         if db.session.scalar(select(exists().where(ActivityPackage.name == name))):
             continue
-        package = ActivityPackage(venue=venue, name=name, duration_minutes=minutes, max_participants=most,
+        package = ActivityPackage(venue=owner, name=name, duration_minutes=minutes, max_participants=most,
                                   provides=provides, content=content)
         package.facility_rows = [PackageFacility(facility=f) for f in needs]
         db.session.add(package)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import WEEKDAYS, utcnow
 from app.db import TimestampMixin, enum_type
-from app.extensions import db
+from app.extensions import Model
 from app.formats import fmt_time
 from app.organizations.models import Organization
 from app.regions.models import Region
@@ -70,14 +70,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class VenueFacility(db.Model):
+class VenueFacility(Model):
     __tablename__ = "venue_facilities"
 
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True)
     facility: Mapped[Facility] = mapped_column(enum_type(Facility), primary_key=True)
 
 
-class Venue(TimestampMixin, db.Model):
+class Venue(TimestampMixin, Model):
     __tablename__ = "venues"
     __table_args__ = (
         UniqueConstraint("region_code", "name"),
@@ -118,7 +118,7 @@ class Venue(TimestampMixin, db.Model):
         return f"<Venue {self.id} {self.name}>"
 
 
-class OpeningHours(db.Model):
+class OpeningHours(Model):
     """One opening period on a weekday; a day may have several (morning and afternoon)."""
 
     __tablename__ = "opening_hours"
@@ -141,7 +141,7 @@ class OpeningHours(db.Model):
         return f"{WEEKDAYS[self.weekday]} {fmt_time(self.opens)}–{fmt_time(self.closes)}"
 
 
-class Closure(db.Model):
+class Closure(Model):
     """Days a venue is closed (repairs, events); public holidays come from chinese-calendar."""
 
     __tablename__ = "closures"
@@ -157,7 +157,7 @@ class Closure(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class PackageFacility(db.Model):
+class PackageFacility(Model):
     __tablename__ = "package_facilities"
 
     package_id: Mapped[int] = mapped_column(ForeignKey("activity_packages.id", ondelete="CASCADE"),
@@ -165,7 +165,7 @@ class PackageFacility(db.Model):
     facility: Mapped[Facility] = mapped_column(enum_type(Facility), primary_key=True)
 
 
-class ActivityPackage(TimestampMixin, db.Model):
+class ActivityPackage(TimestampMixin, Model):
     """A themed activity (内容定制) a venue offers with its room: 重温入党誓词, 红色观影, 政治生日…
     Global packages (no venue) are offered by every venue that has the facilities they need."""
 

@@ -66,10 +66,16 @@ class Rule:
             by_weekday = self.nth is not None and self.weekday is not None
             if by_day == by_weekday or self.weekdays:
                 raise Invalid("请选择每月的哪一天", field="monthly")
-            if by_day and not 1 <= self.month_day <= 31:
+            if self.month_day is not None and not 1 <= self.month_day <= 31:
                 raise Invalid("每月的日期应在 1 到 31 之间", field="monthly")
             if by_weekday and (self.nth not in NTH_LABELS or self.weekday not in range(7)):
                 raise Invalid("请选择每月的第几个星期几", field="monthly")
+
+    @property
+    def by_weekday(self) -> tuple[int, int]:
+        """(n, weekday) of a monthly rule by weekday, e.g. (1, 4): the first Friday."""
+        assert self.nth is not None and self.weekday is not None, "a monthly rule by day of the month"
+        return self.nth, self.weekday
 
     # --- RFC 5545 text, for storage --------------------------------------------------------
 
@@ -80,7 +86,8 @@ class Rule:
         elif self.month_day is not None:
             parts.append(f"BYMONTHDAY={self.month_day}")
         else:
-            parts.append(f"BYDAY={self.nth}{ICAL_DAYS[self.weekday]}")
+            nth, weekday = self.by_weekday
+            parts.append(f"BYDAY={nth}{ICAL_DAYS[weekday]}")
         parts.append(f"UNTIL={self.until:%Y%m%d}")
         return ";".join(parts)
 
@@ -109,7 +116,8 @@ class Rule:
             if self.month_day is not None:
                 what = f"{every}{self.month_day} 日"
             else:
-                what = f"{every}{NTH_LABELS[self.nth]}{WEEKDAYS_LONG[self.weekday]}"
+                nth, weekday = self.by_weekday
+                what = f"{every}{NTH_LABELS[nth]}{WEEKDAYS_LONG[weekday]}"
         return f"{what}，到{fmt_date(self.until)}为止"
 
     def matches(self, day: date, first: date) -> bool:
@@ -124,7 +132,7 @@ class Rule:
             return False
         if self.month_day is not None:
             return day.day == self.month_day
-        return day == nth_weekday(day.year, day.month, self.nth, self.weekday)
+        return day == nth_weekday(day.year, day.month, *self.by_weekday)
 
 
 def nth_weekday(year: int, month: int, nth: int, weekday: int) -> date | None:
@@ -174,7 +182,7 @@ def expand(rule: Rule | None, first: Slot) -> list[Slot]:
                 except ValueError:  # no 31st in this month: left out, as RFC 5545 does
                     pass
             else:
-                day = nth_weekday(year, month, rule.nth, rule.weekday)
+                day = nth_weekday(year, month, *rule.by_weekday)
                 if day is not None:
                     days.append(day)
             month += rule.interval

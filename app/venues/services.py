@@ -89,12 +89,13 @@ def _apply_venue(actor: User, venue: Venue, values: VenueValues) -> None:
         raise Invalid("请选择您管辖范围内的运营单位", field="operator")
     if (values.lat is None) != (values.lon is None):
         raise Invalid("经度和纬度要同时填写，或者都不填", field="lat")
-    if values.lat is not None and haversine_km(values.lat, values.lon, county.lat, county.lon) > MAX_MANUAL_DISTANCE_KM:
+    if values.lat is not None and values.lon is not None and \
+            haversine_km(values.lat, values.lon, county.lat, county.lon) > MAX_MANUAL_DISTANCE_KM:
         raise Invalid(f"这个位置离{county.name}太远了，请检查经纬度", field="lat")
     moved = venue.region_code != county.code or venue.address != values.address
     venue.region_code, venue.operator = county.code, values.operator
     _apply_common(venue, values)
-    if values.lat is not None:
+    if values.lat is not None and values.lon is not None:
         venue.lat, venue.lon = values.lat, values.lon
     elif moved or venue.lat is None:
         place = place_address(county_code=county.code, address=values.address)
@@ -209,7 +210,7 @@ def add_closure(*, actor: User, venue: Venue, first_day: date, last_day: date, r
 
 
 def remove_closure(*, actor: User, closure: Closure) -> None:
-    venue = db.session.get(Venue, closure.venue_id)
+    venue = db.session.get_one(Venue, closure.venue_id)
     _require_manager(actor, venue)
     record_audit(actor, "venue.closure_remove", venue, detail={"closure_id": closure.id})
     db.session.delete(closure)
@@ -372,5 +373,5 @@ def find_venues(*, actor: User, near: tuple[float, float] | None = None, radius_
             continue
         found.append(Found(venue, distance))
     if near is not None:
-        found.sort(key=lambda f: f.distance_km)
+        found.sort(key=lambda f: f.distance_km or 0.0)
     return found

@@ -56,11 +56,12 @@ def _managed_or_404(venue_id: int) -> Venue:
     return venue
 
 
-def parse_day(text: str | None, default: date) -> date:
+def parse_day(text: str | None) -> date | None:
+    """A day given as 2026-12-04 in an address; None when it is not one."""
     try:
         return datetime.strptime(text or "", "%Y-%m-%d").date()
     except ValueError:
-        return default
+        return None
 
 
 # --- finding a venue and its calendars -------------------------------------------------------------
@@ -115,7 +116,7 @@ def detail(venue_id: int) -> ResponseReturnValue:
 def week(venue_id: int) -> ResponseReturnValue:
     venue = venue_or_404(venue_id)
     today = local_today()
-    first = week_start(parse_day(request.args.get("start"), today))
+    first = week_start(parse_day(request.args.get("start")) or today)
     days = calendars.venue_calendar(actor=current_user, venue=venue, first_day=first,
                                     last_day=first + timedelta(days=6))
     return render_template("venues/week.html", venue=venue, days=days, first=first, today=today,
