@@ -1,6 +1,6 @@
 """Command-line tasks: `flask regions load`, `flask create-admin`, `flask seed-demo`,
 `flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask matching refresh`,
-`flask venues remind`. Each is one use case in one transaction."""
+`flask venues remind`, `flask backup …` (app/backup/cli.py). Each is one use case in one transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from app.accounts.services import create_admin
 from app.accounts.sessions import purge_expired
+from app.backup.cli import backup
 from app.bookings.calendars import remind_theme_days
 from app.db import write_intent
 from app.demo import describe_accounts, seed_demo
@@ -28,7 +29,7 @@ venues = AppGroup("venues", help="Shared venues and their bookings.")
 
 
 def register_cli(app: Flask) -> None:
-    for group in (regions, sessions, outbox, matching, venues):
+    for group in (regions, sessions, outbox, matching, venues, backup):
         app.cli.add_command(group)
     for command in (create_admin_command, seed_demo_command, demo_accounts_command):
         app.cli.add_command(command)

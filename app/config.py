@@ -2,7 +2,7 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*.
+BASE_URL, MAIL_*, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ class Config:
     MAIL_SENDER_NAME = "银晖"
     MAIL_TIMEOUT = 10
 
+    # Backups (`flask backup create`): where, for how long, and where pg_dump lives if not on PATH.
+    BACKUP_DIR: str | None = None   # default: instance/backups; relative paths are under instance/
+    BACKUP_KEEP_DAYS = 14
+    PG_BIN_DIR: str | None = None
+
 
 class ProductionConfig(Config):
     YINHUI_ENV = "production"
@@ -112,9 +117,11 @@ def load(app: Flask, config: dict | type | None) -> None:
     app.config.from_pyfile("config.py", silent=True)
 
     for key in ("SECRET_KEY", "REDIS_URL", "HELP_HOTLINE", "HELP_HOURS", "GEOCODER", "GEOCODER_CRS",
-                "BASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER"):
+                "BASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER", "BACKUP_DIR", "PG_BIN_DIR"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
+    if os.environ.get("BACKUP_KEEP_DAYS"):
+        app.config["BACKUP_KEEP_DAYS"] = int(os.environ["BACKUP_KEEP_DAYS"])
     if os.environ.get("MAIL_PORT"):
         app.config["MAIL_PORT"] = int(os.environ["MAIL_PORT"])
     for key in ("MAIL_USE_TLS", "MAIL_USE_SSL"):
