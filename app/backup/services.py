@@ -104,7 +104,10 @@ def create_backup(*, settings: BackupSettings) -> Created:
     partial = path.with_name(path.name + ".partial")
     try:
         if engine == "sqlite":
-            engines.sqlite_copy(engines.sqlite_path(settings.database_url), partial,
+            source = engines.sqlite_path(settings.database_url)
+            if not source.is_file():
+                raise BackupError(f"找不到要备份的 SQLite 数据库文件 {source}。 SQLite database {source} not found.")
+            engines.sqlite_copy(source, partial,
                                 busy_timeout_s=settings.busy_timeout_s, source_read_only=False)
             with _connect(engines.sqlite_url(partial, read_only=True)) as conn:
                 revision, tables = alembic_revision(conn), digest_database(conn)
