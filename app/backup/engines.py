@@ -42,6 +42,20 @@ def open_engine(url: sa.URL, **options: object) -> sa.Engine:
     return sa.create_engine(url, poolclass=NullPool, **options)
 
 
+@contextlib.contextmanager
+def connect(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """engine.connect(), with a failure to connect explained (a database that does not exist yet,
+    a server that is down) instead of a traceback."""
+    try:
+        connection = engine.connect()
+    except sa.exc.OperationalError as e:
+        where = engine.url.render_as_string(hide_password=True)
+        raise BackupError(f"无法连接数据库 {where}：{e.orig}。请确认服务器在运行、数据库已建好（createdb）。"
+                          f" Cannot connect to {where}: is the server up and the database created?") from e
+    with connection:
+        yield connection
+
+
 # --- SQLite ------------------------------------------------------------------------------------
 
 def sqlite_path(url: sa.URL) -> Path:
@@ -146,7 +160,7 @@ def scratch_postgres(url: sa.URL) -> Iterator[sa.URL]:
     name = f"{(url.database or 'yinhui')[:40]}_verify_{secrets.token_hex(4)}"
     admin = open_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     quoted = admin.dialect.identifier_preparer.quote(name)
-    with admin.connect() as conn:
+    with connect(admin) as conn:
         conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
     try:
         yield url.set(database=name)
@@ -162,7 +176,7 @@ def snapshot_of(url: sa.URL) -> Iterator[tuple[sa.Connection, str]]:
     that id sees exactly what the transaction sees, while the application goes on writing."""
     engine = open_engine(url, isolation_level="REPEATABLE READ")
     try:
-        with engine.connect() as conn:
+        with connect(engine) as conn:
             conn.execute(sa.text("SET TRANSACTION READ ONLY"))
             snapshot = conn.scalar(sa.text("SELECT pg_export_snapshot()"))
             yield conn, str(snapshot)

@@ -224,7 +224,7 @@ def _scratch(engine: str, settings: BackupSettings) -> Iterator[sa.URL]:
 def _connect(url: sa.URL) -> Iterator[sa.Connection]:
     engine = engines.open_engine(url)
     try:
-        with engine.connect() as conn:
+        with engines.connect(engine) as conn:
             yield conn
     finally:
         engine.dispose()
