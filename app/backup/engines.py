@@ -140,13 +140,17 @@ def pg_dump(url: sa.URL, archive: Path, *, snapshot: str, bin_dir: str | None) -
           f"--file={archive}", f"--dbname={conninfo}"], env, "pg_dump 备份")
 
 
-def pg_restore(url: sa.URL, archive: Path, *, bin_dir: str | None) -> None:
-    """Restore an archive in one transaction; objects belong to the user who restores."""
+def pg_restore(url: sa.URL, archive: Path, *, bin_dir: str | None, analyze: bool) -> None:
+    """Restore an archive in one transaction; objects belong to the user who restores. `analyze`
+    gathers the planner's statistics, which pg_restore leaves empty (wanted before serving)."""
     conninfo, env = libpq_target(url)
     _run([pg_tool("pg_restore", bin_dir), "--no-owner", "--no-privileges", "--exit-on-error",
           "--single-transaction", "--no-password", f"--dbname={conninfo}", str(archive)], env, "pg_restore 恢复")
-    with open_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(sa.text("ANALYZE"))  # pg_restore leaves the planner without statistics
+    if analyze:
+        engine = open_engine(url, isolation_level="AUTOCOMMIT")
+        with connect(engine) as conn:
+            conn.execute(sa.text("ANALYZE"))
+        engine.dispose()
 
 
 def pg_archive_check(archive: Path, *, bin_dir: str | None) -> None:

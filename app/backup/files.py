@@ -22,21 +22,30 @@ SUFFIXES = {"sqlite": "db", "postgresql": "dump"}
 NAME = re.compile(r"^yinhui-(?P<at>\d{8}T\d{6}Z)(?:-(?P<n>\d+))?-(?P<engine>sqlite|postgresql)\.(?:db|dump)$")
 STAMP = "%Y%m%dT%H%M%SZ"
 CHUNK = 1 << 20
+PRIVATE = 0o600
 
 
 class BackupError(DomainError):
     """A backup, restore or verification could not be done; the message says why, in Chinese and English."""
 
 
-def backup_path(directory: Path, engine: str, at: datetime) -> Path:
-    """A new file name in `directory` for a backup of `engine` taken at `at`, never an existing one."""
+def reserve(directory: Path, engine: str, at: datetime) -> tuple[Path, Path]:
+    """A new backup's file name in `directory` for `engine` at `at`, and its partial file, created
+    empty, readable by the owner only (backups hold members' personal data), and never one that
+    another run has taken: (final path, partial path)."""
     stamp = at.astimezone(UTC).strftime(STAMP)
-    candidate = directory / f"yinhui-{stamp}-{engine}.{SUFFIXES[engine]}"
     n = 1
-    while candidate.exists() or manifest_path(candidate).exists():
+    while True:
+        middle = stamp if n == 1 else f"{stamp}-{n}"
+        final = directory / f"yinhui-{middle}-{engine}.{SUFFIXES[engine]}"
+        partial = final.with_name(final.name + ".partial")
+        if not final.exists() and not manifest_path(final).exists():
+            try:
+                os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+                return final, partial
+            except FileExistsError:
+                pass
         n += 1
-        candidate = directory / f"yinhui-{stamp}-{n}-{engine}.{SUFFIXES[engine]}"
-    return candidate
 
 
 def manifest_path(backup: Path) -> Path:
@@ -80,7 +89,8 @@ def write_manifest(backup: Path, manifest: dict[str, Any]) -> Path:
     """Write the manifest beside the backup, whole or not at all (a temporary file renamed)."""
     target = manifest_path(backup)
     temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE), "w", encoding="utf-8") as f:
+        f.write(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     os.replace(temporary, target)
     return target
 
@@ -97,7 +107,9 @@ def read_manifest(backup: Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         raise BackupError(f"备份的清单 {path} 已损坏，无法确认文件完好，不能使用。"
                           f" The manifest {path} is not valid JSON: the backup cannot be checked.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or "sha256" not in manifest:
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT \
+            or manifest.get("engine") not in SUFFIXES or not isinstance(manifest.get("size"), int) \
+            or not isinstance(manifest.get("sha256"), str) or not isinstance(manifest.get("tables"), dict):
         raise BackupError(f"{path} 不是本系统的备份清单。 {path} is not a Yinhui backup manifest.")
     return manifest
 

@@ -10,6 +10,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,12 @@ from app.backup.digest import TableDigest, alembic_revision, digest_database, sc
 from app.backup.files import (
     MANIFEST_FORMAT,
     BackupError,
-    backup_path,
     backups_in,
     check_file,
     parse_name,
     prune,
     read_manifest,
+    reserve,
     sha256_of,
     write_manifest,
 )
@@ -59,6 +60,13 @@ class Created:
     manifest: dict[str, Any]
     pruned: list[Path]
 
+    def summary(self) -> str:
+        """One line for a log or a job's result."""
+        tables = self.manifest["tables"]
+        rows = sum(table["rows"] for table in tables.values())
+        return (f"{self.path.name}: {self.manifest['size']} bytes, {len(tables)} tables, {rows} rows,"
+                f" revision {self.manifest['alembic_revision']}; {len(self.pruned)} old backups deleted")
+
 
 @dataclass(frozen=True)
 class TableCheck:
@@ -86,7 +94,7 @@ class Verification:
 @dataclass(frozen=True)
 class Listed:
     path: Path
-    taken_at: Any
+    taken_at: datetime | None
     engine: str
     size: int
     revision: str | None
@@ -98,10 +106,9 @@ def create_backup(*, settings: BackupSettings) -> Created:
     """Back up the configured database into settings.directory with its manifest; then delete
     backups older than settings.keep_days (only after this one is complete)."""
     engine = engines.engine_of(settings.database_url)
-    settings.directory.mkdir(parents=True, exist_ok=True)
+    settings.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     now = utcnow()
-    path = backup_path(settings.directory, engine, now)
-    partial = path.with_name(path.name + ".partial")
+    path, partial = reserve(settings.directory, engine, now)
     try:
         if engine == "sqlite":
             source = engines.sqlite_path(settings.database_url)
@@ -142,7 +149,7 @@ def restore_backup(*, file: Path, settings: BackupSettings) -> Verification:
                           f" A {manifest['engine']} backup cannot be restored into {engine}.")
     check_file(file, manifest)
     _require_empty(settings.database_url)
-    _restore(file, settings.database_url, engine, settings)
+    _restore(file, settings.database_url, engine, settings, analyze=True)
     with _connect(settings.database_url) as conn:
         return _compare(file, manifest, conn)
 
@@ -155,7 +162,7 @@ def verify_backup(*, file: Path, settings: BackupSettings) -> Verification:
     try:
         check_file(file, manifest)
         with _scratch(manifest["engine"], settings) as scratch:
-            _restore(file, scratch, manifest["engine"], settings)
+            _restore(file, scratch, manifest["engine"], settings, analyze=False)
             with _connect(scratch) as conn:
                 verification = _compare(file, manifest, conn)
     except BackupError as e:
@@ -197,14 +204,14 @@ def _require_empty(url: sa.URL) -> None:
             " `createdb newname`; SQLite: a file that does not exist yet) and point DATABASE_URL at it.")
 
 
-def _restore(file: Path, url: sa.URL, engine: str, settings: BackupSettings) -> None:
+def _restore(file: Path, url: sa.URL, engine: str, settings: BackupSettings, *, analyze: bool) -> None:
     if engine == "sqlite":
         engines.sqlite_check(file)
         engines.sqlite_copy(file, engines.sqlite_path(url), busy_timeout_s=settings.busy_timeout_s,
                             source_read_only=True)
     else:
         engines.pg_archive_check(file, bin_dir=settings.pg_bin_dir)
-        engines.pg_restore(url, file, bin_dir=settings.pg_bin_dir)
+        engines.pg_restore(url, file, bin_dir=settings.pg_bin_dir, analyze=analyze)
 
 
 @contextlib.contextmanager
@@ -242,4 +249,7 @@ def _compare(file: Path, manifest: dict[str, Any], conn: sa.Connection) -> Verif
 
 def _record(file: Path, manifest: dict[str, Any], *, ok: bool, detail: str) -> None:
     manifest["verified"] = {"at": utcnow().isoformat(), "ok": ok, "detail": detail}
-    write_manifest(file, manifest)
+    try:
+        write_manifest(file, manifest)
+    except OSError as e:  # e.g. a backup on a read-only mount: the verification itself stands
+        log.warning("could not record the verification of %s in its manifest: %s", file, e)

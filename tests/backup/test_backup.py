@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app.backup import engines
 from app.backup.digest import digest_database
-from app.backup.files import BackupError, manifest_path
+from app.backup.files import BackupError, manifest_path, parse_name, reserve
 from app.backup.services import BackupSettings, create_backup
 from app.clock import utcnow
 from tests.backup.conftest import rows_of
@@ -50,6 +50,7 @@ def test_restore_drill_seed_backup_drop_restore_verify_identical(database):
     (backup,) = [p for p in backups.iterdir() if not p.name.endswith(".json")]
     manifest = json.loads(manifest_path(backup).read_text())
     assert manifest["alembic_revision"] and manifest["sha256"] in result.output
+    assert backup.stat().st_mode & 0o777 == 0o600 == manifest_path(backup).stat().st_mode & 0o777  # personal data
     assert {t: d["rows"] for t, d in manifest["tables"].items()} == {t: len(r) for t, r in before_rows.items()}
 
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)   # drop: the database is gone
@@ -175,12 +176,21 @@ def test_retention_deletes_only_backups_older_than_keep_days(source, tmp_path):
 
     created = create_backup(settings=BackupSettings(database_url=sa.engine.make_url(url), directory=folder,
                                                     keep_days=14))
-    assert sorted(created.pruned) == sorted([old, older])
+    assert sorted(created.pruned) == sorted([old, older]) and "2 old backups deleted" in created.summary()
     assert not old.exists() and not manifest_path(old).exists() and not older.exists()
     assert recent.exists() and manifest_path(recent).exists()
     assert created.path.exists() and manifest_path(created.path).exists()
     assert all(path.exists() for path in unrelated)
     assert len(list(folder.iterdir())) == 4 + len(unrelated)
+
+
+def test_two_backups_in_the_same_second_get_different_names(tmp_path):
+    at = utcnow()
+    first, first_partial = reserve(tmp_path, "sqlite", at)
+    second, second_partial = reserve(tmp_path, "sqlite", at)
+    assert first != second and first_partial.exists() and second_partial.exists()
+    assert parse_name(first) == parse_name(second) == (at.replace(microsecond=0), "sqlite")
+    assert second.name == first.name.replace("Z-sqlite", "Z-2-sqlite")
 
 
 def test_a_failed_backup_deletes_nothing(tmp_path):
