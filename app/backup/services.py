@@ -122,13 +122,14 @@ def create_backup(*, settings: BackupSettings) -> Created:
             with engines.snapshot_of(settings.database_url) as (conn, snapshot):
                 engines.pg_dump(settings.database_url, partial, snapshot=snapshot, bin_dir=settings.pg_bin_dir)
                 revision, tables = alembic_revision(conn), digest_database(conn)
+        size, sha256 = partial.stat().st_size, sha256_of(partial)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     manifest = {
         "format": MANIFEST_FORMAT, "file": path.name, "engine": engine, "created_at": now.isoformat(),
         "database": settings.database_url.render_as_string(hide_password=True),
-        "size": path.stat().st_size, "sha256": sha256_of(path), "alembic_revision": revision,
+        "size": size, "sha256": sha256, "alembic_revision": revision,
         "tables": {name: digest.as_json() for name, digest in tables.items()}, "verified": None,
     }
     write_manifest(path, manifest)
