@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.ops.context import current_request_id
 from app.ops.metrics import failed_logins
 
 
@@ -63,7 +64,8 @@ def render_error(status: int, detail: str | None = None, *,
                  retry_after: int | None = None) -> tuple[Response | str, int]:
     title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
     if wants_json():
-        return jsonify(error={"status": status, "title": title, "message": detail or text}), status
+        return jsonify(error={"status": status, "title": title, "message": detail or text,
+                              "request_id": current_request_id()}), status
     return render_template("errors/error.html", status=status, title=title, text=text, detail=detail,
                            retry_after=retry_after), status
 

@@ -68,6 +68,8 @@ def test_an_error_page_shows_the_request_id_for_the_hotline(client, log_lines):
     assert f"问题编号 <span class=\"request-id\">{rid}</span>" in response.get_data(as_text=True)
     [line] = requests_logged(log_lines)
     assert line["request_id"] == rid and line["endpoint"] == "unmatched" and line["status"] == 404
+    api = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert api.get_json()["error"]["request_id"] == api.headers["X-Request-ID"] != rid
 
 
 def test_one_json_line_per_request_with_the_user_and_no_query(client, login, create_user, log_lines):

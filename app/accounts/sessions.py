@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -174,7 +175,7 @@ class DatabaseSessionInterface(SessionInterface):
         return timedelta(hours=app.config["ANONYMOUS_SESSION_HOURS"])
 
     @staticmethod
-    def _write(work) -> None:
+    def _write(work: Callable[[], object]) -> None:
         """Run one small transaction of our own after the view has finished with the session.
 
         Work a view left uncommitted would be discarded at teardown anyway: it is rolled back

@@ -78,3 +78,6 @@ def configure_logging(app: Flask) -> None:
     # Our own loggers keep the level even when Alembic's logging set-up (migrations/env.py, run by
     # `flask db upgrade` in the same process) sets the root logger's to WARN.
     logging.getLogger("yinhui").setLevel(app.config["LOG_LEVEL"])
+    # The development server's access lines carry the client's address and the query string; the
+    # request line above replaces them.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger("yinhui.slow_query")
 
 APP = str(Path(__file__).resolve().parent.parent)
-SKIP = (str(Path(__file__).resolve().parent), str(Path(APP) / "db.py"), str(Path(APP) / "transactions.py"))
+SKIP = (str(Path(__file__).resolve()), str(Path(APP) / "db.py"), str(Path(APP) / "transactions.py"))
 ROOT = str(Path(APP).parent)
 _NAME = re.compile(r"""^\s*(?:WITH\b.*?\)\s*)?(SELECT|INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|PRAGMA|\w+)"""
                    r"""(?:.*?\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?)?""", re.IGNORECASE | re.DOTALL)
