@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _serializer = TaggedJSONSerializer()
 USER_KEY = "_user_id"  # where Flask-Login keeps the signed-in user's id
 ANONYMOUS_SALT = "yinhui-anonymous-session"
+RESIGN_AFTER = timedelta(hours=1)
 
 
 def _digest(token: str) -> str:
@@ -73,7 +74,12 @@ class DatabaseSessionInterface(SessionInterface):
         if not value or len(value) > 4096:
             return ServerSession(new=True)
         if "." in value:
-            return ServerSession(self._anonymous_data(app, value), new=True)
+            data, signed_at = self._anonymous_data(app, value)
+            session = ServerSession(data, new=True)
+            # Signed again (a cookie, not a row) once an hour while in use: it lasts as long after
+            # the last visit as a signed-in session's row does after its last request.
+            session.modified = bool(data) and signed_at is not None and utcnow() - signed_at > RESIGN_AFTER
+            return session
         row = db.session.get(UserSession, _digest(value)) if len(value) <= 128 else None
         found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
         # This runs before the before_request hook declares the request's write intent: end
@@ -96,16 +102,17 @@ class DatabaseSessionInterface(SessionInterface):
         return URLSafeTimedSerializer(app.secret_key or "", salt=ANONYMOUS_SALT, serializer=_serializer,
                                       signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
 
-    def _anonymous_data(self, app: Flask, value: str) -> dict[str, Any]:
-        """An anonymous session's data from its signed cookie; nothing if forged, expired or claiming a user."""
+    def _anonymous_data(self, app: Flask, value: str) -> tuple[dict[str, Any], datetime | None]:
+        """An anonymous session's data from its signed cookie, and when it was signed; nothing if
+        forged, expired or claiming a user."""
         max_age = int(self._lifetime(app, signed_in=False).total_seconds())
         try:
-            data = self._signer(app).loads(value, max_age=max_age)
+            data, signed_at = self._signer(app).loads(value, max_age=max_age, return_timestamp=True)
         except (BadSignature, ValueError, TypeError):
-            return {}
+            return {}, None
         if not isinstance(data, dict) or USER_KEY in data:
-            return {}
-        return data
+            return {}, None
+        return data, signed_at
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)

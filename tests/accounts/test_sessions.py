@@ -6,6 +6,7 @@ from flask.json.tag import TaggedJSONSerializer
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from app.accounts import sessions
 from app.accounts.models import UserSession
 from app.accounts.sessions import ANONYMOUS_SALT
 from tests.conftest import PASSWORD, csrf_token
@@ -99,3 +100,16 @@ def test_an_expired_anonymous_cookie_is_a_fresh_session(app, client, db):
         app.config["ANONYMOUS_SESSION_HOURS"] = hours
     client.set_cookie(COOKIE, value)
     assert client.post("/preferences/elder", data={"elder": "1", "csrf_token": token}).status_code == 302
+
+
+def test_an_anonymous_cookie_in_use_is_signed_again_within_the_hour(client, db):
+    csrf_token(client)
+    client.get("/login")        # Flask-Login notes once that the session is not "fresh"
+    assert client.get("/login").headers.get("Set-Cookie") is None       # just signed: left alone
+    resign = sessions.RESIGN_AFTER
+    try:
+        sessions.RESIGN_AFTER = -sessions.RESIGN_AFTER                   # as if signed over an hour ago
+        again = client.get("/login")
+    finally:
+        sessions.RESIGN_AFTER = resign
+    assert COOKIE in again.headers["Set-Cookie"] and "Max-Age=86400" in again.headers["Set-Cookie"]
