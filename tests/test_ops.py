@@ -72,6 +72,23 @@ def test_an_error_page_shows_the_request_id_for_the_hotline(client, log_lines):
     assert api.get_json()["error"]["request_id"] == api.headers["X-Request-ID"] != rid
 
 
+def test_a_server_error_is_found_in_the_log_by_the_id_on_its_page(extra_app, log_lines):
+    other = extra_app(TESTING=False)
+
+    def boom():
+        raise RuntimeError("something broke")
+
+    other.add_url_rule("/boom", view_func=boom)
+    response = other.test_client().get("/boom")
+    rid = response.headers["X-Request-ID"]
+    assert response.status_code == 500 and f"问题编号 <span class=\"request-id\">{rid}</span>" in response.get_data(as_text=True)
+    error = next(line for line in log_lines() if line["level"] == "ERROR")
+    assert error["request_id"] == rid and "RuntimeError: something broke" in error["exception"]
+    assert requests_logged(log_lines)[-1] | {"time": None, "duration_ms": None} == {
+        "time": None, "level": "INFO", "logger": "yinhui.request", "request_id": rid, "message": "request",
+        "method": "GET", "endpoint": "boom", "status": 500, "duration_ms": None, "user_id": None}
+
+
 def test_one_json_line_per_request_with_the_user_and_no_query(client, login, create_user, log_lines):
     user = create_user()
     login(user)
