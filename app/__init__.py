@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import app.models  # noqa: F401  (every model, so that metadata and Alembic see the whole schema)
 from app import config as configuration
+from app import ops
 from app.access import Permissions
 from app.accounts.models import User
 from app.accounts.sessions import DatabaseSessionInterface
@@ -48,6 +49,7 @@ def create_app(config: dict | type | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],  # type: ignore[method-assign]
                                 x_proto=1, x_host=1)
     _init_extensions(app)
+    ops.init_app(app)   # after ProxyFix: its request-id layer is the outermost
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app)

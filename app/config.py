@@ -2,7 +2,8 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR.
+BASE_URL, MAIL_*, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR,
+LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Config:
     YINHUI_ENV = "development"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: SQLite file in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: an SQL error's message never carries values (phone numbers, names) into logs.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     SQLITE_BUSY_TIMEOUT_MS = 10_000
 
     # Sessions are kept server-side (app/accounts/sessions.py); the cookie holds a random id.
@@ -59,6 +61,13 @@ class Config:
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
 
     PASSWORD_HASH_PARAMS: dict = {}  # argon2-cffi defaults (argon2id, RFC 9106 low-memory)
+
+    # Watching it run (app/ops): logs, readiness, metrics, the slow-query log.
+    LOG_FORMAT = "json"             # "json", "text" (a terminal) or "none" (leave logging alone)
+    LOG_LEVEL = "INFO"
+    SLOW_QUERY_MS = 200             # statements slower than this are logged by name
+    METRICS_ALLOW = "127.0.0.0/8,::1"   # who may read /metrics (comma-separated networks); others get 404
+    QUEUE_STUCK_SECONDS = 900       # /readyz fails when a watched queue's oldest due item waited longer
 
     HELP_HOTLINE = "0371-6000 0000"
     HELP_HOURS = "工作日 8:30–17:30"
@@ -134,6 +143,12 @@ def load(app: Flask, config: dict | type | None) -> None:
     if os.environ.get("GEOCODER_USER_AGENT"):
         app.config["GEOCODER_OPTIONS"] = {**app.config["GEOCODER_OPTIONS"],
                                           "user_agent": os.environ["GEOCODER_USER_AGENT"]}
+    for key in ("LOG_FORMAT", "LOG_LEVEL", "METRICS_ALLOW"):
+        if key in os.environ:
+            app.config[key] = os.environ[key]
+    for key in ("SLOW_QUERY_MS", "QUEUE_STUCK_SECONDS"):
+        if os.environ.get(key):
+            app.config[key] = int(os.environ[key])
     if os.environ.get("PROXY_FIX_X_FOR"):
         app.config["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
     if _env_bool("HTTPS", app.config["SESSION_COOKIE_SECURE"]):

@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.ops.context import current_request_id
+from app.ops.metrics import failed_logins
 
 
 class DomainError(Exception):
@@ -62,7 +64,8 @@ def render_error(status: int, detail: str | None = None, *,
                  retry_after: int | None = None) -> tuple[Response | str, int]:
     title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
     if wants_json():
-        return jsonify(error={"status": status, "title": title, "message": detail or text}), status
+        return jsonify(error={"status": status, "title": title, "message": detail or text,
+                              "request_id": current_request_id()}), status
     return render_template("errors/error.html", status=status, title=title, text=text, detail=detail,
                            retry_after=retry_after), status
 
@@ -86,6 +89,8 @@ def register_error_handlers(app: Flask) -> None:
                 retry_after = int(limit.limit.get_expiry())
             except Exception:  # pragma: no cover - defensive: the page still renders
                 retry_after = None
+        if request.endpoint == "accounts.login":
+            failed_logins.labels("rate_limited").inc()
         minutes = max(1, round((retry_after or 300) / 60))
         return render_error(429, f"尝试次数太多。为保护您的账号，请 {minutes} 分钟后再试。"
                                  f"如忘记密码，请联系所在支部或拨打帮助热线。", retry_after=retry_after)

@@ -53,3 +53,30 @@ def test_a_role_is_held_once_per_scope(db, create_user):
         with db.session.begin_nested():
             db.session.execute(sa.text("INSERT INTO role_grants (user_id, role, region_code, created_at) "
                                        "VALUES (:u, 'admin', '410104', CURRENT_TIMESTAMP)"), {"u": user.id})
+
+
+def test_0010_deletes_anonymous_sessions_and_requires_a_user():
+    url = database_url_for("mig_sessions")
+    reset_database(url)
+    app = make_app(url)
+    insert = sa.text("INSERT INTO user_sessions (id, user_id, data, created_at, last_seen_at, expires_at) "
+                     "VALUES (:id, :user, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with app.app_context():
+        upgrade(revision="0008_index_knows_other_facts")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (phone, name, active, elder_mode, created_at, updated_at) "
+                                 "VALUES ('13900000001', '甲', true, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            user = conn.scalar(sa.text("SELECT id FROM users"))
+            conn.execute(insert, {"id": "a" * 64, "user": None})
+            conn.execute(insert, {"id": "b" * 64, "user": user})
+        upgrade(revision="0010_sessions_signed_in_only")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT id, user_id FROM user_sessions")).all() == [("b" * 64, user)]
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert, {"id": "c" * 64, "user": None})
+
+        downgrade(revision="0008_index_knows_other_facts")
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"id": "c" * 64, "user": None})
+            assert conn.scalar(sa.text("SELECT count(*) FROM user_sessions")) == 2
+        db.engine.dispose()

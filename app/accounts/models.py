@@ -125,12 +125,12 @@ class RoleGrant(Model):
 
 
 class UserSession(Model):
-    """A server-side session; see app/accounts/sessions.py."""
+    """A signed-in user's server-side session; see app/accounts/sessions.py (anonymous ones have no row)."""
 
     __tablename__ = "user_sessions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie value
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]

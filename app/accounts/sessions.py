@@ -1,10 +1,17 @@
-"""Server-side sessions stored in the database.
+"""Sessions: server-side rows for signed-in users, a signed cookie for everyone else.
 
-The cookie carries only a random 256-bit id; the table keeps its SHA-256, the session data (JSON),
-the signed-in user and the expiry. So logging out, disabling a user or changing a password ends
+Signed in, the cookie carries only a random 256-bit id; the table keeps its SHA-256, the session
+data (JSON), the user and the expiry. So logging out, disabling a user or changing a password ends
 sessions for real, and a copied cookie is worthless afterwards. Flask-Session was considered: its
 SQLAlchemy backend calls create_all() outside our migrations and cannot end a given user's
 sessions, which is what we need most.
+
+Anonymous visitors get no row: what their session holds (the CSRF token, a flashed message) is
+kept in the same cookie, signed with SECRET_KEY (itsdangerous) and valid for
+ANONYMOUS_SESSION_HOURS. Reading a page therefore never writes to the database, and a crawler
+cannot grow the table. The two kinds are told apart by their form: a signed value has dots, an id
+never does. A signed value is never trusted to say who is signed in: one carrying a user id is
+thrown away. The row is made when the session first holds a user (at sign-in).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -19,6 +27,7 @@ from flask import Flask, Request, Response, request
 from flask import session as flask_session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from werkzeug.datastructures import CallbackDict
 
@@ -31,6 +40,8 @@ from app.transactions import commit_fresh
 log = logging.getLogger(__name__)
 _serializer = TaggedJSONSerializer()
 USER_KEY = "_user_id"  # where Flask-Login keeps the signed-in user's id
+ANONYMOUS_SALT = "yinhui-anonymous-session"
+RESIGN_AFTER = timedelta(hours=1)
 
 
 def _digest(token: str) -> str:
@@ -57,52 +68,85 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 
 class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        token = request.cookies.get(self.get_cookie_name(app))
+        value = request.cookies.get(self.get_cookie_name(app))
         if request.path.startswith(f"{app.static_url_path}/"):
-            return ServerSession(token=token)  # static files neither read nor write sessions
-        if token and len(token) <= 128:
-            row = db.session.get(UserSession, _digest(token))
-            found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
-            # This runs before the before_request hook declares the request's write intent: end
-            # the read so that the request's own transaction begins afresh (on SQLite with BEGIN
-            # IMMEDIATE for a POST). A read transaction kept open here would have to upgrade to
-            # a write later, which fails with "database is locked" while another request writes.
-            db.session.rollback()
-            if found is not None:
-                try:
-                    data = _serializer.loads(found[0])
-                except ValueError:
-                    data = {}
-                session = ServerSession(data, token=token)
-                session.row_seen_at = found[1]
-                return session
-        return ServerSession(new=True)
+            return ServerSession(token=value)  # static files neither read nor write sessions
+        if not value or len(value) > 4096:
+            return ServerSession(new=True)
+        if "." in value:
+            data, signed_at = self._anonymous_data(app, value)
+            session = ServerSession(data, new=True)
+            # Signed again (a cookie, not a row) once an hour while in use: it lasts as long after
+            # the last visit as a signed-in session's row does after its last request.
+            session.modified = bool(data) and signed_at is not None and utcnow() - signed_at > RESIGN_AFTER
+            return session
+        row = db.session.get(UserSession, _digest(value)) if len(value) <= 128 else None
+        found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
+        # This runs before the before_request hook declares the request's write intent: end
+        # the read so that the request's own transaction begins afresh (on SQLite with BEGIN
+        # IMMEDIATE for a POST). A read transaction kept open here would have to upgrade to
+        # a write later, which fails with "database is locked" while another request writes.
+        db.session.rollback()
+        if found is None:
+            return ServerSession(new=True)
+        try:
+            data = _serializer.loads(found[0])
+        except ValueError:
+            data = {}
+        session = ServerSession(data, token=value)
+        session.row_seen_at = found[1]
+        return session
+
+    @staticmethod
+    def _signer(app: Flask) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(app.secret_key or "", salt=ANONYMOUS_SALT, serializer=_serializer,
+                                      signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
+
+    def _anonymous_data(self, app: Flask, value: str) -> tuple[dict[str, Any], datetime | None]:
+        """An anonymous session's data from its signed cookie, and when it was signed; nothing if
+        forged, expired or claiming a user."""
+        max_age = int(self._lifetime(app, signed_in=False).total_seconds())
+        try:
+            data, signed_at = self._signer(app).loads(value, max_age=max_age, return_timestamp=True)
+        except (BadSignature, ValueError, TypeError):
+            return {}, None
+        if not isinstance(data, dict) or USER_KEY in data:
+            return {}, None
+        return data, signed_at
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
         if request.path.startswith(f"{app.static_url_path}/"):
             return
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        now = utcnow()
+        if session.get(USER_KEY) is not None:
+            self._save_signed_in(app, session, response)
+            return
 
+        # Anonymous: a row left from a session that has just ended (logout) goes; what is left
+        # of the session travels in the signed cookie, and no row is made.
+        if not session.modified:
+            return
+        if session.token:
+            token = session.token
+            self._write(lambda: db.session.execute(delete(UserSession).where(UserSession.id == _digest(token))))
+            session.token = None
         if not session:
-            if session.token and session.modified:
-                self._write(lambda: db.session.execute(
-                    delete(UserSession).where(UserSession.id == _digest(session.token))))
-                response.delete_cookie(name, domain=domain, path=path,
-                                       secure=self.get_cookie_secure(app),
+            if request.cookies.get(self.get_cookie_name(app)):
+                response.delete_cookie(self.get_cookie_name(app), domain=self.get_cookie_domain(app),
+                                       path=self.get_cookie_path(app), secure=self.get_cookie_secure(app),
                                        httponly=self.get_cookie_httponly(app),
                                        samesite=self.get_cookie_samesite(app))
             return
+        self._set_cookie(app, response, self._signer(app).dumps(dict(session)), self._lifetime(app, signed_in=False))
 
+    def _save_signed_in(self, app: Flask, session: ServerSession, response: Response) -> None:
+        now = utcnow()
         touch_due = not session.new and now - (session.row_seen_at or now) > timedelta(minutes=5)
         if not (session.modified or session.new or touch_due):
             return
 
-        user_id = session.get(USER_KEY)
-        lifetime = self._lifetime(app, signed_in=user_id is not None)
+        user_id = int(session[USER_KEY])
+        lifetime = self._lifetime(app, signed_in=True)
         old_token = session.token
         token = secrets.token_urlsafe(32) if session.new or session.rotate or old_token is None else old_token
         session.token = token
@@ -114,7 +158,7 @@ class DatabaseSessionInterface(SessionInterface):
             if row is None:
                 row = UserSession(id=_digest(token), created_at=now)
                 db.session.add(row)
-            row.user_id = int(user_id) if user_id is not None else None
+            row.user_id = user_id
             row.data = _serializer.dumps(dict(session))
             row.last_seen_at = now
             cap = row.created_at + timedelta(days=app.config["SESSION_MAX_DAYS"])
@@ -122,9 +166,12 @@ class DatabaseSessionInterface(SessionInterface):
 
         self._write(write)
         session.rotate = False
-        response.set_cookie(name, token, httponly=self.get_cookie_httponly(app),
-                            secure=self.get_cookie_secure(app),
-                            samesite=self.get_cookie_samesite(app), domain=domain, path=path,
+        self._set_cookie(app, response, token, lifetime)
+
+    def _set_cookie(self, app: Flask, response: Response, value: str, lifetime: timedelta) -> None:
+        response.set_cookie(self.get_cookie_name(app), value, httponly=self.get_cookie_httponly(app),
+                            secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app),
+                            domain=self.get_cookie_domain(app), path=self.get_cookie_path(app),
                             max_age=int(lifetime.total_seconds()))
         response.vary.add("Cookie")
 
@@ -135,7 +182,7 @@ class DatabaseSessionInterface(SessionInterface):
         return timedelta(hours=app.config["ANONYMOUS_SESSION_HOURS"])
 
     @staticmethod
-    def _write(work) -> None:
+    def _write(work: Callable[[], object]) -> None:
         """Run one small transaction of our own after the view has finished with the session.
 
         Work a view left uncommitted would be discarded at teardown anyway: it is rolled back

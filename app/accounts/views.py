@@ -25,6 +25,7 @@ from app.audit.services import record_read
 from app.errors import DomainError
 from app.extensions import db, limiter
 from app.forms import options
+from app.ops.metrics import failed_logins
 from app.organizations.services import organizations_for
 from app.web import ELDER_COOKIE, commit, form_page, run_action, run_use_case, safe_next
 
@@ -70,6 +71,7 @@ def login() -> ResponseReturnValue:
             flash(f"{user.name}，欢迎您！", "success")
             return redirect(safe_next(form.next.data) or url_for("main.home"))
         form.form_errors.append("手机号或密码不正确。连续输错 5 次需要等 5 分钟再试。")
+        failed_logins.labels("password").inc()
     if request.method == "POST":
         g.login_failed = True
     return form_page("accounts/login.html", form)

@@ -1,15 +1,13 @@
-"""Home, privacy notice, the 长辈版 switch and the health check."""
+"""Home, privacy notice and the 长辈版 switch."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import text
 
 from app.accounts.models import Role
 from app.accounts.services import set_elder_mode
-from app.extensions import db
 from app.members.services import own_profile
 from app.tasks.mine import open_invitations
 from app.web import ELDER_COOKIE, commit, safe_next
@@ -46,8 +44,3 @@ def toggle_elder() -> ResponseReturnValue:
                         httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
 
-
-@bp.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    db.session.execute(text("SELECT 1"))
-    return {"status": "ok"}
