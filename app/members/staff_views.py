@@ -248,12 +248,8 @@ def import_template() -> ResponseReturnValue:
 def import_roster() -> ResponseReturnValue:
     form = ImportForm()
 
-    def queued(job: ImportJob) -> tuple[None, str]:
-        importer.start(current_app._get_current_object(), job)   # type: ignore[attr-defined]
-        return None, url_for("pool.import_job", job_id=job.id)
-
     return run_use_case(form, lambda: importer.upload(actor=current_user, upload=form.file.data, mode=form.mode.data),
-                        done=queued, template="pool/import.html", jobs=queries.recent_imports(current_user))
+                        done=lambda job: (None, url_for("pool.import_job", job_id=job.id)), template="pool/import.html", jobs=queries.recent_imports(current_user))
 
 
 @bp.get("/import/<int:job_id>")
