@@ -18,6 +18,7 @@ from app.clock import local_now
 from app.db import write_intent
 from app.extensions import db
 from app.jobs.services import sweep
+from app.members.exports import purge_old as purge_exports
 from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
 
@@ -86,6 +87,8 @@ SCHEDULES = (
              "nightly at 03:00 Beijing time: the matching index's facts"),
     Schedule("sessions.purge", {"minute": "30", "hour": "19"}, _day, timedelta(hours=1), purge_sessions,
              "nightly at 03:30 Beijing time: expired sessions"),
+    Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
+             "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )
