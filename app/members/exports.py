@@ -29,8 +29,20 @@ from app.clock import utcnow
 from app.extensions import db
 from app.jobs import services as jobs
 from app.jobs.models import Job
-from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel, availability_text
+from app.members.models import (
+    SKILL_LEVELS,
+    Capacity,
+    EntryStatus,
+    MemberProfile,
+    MemberSkill,
+    PoolEntry,
+    PoolLevel,
+    Skill,
+    availability_text,
+)
 from app.members.search import MemberFilter, search
+from app.organizations.models import Organization
+from app.regions.models import Region
 from app.transactions import commit_fresh
 
 HEADER = ["姓名", "手机号码", "性别", "出生年份", "县（市、区）", "所在党支部", "原工作单位", "原职务",
@@ -40,20 +52,35 @@ FORMATS = ("xlsx", "csv")
 
 
 def rows(stmt: Select, *, full_phones: bool, work: jobs.Work | None = None) -> Iterator[list]:
-    for chunk in db.session.scalars(stmt.execution_options(yield_per=CHUNK)).partitions():
-        for m in chunk:
-            yield row_for(m, full_phones=full_phones)
+    """The rows of a search (select(MemberProfile) from app.members.search), in its order: its
+    columns read as plain values 500 members at a time, with their skills and pool levels read
+    for each 500 at once (no ORM objects: a million members take minutes, not hours)."""
+    columns = stmt.with_only_columns(
+        MemberProfile.id, User.name, User.phone, MemberProfile.gender, MemberProfile.birth_year, Region.name,
+        Organization.name, MemberProfile.work_unit, MemberProfile.post, MemberProfile.availability_mask,
+        MemberProfile.service_radius_km, MemberProfile.status, maintain_column_froms=True,
+    ).join(Region, Region.code == MemberProfile.region_code).outerjoin(
+        Organization, Organization.id == MemberProfile.branch_id)
+    for chunk in db.session.execute(columns.execution_options(yield_per=CHUNK)).partitions():
+        ids = [r[0] for r in chunk]
+        skills: dict[int, list[str]] = {}
+        for member_id, name, level in db.session.execute(
+                select(MemberSkill.member_id, Skill.name, MemberSkill.level).join(Skill, Skill.id == MemberSkill.skill_id)
+                .where(MemberSkill.member_id.in_(ids)).order_by(MemberSkill.id)):
+            skills.setdefault(member_id, []).append(f"{name}（{SKILL_LEVELS[level]}）")
+        levels: dict[int, list[str]] = {}
+        for member_id, pool_level in db.session.execute(
+                select(PoolEntry.member_id, PoolEntry.level).where(PoolEntry.member_id.in_(ids),
+                                                                    PoolEntry.status == EntryStatus.APPROVED)
+                .order_by(PoolEntry.id)):
+            levels.setdefault(member_id, []).append(pool_level.label)
+        for (member_id, name, phone, gender, birth_year, county, branch, work_unit, post, mask, radius,
+             status) in chunk:
+            yield [name, (phone if full_phones else mask_phone(phone)) or "", gender.label if gender else "",
+                   birth_year or "", county, branch or "", work_unit, post, "、".join(skills.get(member_id, ())),
+                   availability_text(mask), radius, "、".join(levels.get(member_id, ())) or "未入库", status.label]
         if work is not None:
             work.progress += len(chunk)
-
-
-def row_for(m: MemberProfile, *, full_phones: bool) -> list:
-    phone = m.user.phone if full_phones else mask_phone(m.user.phone)
-    levels = "、".join(e.level.label for e in m.pool_entries if e.status is EntryStatus.APPROVED)
-    return [m.user.name, phone or "", m.gender.label if m.gender else "", m.birth_year or "", m.region.name,
-            m.branch.name if m.branch else "", m.work_unit, m.post,
-            "、".join(f"{s.skill.name}（{s.level_label}）" for s in m.skills),
-            availability_text(m.availability_mask), m.service_radius_km, levels or "未入库", m.status.label]
 
 
 def write_xlsx(stmt: Select, path: Path, *, full_phones: bool, work: jobs.Work | None = None) -> int:
