@@ -123,8 +123,7 @@ def test_a_worker_killed_halfway_leaves_a_whole_roster_or_none(setting, kill_whe
         if kill_when == "checking":
             wait_for(lambda: state()[0] == "checking" and state()[1] >= ROWS // 2, 300)
         else:
-            wait_for(lambda: state()[0] == "writing", 300)
-            time.sleep(0.5)        # into the writing transaction
+            wait_for(lambda: state()[0] == "writing", 300, step=0.01)   # its one transaction has begun
         seen = state()
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
