@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         # A first export that finds no one: the request's first-time costs (the queue's storage
         # opened, statements compiled) are not the figure.
         assert client.post("/pool/export.csv?q=无此人").status_code == 302
+        time.sleep(5)
+        results["worker_rss_mib_before"] = round(peak_rss_mib(worker.pid), 1)
+        print(f"worker peak RSS before the exports: {results['worker_rss_mib_before']:.1f} MiB")
         for fmt in args.formats.split(","):
             started = time.perf_counter()
             response = client.post(f"/pool/export.{fmt}")
