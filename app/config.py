@@ -84,7 +84,8 @@ class Config:
     EXPORT_DIR: str | None = None   # default: instance/exports
     EXPORT_KEEP_DAYS = 7
 
-    # Email (optional): notifications are queued in the outbox and sent by `flask outbox send`.
+    # Email (optional): notifications are queued in the outbox and sent by the worker every minute
+    # (app/jobs/schedule.py) or by `flask outbox send`.
     BASE_URL = "http://127.0.0.1:5000"   # for links in emails
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
@@ -125,7 +126,7 @@ def load(app: Flask, config: dict | type | None) -> None:
                 "BASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
-    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "EXPORT_DIR"):
+    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     for key in ("JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"):

@@ -29,6 +29,7 @@ from app.extensions import db
 from app.jobs.models import Job
 from app.members import importer
 from app.members.models import ImportJob, MemberProfile
+from app.regions.services import load_gazetteer
 from tests.conftest import database_url_for, make_app, reset_database
 from tests.members.test_import import name_for, row, workbook
 
@@ -62,8 +63,6 @@ def setting():
     app = make_app(url, JOBS_IMMEDIATE=False, JOBS_QUEUE_NAME="yinhui-test", REDIS_URL=None, **queue)
     with app.app_context():
         upgrade()
-        from app.regions.services import load_gazetteer
-
         load_gazetteer(prefix="41")
         db.session.commit()
         db.session.remove()
