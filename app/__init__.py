@@ -24,6 +24,7 @@ from app.db import configure_postgresql, configure_sqlite, write_intent
 from app.errors import register_error_handlers
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.formats import FILTERS
+from app.jobs import queue as jobs_queue
 from app.main.views import bp as main_bp
 from app.members.staff_views import bp as pool_bp
 from app.members.views import bp as members_bp
@@ -69,6 +70,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.session_interface = DatabaseSessionInterface()
+    jobs_queue.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

@@ -9,15 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.accounts.services import create_admin
-from app.accounts.sessions import purge_expired
 from app.backup.cli import backup
-from app.bookings.calendars import remind_theme_days
-from app.db import write_intent
 from app.demo import describe_accounts, seed_demo
 from app.errors import DomainError
 from app.extensions import db
-from app.members.index import refresh_facts
-from app.notifications.services import send_outbox
+from app.jobs import schedule
 from app.regions.models import Region, RegionLevel
 from app.regions.services import load_gazetteer
 
@@ -86,38 +82,28 @@ def demo_accounts_command() -> None:
 
 @sessions.command("purge")
 def sessions_purge() -> None:
-    """Delete expired sessions (run daily)."""
-    count = purge_expired()
-    db.session.commit()
-    click.echo(f"{count} expired sessions deleted")
+    """Delete expired sessions (the worker runs this nightly)."""
+    click.echo(schedule.purge_sessions())
 
 
 @outbox.command("send")
 @click.option("--limit", default=200, show_default=True, help="At most this many emails.")
 def outbox_send(limit: int) -> None:
-    """Send due emails through MAIL_SERVER (run every minute)."""
+    """Send due emails through MAIL_SERVER (the worker does this every minute)."""
     if not current_app.config.get("MAIL_SERVER"):
         raise click.ClickException("MAIL_SERVER is not configured; emails stay in the outbox")
-    sent, failed = send_outbox(limit=limit)
-    click.echo(f"{sent} sent, {failed} failed (kept for a later attempt)")
+    click.echo(schedule.send_emails(limit))
 
 
 @matching.command("refresh")
 def matching_refresh() -> None:
     """Recompute which members have facts outside the index (run nightly): as hours, refusals
-    and periods away age out, their index rows become exact again and cheaper to rank."""
-    flagged, cleared = refresh_facts()
-    db.session.commit()
-    click.echo(f"{flagged} index rows flagged, {cleared} cleared")
+    and periods away age out, their index rows become exact again and cheaper to rank.
+    The worker runs this nightly."""
+    click.echo(schedule.refresh_matching())
 
 
 @venues.command("remind")
 def venues_remind() -> None:
-    """Remind party branches without a 主题党日 booked this month (run monthly, e.g. on the 20th)."""
-    token = write_intent.set(True)
-    try:
-        count = remind_theme_days()
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
-    click.echo(f"{count} organizers reminded")
+    """Remind party branches without a 主题党日 booked this month (the worker runs this on the 20th)."""
+    click.echo(schedule.remind_venues())

@@ -34,6 +34,11 @@ def local_today() -> date:
     return local_now().date()
 
 
+def local_date(instant: datetime) -> date:
+    """The local calendar day of an aware instant (a row's created_at, say)."""
+    return instant.astimezone(LOCAL).date()
+
+
 def to_instant(wall: datetime) -> datetime:
     """The aware instant of a local wall time (for iCalendar and other outside readers)."""
     return wall.replace(tzinfo=LOCAL)

@@ -2,8 +2,8 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR,
-LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS.
+BASE_URL, MAIL_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, BACKUP_DIR, BACKUP_KEEP_DAYS,
+PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS.
 """
 
 from __future__ import annotations
@@ -80,10 +80,21 @@ class Config:
     GEOCODER_TIMEOUT = 3
 
     HSTS = False
-    IMPORT_INLINE = False       # run roster imports in the request (tests) instead of a thread
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024   # uploads: a 20,000-row roster is about 1.5 MB
 
-    # Email (optional): notifications are queued in the outbox and sent by `flask outbox send`.
+    # Background jobs (app/jobs): SqliteHuey in instance/ unless JOBS_REDIS_URL or REDIS_URL is set.
+    JOBS_IMMEDIATE = False          # run jobs in the caller's thread at once (tests)
+    JOBS_QUEUE_NAME = "yinhui"
+    JOBS_REDIS_URL: str | None = None
+    JOBS_SQLITE_PATH: str | None = None     # default: instance/jobs-queue.db
+    JOBS_STALE_SECONDS = 120        # a running job without a heartbeat this long: its worker died
+    JOBS_HEARTBEAT_SECONDS = 15
+    JOBS_MAX_ATTEMPTS = 3           # runs of a job the sweeper may start again after a crash
+    EXPORT_DIR: str | None = None   # default: instance/exports
+    EXPORT_KEEP_DAYS = 7
+
+    # Email (optional): notifications are queued in the outbox and sent by the worker every minute
+    # (app/jobs/schedule.py) or by `flask outbox send`.
     BASE_URL = "http://127.0.0.1:5000"   # for links in emails
     MAIL_SERVER: str | None = None
     MAIL_PORT = 25
@@ -113,7 +124,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production-000000"
     PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
     SERVER_NAME = None
-    IMPORT_INLINE = True
+    JOBS_IMMEDIATE = True
 
 
 def load(app: Flask, config: dict | type | None) -> None:
@@ -131,6 +142,12 @@ def load(app: Flask, config: dict | type | None) -> None:
             app.config[key] = os.environ[key]
     if os.environ.get("BACKUP_KEEP_DAYS"):
         app.config["BACKUP_KEEP_DAYS"] = int(os.environ["BACKUP_KEEP_DAYS"])
+    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    for key in ("JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"):
+        if os.environ.get(key):
+            app.config[key] = float(os.environ[key])
     if os.environ.get("MAIL_PORT"):
         app.config["MAIL_PORT"] = int(os.environ["MAIL_PORT"])
     for key in ("MAIL_USE_TLS", "MAIL_USE_SSL"):

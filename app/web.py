@@ -13,10 +13,11 @@ Views never commit or roll back themselves; this module is where a request's use
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Response, flash, g, redirect, render_template, request
+from flask import Response, flash, g, redirect, render_template, request, send_file
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -116,6 +117,11 @@ def file_response(body: bytes | str, *, kind: str, filename: str, inline: bool =
     response = Response(body, mimetype=FILE_TYPES[kind])
     response.headers.set("Content-Disposition", "inline" if inline else "attachment", filename=filename)
     return response
+
+
+def stored_file_response(path: Path, *, kind: str, filename: str) -> Response:
+    """A file written by a job (an export), sent from disk as a download."""
+    return send_file(path, mimetype=FILE_TYPES[kind], as_attachment=True, download_name=filename, max_age=0)
 
 
 def elder_mode() -> bool:

@@ -62,7 +62,7 @@ def reset_database(url: str) -> None:
 
 def make_app(database_url: str, **overrides):
     return create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
-                       "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+                       "SQLALCHEMY_DATABASE_URI": database_url, "EXPORT_DIR": str(TMP / "exports"), **overrides})
 
 
 class IsolatedClient(FlaskClient):
@@ -317,3 +317,20 @@ def post(client):
         return client.post(path, data={**(data or {}), "csrf_token": token}, **kw)
 
     return do
+
+
+def export(client, path: str) -> str:
+    """Ask for a pool export as the search page's button does (POST `path`, e.g.
+    "/pool/export.csv?full=1"); the test queue runs the job at once. The file's text, or the
+    page's when there is no file."""
+    response = client.post(path, data={"csrf_token": csrf_token(client, "/pool/")})
+    target = response.headers.get("Location", "")
+    if response.status_code != 302 or "/pool/exports/" not in target:
+        return response.get_data(as_text=True)
+    job_page = client.get(target)
+    assert "下载文件" in job_page.get_data(as_text=True), job_page.get_data(as_text=True)
+    download = client.get(target + "/file")
+    assert download.status_code == 200
+    body = download.get_data()
+    download.close()
+    return body.decode("utf-8-sig") if path.split("?")[0].endswith(".csv") else body.hex()

@@ -62,7 +62,7 @@ def test_0010_deletes_anonymous_sessions_and_requires_a_user():
     insert = sa.text("INSERT INTO user_sessions (id, user_id, data, created_at, last_seen_at, expires_at) "
                      "VALUES (:id, :user, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
     with app.app_context():
-        upgrade(revision="0008_index_knows_other_facts")
+        upgrade(revision="0009_jobs")
         with db.engine.begin() as conn:
             conn.execute(sa.text("INSERT INTO users (phone, name, active, elder_mode, created_at, updated_at) "
                                  "VALUES ('13900000001', '甲', true, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
@@ -75,7 +75,7 @@ def test_0010_deletes_anonymous_sessions_and_requires_a_user():
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
             conn.execute(insert, {"id": "c" * 64, "user": None})
 
-        downgrade(revision="0008_index_knows_other_facts")
+        downgrade(revision="0009_jobs")
         with db.engine.begin() as conn:
             conn.execute(insert, {"id": "c" * 64, "user": None})
             assert conn.scalar(sa.text("SELECT count(*) FROM user_sessions")) == 2

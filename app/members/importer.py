@@ -3,8 +3,9 @@
 Every row is checked (names, mobile numbers, places named in Chinese, skills and levels,
 duplicates in the file and against existing accounts). In "valid" mode the good rows are written
 and the bad ones reported; in "all" mode one bad row stops everything. The rows are written in a
-single transaction, so a failure leaves nothing half-written. Large files run in the background
-with progress saved on the ImportJob.
+single transaction together with the job's "done", so a failure (or a worker killed halfway)
+leaves nothing half-written and the job can run again. Every import runs as a background job
+(app.jobs, kind "import") with progress saved on the ImportJob.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import io
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -35,6 +35,8 @@ from app.clock import PERIODS, WEEKDAYS, utcnow
 from app.errors import Invalid
 from app.extensions import db
 from app.forms import PersonName
+from app.jobs import services as jobs
+from app.jobs.models import Job
 from app.members import profile
 from app.members.index import member_columns
 from app.members.models import (
@@ -409,7 +411,8 @@ def write_rows(actor: User, rows: list[Row]) -> int:
 
 
 def upload(*, actor: User, upload: FileStorage | None, mode: str) -> ImportJob:
-    """Keep an uploaded roster as a queued job (the file is read by the job, not the request)."""
+    """Keep an uploaded roster as a queued job (the file is read by the job, not the request); the
+    worker takes it once the caller commits."""
     name = (getattr(upload, "filename", "") or "").strip()
     content = upload.read() if upload is not None else b""
     if upload is not None:
@@ -419,6 +422,7 @@ def upload(*, actor: User, upload: FileStorage | None, mode: str) -> ImportJob:
     job = ImportJob(created_by_id=actor.id, filename=name[:200], mode=mode, content=content)
     db.session.add(job)
     db.session.flush()
+    jobs.submit("import", {"import_id": job.id}, actor=actor)
     return job
 
 
@@ -436,18 +440,20 @@ def report_csv(job: ImportJob) -> str:
     return out.getvalue()
 
 
-def start(app: Flask, job: ImportJob) -> None:
-    """Run a committed job: inline when configured (tests), else in a background thread."""
-    if app.config.get("IMPORT_INLINE"):
-        run_import(job.id)
-        return
-    thread = threading.Thread(target=_in_thread, args=(app, job.id), name=f"import-{job.id}", daemon=True)
-    thread.start()
+def _abandon(job: Job) -> None:
+    """The sweeper gave the job up: its import says so, in the sweeper's transaction."""
+    db.session.execute(update(ImportJob).where(ImportJob.id == json.loads(job.params)["import_id"],
+                                               ImportJob.status.not_in(("done", "failed")))
+                       .values(status="failed", message=jobs.INTERRUPTED, finished_at=utcnow(), content=None))
 
 
-def _in_thread(app: Flask, job_id: int) -> None:
-    with app.app_context():
-        try:
-            run_import(job_id)
-        finally:
-            db.session.remove()
+@jobs.handler("import", rerun_safe=True, abandoned=_abandon)
+def _run(work: jobs.Work) -> None:
+    """The job: safe to run again after a crash, since nothing is written until the last
+    transaction, which also marks the import done."""
+    import_id = work.params["import_id"]
+    run_import(import_id)
+    job = db.session.get_one(ImportJob, import_id)
+    if job.status == "failed":
+        raise jobs.JobFailed(job.message)
+    work.message = job.message

@@ -3,6 +3,7 @@ counts, import and export, and the skill taxonomy."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -12,9 +13,10 @@ from flask_login import current_user
 from app import access
 from app.accounts.phone import mask_phone
 from app.audit.services import record_read
-from app.clock import local_today
+from app.clock import local_date
 from app.extensions import db
 from app.forms import BaseForm, options
+from app.jobs.models import Job
 from app.members import exports, importer, pool, queries, services, wizard
 from app.members.forms import CategoryForm, ImportForm, NominateForm, ReasonForm, SearchForm, SkillEditForm
 from app.members.models import Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel
@@ -24,7 +26,7 @@ from app.members.views import WizardFlow, check_page, edit_step, run_step
 from app.regions import gazetteer
 from app.regions.geo import format_km, geodesic_km
 from app.regions.models import RegionLevel
-from app.web import file_response, run_action, run_use_case
+from app.web import file_response, run_action, run_use_case, stored_file_response
 
 bp = Blueprint("pool", __name__, url_prefix="/pool")
 PROXY = WizardFlow("proxy", "pool.proxy_step", "pool.proxy_check", "pool.proxy_start")
@@ -84,15 +86,40 @@ def index() -> ResponseReturnValue:
                            mask_phone=mask_phone)
 
 
-@bp.get("/export.<fmt>")
+@bp.post("/export.<fmt>")
 @access.requires(access.may_organize)
 def export(fmt: str) -> ResponseReturnValue:
-    if fmt not in ("xlsx", "csv"):
+    """Queue an export of the search in the query string; its page says when the file is ready."""
+    if fmt not in exports.FORMATS:
         abort(404)
     _, flt = _search_form()
-    body, _ = exports.export_pool(actor=current_user, flt=flt, fmt=fmt, full_phones=request.args.get("full") == "1",
-                                  filters=dict(request.args.items()))
-    return file_response(body, kind=fmt, filename=f"yinhui-pool-{local_today():%Y%m%d}.{fmt}")
+    return run_action(lambda: exports.request_export(
+        actor=current_user, flt=flt, fmt=fmt, full_phones=request.args.get("full") == "1",
+        filters=dict(request.args.items())), done=lambda job: (None, url_for("pool.export_job", job_id=job.id)))
+
+
+def _own_export(job_id: int) -> Job:
+    job = db.session.get(Job, job_id)
+    if job is None or job.kind != "export" or job.created_by_id != current_user.id:
+        abort(404)
+    return job
+
+
+@bp.get("/exports/<int:job_id>")
+@access.requires(access.may_organize)
+def export_job(job_id: int) -> ResponseReturnValue:
+    job = _own_export(job_id)
+    return render_template("pool/export_job.html", job=job, ready=exports.file_of(job) is not None,
+                           fmt=json.loads(job.params)["format"])
+
+
+@bp.get("/exports/<int:job_id>/file")
+@access.requires(access.may_organize)
+def export_file(job_id: int) -> ResponseReturnValue:
+    job = _own_export(job_id)
+    path = exports.file_of(job) or abort(404)
+    fmt = json.loads(job.params)["format"]
+    return stored_file_response(path, kind=fmt, filename=f"yinhui-pool-{local_date(job.created_at):%Y%m%d}.{fmt}")
 
 
 # --- a member's record --------------------------------------------------------------------------
@@ -248,12 +275,8 @@ def import_template() -> ResponseReturnValue:
 def import_roster() -> ResponseReturnValue:
     form = ImportForm()
 
-    def queued(job: ImportJob) -> tuple[None, str]:
-        importer.start(current_app._get_current_object(), job)   # type: ignore[attr-defined]
-        return None, url_for("pool.import_job", job_id=job.id)
-
     return run_use_case(form, lambda: importer.upload(actor=current_user, upload=form.file.data, mode=form.mode.data),
-                        done=queued, template="pool/import.html", jobs=queries.recent_imports(current_user))
+                        done=lambda job: (None, url_for("pool.import_job", job_id=job.id)), template="pool/import.html", jobs=queries.recent_imports(current_user))
 
 
 @bp.get("/import/<int:job_id>")

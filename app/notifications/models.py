@@ -32,7 +32,7 @@ class Notification(Model):
 
 
 class EmailOutbox(Model):
-    """An email waiting to be sent by `flask outbox send`. Rows are never deleted on failure:
+    """An email waiting to be sent by the worker (or `flask outbox send`). Rows are never deleted on failure:
     a failed attempt is recorded and retried later, so a broken mail server loses nothing."""
 
     __tablename__ = "email_outbox"

@@ -12,7 +12,7 @@ flashed message) in a signed cookie (app/accounts/sessions.py), so a page read n
   nothing but anonymous CSRF tokens).
 
 Revision ID: 0010_sessions_signed_in_only
-Revises: 0008_index_knows_other_facts
+Revises: 0009_jobs
 Create Date: 2026-12-06 12:00:00
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010_sessions_signed_in_only'
-down_revision = '0008_index_knows_other_facts'
+down_revision = '0009_jobs'
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from app.members import services
 from app.members.models import Capacity, ConsentMethod, LocationPrecision, MemberProfile, MemberStatus, SkillLocation
 from app.members.services import PeriodInput, ProfileData, SkillInput
 from app.organizations.models import OrganizationKind
+from tests.conftest import export
 
 
 def data(skill_ids, **overrides) -> ProfileData:
@@ -157,7 +158,7 @@ def test_deleting_anonymises_and_keeps_nothing_personal(db, client, login, creat
     # Gone from staff search and exports.
     login(create_admin("410104"))
     assert "赵秀英" not in client.get("/pool/").get_data(as_text=True)
-    assert "赵秀英" not in client.get("/pool/export.csv?full=1").get_data(as_text=True)
+    assert "赵秀英" not in export(client, "/pool/export.csv?full=1")
     assert client.get(f"/pool/members/{member.id}").status_code == 404
 
 

@@ -1,0 +1,71 @@
+"""The queue: Huey, configured from the app. SqliteHuey in instance/ by default (no other
+service), RedisHuey when JOBS_REDIS_URL or REDIS_URL is set, immediate (in the caller's thread)
+when JOBS_IMMEDIATE is (tests). One task runs job rows; one periodic task per schedule entry.
+Every task runs inside an application context of the app that made the queue.
+
+The worker: `python -m huey.bin.huey_consumer app.jobs.worker.queue -w 2 -k thread`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.api import TaskWrapper
+
+from app.extensions import db
+from app.jobs import services
+from app.jobs.schedule import SCHEDULES, Schedule
+
+
+class Queue:
+    """app.extensions["jobs"]: the Huey instance and the task that runs a job row."""
+
+    def __init__(self, huey: Huey, run_job: TaskWrapper):
+        self.huey, self.run_job = huey, run_job
+
+    def enqueue(self, job_id: int) -> None:
+        self.run_job(job_id)
+
+
+def make_huey(app: Flask) -> Huey:
+    config = app.config
+    name = config["JOBS_QUEUE_NAME"]
+    if config["JOBS_IMMEDIATE"]:
+        return Huey(name, immediate=True, results=False)
+    redis_url = config.get("JOBS_REDIS_URL") or config.get("REDIS_URL")
+    if redis_url:
+        return RedisHuey(name, url=redis_url, results=False)
+    path = Path(config.get("JOBS_SQLITE_PATH") or Path(app.instance_path) / "jobs-queue.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(path), results=False)
+
+
+def init_app(app: Flask) -> Queue:
+    huey = make_huey(app)
+
+    @huey.task(name="run_job")
+    def run_job(job_id: int) -> None:
+        with app.app_context():
+            try:
+                services.run(job_id)
+            finally:
+                db.session.remove()
+
+    for entry in SCHEDULES:
+        _periodic(app, huey, entry)
+    queue = Queue(huey, run_job)
+    app.extensions["jobs"] = queue
+    return queue
+
+
+def _periodic(app: Flask, huey: Huey, entry: Schedule) -> None:
+    def run_entry() -> None:
+        with app.app_context():
+            try:
+                services.run_scheduled(entry.name, entry.period(), entry.work, lease=entry.lease)
+            finally:
+                db.session.remove()
+
+    huey.periodic_task(crontab(**entry.when), name=entry.name)(run_entry)

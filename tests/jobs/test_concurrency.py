@@ -1,0 +1,183 @@
+"""What two workers (or two hosts) do at once: a scheduled period runs once, an overlapping run
+is skipped, an email goes out once. Real threads on a real database of its own (committed, not
+the rolled-back test transaction), on SQLite or PostgreSQL (whichever TEST_DATABASE_URL names)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+from sqlalchemy import delete, func, select
+
+from app.clock import utcnow
+from app.extensions import db
+from app.jobs.models import ScheduleLease, ScheduleRun
+from app.jobs.services import run_scheduled
+from app.notifications.models import EmailOutbox
+from app.notifications.services import send_outbox
+from tests.conftest import database_url_for, make_app, reset_database
+from tests.notifications.test_notifications import Inbox, free_port
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def shared_app():
+    url = database_url_for("jobs")
+    reset_database(url)
+    options = {} if url.startswith("sqlite") else {"pool_size": 12, "max_overflow": 4}
+    app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def in_threads(app, *targets):
+    """Run each target in its own thread and application context (its own session and connection)."""
+    results: list = [None] * len(targets)
+    errors: list = []
+
+    def run(i, target):
+        with app.app_context():
+            try:
+                results[i] = target()
+            except BaseException as e:  # surfaced below
+                errors.append(e)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(targets)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_two_runners_of_one_period_make_one_run(shared_app):
+    ran = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def work():
+        ran.append(threading.current_thread().name)
+        inside.set()
+        release.wait(30)       # held while the other runner tries
+        return "once"
+
+    def first():
+        return run_scheduled("test.once", "2026-12-06", work, lease=HOUR)
+
+    def second():
+        inside.wait(30)
+        try:
+            return run_scheduled("test.once", "2026-12-06", work, lease=HOUR)
+        finally:
+            release.set()
+
+    assert sorted(in_threads(shared_app, first, second)) == ["done", "taken"]
+    assert len(ran) == 1
+    with shared_app.app_context():
+        runs = db.session.scalars(select(ScheduleRun).where(ScheduleRun.task == "test.once")).all()
+        assert [(r.period, r.state, r.message) for r in runs] == [("2026-12-06", "done", "once")]
+        lease = db.session.get(ScheduleLease, "test.once")
+        assert lease is not None and lease.holder is None      # released
+        db.session.remove()
+
+
+def test_many_runners_at_once_still_make_one_run(shared_app):
+    ran = []
+    start = threading.Barrier(6)
+
+    def runner():
+        start.wait(30)
+        return run_scheduled("test.crowd", "2026-12", lambda: ran.append(1), lease=HOUR)
+
+    outcomes = in_threads(shared_app, *[runner] * 6)
+    assert outcomes.count("done") == 1 and outcomes.count("taken") == 5 and ran == [1]
+
+
+def test_a_run_that_overlaps_the_one_still_going_is_skipped_not_doubled(shared_app):
+    ran = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow():
+        ran.append("slow")
+        inside.set()
+        release.wait(30)
+
+    def first():
+        return run_scheduled("test.overlap", "12:00", slow, lease=HOUR)
+
+    def next_minute():
+        inside.wait(30)
+        try:
+            return run_scheduled("test.overlap", "12:01", lambda: ran.append("next"), lease=HOUR)
+        finally:
+            release.set()
+
+    assert in_threads(shared_app, first, next_minute) == ["done", "skipped"]
+    assert ran == ["slow"]
+    with shared_app.app_context():
+        assert run_scheduled("test.overlap", "12:02", lambda: ran.append("later"), lease=HOUR) == "done"
+        states = dict(db.session.execute(select(ScheduleRun.period, ScheduleRun.state).where(
+            ScheduleRun.task == "test.overlap")).all())
+        assert states == {"12:00": "done", "12:01": "skipped", "12:02": "done"}
+        db.session.remove()
+    assert ran == ["slow", "later"]
+
+
+def test_a_lease_left_by_a_dead_run_expires(shared_app):
+    with shared_app.app_context():
+        db.session.add(ScheduleLease(task="test.dead", holder=424242, expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert run_scheduled("test.dead", "p", lambda: "ok", lease=HOUR) == "done"
+        db.session.add(ScheduleLease(task="test.alive", holder=434343, expires_at=utcnow() + HOUR))
+        db.session.commit()
+        assert run_scheduled("test.alive", "p", lambda: "ok", lease=HOUR) == "skipped"
+        db.session.remove()
+
+
+def test_a_failing_run_is_recorded_and_frees_the_task(shared_app):
+    def broken():
+        raise RuntimeError("smtp on fire")
+
+    with shared_app.app_context():
+        assert run_scheduled("test.fail", "a", broken, lease=HOUR) == "failed"
+        run = db.session.scalar(select(ScheduleRun).where(ScheduleRun.task == "test.fail"))
+        assert run.state == "failed" and "smtp on fire" in run.message
+        assert run_scheduled("test.fail", "b", lambda: "ok", lease=HOUR) == "done"
+        db.session.remove()
+
+
+def test_senders_at_once_send_each_email_once(shared_app):
+    inbox = Inbox()
+    inbox.port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    shared_app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=inbox.port)
+    try:
+        with shared_app.app_context():
+            db.session.execute(delete(EmailOutbox))
+            db.session.add_all([EmailOutbox(to_address=f"m{i}@example.com", subject=f"第 {i} 封", body="你好")
+                                for i in range(40)])
+            db.session.commit()
+            db.session.remove()
+        results = in_threads(shared_app, *[lambda: send_outbox(limit=100)] * 4)
+        # …and a retry of the whole job afterwards sends nothing again.
+        results += in_threads(shared_app, lambda: send_outbox(limit=100))
+    finally:
+        controller.stop()
+        shared_app.config.update(MAIL_SERVER=None)
+    recipients = [r for m in inbox.messages for r in m.rcpt_tos]
+    assert sorted(recipients) == sorted(f"m{i}@example.com" for i in range(40))     # each once
+    assert sum(sent for sent, _ in results) == 40 and results[-1] == (0, 0)
+    with shared_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.sent_at.is_(None))) == 0
+        db.session.remove()
