@@ -96,13 +96,13 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(TMP, ignore_errors=True)
 
 
-def record(report: str, entries: dict) -> None:
+def record(report: str, entries: dict, folder: Path = ARTIFACTS) -> None:
     """Merge `entries` into test-artifacts/<report>.json. Safe with xdist workers writing at once:
     an exclusive lock serialises the read-merge-write, and the file is replaced whole, never seen
     half written."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{report}.json"
-    with open(ARTIFACTS / f".{report}.lock", "w") as lock:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{report}.json"
+    with open(folder / f".{report}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         existing = json.loads(path.read_text()) if path.exists() else {}
         temporary = path.with_name(f".{report}.{os.getpid()}.json")
