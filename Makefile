@@ -7,11 +7,12 @@ PORT   ?= 5000
 HOST   ?= 127.0.0.1
 export FLASK_APP := wsgi
 
-.PHONY: run test lint ci browser-deps migrate demo clean help
+.PHONY: run test test-fast lint ci browser-deps migrate demo clean help
 
 help:
 	@echo "make run   — set up and serve on http://$(HOST):$(PORT) with demo data"
 	@echo "make test  — set up and run the whole test suite (SQLite)"
+	@echo "make test-fast — the suite without browser and slow tests, on every core"
 	@echo "make ci    — what CI runs: the suite on SQLite, then on PostgreSQL"
 
 $(BIN)/python:
@@ -54,6 +55,12 @@ browser-deps:
 
 test: $(VENV)/.installed-test browser-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast lane: everything but the browser and slow tests, one pytest-xdist worker per core, each
+# worker on databases of its own (see tests/conftest.py). TEST_WORKERS=4 sets the number.
+TEST_WORKERS ?= auto
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests scripts wsgi.py $(wildcard bench)

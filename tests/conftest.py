@@ -4,13 +4,20 @@ client, and factories.
 The database is SQLite in a temporary folder unless TEST_DATABASE_URL names another (PostgreSQL
 in CI). Its schema comes from the migrations, never from create_all(), so every test run also
 exercises them.
+
+Under pytest-xdist (`make test-fast`) every worker has databases of its own: SQLite files in its own
+temporary folder, and on PostgreSQL databases named after TEST_DATABASE_URL's with the worker's id
+(yinhui_ci_gw0, yinhui_ci_gw0_browser, …), created when missing and dropped when the worker ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,25 +26,35 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 
 from app import create_app
 from app.config import TestConfig, normalise_database_url
 from app.extensions import db as _db
 from app.extensions import limiter
 
-TMP = Path(tempfile.mkdtemp(prefix="yinhui-tests-"))
+TMP = Path(tempfile.mkdtemp(prefix="yinhui-tests-"))   # one per process: each xdist worker has its own
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")      # "gw0", "gw1", … under pytest-xdist, else ""
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+# Property tests check what is computed, never how fast: no per-example deadline (200 ms by default,
+# which a busy machine exceeds), and slow data generation is no failure either.
+settings.register_profile("yinhui", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("yinhui")
 
 
 def database_url_for(name: str = "main") -> str:
-    """A database for this test session: SQLite files by default, PostgreSQL when configured."""
+    """A database for this test session (and xdist worker): SQLite files by default, PostgreSQL
+    when configured."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         return f"sqlite:///{TMP / (name + '.db')}"
-    base = normalise_database_url(base)
-    if name == "main":
-        return base
-    url = sa.engine.make_url(base)
-    return url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
+    url = sa.engine.make_url(normalise_database_url(base))
+    parts = [url.database] + ([WORKER] if WORKER else []) + ([name] if name != "main" else [])
+    return url.set(database="_".join(parts)).render_as_string(hide_password=False)
+
+
+_derived_databases: set[str] = set()
 
 
 def reset_database(url: str) -> None:
@@ -53,6 +70,8 @@ def reset_database(url: str) -> None:
         if not exists:
             conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
+    if url != database_url_for("main") or WORKER:
+        _derived_databases.add(url)
     engine = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -60,9 +79,47 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+def drop_derived_databases() -> None:
+    """Drop the PostgreSQL databases this process derived from TEST_DATABASE_URL (the one it names
+    is left alone)."""
+    for url in sorted(_derived_databases):
+        parsed = sa.engine.make_url(url)
+        admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        admin.dispose()
+    _derived_databases.clear()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    drop_derived_databases()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+def record(report: str, entries: dict, folder: Path = ARTIFACTS) -> None:
+    """Merge `entries` into test-artifacts/<report>.json. Safe with xdist workers writing at once:
+    an exclusive lock serialises the read-merge-write, and the file is replaced whole, never seen
+    half written."""
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{report}.json"
+    with open(folder / f".{report}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = json.loads(path.read_text()) if path.exists() else {}
+        temporary = path.with_name(f".{report}.{os.getpid()}.json")
+        temporary.write_text(json.dumps({**existing, **entries}, ensure_ascii=False, indent=1))
+        os.replace(temporary, path)
+
+
+# SQLite's busy timeout bounds how long a writer queues for the write lock. The concurrency tests
+# queue dozens of writers on a busy machine; they check who wins, not how fast, so they may wait long.
+LOCK_WAIT_MS = 120_000
+
+
 def make_app(database_url: str, **overrides):
     return create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
-                       "SQLALCHEMY_DATABASE_URI": database_url, "EXPORT_DIR": str(TMP / "exports"), **overrides})
+                       "SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_BUSY_TIMEOUT_MS": LOCK_WAIT_MS,
+                       "EXPORT_DIR": str(TMP / "exports"),
+                       **overrides})
 
 
 class IsolatedClient(FlaskClient):

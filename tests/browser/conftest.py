@@ -2,6 +2,12 @@
 
 No browser is ever downloaded: Playwright launches the `chromium` package's binary. Without it the
 tests skip, unless YINHUI_REQUIRE_BROWSER is set (CI), where they fail instead.
+
+The tests never wait a fixed time, and never look at a page before it is there: a click that loads
+a page goes through `submit()` (it returns once the new page has loaded), and what a page shows is
+checked with Playwright's `expect()`, which retries until it holds. `is_visible()`, `count()`,
+`title()` and `url` answer at once, about whatever page is there at that moment: on a busy machine
+that is still the previous one. TIMEOUT is only an upper bound for a machine under heavy load.
 """
 
 from __future__ import annotations
@@ -11,10 +17,14 @@ import shutil
 import threading
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from app.extensions import db as _db
 from tests.conftest import database_url_for, make_app, reset_database
+
+TIMEOUT = 30_000   # ms, for every wait and every expect(): an upper bound, never a pause
+expect.set_options(timeout=TIMEOUT)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync",
@@ -62,8 +72,6 @@ def browser():
         if os.environ.get("YINHUI_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield browser
@@ -74,7 +82,7 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
                                   base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -88,9 +96,16 @@ def page(browser, live_server):
     assert not errors, f"errors in the browser console: {errors}"
 
 
+def submit(page, target) -> None:
+    """Click `target` (a form's button, a link) and return once the page it loads has loaded: the
+    server has answered, and the new page is there to be read."""
+    with page.expect_navigation():
+        target.click()
+
+
 def sign_in(page, phone: str, password: str = "yinhui-demo-2026") -> None:
     page.goto("/login")
     page.get_by_label("手机号码").fill(phone)
     page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
+    submit(page, page.get_by_role("button", name="登录"))
     page.wait_for_url("**/")

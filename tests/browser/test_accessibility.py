@@ -7,15 +7,14 @@ A JSON report of what was measured is written to test-artifacts/accessibility.js
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, submit
+from tests.conftest import record
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,7 +24,6 @@ pytestmark = [
                        reason="rendering is database-independent; audited on the SQLite run"),
 ]
 
-REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "accessibility.json"
 AXE_OPTIONS = {
     "resultTypes": ["violations"],
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
@@ -169,8 +167,7 @@ def with_errors(page, path: str) -> bool:
         if path in ERROR_STATES:
             for box in page.locator("main form input[type=text], main form input[type=tel]").all():
                 box.fill("")
-        button.click()
-        page.wait_for_load_state()
+        submit(page, button)
         return True
     return False
 
@@ -198,9 +195,7 @@ def test_every_page_passes_the_accessibility_checks(browser, live_server, viewpo
             if with_errors(page, path):
                 problems += check(page, axe, label + " (errors)", report, elder)
         context.close()
-    REPORT.parent.mkdir(exist_ok=True)
-    existing = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    REPORT.write_text(json.dumps({**existing, **report}, ensure_ascii=False, indent=1))
+    record("accessibility", report)
     assert not problems, "\n".join(problems)
 
 

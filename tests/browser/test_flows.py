@@ -2,10 +2,12 @@
 
 import itertools
 import os
+import re
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, submit
 
 pytestmark = pytest.mark.browser
 _numbers = itertools.count(1)
@@ -23,46 +25,43 @@ def test_register_log_in_switch_to_elder_mode_and_log_out(page):
     page.get_by_label("设置密码").fill("我家住在东大街3号")
     page.get_by_label("再输入一次密码").fill("我家住在东大街3号")
     page.get_by_label("我已阅读并同意").check()
-    page.get_by_role("button", name="注册").click()
+    submit(page, page.get_by_role("button", name="注册"))
     page.wait_for_url("**/")
-    assert page.get_by_role("heading", name="刘秀兰，您好").is_visible()
+    expect(page.get_by_role("heading", name="刘秀兰，您好")).to_be_visible()
 
-    page.get_by_role("button", name="退出登录").click()
-    assert page.get_by_role("link", name="登录", exact=True).first.is_visible()
+    submit(page, page.get_by_role("button", name="退出登录"))
+    expect(page.get_by_role("link", name="登录", exact=True).first).to_be_visible()
 
     sign_in(page, phone, "我家住在东大街3号")
     assert px(page, "body", "fontSize") >= 18
-    page.get_by_role("button", name="长辈版").click()
-    page.wait_for_load_state()
-    assert page.locator("html.elder").count() == 1
+    submit(page, page.get_by_role("button", name="长辈版"))
+    expect(page.locator("html.elder")).to_have_count(1)
     assert px(page, "body", "fontSize") >= 24
-    assert page.get_by_role("button", name="长辈版：已开").get_attribute("aria-pressed") == "true"
+    expect(page.get_by_role("button", name="长辈版：已开")).to_have_attribute("aria-pressed", "true")
 
     page.goto("/account/password")
     assert px(page, "button.primary", "height") >= 60
     page.reload()
-    assert page.locator("html.elder").count() == 1  # it persists
+    expect(page.locator("html.elder")).to_have_count(1)  # it persists
 
-    page.get_by_role("button", name="退出登录").click()
+    submit(page, page.get_by_role("button", name="退出登录"))
     page.goto("/account")
-    assert "/login" in page.url
+    expect(page).to_have_url(re.compile("/login"))
 
 
 def test_a_wrong_password_shows_the_error_summary_with_focus(page):
     page.goto("/login")
     page.get_by_label("手机号码").fill("19900000001")
     page.get_by_label("密码").fill("not-the-password")
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
-    assert page.title().startswith("错误：")
-    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')",
-                           timeout=3000)
-    assert page.get_by_label("手机号码").input_value() == "19900000001"
+    submit(page, page.get_by_role("button", name="登录"))
+    expect(page).to_have_title(re.compile("^错误："))
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.get_by_label("手机号码")).to_have_value("19900000001")
 
 
 def test_error_summary_links_move_focus_to_the_field(page):
     page.goto("/register")
     page.get_by_label("姓名").fill("王")
-    page.get_by_role("button", name="注册").click()
+    submit(page, page.get_by_role("button", name="注册"))
     page.locator(".error-summary a", has_text="手机号码").click()
-    assert page.evaluate("document.activeElement.id") == "phone"
+    expect(page.locator("#phone")).to_be_focused()

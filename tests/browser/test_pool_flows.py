@@ -6,8 +6,9 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, submit
 
 pytestmark = pytest.mark.browser
 _numbers = itertools.count(1)
@@ -18,8 +19,7 @@ def fresh_phone(prefix: str) -> str:
 
 
 def next_step(page):
-    page.get_by_role("button", name="下一步").click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name="下一步"))
 
 
 @pytest.fixture
@@ -40,12 +40,12 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     page.get_by_label("设置密码").fill("我家住在东大街3号")
     page.get_by_label("再输入一次密码").fill("我家住在东大街3号")
     page.get_by_label("我已阅读并同意").check()
-    page.get_by_role("button", name="注册").click()
-    page.get_by_role("link", name="开始登记").click()
-    page.get_by_role("link", name="开始").click()
+    submit(page, page.get_by_role("button", name="注册"))
+    submit(page, page.get_by_role("link", name="开始登记"))
+    submit(page, page.get_by_role("link", name="开始", exact=True))
 
-    assert page.get_by_role("heading", name="姓名").is_visible()
-    assert page.get_by_label("姓名").input_value() == "马秀珍"   # taken from the account
+    expect(page.get_by_role("heading", name="姓名")).to_be_visible()
+    expect(page.get_by_label("姓名")).to_have_value("马秀珍")   # taken from the account
     next_step(page)
     page.get_by_label("女").check()
     next_step(page)
@@ -53,7 +53,8 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     next_step(page)
     page.get_by_label("家庭住址").fill("东大街12号")               # no county: refused, kept
     next_step(page)
-    assert page.title().startswith("错误：") and page.get_by_label("家庭住址").input_value() == "东大街12号"
+    expect(page).to_have_title(re.compile("^错误："))
+    expect(page.get_by_label("家庭住址")).to_have_value("东大街12号")
     page.get_by_label("家庭住址").fill("郑州市管城回族区东大街12号")
     next_step(page)
     next_step(page)                                               # branch: not chosen
@@ -73,28 +74,29 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     next_step(page)                                               # no unavailable dates
     page.get_by_label("专长").select_option(label="健康咨询")
     page.get_by_label("精通").check()
-    page.get_by_role("button", name="添加这项专长").click()
-    assert page.get_by_text("健康咨询（精通）").is_visible()
+    submit(page, page.get_by_role("button", name="添加这项专长"))
+    expect(page.get_by_text("健康咨询（精通）")).to_be_visible()
     next_step(page)
 
-    assert page.get_by_role("heading", name="核对一下您的信息").is_visible()
+    expect(page.get_by_role("heading", name="核对一下您的信息")).to_be_visible()
     for text in ("马秀珍", "1956 年", "管城回族区", "周二上午", "健康咨询（精通）", "晚上不方便"):
-        assert page.get_by_text(text).first.is_visible(), text
-    page.get_by_role("link", name=re.compile(r"更改\s*出生年份")).click()
+        expect(page.get_by_text(text).first).to_be_visible()
+    submit(page, page.get_by_role("link", name=re.compile(r"更改\s*出生年份")))
     page.get_by_label("出生年份").fill("1955")
-    page.get_by_role("button", name="下一步").click()
-    assert "check" in page.url and page.get_by_text("1955 年").is_visible()
+    next_step(page)
+    expect(page).to_have_url(re.compile("check"))
+    expect(page.get_by_text("1955 年")).to_be_visible()
     page.get_by_label("同时申请加入").check()
-    page.get_by_role("button", name="确认提交").click()
-    assert page.get_by_role("heading", name="我的资料").is_visible()
-    assert page.get_by_text("待审核").is_visible()
+    submit(page, page.get_by_role("button", name="确认提交"))
+    expect(page.get_by_role("heading", name="我的资料")).to_be_visible()
+    expect(page.get_by_text("待审核")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
 def test_proxy_registration_and_the_later_claim(browser, live_server, page):
     sign_in(page, "19900000011")
     page.goto("/pool/proxy")
-    page.get_by_role("link", name=re.compile("开始|继续填写")).click()
+    submit(page, page.get_by_role("link", name=re.compile("开始|继续填写")))
     claim_phone = fresh_phone("1355")
     page.get_by_label("老同志本人的手机号码").fill(claim_phone)
     next_step(page)
@@ -117,7 +119,7 @@ def test_proxy_registration_and_the_later_claim(browser, live_server, page):
     page.get_by_label("专长").select_option(label="矛盾纠纷调解")
     page.get_by_label("熟练").check()
     next_step(page)
-    page.get_by_role("button", name="确认登记").click()
+    submit(page, page.get_by_role("button", name="确认登记"))
     code = page.locator(".slip .code strong").inner_text()
     assert re.fullmatch(r"\d+-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
 
@@ -128,9 +130,9 @@ def test_proxy_registration_and_the_later_claim(browser, live_server, page):
     member.get_by_label("您的手机号码").fill(claim_phone)
     member.get_by_label("设置密码").fill("韩家老宅东关南里")
     member.get_by_label("再输入一次密码").fill("韩家老宅东关南里")
-    member.get_by_role("button", name="认领并登录").click()
-    assert member.get_by_role("heading", name="我的资料").is_visible()
-    assert member.get_by_text("矛盾纠纷调解（熟练）").is_visible()
+    submit(member, member.get_by_role("button", name="认领并登录"))
+    expect(member.get_by_role("heading", name="我的资料")).to_be_visible()
+    expect(member.get_by_text("矛盾纠纷调解（熟练）")).to_be_visible()
     member_context.close()
 
 
@@ -143,42 +145,42 @@ def test_approval_from_county_up_to_province(browser, live_server):
 
     county_ctx, county = staff("19900000003")
     county.goto("/pool/queue")
-    county.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")).click()
-    county.get_by_role("button", name="通过", exact=True).click()
-    assert county.get_by_text("已通过").is_visible()
+    submit(county, county.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")))
+    submit(county, county.get_by_role("button", name="通过", exact=True))
+    expect(county.get_by_text("已通过")).to_be_visible()
     county.goto("/pool/?q=李大夫")
-    county.get_by_role("link", name="演示·李大夫").click()
-    county.get_by_role("link", name="推荐入库").click()
+    submit(county, county.get_by_role("link", name="演示·李大夫"))
+    submit(county, county.get_by_role("link", name="推荐入库"))
     county.get_by_label("推荐理由").fill("退休医生，健康讲座深受欢迎")
-    county.get_by_role("button", name="提交推荐").click()
+    submit(county, county.get_by_role("button", name="提交推荐"))
     county_ctx.close()
 
     city_ctx, city = staff("19900000002")
     city.goto("/pool/queue")
-    city.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")).click()
-    city.get_by_role("button", name="通过", exact=True).click()
+    submit(city, city.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")))
+    submit(city, city.get_by_role("button", name="通过", exact=True))
     city.goto("/pool/?q=李大夫")
-    city.get_by_role("link", name="演示·李大夫").click()
-    city.get_by_role("link", name="推荐入库").click()
-    assert city.get_by_label("河南省省级人才库").is_checked()
+    submit(city, city.get_by_role("link", name="演示·李大夫"))
+    submit(city, city.get_by_role("link", name="推荐入库"))
+    expect(city.get_by_label("河南省省级人才库")).to_be_checked()
     city.get_by_label("推荐理由").fill("全市健康宣讲骨干")
-    city.get_by_role("button", name="提交推荐").click()
+    submit(city, city.get_by_role("button", name="提交推荐"))
     city_ctx.close()
 
     province_ctx, province = staff("19900000001")
     province.goto("/pool/queue")
-    province.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")).click()
-    province.get_by_role("button", name="通过", exact=True).click()
+    submit(province, province.get_by_role("link", name=re.compile(r"审核\s*演示·李大夫")))
+    submit(province, province.get_by_role("button", name="通过", exact=True))
     province.goto("/pool/?q=李大夫&pool_level=province")
-    assert province.get_by_role("link", name="演示·李大夫").is_visible()
-    province.get_by_role("link", name="演示·李大夫").click()
+    expect(province.get_by_role("link", name="演示·李大夫")).to_be_visible()
+    submit(province, province.get_by_role("link", name="演示·李大夫"))
     for label in ("审核通过", "推荐"):
-        assert province.get_by_text(label).first.is_visible()
+        expect(province.get_by_text(label).first).to_be_visible()
     province_ctx.close()
 
     member_ctx = browser.new_context(base_url=live_server.url)
     member = member_ctx.new_page()
     sign_in(member, "19900000022")
     member.goto("/profile")
-    assert member.get_by_text("河南省省级人才库：已入库").is_visible()
+    expect(member.get_by_text("河南省省级人才库：已入库")).to_be_visible()
     member_ctx.close()

@@ -3,7 +3,6 @@
 import io
 import json
 import time
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -12,10 +11,9 @@ from sqlalchemy import func, select
 from app.accounts.models import User
 from app.members import importer
 from app.members.models import ImportJob, MemberProfile, MemberSkill, SkillLocation
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, record
 
 HEADER = [name for name, _ in importer.COLUMNS]
-REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "import.json"
 
 
 def row(**values) -> list:
@@ -219,9 +217,6 @@ def test_ten_thousand_rows(client, db, login, create_admin, mode):
     assert after[1] - before[1] == job.imported_rows
     if mode == "valid":
         assert after[2] - before[2] == 2 * good
-    REPORT.parent.mkdir(exist_ok=True)
-    results = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    results[f"{db.engine.dialect.name}/{mode}"] = {"rows": 10_000, "seconds": round(seconds, 2),
-                                                   "imported": job.imported_rows, "errors": job.error_rows,
-                                                   "blank": job.blank_rows, "file_bytes": len(content)}
-    REPORT.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    record("import", {f"{db.engine.dialect.name}/{mode}": {
+        "rows": 10_000, "seconds": round(seconds, 2), "imported": job.imported_rows, "errors": job.error_rows,
+        "blank": job.blank_rows, "file_bytes": len(content)}})

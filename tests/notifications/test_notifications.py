@@ -23,11 +23,16 @@ class Inbox:
         return "250 OK"
 
 
+# Upper bounds only, for a busy machine: how long the server may take to start, and to answer.
+READY_SECONDS = 60
+MAIL_TIMEOUT = 60
+
+
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
     inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, ready_timeout=READY_SECONDS)
     controller.start()
     yield inbox
     controller.stop()
@@ -37,6 +42,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def refused_port():
+    """A port bound but not listening, held for the test: connecting to it is refused at once, and
+    no other process (another xdist worker's mail server) can take it meanwhile."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
 
 
 def test_notify_adds_a_notification_and_an_email_when_the_user_has_an_address(db, create_user):
@@ -57,11 +71,11 @@ def test_the_outbox_is_delivered_to_the_smtp_server(app, db, create_user, smtp_s
     user.email = "li@example.com"
     notify(user, kind="booking", title="预约已通过", body="政治生活馆 12月4日 上午")
     db.session.commit()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=MAIL_TIMEOUT)
     try:
         assert send_outbox() == (1, 0)
     finally:
-        app.config.update(MAIL_SERVER=None, MAIL_PORT=25)
+        app.config.update(MAIL_SERVER=None, MAIL_PORT=25, MAIL_TIMEOUT=10)
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message.rcpt_tos == ["li@example.com"]
@@ -71,12 +85,13 @@ def test_the_outbox_is_delivered_to_the_smtp_server(app, db, create_user, smtp_s
     assert send_outbox() == (0, 0)  # nothing is sent twice
 
 
-def test_a_failing_mail_server_loses_nothing_and_a_later_run_delivers(app, db, create_user, smtp_server):
+def test_a_failing_mail_server_loses_nothing_and_a_later_run_delivers(app, db, create_user, smtp_server,
+                                                                       refused_port):
     user = create_user()
     user.email = "zhao@example.com"
     notify(user, kind="booking", title="预约被退回")
     db.session.commit()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=refused_port, MAIL_TIMEOUT=MAIL_TIMEOUT)
     try:
         assert send_outbox() == (0, 1)
         row = db.session.scalar(select(EmailOutbox))

@@ -9,14 +9,12 @@ other request of its slot and no request of the neighbouring slots.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time as clock
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -34,7 +32,7 @@ from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.venues.models import OpeningHours, Venue, VenueKind
-from tests.conftest import CSRF_RE, IsolatedClient, database_url_for, make_app, reset_database
+from tests.conftest import CSRF_RE, IsolatedClient, database_url_for, make_app, record, reset_database
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +46,6 @@ SLOTS = [time(9), time(10), time(11), time(12), time(13)]
 # minutes 15–30, so every two requests of a slot overlap.
 VARIANTS = [(0, 60), (15, 45), (0, 45), (15, 60), (0, 30)]
 PASSWORD = "storm-密码-2026"
-REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "storm.json"
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +217,5 @@ def test_a_storm_of_overlapping_bookings_gives_one_winner_per_slot(storm):
     clean(app, ids["venue"])
     with app.app_context():
         dialect = db.engine.dialect.name
-    REPORT.parent.mkdir(exist_ok=True)
-    existing = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    REPORT.write_text(json.dumps({**existing, dialect: figures}, ensure_ascii=False, indent=1))
+    record("storm", {dialect: figures})
     print(f"\nstorm on {dialect}: {figures}")
