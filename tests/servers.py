@@ -17,7 +17,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import CSRF_RE
+from flask_migrate import upgrade
+
+from app.accounts.models import User
+from app.accounts.passwords import hash_password
+from app.extensions import db
+from app.regions.services import load_gazetteer
+from tests.conftest import CSRF_RE, database_url_for, make_app, reset_database
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 90     # a loaded two-core machine imports the app slowly; this is a limit, not a measure
@@ -27,6 +33,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def migrated_database(name: str, users: dict[str, str] | None = None) -> str:
+    """A database of this test run's kind (SQLite or PostgreSQL) for servers to share: migrated,
+    Henan's regions loaded, and the given accounts (phone → password) committed."""
+    url = database_url_for(name)
+    reset_database(url)
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        load_gazetteer(prefix="41")
+        for phone, password in (users or {}).items():
+            db.session.add(User(name=f"用户{phone[-4:]}", phone=phone, password_hash=hash_password(password)))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return url
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
