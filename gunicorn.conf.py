@@ -34,7 +34,8 @@ preload_app = False
 
 # Access log on stdout (journald or the container log), without client addresses or query strings
 # (personal data stays out of logs); the request id is nginx's X-Request-ID. Errors, and the
-# application's own warnings (e.g. Redis unreachable, see app/config.py), on stderr.
+# application's own warnings (e.g. Redis unreachable, see app/config.py), on stderr. Warnings and
+# up only: Flask-Limiter logs each refused attempt at INFO with its key, which holds a phone number.
 accesslog = "-"
 access_log_format = '%({x-request-id}i)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"

@@ -159,7 +159,8 @@ def _unreachable_services() -> list[Problem]:
                                  f"schema at {current or 'nothing'}, code expects {head}: run `flask db upgrade`"))
     if current_app.config.get("REDIS_URL"):
         try:
-            redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2).ping()
+            with redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2) as connection:
+                connection.ping()
         except redis.RedisError as e:
             found.append(Problem("REDIS_URL", "连接不上 Redis", f"cannot connect: {type(e).__name__}"))
     return found

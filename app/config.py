@@ -57,7 +57,7 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     # With several hosts the limits live in Redis (REDIS_URL). When Redis cannot be reached, each
-    # process counts on in its own memory (the same limits) and logs a warning, rather than
+    # process counts in its own memory (the same limits) and logs a warning, rather than
     # answering 500; a failure halfway through a request is logged and swallowed likewise.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
