@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 export FLASK_APP := wsgi
+# The demo serves with two web workers; production takes its count from the CPUs (gunicorn.conf.py).
+WEB_CONCURRENCY ?= 2
 
 .PHONY: run test test-fast lint ci browser-deps migrate demo clean help
 
@@ -33,12 +35,14 @@ migrate: $(VENV)/.installed
 demo: migrate
 	$(BIN)/flask seed-demo --if-empty
 
+# The web server (gunicorn) and the job worker together, from the Procfile; Ctrl+C stops both.
 run: demo
 	@echo
 	@$(BIN)/flask demo-accounts
 	@echo
-	@echo "银晖 is serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT) --no-reload
+	@echo "银晖 is serving on http://$(HOST):$(PORT) with its job worker  (Ctrl+C stops both)"
+	@PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+	  $(BIN)/honcho start --port $(PORT) --procfile Procfile
 
 # Browser tests drive Debian's Chromium (never a downloaded browser), with real CJK fonts so that
 # layout checks measure Chinese text as users see it. Installed when missing.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, g, request
 from flask_login import current_user
 from werkzeug.local import LocalProxy
@@ -31,13 +31,14 @@ from app.members.views import bp as members_bp
 from app.notifications.services import unread_count
 from app.notifications.views import bp as notifications_bp
 from app.organizations.views import bp as organizations_bp
+from app.production import refuse_unsafe
 from app.security import register_security
 from app.tasks.member_views import bp as my_bp
 from app.tasks.views import bp as tasks_bp
 from app.venues.views import bp as venues_bp
 from app.web import elder_mode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
               venues_bp, bookings_bp)
 
@@ -46,6 +47,10 @@ def create_app(config: dict | type | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(ROOT / "instance"), instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder="static")
     configuration.load(app, config)
+    # Production fails closed (app/production.py). A command (`flask doctor`, `flask db upgrade`)
+    # still loads the app, so that the settings can be checked and fixed; a server does not.
+    if app.config["YINHUI_ENV"] == "production" and click.get_current_context(silent=True) is None:
+        refuse_unsafe(app.config)
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],  # type: ignore[method-assign]
                                 x_proto=1, x_host=1)

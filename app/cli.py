@@ -1,10 +1,15 @@
 """Command-line tasks: `flask regions load`, `flask create-admin`, `flask seed-demo`,
 `flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask matching refresh`,
-`flask venues remind`, `flask backup …` (app/backup/cli.py). Each is one use case in one transaction."""
+`flask venues remind`, `flask backup …` (app/backup/cli.py), `flask doctor`. Each is one use case in one
+transaction."""
 
 from __future__ import annotations
 
 import click
+import redis
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -14,6 +19,7 @@ from app.demo import describe_accounts, seed_demo
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs import schedule
+from app.production import Problem, problems, web_workers
 from app.regions.models import Region, RegionLevel
 from app.regions.services import load_gazetteer
 
@@ -27,7 +33,7 @@ venues = AppGroup("venues", help="Shared venues and their bookings.")
 def register_cli(app: Flask) -> None:
     for group in (regions, sessions, outbox, matching, venues, backup):
         app.cli.add_command(group)
-    for command in (create_admin_command, seed_demo_command, demo_accounts_command):
+    for command in (create_admin_command, seed_demo_command, demo_accounts_command, doctor_command):
         app.cli.add_command(command)
 
 
@@ -66,6 +72,9 @@ def create_admin_command(phone: str, name: str, region_code: str, password: str)
 @with_appcontext
 def seed_demo_command(if_empty: bool) -> None:
     """Load the demo regions, accounts and organizations (idempotent)."""
+    if current_app.config["YINHUI_ENV"] == "production":
+        raise click.ClickException("生产环境不加载演示数据（演示账号的密码是公开的）/ refusing to load demo data "
+                                   "in production: the demo accounts' password is published")
     if seed_demo(if_empty=if_empty):
         db.session.commit()
         click.echo("demo data loaded")
@@ -107,3 +116,39 @@ def matching_refresh() -> None:
 def venues_remind() -> None:
     """Remind party branches without a 主题党日 booked this month (the worker runs this on the 20th)."""
     click.echo(schedule.remind_venues())
+
+
+@click.command("doctor")
+@click.option("--workers", type=int, default=None, help="Number of web workers (default: as gunicorn.conf.py).")
+@with_appcontext
+def doctor_command(workers: int | None) -> None:
+    """Print every production setting that is missing or unsafe, one line each; exit 1 if any."""
+    found = problems(current_app.config, web_workers=workers if workers is not None else web_workers())
+    found += _unreachable_services()
+    for problem in found:
+        click.echo(f"✗ {problem.line()}")
+    if found:
+        raise SystemExit(1)
+    click.echo("✓ 生产环境设置齐全 / production settings are complete")
+
+
+def _unreachable_services() -> list[Problem]:
+    """The database (and its schema) and Redis, as the settings name them."""
+    found = []
+    try:
+        with db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except sa.exc.SQLAlchemyError as e:
+        found.append(Problem("DATABASE_URL", "连接不上数据库", f"cannot connect: {type(e).__name__}"))
+    else:
+        head = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config()).get_current_head()
+        if current != head:
+            found.append(Problem("DATABASE_URL", f"数据库结构不是最新（{current or '空库'} → {head}），请运行 flask db upgrade",
+                                 f"schema at {current or 'nothing'}, code expects {head}: run `flask db upgrade`"))
+    if current_app.config.get("REDIS_URL"):
+        try:
+            with redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2) as connection:
+                connection.ping()
+        except redis.RedisError as e:
+            found.append(Problem("REDIS_URL", "连接不上 Redis", f"cannot connect: {type(e).__name__}"))
+    return found

@@ -3,7 +3,8 @@
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
 BASE_URL, MAIL_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, BACKUP_DIR, BACKUP_KEEP_DAYS,
-PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS.
+PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
+ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def normalise_database_url(url: str) -> str:
@@ -55,10 +58,18 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # With several hosts the limits live in Redis (REDIS_URL). When Redis cannot be reached, each
+    # process counts in its own memory (the same limits) and logs a warning, rather than
+    # answering 500; a failure halfway through a request is logged and swallowed likewise.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    RATELIMIT_KEY_PREFIX = "yinhui"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
     REGISTER_LIMIT_PER_IP = "10 per hour"
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
+    ALLOW_SQLITE_IN_PRODUCTION = False   # a one-machine production on the embedded database, on purpose
 
     PASSWORD_HASH_PARAMS: dict = {}  # argon2-cffi defaults (argon2id, RFC 9106 low-memory)
 
@@ -129,7 +140,7 @@ class TestConfig(Config):
 
 def load(app: Flask, config: dict | type | None) -> None:
     """Fill app.config: class defaults, instance/config.py, environment, explicit overrides."""
-    env = os.environ.get("YINHUI_ENV", "development")
+    env = (config.get("YINHUI_ENV") if isinstance(config, dict) else None) or os.environ.get("YINHUI_ENV", "development")
     base: type = {"production": ProductionConfig, "test": TestConfig}.get(env, Config)
     if isinstance(config, type):
         base, config = config, None
@@ -168,6 +179,8 @@ def load(app: Flask, config: dict | type | None) -> None:
             app.config[key] = int(os.environ[key])
     if os.environ.get("PROXY_FIX_X_FOR"):
         app.config["PROXY_FIX_X_FOR"] = int(os.environ["PROXY_FIX_X_FOR"])
+    if os.environ.get("ALLOW_SQLITE_IN_PRODUCTION"):
+        app.config["ALLOW_SQLITE_IN_PRODUCTION"] = _env_bool("ALLOW_SQLITE_IN_PRODUCTION")
     if _env_bool("HTTPS", app.config["SESSION_COOKIE_SECURE"]):
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["HSTS"] = True
@@ -183,13 +196,17 @@ def load(app: Flask, config: dict | type | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'yinhui.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
 
-    if not app.config.get("SECRET_KEY"):
-        if app.config["YINHUI_ENV"] == "production":
-            raise RuntimeError("生产环境必须设置 SECRET_KEY（至少 32 个字符的随机串）。"
-                               " Production needs SECRET_KEY set in the environment.")
+    # Production never makes up a secret: app/production.py refuses to start without one.
+    if not app.config.get("SECRET_KEY") and app.config["YINHUI_ENV"] != "production":
         app.config["SECRET_KEY"] = _development_secret(instance)
-    if app.config["YINHUI_ENV"] == "production" and len(app.config["SECRET_KEY"]) < 32:
-        raise RuntimeError("SECRET_KEY is too short for production: use at least 32 random characters.")
+
+
+def settings() -> Flask:
+    """The configuration a service started here would have (environment, instance/config.py),
+    loaded into a bare Flask object: no database, no extensions, none of the application."""
+    bare = Flask("yinhui", instance_path=str(ROOT / "instance"), instance_relative_config=True)
+    load(bare, None)
+    return bare
 
 
 def _development_secret(instance: Path) -> str:

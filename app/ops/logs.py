@@ -81,3 +81,5 @@ def configure_logging(app: Flask) -> None:
     # The development server's access lines carry the client's address and the query string; the
     # request line above replaces them.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Flask-Limiter logs each refused attempt at INFO with its key, which holds a phone number.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)

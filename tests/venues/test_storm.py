@@ -61,6 +61,17 @@ def storm():
         from app.regions.services import load_gazetteer
 
         load_gazetteer(prefix="41")
+        db.session.commit()
+    ids = populate(app)
+    yield app, ids
+    with app.app_context():
+        db.engine.dispose()
+
+
+def populate(app) -> dict:
+    """One venue open 8:00–20:00 every day, its manager, and THREADS party branches, each with an
+    organizer who signs in with PASSWORD. Henan's regions must be loaded."""
+    with app.app_context():
         county = "410104"
         operator = Organization(name="风暴测试运营单位", kind=OrganizationKind.VENUE_OPERATOR, region_code=county,
                                 lat=34.75, lon=113.68, location_source=LocationSource.GAZETTEER)
@@ -85,9 +96,7 @@ def storm():
         db.session.commit()
         ids = dict(venue=venue.id, people=[(o.id, u.id, u.phone) for o, u in people])
         db.session.remove()
-    yield app, ids
-    with app.app_context():
-        db.engine.dispose()
+    return ids
 
 
 def requests_for(day) -> list[tuple[datetime, datetime]]:
