@@ -17,6 +17,7 @@ from huey.api import TaskWrapper
 from app.extensions import db
 from app.jobs import services
 from app.jobs.schedule import SCHEDULES, Schedule
+from app.ops.queues import register_queue
 
 
 class Queue:
@@ -57,6 +58,8 @@ def init_app(app: Flask) -> Queue:
         _periodic(app, huey, entry)
     queue = Queue(huey, run_job)
     app.extensions["jobs"] = queue
+    # Immediate mode (tests) has no worker to fall behind; a real queue is watched by /readyz.
+    register_queue(app, "jobs", services.queue_state, watched=not app.config["JOBS_IMMEDIATE"])
     return queue
 
 

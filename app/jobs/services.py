@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -30,6 +30,8 @@ from app.clock import utcnow
 from app.db import rowcount, write_intent
 from app.extensions import db
 from app.jobs.models import Job, ScheduleLease, ScheduleRun
+from app.ops.context import bound_request_id, current_request_id
+from app.ops.queues import QueueState, age_since
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
@@ -92,11 +94,13 @@ class Enqueuer(Protocol):
 
 def submit(kind: str, params: dict[str, Any], *, actor: User | None = None, request_id: str | None = None) -> Job:
     """Record a queued job in the caller's transaction; it goes to the queue when that commits
-    (never before: a worker could not see it yet), and not at all if it rolls back."""
+    (never before: a worker could not see it yet), and not at all if it rolls back. The job keeps
+    the request id of the request that asked for it, and its log lines carry that id."""
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
     job = Job(kind=kind, params=json.dumps(params, ensure_ascii=False), state="queued",
-              created_by_id=actor.id if actor is not None else None, request_id=request_id, heartbeat_at=utcnow())
+              created_by_id=actor.id if actor is not None else None,
+              request_id=request_id or current_request_id(), heartbeat_at=utcnow())
     db.session.add(job)
     db.session.flush()
     _enqueue_on_commit(db.session(), job.id)
@@ -163,6 +167,12 @@ def run(job_id: int) -> str | None:
     if not claimed:
         return None
     job = db.session.get_one(Job, job_id)
+    with bound_request_id(job.request_id):
+        return _run_claimed(job)
+
+
+def _run_claimed(job: Job) -> str:
+    job_id = job.id
     work = Work(job.id, json.loads(job.params), job.created_by_id)
     kind, attempt = job.kind, job.attempts
     config = current_app.config
@@ -184,6 +194,14 @@ def run(job_id: int) -> str | None:
         .values(state=state, message=message, result=work.result, progress=work.progress, total=work.total,
                 finished_at=utcnow())))
     return state
+
+
+def queue_state() -> QueueState:
+    """Jobs waiting for a worker, and how long the one queued longest has waited (for /readyz and
+    /metrics: a queue nobody works is stuck)."""
+    depth, oldest = db.session.execute(
+        select(func.count(), func.min(Job.created_at)).where(Job.state == "queued")).one()
+    return QueueState(int(depth), age_since(oldest))
 
 
 # --- the sweeper ---------------------------------------------------------------------------------

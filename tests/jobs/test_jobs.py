@@ -2,6 +2,7 @@
 the page; the sweeper runs again, or fails, what a dead worker left running. The test queue runs
 jobs at once (JOBS_IMMEDIATE), in the committing thread."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from app.clock import utcnow
 from app.jobs import services as jobs
 from app.jobs.models import Job
 from app.members.models import ImportJob
+from app.ops.context import bound_request_id
+from app.ops.queues import QueueState
 
 CALLS: list[dict] = []
 
@@ -136,3 +139,36 @@ def test_an_import_given_up_by_the_sweeper_says_so_on_its_page(app, db, client, 
     login(admin)
     page = client.get(f"/pool/import/{imp.id}").get_data(as_text=True)
     assert "后台处理中断了" in page and 'http-equiv="refresh"' not in page
+
+
+def _logs(work: jobs.Work) -> None:
+    jobs.log.warning("working on job %s", work.job_id)
+
+
+def test_a_job_keeps_the_request_id_of_the_request_that_asked_for_it_and_logs_with_it(app, db, monkeypatch):
+    monkeypatch.setitem(jobs.HANDLERS, "t.logs", jobs.Handler(_logs, rerun_safe=True))
+    with app.test_request_context("/"), bound_request_id("REQ7-ABCD"):
+        job = jobs.submit("t.logs", {})
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append              # type: ignore[method-assign]
+    jobs.log.addHandler(handler)
+    try:
+        db.session.commit()                    # runs the job here, outside any request, as a worker would
+    finally:
+        jobs.log.removeHandler(handler)
+    db.session.refresh(job)
+    assert (job.state, job.request_id) == ("done", "REQ7-ABCD")
+    working = [r for r in records if r.getMessage() == f"working on job {job.id}"]
+    assert [getattr(r, "request_id", None) for r in working] == ["REQ7-ABCD"]
+
+
+def test_the_job_queue_is_watched_by_readiness_and_metrics(app, db, client):
+    assert jobs.queue_state() == QueueState(0, None)
+    waiting = Job(kind="import", params="{}", state="queued", created_at=utcnow() - timedelta(minutes=30))
+    db.session.add_all([waiting, Job(kind="export", params="{}", state="done")])
+    db.session.flush()
+    state = jobs.queue_state()
+    assert state.depth == 1 and state.oldest_age_seconds is not None and state.oldest_age_seconds >= 1800
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'yinhui_queue_depth{queue="jobs"} 1.0' in metrics
