@@ -211,6 +211,22 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         _release(record.info)
 
 
+@contextlib.contextmanager
+def streaming_read(session: Session):
+    """Around a read that streams a whole large table once (an export of every member): on
+    SQLite, without memory mapping, since every page read through the map stays resident and is
+    counted in the process's memory (a million members' pages would be); through the page cache
+    instead, whose size is bounded. A no-op on PostgreSQL."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    session.execute(sa.text("PRAGMA mmap_size = 0"))
+    try:
+        yield
+    finally:
+        session.execute(sa.text(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}"))
+
+
 # --- PostgreSQL: prepared statements that outlive read-only requests -------------------------
 #
 # psycopg prepares a statement on the server once it has run it five times on a connection, so

@@ -26,6 +26,7 @@ from app.accounts.models import User
 from app.accounts.phone import mask_phone
 from app.audit.services import origin, record_read
 from app.clock import utcnow
+from app.db import streaming_read
 from app.extensions import db
 from app.jobs import services as jobs
 from app.jobs.models import Job
@@ -161,7 +162,8 @@ def _run(work: jobs.Work) -> None:
     name = f"export-{work.job_id}-{secrets.token_hex(8)}.{fmt}"
     final = export_dir() / name
     part = final.with_name(f"export-{work.job_id}.part")   # a run again after a crash writes over it
-    count = (write_xlsx if fmt == "xlsx" else write_csv)(stmt, part, full_phones=full, work=work)
+    with streaming_read(db.session()):
+        count = (write_xlsx if fmt == "xlsx" else write_csv)(stmt, part, full_phones=full, work=work)
     os.replace(part, final)
     work.result, work.progress, work.total = name, count, count
     work.message = f"共 {count} 人。"
