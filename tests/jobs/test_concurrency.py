@@ -10,12 +10,17 @@ from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, select
 
+from app.accounts.models import Role, RoleGrant, User
 from app.clock import utcnow
 from app.extensions import db
 from app.jobs.models import ScheduleLease, ScheduleRun
+from app.jobs.schedule import SCHEDULES
 from app.jobs.services import run_scheduled
-from app.notifications.models import EmailOutbox
+from app.notifications.models import EmailOutbox, Notification
 from app.notifications.services import send_outbox
+from app.organizations.models import LocationSource, Organization, OrganizationKind
+from app.regions.models import Region
+from app.regions.services import load_gazetteer
 from tests.conftest import database_url_for, make_app, reset_database
 from tests.notifications.test_notifications import Inbox, free_port
 
@@ -181,3 +186,55 @@ def test_senders_at_once_send_each_email_once(shared_app):
     with shared_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.sent_at.is_(None))) == 0
         db.session.remove()
+
+
+def test_the_monthly_reminder_run_on_two_hosts_at_once_reminds_each_organizer_once(shared_app):
+    """Two hosts' workers (two apps, two engines) fire the month's venues.remind entry together:
+    one run, and every organizer of a branch without a 主题党日 booked gets one reminder."""
+    entry = next(s for s in SCHEDULES if s.name == "venues.remind")
+    with shared_app.app_context():
+        load_gazetteer(prefix="41")
+        organizers = []
+        for n in range(3):
+            region = db.session.get(Region, "410104")
+            branch = Organization(name=f"提醒测试支部{n}", kind=OrganizationKind.PARTY_BRANCH, region_code="410104",
+                                  address="东大街", lat=region.lat, lon=region.lon,
+                                  location_source=LocationSource.GAZETTEER)
+            user = User(name=f"书记{n}", phone=f"1390000100{n}", active=True)
+            user.grants.append(RoleGrant(role=Role.ORGANIZER, organization=branch))
+            db.session.add_all([branch, user])
+            organizers.append(user)
+        db.session.commit()
+        organizer_ids = sorted(u.id for u in organizers)
+        db.session.remove()
+    other_host = make_app(shared_app.config["SQLALCHEMY_DATABASE_URI"],
+                          SQLALCHEMY_ENGINE_OPTIONS=shared_app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    start = threading.Barrier(2)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def host(app):
+        with app.app_context():
+            try:
+                period = entry.period()
+                start.wait(30)
+                results.append(run_scheduled(entry.name, period, entry.work, lease=entry.lease))
+            except BaseException as e:   # surfaced below
+                errors.append(e)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=host, args=(app,)) for app in (shared_app, other_host)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert sorted(results) == ["done", "taken"]
+    with shared_app.app_context():
+        told = db.session.scalars(select(Notification.user_id).where(
+            Notification.kind.startswith("venues.theme_day_reminder."))).all()
+        assert sorted(told) == organizer_ids
+        db.session.remove()
+    with other_host.app_context():
+        db.engine.dispose()
