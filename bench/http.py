@@ -144,11 +144,15 @@ def build(url: str, members: int, reuse: bool, seed: int, sign_in: int) -> tuple
 # --- gunicorn -----------------------------------------------------------------------------------
 
 
-def gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
-    """gunicorn serving `app` on `port`: the repository's gunicorn.conf.py when there is one,
-    otherwise `workers` sync workers. The same settings serve the floor."""
-    conf = ROOT / "gunicorn.conf.py"
-    settings = ["-c", str(conf)] if conf.exists() else ["-w", str(workers), "-k", "sync"]
+def gunicorn_settings(args: argparse.Namespace) -> list[str]:
+    conf = args.config or ROOT / "gunicorn.conf.py"
+    return ["-c", str(conf)] if conf.exists() else ["-w", str(args.workers), "-k", "sync"]
+
+
+def gunicorn(app: str, port: int, args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    """gunicorn serving `app` on `port`: --config, or the repository's gunicorn.conf.py when there is
+    one, otherwise --workers sync workers. The same settings serve the floor."""
+    settings = gunicorn_settings(args)
     command = [sys.executable, "-m", "gunicorn", *settings, "--bind", f"{HOST}:{port}", app]
     log = (OUT / f"gunicorn-{port}.log").open("w")
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
@@ -339,8 +343,7 @@ def drive(port: int, requests: list[tuple[str, str]], clients: int, seconds: int
 def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict:
     env = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url}
     app_port, floor_port = args.port, args.port + 1
-    servers = [gunicorn("wsgi:app", app_port, args.workers, env),
-               gunicorn("bench.hello:app", floor_port, args.workers, env)]
+    servers = [gunicorn("wsgi:app", app_port, args, env), gunicorn("bench.hello:app", floor_port, args, env)]
     try:
         wait_ready(app_port, "/healthz", servers[0])
         wait_ready(floor_port, "/", servers[1])
@@ -352,11 +355,15 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
             drive(app_port, target.requests, args.clients, 2)
         drive(floor_port, floor_requests, args.clients, 2)
 
+        # The floor before each page and after the last: a page is compared with the floors on
+        # either side of it, taken within seconds of it on a machine whose load may change.
         floors = [drive(floor_port, floor_requests, args.clients, args.seconds)]
         results = {}
         for target in pages:
             results[target.name] = drive(app_port, target.requests, args.clients, args.seconds)
-        floors.append(drive(floor_port, floor_requests, args.clients, args.seconds))
+            floors.append(drive(floor_port, floor_requests, args.clients, args.seconds))
+        for i, target in enumerate(pages):
+            results[target.name]["floor_rps"] = round((floors[i]["rps"] + floors[i + 1]["rps"]) / 2, 1)
     finally:
         for server in servers:
             stop(server)
@@ -371,15 +378,20 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
 
 def report(engine: str, args: argparse.Namespace, floor: dict, floors: list[dict], results: dict,
            sizes: dict, pages: list[Target]) -> None:
-    print(f"\n{engine}, {args.members:,} members, {args.clients} connections, {args.seconds} s per page")
-    print(f"floor (hello world): {floor['rps']:,.0f} req/s (before {floors[0]['rps']:,.0f}, "
-          f"after {floors[1]['rps']:,.0f}), p50 {floor['p50_ms']} ms, p95 {floor['p95_ms']} ms\n")
-    print(f"{'page':<15}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'floor':>8}"
+    print(f"\n{engine}, {args.members:,} members, {args.clients} connections, {args.seconds} s per page, "
+          f"gunicorn {' '.join(gunicorn_settings(args))}")
+    each = ", ".join(f"{f['rps']:,.0f}" for f in floors)
+    print(f"floor (hello world): {floor['rps']:,.0f} req/s, mean of {len(floors)} runs "
+          f"({each}), p50 {floor['p50_ms']} ms, p95 {floor['p95_ms']} ms\n")
+    print(f"{'page':<15}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'floor':>8}{'near':>8}"
           f"{'KB':>7}{'asks':>6}")
     for target in pages:
         r = results[target.name]
         print(f"{target.name:<15}{r['rps']:>9,.1f}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}"
-              f"{r['rps'] / floor['rps']:>8.1%}{sizes[target.name] / 1024:>7.1f}{len(target.requests):>6}")
+              f"{r['rps'] / floor['rps']:>8.1%}{r['rps'] / r['floor_rps']:>8.1%}{sizes[target.name] / 1024:>7.1f}"
+              f"{len(target.requests):>6}")
+    print("\nfloor: the page's requests per second as a share of the run's mean floor; near: of the mean of the\n"
+          "two floors measured just before and just after it.")
 
 
 # --- one request at a time, in process: where the time goes ----------------------------------------
@@ -494,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=15, help="per page, and for the floor before and after")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--reuse", action="store_true", help="use an already filled database")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers when there is no gunicorn.conf.py")
+    parser.add_argument("--config", type=Path, help="gunicorn settings (default: the repository's gunicorn.conf.py)")
+    parser.add_argument("--workers", type=int, default=4, help="sync workers when there is no gunicorn.conf.py")
     parser.add_argument("--sign-in", type=int, default=20, help="members to sign in as")
     parser.add_argument("--port", type=int, default=8931, help="the app's port; the floor's is the next one")
     parser.add_argument("--seed", type=int, default=2026)

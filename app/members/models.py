@@ -338,8 +338,9 @@ class PoolEntry(Model):
 
     member: Mapped[MemberProfile] = relationship(back_populates="pool_entries")
     region: Mapped[Region] = relationship(lazy="joined")
-    events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id",
-                                                   lazy="selectin")
+    # Loaded when asked: only one member's history shows them; matching and the queue read entries
+    # for their level and status.
+    events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id")
 
 
 class PoolEvent(Model):
