@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -198,7 +199,7 @@ def fetch(port: int, method: str, path: str, cookies: dict[str, str] | None = No
     if form is not None:
         body = urlencode(form)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn = http.client.HTTPConnection(HOST, port, timeout=300)
     try:
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
@@ -340,6 +341,15 @@ def drive(port: int, requests: list[tuple[str, str]], clients: int, seconds: int
 # --- the run ------------------------------------------------------------------------------------
 
 
+def settle(port: int, probes: int = 24) -> None:
+    """Wait until the app has worked off what wrk left queued: a sync worker answers the requests
+    it accepted even after wrk has gone, and would slow the next page's run. Probes /healthz on
+    more connections than it has workers (and threads) and waits for every answer."""
+    with ThreadPoolExecutor(probes) as pool:
+        list(pool.map(lambda _: fetch(port, "GET", "/healthz"), range(probes)))
+
+
+
 def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict:
     env = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url}
     app_port, floor_port = args.port, args.port + 1
@@ -353,6 +363,7 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
         # Warm up every worker on every page (statements prepared, templates compiled), unmeasured.
         for target in pages:
             drive(app_port, target.requests, args.clients, 2)
+            settle(app_port)
         drive(floor_port, floor_requests, args.clients, 2)
 
         # The floor before each page and after the last: a page is compared with the floors on
@@ -361,6 +372,7 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
         results = {}
         for target in pages:
             results[target.name] = drive(app_port, target.requests, args.clients, args.seconds)
+            settle(app_port)
             floors.append(drive(floor_port, floor_requests, args.clients, args.seconds))
         for i, target in enumerate(pages):
             results[target.name]["floor_rps"] = round((floors[i]["rps"] + floors[i + 1]["rps"]) / 2, 1)
