@@ -333,6 +333,8 @@ def drive(port: int, requests: list[tuple[str, str]], clients: int, seconds: int
         sys.exit(f"wrk printed no result:\n{run.stdout}\n{run.stderr}")
     raw = json.loads(line[len("RESULT "):])
     errors = raw["non2xx"] + raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    if raw["requests"] == 0:
+        errors = max(errors, clients)       # not one answer in the run: every connection failed
     return {"rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
             "p50_ms": round(raw["p50_us"] / 1000, 1), "p95_ms": round(raw["p95_us"] / 1000, 1),
             "p99_ms": round(raw["p99_us"] / 1000, 1), "errors": errors}
