@@ -7,6 +7,8 @@ from typing import Any
 import click
 from flask import Flask, g, request
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.local import LocalProxy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -28,7 +30,7 @@ from app.jobs import queue as jobs_queue
 from app.main.views import bp as main_bp
 from app.members.staff_views import bp as pool_bp
 from app.members.views import bp as members_bp
-from app.notifications.services import unread_count
+from app.notifications.services import unread_count, unread_of
 from app.notifications.views import bp as notifications_bp
 from app.organizations.views import bp as organizations_bp
 from app.production import refuse_unsafe
@@ -86,8 +88,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The signed-in user with their role grants (each with its region or organization) and the
+    count of their unread notifications, in one statement: every signed-in page needs all three
+    (permissions, and the badge in the header) before anything else."""
+    if not user_id.isdigit():
+        return None
+    row = db.session.execute(select(User, unread_of(User.id)).options(joinedload(User.grants))
+                             .where(User.id == int(user_id))).unique().one_or_none()
+    if row is None or not row[0].active:
+        return None
+    g.unread_notifications = row[1]
+    return row[0]
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -109,6 +120,13 @@ def _register_request_hooks(app: Flask) -> None:
                     pass
 
 
+def _unread() -> int:
+    """The header's badge: counted when the user was loaded, or now (signed in by this request)."""
+    if "unread_notifications" in g:
+        return int(g.unread_notifications)
+    return unread_count(current_user.id)
+
+
 def _register_template_helpers(app: Flask) -> None:
     # `may`: every permission check, bound to whoever is signed in (app.access.web), in every
     # template and macro.
@@ -118,7 +136,7 @@ def _register_template_helpers(app: Flask) -> None:
     def inject() -> dict[str, Any]:
         signed_in = current_user.is_authenticated
         return {
-            "unread_notifications": (lambda: unread_count(current_user.id)) if signed_in else (lambda: 0),
+            "unread_notifications": _unread if signed_in else (lambda: 0),
             "elder_mode": elder_mode(),
             "help_hotline": app.config["HELP_HOTLINE"],
             "help_hours": app.config["HELP_HOURS"],

@@ -80,7 +80,10 @@ def holds(actor: User | None, role: Role) -> bool:
 
 
 def regions_administered(actor: User | None) -> list[Region]:
-    """regions_in_scope() read: every current region in the actor's admin regions, by code."""
+    """regions_in_scope() read: every current region in the actor's admin regions, by code (none,
+    without a query, for those who administer nothing: organizers on every pool search)."""
+    if not admin_prefixes(actor):
+        return []
     return list(db.session.scalars(regions_in_scope(actor)))
 
 

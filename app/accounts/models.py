@@ -49,8 +49,10 @@ class User(UserMixin, TimestampMixin, Model):
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
 
+    # Loaded when asked: the signed-in user's come with them (app._load_user), and the users met
+    # along the way (a member's account, the actor of a pool event) rarely need theirs.
     grants: Mapped[list[RoleGrant]] = relationship(
-        back_populates="user", foreign_keys="RoleGrant.user_id", lazy="selectin",
+        back_populates="user", foreign_keys="RoleGrant.user_id", lazy="select",
         cascade="all, delete-orphan", order_by="RoleGrant.id")
 
     @property

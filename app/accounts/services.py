@@ -7,6 +7,7 @@ and flush without committing: the caller owns the transaction.
 from __future__ import annotations
 
 from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import selectinload
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
@@ -194,8 +195,8 @@ def grant_by_id(grant_id: int) -> RoleGrant | None:
 
 
 def staff_accounts(actor: User) -> Select[User]:
-    """The accounts holding a role in the actor's regions, for the staff page."""
-    return access.visible(User, actor).order_by(User.id)
+    """The accounts holding a role in the actor's regions, for the staff page (with their grants)."""
+    return access.visible(User, actor).options(selectinload(User.grants)).order_by(User.id)
 
 
 def revoke_grant(*, actor: User, grant: RoleGrant) -> None:

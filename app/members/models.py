@@ -19,7 +19,8 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.accounts.models import User
 from app.clock import PERIODS, WEEKDAYS, utcnow
@@ -192,6 +193,16 @@ class MemberProfile(TimestampMixin, Model):
         return (1 if self.no_night else 0) | (2 if self.no_outdoor else 0)
 
 
+def profile_alone() -> tuple[_AbstractLoad, ...]:
+    """Loader options for a profile read for its own columns and its name: its lists (skills,
+    unavailable dates, pool entries with their history and each event's actor) load when first
+    asked instead of with it, and so do the grants of its user (already loaded for the signed-in
+    user, who would otherwise have them read again), which saved seven of the member home page's
+    fourteen statements. (A function: the options can only be made once every model is mapped.)"""
+    return (lazyload(MemberProfile.skills), lazyload(MemberProfile.unavailable), lazyload(MemberProfile.pool_entries),
+            joinedload(MemberProfile.user).lazyload(User.grants))
+
+
 class SkillCategory(Model):
     __tablename__ = "skill_categories"
 
@@ -327,8 +338,9 @@ class PoolEntry(Model):
 
     member: Mapped[MemberProfile] = relationship(back_populates="pool_entries")
     region: Mapped[Region] = relationship(lazy="joined")
-    events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id",
-                                                   lazy="selectin")
+    # Loaded when asked: only one member's history shows them; matching and the queue read entries
+    # for their level and status.
+    events: Mapped[list[PoolEvent]] = relationship(back_populates="entry", order_by="PoolEvent.id")
 
 
 class PoolEvent(Model):

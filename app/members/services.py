@@ -37,6 +37,7 @@ from app.members.models import (
     SkillCategory,
     UnavailablePeriod,
     availability_labels,
+    profile_alone,
 )
 from app.members.profile import (
     CONSENT_VERSION,
@@ -324,8 +325,9 @@ def discard_draft(owner: User, kind: str) -> None:
 
 
 def own_profile(actor: User) -> MemberProfile | None:
-    """The actor's own member profile, if they have registered."""
-    return db.session.get(MemberProfile, actor.id)
+    """The actor's own member profile, if they have registered. Its lists load when asked: the
+    pages that ask on every visit (home, tasks near me) read none of them."""
+    return db.session.get(MemberProfile, actor.id, options=profile_alone())
 
 
 def own_entry(actor: User, entry_id: int) -> PoolEntry | None:

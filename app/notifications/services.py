@@ -15,7 +15,8 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app import access
 from app.accounts.models import User
@@ -57,6 +58,13 @@ def inbox(actor: User) -> Select[Notification]:
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def unread_of(user_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[int]:
+    """unread_count() as a column of a query over users (`unread_of(User.id)`): the signed-in
+    user's badge is read in the statement that loads them."""
+    return select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery()
 
 
 def mark_read(*, actor: User, notification_id: int | None = None) -> int:

@@ -7,7 +7,7 @@ from sqlalchemy import Select, select
 from app import access
 from app.accounts.models import User
 from app.extensions import db
-from app.members.models import MemberProfile
+from app.members.models import MemberProfile, profile_alone
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
 
 
@@ -20,7 +20,9 @@ def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[Task]:
 
 
 def members_by_id(ids: list[int]) -> dict[int, MemberProfile]:
-    return {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids or [-1])))}
+    """The members of a list of candidates, for their names: their own lists are not read."""
+    return {m.id: m for m in db.session.scalars(select(MemberProfile).options(*profile_alone())
+                                                .where(MemberProfile.id.in_(ids or [-1])))}
 
 
 def assignment_on(task: Task, assignment_id: int) -> Assignment | None:
