@@ -155,6 +155,7 @@ def _ensure_math_functions(dbapi_connection, cursor) -> None:
 
 SQLITE_MMAP_BYTES = 1 << 30       # address space only: the OS pages in what is read
 SQLITE_CACHE_KIB = 64 * 1024
+STREAMING_CACHE_KIB = 8 * 1024
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -215,16 +216,18 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 def streaming_read(session: Session):
     """Around a read that streams a whole large table once (an export of every member): on
     SQLite, without memory mapping, since every page read through the map stays resident and is
-    counted in the process's memory (a million members' pages would be); through the page cache
-    instead, whose size is bounded. A no-op on PostgreSQL."""
+    counted in the process's memory (a million members' pages would be), and through a small
+    page cache (a page is read once: a large cache only holds memory). A no-op on PostgreSQL."""
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
     session.execute(sa.text("PRAGMA mmap_size = 0"))
+    session.execute(sa.text(f"PRAGMA cache_size = -{STREAMING_CACHE_KIB}"))
     try:
         yield
     finally:
         session.execute(sa.text(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}"))
+        session.execute(sa.text(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
 
 
 # --- PostgreSQL: prepared statements that outlive read-only requests -------------------------

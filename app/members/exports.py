@@ -158,11 +158,11 @@ def _run(work: jobs.Work) -> None:
     stmt = search(actor, filter_from(params["filter"]))
     if full:
         stmt = stmt.where(access.full_phones_visible(actor))
-    work.total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     name = f"export-{work.job_id}-{secrets.token_hex(8)}.{fmt}"
     final = export_dir() / name
     part = final.with_name(f"export-{work.job_id}.part")   # a run again after a crash writes over it
     with streaming_read(db.session()):
+        work.total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         count = (write_xlsx if fmt == "xlsx" else write_csv)(stmt, part, full_phones=full, work=work)
     os.replace(part, final)
     work.result, work.progress, work.total = name, count, count
