@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -177,6 +178,8 @@ def _run_claimed(job: Job) -> str:
     kind, attempt = job.kind, job.attempts
     config = current_app.config
     state, message = "done", ""
+    started = time.perf_counter()
+    log.info("job started", extra={"job_id": job_id, "kind": kind, "attempt": attempt})
     try:
         if config["JOBS_IMMEDIATE"]:     # in the caller's thread and transaction scope: no one to beat for
             HANDLERS[kind].run(work)
@@ -193,6 +196,8 @@ def _run_claimed(job: Job) -> str:
         update(Job).where(Job.id == job_id, Job.state == "running", Job.attempts == attempt)
         .values(state=state, message=message, result=work.result, progress=work.progress, total=work.total,
                 finished_at=utcnow())))
+    log.info("job ended", extra={"job_id": job_id, "kind": kind, "attempt": attempt, "state": state,
+                                 "progress": work.progress, "duration_ms": round((time.perf_counter() - started) * 1000)})
     return state
 
 

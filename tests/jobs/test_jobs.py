@@ -153,14 +153,19 @@ def test_a_job_keeps_the_request_id_of_the_request_that_asked_for_it_and_logs_wi
     handler = logging.Handler()
     handler.emit = records.append              # type: ignore[method-assign]
     jobs.log.addHandler(handler)
+    level = jobs.log.level
+    jobs.log.setLevel(logging.INFO)
     try:
         db.session.commit()                    # runs the job here, outside any request, as a worker would
     finally:
         jobs.log.removeHandler(handler)
+        jobs.log.setLevel(level)
     db.session.refresh(job)
     assert (job.state, job.request_id) == ("done", "REQ7-ABCD")
-    working = [r for r in records if r.getMessage() == f"working on job {job.id}"]
-    assert [getattr(r, "request_id", None) for r in working] == ["REQ7-ABCD"]
+    ours = [(r.getMessage(), getattr(r, "request_id", None)) for r in records
+            if r.getMessage() == f"working on job {job.id}" or getattr(r, "job_id", None) == job.id]
+    assert ours == [("job started", "REQ7-ABCD"), (f"working on job {job.id}", "REQ7-ABCD"),
+                    ("job ended", "REQ7-ABCD")]
 
 
 def test_the_job_queue_is_watched_by_readiness_and_metrics(app, db, client):
