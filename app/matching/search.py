@@ -9,7 +9,7 @@ once. Step 2 scores rows in order of their bound, completing the facts the index
 from __future__ import annotations
 
 from app.db import generic_plans
-from app.matching.bound import IndexRow, QuickJudge
+from app.matching.bound import HEADROOM, IndexRow, QuickJudge
 from app.matching.facts import MemberFacts, Suggestion, TaskFacts
 from app.matching.gather import city_of, complete, task_facts
 from app.matching.query import index_shape, read_index
@@ -17,6 +17,7 @@ from app.matching.reads import connection
 from app.matching.regions import Reach, anchor_skill, first_tier, further
 from app.matching.score import exclusion, score
 from app.members.models import NO_HOURS_CAP
+from app.regions.geo import haversine_km
 from app.tasks.models import Task
 
 BATCH = 40          # candidates completed at first; doubled each round while the top may still change
@@ -87,11 +88,12 @@ class Search:
         return found[-1].bound if page is not None and len(found) == page else None
 
     def rank(self, *, index_only: bool = False) -> None:
-        """Score the rows not judged yet in order of their bound, in growing batches, until no
-        bound left can beat the list. A row without has_facts is scored from the index row alone
-        (its bound is its score); the others are completed from the database first, unless
-        `index_only`: then they wait, and the list (and its floor) is that of the members already
-        known exactly, which only a later full rank can raise."""
+        """Judge the rows not judged yet in order of their bound, in growing batches, until no
+        bound left can beat the list. A row without has_facts is ranked on its bound, which is its
+        score (HEADROOM apart, property-tested), without building its facts; the others are
+        completed from the database and scored, unless `index_only`: then they wait, and the list
+        (and its floor) is that of the members already known exactly, which only a later full rank
+        can raise. The members of the final list are scored in full by finish()."""
         # The list only gets better: a row that cannot reach its last score now never will. (Rows
         # read that could tie it are judged, so that ties go as the pure ranking breaks them.)
         last = self.best[-1].score if len(self.best) >= self.limit else None
@@ -106,11 +108,15 @@ class Search:
             best = best[:self.limit]
             if start >= len(fresh) or (len(best) >= self.limit and fresh[start][0] < best[-1].score):
                 break   # nobody left can reach the list
-            batch = [(row.has_facts, partial_facts(row, self.judge, self.widened))
-                     for _, row in fresh[start:start + size]]
-            loaded = [m for has_facts, m in batch if has_facts]
-            for m in [m for has_facts, m in batch if not has_facts] + (
-                    complete(self.task, self.facts, loaded) if loaded else []):
+            loaded = []
+            for bound, row in fresh[start:start + size]:
+                if row.has_facts:
+                    loaded.append(partial_facts(row, self.judge, self.widened))
+                else:
+                    on_bound = Suggestion(row.member_id, round(bound - HEADROOM, 6), self.distance(row), [], {})
+                    self.judged[row.member_id] = on_bound
+                    best.append(on_bound)
+            for m in complete(self.task, self.facts, loaded) if loaded else []:
                 ok = exclusion(self.facts, m) is None
                 self.judged[m.member_id] = suggestion = score(self.facts, m, explain=False) if ok else None
                 if suggestion is not None:
@@ -118,6 +124,27 @@ class Search:
                     best.append(suggestion)
             start, size = start + size, min(size * 2, MAX_BATCH)
         self.best = best
+
+    def distance(self, row: IndexRow) -> float | None:
+        """The distance score() gives for an index row's member."""
+        facts = self.facts
+        if facts.remote or facts.lat is None or facts.lon is None:
+            return None
+        return haversine_km(facts.lat, facts.lon, row.lat, row.lon)
+
+    def finish(self) -> list[Suggestion]:
+        """The list, each member scored in full with the reasons: members ranked on their bound
+        get their facts from their index row."""
+        final = []
+        for ranked in self.best:
+            m = self.members.get(ranked.member_id)
+            if m is None:
+                m = partial_facts(self.rows[ranked.member_id], self.judge, self.widened)
+                if exclusion(self.facts, m) is not None:
+                    continue    # cannot happen: the bound drops exactly what the index's facts exclude
+            final.append(score(self.facts, m))
+        final.sort(key=Suggestion.order)
+        return final
 
 
 def partial_facts(row: IndexRow, judge: QuickJudge, widened: set[int]) -> MemberFacts:
@@ -147,4 +174,4 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
             search.take(further(facts, judge, widen, search.floor()))
         search.rank()
     # Members were compared on scores alone; the list shown says why, each member scored once more.
-    return [score(facts, search.members[s.member_id]) for s in search.best]
+    return search.finish()
