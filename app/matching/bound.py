@@ -60,9 +60,8 @@ class IndexRow(NamedTuple):
         """An index row from a row of the query's result, whose columns are: the fields up to
         `level`, `extras` levels, has_facts, widened and (optionally) the bound."""
         end = 10 + extras
-        member_id, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, hours_cap, level = raw[:10]
-        return cls(member_id, lat, lon, radius_km, capacity, availability_mask, limits, pool_rank, hours_cap, level,
-                   tuple(raw[10:end]), bool(raw[end]), bool(raw[end + 1]), raw[end + 2] if len(raw) > end + 2 else None)
+        return cls._make((*raw[:10], tuple(raw[10:end]), bool(raw[end]), bool(raw[end + 1]),
+                          raw[end + 2] if len(raw) > end + 2 else None))
 
 
 @dataclass(frozen=True)

@@ -135,14 +135,11 @@ class Search:
     def finish(self) -> list[Suggestion]:
         """The list, each member scored in full with the reasons: members ranked on their bound
         get their facts from their index row."""
-        final = []
-        for ranked in self.best:
-            m = self.members.get(ranked.member_id)
-            if m is None:
-                m = partial_facts(self.rows[ranked.member_id], self.judge, self.widened)
-                if exclusion(self.facts, m) is not None:
-                    continue    # cannot happen: the bound drops exactly what the index's facts exclude
-            final.append(score(self.facts, m))
+        # A member ranked on the bound passed the hard filters there: QuickJudge drops exactly what
+        # exclusion() would for the facts of an index row (property-tested).
+        final = [score(self.facts, self.members.get(ranked.member_id)
+                       or partial_facts(self.rows[ranked.member_id], self.judge, self.widened))
+                 for ranked in self.best]
         final.sort(key=Suggestion.order)
         return final
 
