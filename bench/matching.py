@@ -181,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_queries(args, engine: str, fill: dict) -> int:
     from app.extensions import db
+    from app.matching.near_me import tasks_near
+    from app.matching.search import suggest
     from app.members.models import MemberProfile
-    from app.tasks.candidates import suggest, tasks_near
     from app.tasks.models import Task, TaskMode
     from bench.population import sample_ids
 

@@ -83,8 +83,8 @@ def reindex_members(members: list[MemberProfile]) -> None:
 
 # --- the has_facts flag ---------------------------------------------------------------------------
 
-# The members who have, now, a fact matching loads besides the index (app.tasks.candidates
-# _complete): an open invitation, a refusal in the last 30 days, an accepted task with sessions
+# The members who have, now, a fact matching loads besides the index (app.matching.gather
+# complete): an open invitation, a refusal in the last 30 days, an accepted task with sessions
 # still to come, hours served in the last 30 days, or a period away not yet over. Each window is
 # taken a day wider than matching's: the flag may err only on the side of True.
 FACTS_SQL = """

@@ -381,12 +381,12 @@ class SkillLocation(Model):
     __tablename__ = "member_skill_index"
     __table_args__ = (
         CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
-        # Covers every column of matching's first step (app/tasks/candidates.py): no table visits.
+        # Covers every column of matching's first step (app/matching/query.py): no table visits.
         # A query names the levels it accepts and the bands it crosses: one short range per pair.
         Index("ix_member_skill_index_covering", *KEY, *COVERED),
         # A county's holders of a skill, for remote tasks (no distance to narrow them by).
         Index("ix_member_skill_index_county", "skill_id", "region_code", "level", *COVERED, "lon"),
-        # The approved city and province talents a widened search reads, by place (see candidates.Reach).
+        # The approved city and province talents a widened search reads, by place (see app.matching.regions.Reach).
         Index("ix_member_skill_index_talents", *KEY, "pool_city", *COVERED,
               sqlite_where=text("pool_rank >= 2"), postgresql_where=text("pool_rank >= 2")),
         # A member's level in a given skill: the probe that joins a task's other skills (and the
@@ -402,7 +402,7 @@ class SkillLocation(Model):
     lat: Mapped[float]
     lon: Mapped[float]
     band: Mapped[int]         # floor(lat * 40)
-    # Cheap facts matching filters on before loading anything else (see app/tasks/candidates.py).
+    # Cheap facts matching filters on before loading anything else (see app/matching/query.py).
     radius_km: Mapped[int] = mapped_column(default=5)
     availability_mask: Mapped[int] = mapped_column(default=0)
     limits: Mapped[int] = mapped_column(default=0)       # bit 0: no night work; bit 1: no outdoor work

@@ -56,7 +56,7 @@ def flat_scales(lat: float) -> tuple[float, float]:
 
 def flat_km(lat0: float, lon0: float, lat: float, lon: float) -> float:
     """The flat-earth distance, the east-west scale taken at lat0: a few arithmetic operations, so
-    that a database can compute it for thousands of rows (see candidates._build)."""
+    that a database can compute it for thousands of rows (see app.matching.query)."""
     ky2, kx2 = flat_scales(lat0)
     return math.sqrt((lat - lat0) ** 2 * ky2 + (lon - lon0) ** 2 * kx2)
 

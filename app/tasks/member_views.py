@@ -10,9 +10,10 @@ from flask_login import current_user, login_required
 from app import access
 from app.clock import local_now
 from app.forms import BaseForm
+from app.matching import near_me
 from app.members.models import MemberProfile
 from app.members.services import own_profile
-from app.tasks import candidates, ledger, mine, services
+from app.tasks import ledger, mine, services
 from app.tasks.forms import ApplyForm
 from app.tasks.models import Assignment, AssignmentStatus, Task
 from app.web import file_response, run_action, run_use_case
@@ -32,7 +33,7 @@ def tasks() -> ResponseReturnValue:
         flash("先登记到银发人才库，才能看到附近的志愿服务。", "info")
         return redirect(url_for("members.register_start"))
     lists = mine.my_assignments(member)
-    near = candidates.tasks_near(member) if member.is_matchable else []
+    near = near_me.tasks_near(member) if member.is_matchable else []
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=ledger.member_hours(member.id), form=BaseForm(),
                            describe=services.describe_schedule)
@@ -50,9 +51,9 @@ def _task_page(member: MemberProfile, task_id: int) -> tuple[Task, Assignment | 
 def _task_context(task: Task, member: MemberProfile, assignment: Assignment | None) -> dict:
     reasons = None
     if assignment is None:
-        reasons = candidates.why_not(task, member) or candidates.reasons_for(task, member)
+        reasons = near_me.why_not(task, member) or near_me.reasons_for(task, member)
     return dict(task=task, assignment=assignment, reasons=reasons, schedule=services.describe_schedule(task),
-                AssignmentStatus=AssignmentStatus, distance=candidates.distance_between(task, member))
+                AssignmentStatus=AssignmentStatus, distance=near_me.distance_between(task, member))
 
 
 @bp.get("/tasks/<int:task_id>")

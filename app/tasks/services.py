@@ -21,11 +21,11 @@ from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.formats import fmt_date, fmt_time
 from app.links import path_for
+from app.matching import near_me
 from app.members.models import Capacity, MemberProfile, MemberStatus, Skill
 from app.notifications.services import notify
 from app.organizations.models import Organization
 from app.regions.services import place_address
-from app.tasks import candidates
 from app.tasks import schedule as sched
 from app.tasks.models import (
     LIVE_ASSIGNMENT,
@@ -347,12 +347,12 @@ def invite(*, actor: User, task: Task, members: list[MemberProfile], message: st
         raise Invalid("邀请的话最多 500 个字", field="message")
     invited = []
     for member in members:
-        problem = candidates.why_not(task, member)
+        problem = near_me.why_not(task, member)
         if problem:
             raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
         a = Assignment(member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
                        message=(message or "").strip(), invited_by_id=actor.id,
-                       reasons=candidates.reasons_for(task, member))
+                       reasons=near_me.reasons_for(task, member))
         a.member = member
         task.assignments.append(a)
         invited.append(a)

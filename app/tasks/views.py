@@ -13,10 +13,11 @@ from app import access
 from app.clock import local_now
 from app.extensions import db
 from app.forms import BaseForm, options
+from app.matching import search
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
 from app.organizations.services import organizations_for
-from app.tasks import candidates, queries, services
+from app.tasks import queries, services
 from app.tasks.forms import (
     BasicsForm,
     CancelForm,
@@ -198,7 +199,7 @@ def cancel(task_id: int) -> ResponseReturnValue:
 
 def _candidates(task: Task) -> dict[str, Any]:
     """The candidates page's list: the best members for an open task, each with its reasons."""
-    suggestions = candidates.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
+    suggestions = search.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
     return {"suggestions": suggestions, "members": queries.members_by_id([s.member_id for s in suggestions]),
             "free": task.headcount - task.accepted_count}
 

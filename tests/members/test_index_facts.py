@@ -67,14 +67,13 @@ def test_the_nightly_refresh_clears_what_aged_out_and_keeps_what_counts(db, app,
 def test_a_member_with_facts_is_scored_with_them(db, create_task, create_member):
     """The flag is what sends a member to be completed: with it set, an invitation elsewhere
     lowers the score; without facts the index row alone gives the same score as a full load."""
-    from app.tasks import candidates
+    from app.matching import gather, score, search
 
     plain = create_member(name="无事", skills={"法律咨询": 3})
     busy = create_member(name="有邀请", skills={"法律咨询": 3})
     other = create_task(headcount=2)
     services.invite(actor=other.organizer, task=other, members=[busy])
     db.session.commit()
-    result = {s.member_id: s.score for s in candidates.suggest(create_task())}
+    result = {s.member_id: s.score for s in search.suggest(create_task())}
     assert result[busy.id] < result[plain.id]
-    assert result[plain.id] == candidates.matching.score(candidates.task_facts(create_task()),
-                                                         candidates.member_facts(plain)).score
+    assert result[plain.id] == score.score(gather.task_facts(create_task()), gather.member_facts(plain)).score

@@ -7,15 +7,10 @@ from datetime import date, datetime
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.tasks.matching import (
-    MemberFacts,
-    QuickJudge,
-    TaskFacts,
-    exclusion,
-    rank,
-    score,
-    slot_bit,
-)
+from app.matching.bound import QuickJudge
+from app.matching.facts import MemberFacts, TaskFacts
+from app.matching.score import exclusion, rank, score
+from app.members.models import slot_bit
 
 LAW, TEACH, RIVER = 1, 2, 3
 NAMES = {LAW: "法律咨询", TEACH: "课业辅导", RIVER: "河道巡护"}
@@ -260,10 +255,10 @@ def test_the_index_step_is_exact_when_nothing_outside_the_index_counts(t, m, rad
        margin=st.none() | st.floats(1e-5, 0.3), data=st.data())
 def test_the_further_reads_hold_every_row_that_could_still_make_the_list(t, m, radius, widened, fraction, bearing,
                                                                           margin, data):
-    """After the first tier, candidates._further() must reach every index row whose bound beats the
+    """After the first tier, further() must reach every index row whose bound beats the
     floor (here just below the row's bound, the hardest case): a neighbour by a "near" region, a
     talent by a "talents" one."""
-    from app.tasks import candidates
+    from app.matching.regions import anchor_skill, first_tier, further
 
     skills = {s: data.draw(st.integers(least, 3)) for s, least in t.required.items()}
     skills.update({s: data.draw(st.integers(1, 3)) for s in t.preferred if data.draw(st.booleans())})
@@ -271,12 +266,12 @@ def test_the_further_reads_hold_every_row_that_could_still_make_the_list(t, m, r
     lat = t.lat + km * math.cos(bearing) / 111.195
     m = replace(m, radius_km=radius, widened=widened, lat=lat, skills=skills, capacity=3, availability_mask=ALL_WEEK,
                 lon=t.lon + km * math.sin(bearing) / (111.195 * math.cos(math.radians(lat))))
-    anchor = candidates._anchor_skill(t)
+    anchor = anchor_skill(t)
     level = m.skills.get(anchor, 0) if anchor else 1
     bound = _judged(t, m, anchor)
     assume(bound is not None)
     floor = None if margin is None else bound - margin
     kind = "talents" if widened else "near"
-    further = candidates._further(t, QuickJudge(t, anchor), "province", floor)
-    regions = [r for r in candidates._first_tier(t, "province") + further if r.kind == kind]
+    further = further(t, QuickJudge(t, anchor), "province", floor)
+    regions = [r for r in first_tier(t, "province") + further if r.kind == kind]
     assert any(r.holds(t, m.lat, m.lon, level) for r in regions)

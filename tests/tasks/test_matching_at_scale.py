@@ -10,9 +10,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from app.matching import gather, near_me, search
+from app.matching import score as matching
 from app.members.index import index_rows
 from app.members.models import EntryStatus, MemberProfile, PoolLevel, SkillLocation
-from app.tasks import candidates, matching
 from app.tasks.models import Task, TaskStatus
 
 MEMBERS = 4000
@@ -30,7 +31,7 @@ def province(db, monkeypatch):
 
 def _reach_of(task: Task, widen: str | None):
     """Whether a widened search reaches a member, from their pool entries (not the index)."""
-    city = candidates._city_of(task)
+    city = gather.city_of(task)
 
     def reached(member: MemberProfile) -> bool:
         if widen is None:
@@ -43,7 +44,7 @@ def _reach_of(task: Task, widen: str | None):
 
 def exhaustive(task: Task, members: list[MemberProfile], base: list, widen: str | None, limit: int) -> list:
     """Every member judged by the pure module, with every fact loaded."""
-    facts = candidates.task_facts(task)
+    facts = gather.task_facts(task)
     on_task = {a.member_id for a in task.assignments}
     reached = _reach_of(task, widen)
     everyone = []
@@ -60,7 +61,7 @@ def exhaustive(task: Task, members: list[MemberProfile], base: list, widen: str 
 
 
 def _completed(f, task: Task, facts) -> "matching.MemberFacts":
-    """Every fact outside the index, loaded through the ORM (not candidates._complete)."""
+    """Every fact outside the index, loaded through the ORM (not gather.complete)."""
     from datetime import timedelta
 
     from app.clock import local_today
@@ -104,13 +105,13 @@ def test_the_population_writes_the_index_the_services_would(db, province):
 @pytest.mark.slow
 def test_the_index_path_gives_the_exhaustive_list(db, province):
     members = db.session.scalars(select(MemberProfile)).all()
-    base = [candidates.member_facts(m) for m in members]
+    base = [gather.member_facts(m) for m in members]
     tasks = db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN).order_by(Task.id)).all()
     checked = nonempty = 0
     for task in tasks[:60]:
         for widen in [task.widen_to] if task.widen_to else [None, "city", "province"]:
             expected = [(s.member_id, s.score) for s in exhaustive(task, members, base, widen, 8)]
-            assert [(s.member_id, s.score) for s in candidates.suggest(task, limit=8, widen=widen)] == expected
+            assert [(s.member_id, s.score) for s in search.suggest(task, limit=8, widen=widen)] == expected
             checked += 1
             nonempty += bool(expected)
     assert checked >= 100 and nonempty >= 40     # the comparison is not between empty lists
@@ -121,13 +122,13 @@ def test_tasks_near_me_gives_the_exhaustive_list(db, province):
     from app.regions.models import Region
 
     tasks = db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN)).all()
-    judged = [(t, candidates.task_facts(t)) for t in tasks]
+    judged = [(t, gather.task_facts(t)) for t in tasks]
     # Members of 郑州, where tasks are densest, so that most lists have something on them.
     members = db.session.scalars(select(MemberProfile).where(MemberProfile.region_code.like("4101%"))
                                  .order_by(MemberProfile.id).limit(100)).all()
     checked = nonempty = 0
     for member in members:
-        base, declined = candidates._own_context(member)
+        base, declined = near_me.own_context(member)
         county = db.session.get(Region, member.region_code)
         expected = []
         for task, facts in judged:
@@ -139,7 +140,7 @@ def test_tasks_near_me_gives_the_exhaustive_list(db, province):
             if matching.exclusion(facts, m) is None:
                 expected.append((matching.score(facts, m), task))
         expected.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
-        got = [(t.id, s.score) for s, t in candidates.tasks_near(member)]
+        got = [(t.id, s.score) for s, t in near_me.tasks_near(member)]
         assert got == [(t.id, s.score) for s, t in expected[:20]]
         checked += 1
         nonempty += bool(got)

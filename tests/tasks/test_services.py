@@ -5,15 +5,16 @@ from sqlalchemy import select
 
 from app.clock import local_now, local_today
 from app.errors import Conflict, Invalid, PermissionDenied
+from app.matching import gather, near_me, query, regions, search
 from app.members.models import Capacity, slot_bit
 from app.members.services import PeriodInput
 from app.notifications.models import Notification
-from app.tasks import candidates, ledger, services
+from app.tasks import ledger, services
 from app.tasks.models import AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
 
 
 def suggested(task, **kw):
-    return [s.member_id for s in candidates.suggest(task, **kw)]
+    return [s.member_id for s in search.suggest(task, **kw)]
 
 
 # --- posting, and bad input ---------------------------------------------------------------------
@@ -87,7 +88,7 @@ def test_weekly_schedules_expand_to_sessions(db, create_task):
 def test_matching_finds_the_member_with_reasons(db, create_task, create_member):
     near = create_member(name="近的", skills={"法律咨询": 3})
     task = create_task()
-    result = candidates.suggest(task)
+    result = search.suggest(task)
     assert [s.member_id for s in result] == [near.id]
     assert "法律咨询·精通" in result[0].reason_text and "有空" in result[0].reason_text
 
@@ -136,7 +137,7 @@ def test_the_database_keeps_exactly_the_members_within_both_radii(db, create_tas
     member.lat, member.lon = task.lat + km / 111.195 * 0.6, task.lon + km / 111.195 * 0.8 / 0.8241
     reindex_member(member)
     db.session.commit()
-    distance = candidates.distance_between(task, member)
+    distance = near_me.distance_between(task, member)
     assert abs(distance - km) < 0.05
     assert (suggested(task) == [member.id]) is (distance <= min(10, own_radius))
     assert (suggested(task) == [member.id]) is expected
@@ -166,13 +167,13 @@ def test_widening_reaches_approved_city_talents_beyond_the_radius(db, create_tas
     task = create_task(skills={"法律咨询": 3})
     assert suggested(task) == []
     services.widen(actor=task.organizer, task=task, to="city")
-    result = candidates.suggest(task)
+    result = search.suggest(task)
     assert [s.member_id for s in result] == [far.id] and "市级人才库" in result[0].reason_text
-    assert task.id in [t.id for _, t in candidates.tasks_near(far)]      # and the member sees it too
+    assert task.id in [t.id for _, t in near_me.tasks_near(far)]      # and the member sees it too
     elsewhere = create_task(skills={"法律咨询": 3}, org=create_org(county="411326"))   # 淅川, in 南阳市
     services.widen(actor=elsewhere.organizer, task=elsewhere, to="city")
     assert far.id not in suggested(elsewhere)
-    assert elsewhere.id not in [t.id for _, t in candidates.tasks_near(far)]
+    assert elsewhere.id not in [t.id for _, t in near_me.tasks_near(far)]
 
 
 def test_recent_hours_hold_a_member_back_and_are_given_as_the_reason(db, create_task, create_member):
@@ -187,7 +188,7 @@ def test_recent_hours_hold_a_member_back_and_are_given_as_the_reason(db, create_
     services.confirm_attendance(actor=past.organizer, session=session,
                                 entries={_assignment(past, busy).id: (True, 3.0, "")})
     db.session.commit()
-    result = candidates.suggest(create_task(org=past.organization, organizer=past.organizer))
+    result = search.suggest(create_task(org=past.organization, organizer=past.organizer))
     assert [s.member_id for s in result] == [rested.id, busy.id]
     assert "近一个月服务 3 小时" in result[1].reason_text and "近一个月还没有服务过" in result[0].reason_text
     assert result[0].score > result[1].score
@@ -200,10 +201,10 @@ def test_a_recent_refusal_of_the_organization_holds_a_member_back_but_not_out(db
     services.invite(actor=earlier.organizer, task=earlier, members=[refused])
     services.respond(member=refused, assignment=_assignment(earlier, refused), accept=False)
     db.session.commit()
-    same_org = candidates.suggest(create_task(org=earlier.organization, organizer=earlier.organizer))
+    same_org = search.suggest(create_task(org=earlier.organization, organizer=earlier.organizer))
     assert [s.member_id for s in same_org] == [willing.id, refused.id]
     assert same_org[1].score == pytest.approx(same_org[0].score * 0.75, abs=1e-5)
-    elsewhere = candidates.suggest(create_task())                     # another organization: no memory
+    elsewhere = search.suggest(create_task())                     # another organization: no memory
     assert {s.member_id for s in elsewhere} == {willing.id, refused.id}
     assert elsewhere[0].score == elsewhere[1].score
 
@@ -214,7 +215,7 @@ def test_a_member_s_weekly_hours_limit_keeps_them_off_longer_tasks(db, create_ta
     assert sorted(suggested(create_task(hours=2))) == sorted([short_week.id, any_week.id])
     long_task = create_task(hours=3)
     assert suggested(long_task) == [any_week.id]
-    assert candidates.why_not(long_task, short_week) == "超出每周可服务的时间"
+    assert near_me.why_not(long_task, short_week) == "超出每周可服务的时间"
 
 
 def test_other_required_skills_and_preferred_skills_come_from_the_index(db, create_task, create_member):
@@ -222,7 +223,7 @@ def test_other_required_skills_and_preferred_skills_come_from_the_index(db, crea
     one = create_member(name="只会一样", skills={"法律咨询": 3})
     short = create_member(name="第二样不够", skills={"法律咨询": 3, "课业辅导": 1})
     task = create_task(skills={"法律咨询": 2, "课业辅导": 2})
-    result = candidates.suggest(task)
+    result = search.suggest(task)
     assert [s.member_id for s in result] == [both.id]
     assert "法律咨询·熟练" in result[0].reason_text and "课业辅导·熟练" in result[0].reason_text
 
@@ -230,7 +231,7 @@ def test_other_required_skills_and_preferred_skills_come_from_the_index(db, crea
     river = create_member(name="也会巡护", skills={"法律咨询": 3, "河道巡护": 2})
     weak = create_member(name="巡护刚入门", skills={"法律咨询": 3, "河道巡护": 1})
     preferring = create_task(skills={"法律咨询": 3}, preferred={"河道巡护": 2})
-    result = candidates.suggest(preferring)
+    result = search.suggest(preferring)
     assert result[0].member_id == river.id and "河道巡护·熟练" in result[0].reason_text
     assert {s.member_id for s in result[1:]} == {plain.id, weak.id, one.id, short.id}
     assert all("河道巡护" not in s.reason_text for s in result[1:])
@@ -263,7 +264,7 @@ def test_widening_to_the_province_reaches_talents_far_beyond_the_city(db, create
                 entry=pool.nominate(actor=province, member=far, level=PoolLevel.PROVINCE, reason="全省调解能手"))
     db.session.commit()
     for widen in ("province", "city"):                  # province talents answer either widening
-        result = candidates.suggest(task, widen=widen)
+        result = search.suggest(task, widen=widen)
         assert [s.member_id for s in result] == [far.id] and "省级人才库" in result[0].reason_text
         assert result[0].distance_km > 250 and result[0].parts["distance"] == 0
 
@@ -273,7 +274,7 @@ def test_tasks_near_me_mirror_the_organizers_view(db, create_task, create_member
     fits = create_task(title="法律咨询日", skills={"法律咨询": 2})
     create_task(title="需要精通课业辅导", skills={"课业辅导": 3})
     create_task(title="淅川的河道巡护", skills={"法律咨询": 1}, org=None)
-    listed = [(t.title, s.reason_text) for s, t in candidates.tasks_near(member)]
+    listed = [(t.title, s.reason_text) for s, t in near_me.tasks_near(member)]
     assert [title for title, _ in listed] == ["法律咨询日", "淅川的河道巡护"]
     assert "法律咨询·精通" in listed[0][1]
     assert fits.id
@@ -415,8 +416,8 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
                                                                      remote, required, preferred):
     """The database's bound (_sql_bound) is never below the exact one, so reading a page of rows
     best-first, and everything when the page is not enough, gives the list reading all would."""
+    from app.matching.bound import IndexRow, QuickJudge
     from app.members.index import reindex_member
-    from app.tasks.matching import QuickJudge
 
     task = create_task(skills=required, preferred=preferred, radius_km=30, remote=remote)
     members = []
@@ -433,32 +434,32 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
     other = create_task(org=task.organization, organizer=task.organizer, skills={"课业辅导": 1}, radius_km=30)
     services.invite(actor=task.organizer, task=other, members=members[1:3])   # scores fall below their bounds
     db.session.commit()
-    facts = candidates.task_facts(task)
-    judge = QuickJudge(facts, candidates._anchor_skill(facts))
+    facts = gather.task_facts(task)
+    judge = QuickJudge(facts, regions.anchor_skill(facts))
     found = []
-    everywhere = candidates._first_tier(facts, None) + ([] if remote else candidates._further(facts, judge, None, None))
+    everywhere = regions.first_tier(facts, None) + ([] if remote else regions.further(facts, judge, None, None))
     for reach in everywhere:
-        found += db.session.execute(*candidates._index_query(task, facts, judge, [reach], set(), 100)).all()
+        found += db.session.execute(*query.index_query(task, facts, judge, [reach], set(), 100)).all()
     # What matching runs (on PostgreSQL: the SQL compiled once, on the driver) reads the same rows,
     # widened searches' shapes included.
     skip = {members[4].id}
     for widen in (None, "city", "province"):
-        reaches = candidates._first_tier(facts, widen) + ([] if remote else candidates._further(facts, judge, widen, None))
-        city = candidates._city_of(task) if widen == "city" else None
-        read = candidates._read_index(*candidates._index_shape(task, facts, judge, reaches, skip, 100, city))
+        reaches = regions.first_tier(facts, widen) + ([] if remote else regions.further(facts, judge, widen, None))
+        city = gather.city_of(task) if widen == "city" else None
+        read = query.read_index(*query.index_shape(task, facts, judge, reaches, skip, 100, city))
         through_sqlalchemy = [tuple(row) for row in db.session.execute(
-            *candidates._index_query(task, facts, judge, reaches, skip, 100, city))]
+            *query.index_query(task, facts, judge, reaches, skip, 100, city))]
         assert read and read == through_sqlalchemy and skip.isdisjoint(row[0] for row in read)
         assert [tuple(map(type, row)) for row in read] == [tuple(map(type, row)) for row in through_sqlalchemy]
     assert len(found) >= 5 and len({row.member_id for row in found}) == len(found)   # each member read once
     sql_bound = {row.member_id: row.bound for row in found}
-    for bound, row in judge.bounds([tuple(r)[:10 + len(judge.extra)] for r in found]):
+    for bound, row in judge.bounds([IndexRow.read(r, len(judge.extra)) for r in found]):
         assert sql_bound[row[0]] >= bound
-    monkeypatch.setattr(candidates, "PAGE", 10_000)
-    everything = [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)]
+    monkeypatch.setattr(search, "PAGE", 10_000)
+    everything = [(s.member_id, s.score) for s in search.suggest(task, limit=4)]
     for page in (1, 2, 5):
-        monkeypatch.setattr(candidates, "PAGE", page)
-        assert [(s.member_id, s.score) for s in candidates.suggest(task, limit=4)] == everything
+        monkeypatch.setattr(search, "PAGE", page)
+        assert [(s.member_id, s.score) for s in search.suggest(task, limit=4)] == everything
     assert len(everything) == 4
 
 
@@ -466,19 +467,19 @@ def test_an_empty_list_goes_to_the_index_query_as_one_that_matches_nothing(db, c
     """Nobody to skip, or a region with no level left to read: the query gets [0], never [] (on
     PostgreSQL an empty list has no type, so its statement would be prepared and planned again);
     no member, skill or level is numbered 0, so such a region still reads nothing."""
-    from app.tasks.matching import QuickJudge
+    from app.matching.bound import QuickJudge
 
     task = create_task(skills={"法律咨询": 1}, radius_km=30)
     member = create_member(skills={"法律咨询": 2})
     db.session.commit()
-    facts = candidates.task_facts(task)
-    judge = QuickJudge(facts, candidates._anchor_skill(facts))
+    facts = gather.task_facts(task)
+    judge = QuickJudge(facts, regions.anchor_skill(facts))
 
     def read(reach):
-        statement, params = candidates._index_query(task, facts, judge, [reach], set(), 100)
+        statement, params = query.index_query(task, facts, judge, [reach], set(), 100)
         lists = {name: value for name, value in params.items() if isinstance(value, list)}
         assert {"p0_skip", "p0_levels"} <= lists.keys() and all(lists.values())
         return [row.member_id for row in db.session.execute(statement, params)]
 
-    assert read(candidates.Reach("near", within_km=30, levels=())) == []
-    assert read(candidates.Reach("near", within_km=30)) == [member.id]
+    assert read(regions.Reach("near", within_km=30, levels=())) == []
+    assert read(regions.Reach("near", within_km=30)) == [member.id]

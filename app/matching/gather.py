@@ -1,0 +1,146 @@
+"""The facts a search needs, from the database: a task's (TaskFacts), one member's (MemberFacts),
+and, for the few index rows that may make a list, the facts the index does not carry (blocked
+dates, clashes, open invitations, refusals, recent hours), in one read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.sql.selectable import CompoundSelect
+
+from app.clock import local_now, local_today, utcnow
+from app.extensions import db
+from app.matching.facts import MemberFacts, TaskFacts
+from app.matching.reads import arrays, connection, one_of
+from app.members.models import MemberProfile, UnavailablePeriod
+from app.regions.models import Region, RegionLevel
+from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskMode, TaskSession
+
+DECLINE_MEMORY_DAYS = 30   # a refusal holds a member back from the organization's tasks this long
+
+
+def task_facts(task: Task) -> TaskFacts:
+    now = local_now()
+    names = {ts.skill_id: ts.skill.name for ts in task.skills}
+    return TaskFacts(
+        remote=task.mode is TaskMode.REMOTE, lat=task.lat, lon=task.lon, radius_km=task.radius_km,
+        required={ts.skill_id: ts.min_level for ts in task.skills if ts.required},
+        preferred={ts.skill_id: ts.min_level for ts in task.skills if not ts.required},
+        demand=task.demand.rank, outdoor=task.outdoor, organization_id=task.organization_id, skill_names=names,
+        sessions=tuple((s.starts_at, s.ends_at) for s in task.sessions if not s.cancelled and s.ends_at > now))
+
+
+def city_of(task: Task) -> str | None:
+    """The code of the city a task's county belongs to, if any."""
+    county = db.session.get(Region, task.region_code)
+    city = db.session.get(Region, county.parent_code) if county is not None and county.parent_code else None
+    return city.code if city is not None and city.level is RegionLevel.CITY else None
+
+
+BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
+    UnavailablePeriod.__table__.c, TaskSession.__table__.c, Assignment.__table__.c, Task.__table__.c,
+    ServiceRecord.__table__.c)
+
+
+@lru_cache(maxsize=2)
+def _completion_statement(array: bool) -> CompoundSelect:
+    """The one read of complete(), built once: a UNION ALL of the members' assignments (with the
+    sessions of the accepted ones that overlap the task), their blocked dates in the task's span
+    and their recent hours, told apart by the first column."""
+    first, last = bindparam("first", type_=DateTime()), bindparam("last", type_=DateTime())
+    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
+                    ASSIGNMENTS.task_id != bindparam("task_id", type_=Integer()), ~SESSIONS.cancelled,
+                    SESSIONS.ends_at > first, SESSIONS.starts_at < last)
+    # Whose task a refusal was for: looked up for refusals only (a few rows), not joined for all.
+    organization = case((ASSIGNMENTS.status == AssignmentStatus.DECLINED,
+                         select(TASKS.organization_id).where(TASKS.id == ASSIGNMENTS.task_id).scalar_subquery()))
+    no_date, no_time, no_number = cast(null(), Date), cast(null(), DateTime), cast(null(), Float)
+    assignments = (
+        select(literal_column("1").label("kind"), ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id,
+               ASSIGNMENTS.updated_at, organization.label("organization_id"), SESSIONS.starts_at, SESSIONS.ends_at,
+               no_date.label("start_date"), no_date.label("end_date"), no_number.label("hours"))
+        .select_from(Assignment.__table__).outerjoin(TaskSession.__table__, clashing)
+        .where(one_of(ASSIGNMENTS.member_id, "ids", array), ASSIGNMENTS.status.in_(
+            [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED])))
+    blocked = select(literal_column("2"), BLOCKED.member_id, null(), null(), no_time, null(), no_time, no_time,
+                     BLOCKED.start_date, BLOCKED.end_date, no_number).where(
+        one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
+        BLOCKED.start_date <= bindparam("last_day", type_=Date()))
+    hours = select(literal_column("3"), RECORDS.member_id, null(), null(), no_time, null(), no_time, no_time, no_date,
+                   no_date, cast(func.sum(RECORDS.hours), Float)).where(
+        one_of(RECORDS.member_id, "ids", array), RECORDS.attended,
+        RECORDS.served_on >= bindparam("since", type_=Date())).group_by(RECORDS.member_id)
+    return union_all(assignments, blocked, hours)
+
+
+def complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[MemberFacts]:
+    """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
+    invitations, recent refusals of this organization and recent hours, in one read. The skills a
+    task asks for came with the index rows."""
+    ids = [m.member_id for m in partial]
+    first = min((s for s, _ in facts.sessions), default=local_now())
+    last = max((e for _, e in facts.sessions), default=first)
+    busy: dict[int, list] = defaultdict(list)
+    blocked: dict[int, list] = defaultdict(list)
+    pending: dict[int, int] = defaultdict(int)
+    declined: set[int] = set()
+    hours: dict[int, float] = {}
+    recently = utc_days_ago(DECLINE_MEMORY_DAYS)
+    params = {"ids": ids, "task_id": task.id, "first": first, "last": last, "first_day": first.date(),
+              "last_day": last.date(), "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
+    for row in connection().execute(_completion_statement(arrays()), params):
+        kind, member_id = int(row.kind), row.member_id
+        if kind == 2:
+            blocked[member_id].append((row.start_date, row.end_date))
+        elif kind == 3:
+            hours[member_id] = float(row.hours or 0)
+        elif row.status is AssignmentStatus.INVITED:
+            pending[member_id] += 1
+        elif row.status is AssignmentStatus.DECLINED:
+            if row.organization_id == task.organization_id and row.task_id != task.id and row.updated_at >= recently:
+                declined.add(member_id)
+        elif row.starts_at is not None:
+            busy[member_id].append((row.starts_at, row.ends_at))
+    return [replace(m, unavailable=tuple(blocked.get(m.member_id, ())),
+                    busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),
+                    declined_org_recently=m.member_id in declined, hours_30d=hours.get(m.member_id, 0.0))
+            for m in partial]
+
+
+def utc_days_ago(days: int) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def member_facts(member: MemberProfile, task: Task | None = None) -> MemberFacts:
+    """Every fact about one member (for checking an invitation, or their own list of tasks)."""
+    partial = MemberFacts(
+        member_id=member.id, lat=member.lat, lon=member.lon, radius_km=member.service_radius_km,
+        skills={s.skill_id: s.level for s in member.skills if s.skill.active},
+        capacity=(member.capacity.rank if member.capacity else 1), availability_mask=member.availability_mask,
+        consent=member.has_consent, active=member.status.value == "active", no_night=member.no_night,
+        no_outdoor=member.no_outdoor, max_hours_week=member.max_hours_week, pool_rank=member.pool_rank)
+    if task is None:
+        return partial
+    facts = task_facts(task)
+    completed = complete(task, facts, [partial])[0]
+    on_task = db.session.scalar(select(Assignment.id).where(Assignment.task_id == task.id,
+                                                            Assignment.member_id == member.id)) is not None
+    return replace(completed, on_task=on_task)

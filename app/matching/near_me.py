@@ -1,0 +1,121 @@
+"""The member's side of matching: open tasks near a member ("tasks near me"), and why one member
+cannot be invited to a task, with the same hard filters and score as the organizer's list."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy.orm import lazyload
+
+from app.clock import local_now, local_today
+from app.extensions import db
+from app.matching.facts import MemberFacts, Suggestion
+from app.matching.gather import DECLINE_MEMORY_DAYS, city_of, member_facts, task_facts, utc_days_ago
+from app.matching.query import INDEX, talent_rows
+from app.matching.score import exclusion, score
+from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
+from app.regions.codes import code_within
+from app.regions.geo import bounding_box, haversine_km
+from app.regions.models import Region
+from app.tasks.ledger import hours_since
+from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
+
+
+def why_not(task: Task, member: MemberProfile) -> str | None:
+    """Why this member cannot be invited to this task now (Chinese), or None."""
+    facts = task_facts(task)
+    widened = bool(task.widen_to) and db.session.scalar(
+        select(INDEX.c.member_id).where(*talent_rows(INDEX.c, city_of(task) if task.widen_to == "city" else None),
+                                        INDEX.c.member_id == member.id).limit(1)) is not None
+    m = replace(member_facts(member, task), widened=widened)
+    return exclusion(facts, m)
+
+
+def reasons_for(task: Task, member: MemberProfile) -> str:
+    return score(task_facts(task), member_facts(member, task)).reason_text
+
+
+def own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
+    """One member's facts for judging many tasks at once, and the organizations they declined lately."""
+    now = local_now()
+    facts = member_facts(member)
+    blocked = tuple((p.start_date, p.end_date) for p in member.unavailable if p.end_date >= now.date())
+    busy = tuple(db.session.execute(select(TaskSession.starts_at, TaskSession.ends_at)
+                                    .join(Assignment, Assignment.task_id == TaskSession.task_id).where(
+        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED,
+        ~TaskSession.cancelled, TaskSession.ends_at > now)).all())
+    pending = db.session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.INVITED))
+    declined = set(db.session.scalars(select(Task.organization_id).join(Assignment, Assignment.task_id == Task.id).where(
+        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.DECLINED,
+        Assignment.updated_at >= utc_days_ago(DECLINE_MEMORY_DAYS))))
+    hours = hours_since([member.id], local_today() - timedelta(days=DECLINE_MEMORY_DAYS)).get(member.id, 0.0)
+    return replace(facts, unavailable=blocked, busy=busy, open_invitations=pending or 0,
+                   hours_30d=hours), declined
+
+
+def widened_reach(member: MemberProfile):
+    """Which widened tasks reach this member (the mirror of _talent_rows): tasks widened to the
+    city, in the cities whose pool approved them, and any widened task for a province talent."""
+    approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
+    if any(e.level is PoolLevel.PROVINCE for e in approved):
+        return Task.widen_to.is_not(None)
+    cities = [e.region_code for e in approved if e.level is PoolLevel.CITY]
+    if not cities:
+        return None
+    return and_(Task.widen_to == "city", code_within(Task.region_code, [c[:4] for c in cities]))
+
+
+def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggestion, Task]]:
+    """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
+    hard filters and score as the organizer's list, seen from the member's side."""
+    box = bounding_box(member.lat, member.lon, member.service_radius_km)
+    onsite = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.lat.between(box.min_lat, box.max_lat),
+                                   Task.lon.between(box.min_lon, box.max_lon))
+    county = db.session.get(Region, member.region_code)
+    remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
+                                   Task.region_code.in_([member.region_code,
+                                                         (county.parent_code if county else None) or ""]))
+    ids = set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
+    reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
+    widened_ids = set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach))) \
+        if reach is not None else set()
+    ids |= widened_ids
+    if not ids:
+        return []
+    ids -= set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
+                                                                   Assignment.task_id.in_(ids))))
+    base, declined = own_context(member)
+    results = []
+    # Only what matching reads (a task's assignments are not needed here), and only the tasks whose
+    # skills, demand and setting the member meets: the database drops the rest before they load.
+    query = select(Task).where(Task.id.in_(ids), *within_means(base)).options(lazyload(Task.assignments))
+    for task in db.session.scalars(query).all():
+        facts = task_facts(task)
+        m = replace(base, declined_org_recently=task.organization_id in declined)
+        if task.id in widened_ids:
+            m = replace(m, widened=True)
+        if exclusion(facts, m) is None:
+            results.append((score(facts, m), task))
+    results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
+    return results[:limit]
+
+
+def within_means(m: MemberFacts) -> list:
+    """Conditions on Task that the hard filters would impose anyway for this member: every required
+    skill held at its level, a demand within their capacity, no outdoor work if they said so."""
+    held = or_(*[and_(TaskSkill.skill_id == skill_id, TaskSkill.min_level <= level)
+                 for skill_id, level in m.skills.items()]) if m.skills else literal(False)
+    conditions = [~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~held),
+                  Task.demand.in_([c for c in Capacity if c.rank <= m.capacity])]
+    if m.no_outdoor:
+        conditions.append(~Task.outdoor)
+    return conditions
+
+
+def distance_between(task: Task, member: MemberProfile) -> float | None:
+    if task.lat is None or task.lon is None:
+        return None
+    return haversine_km(task.lat, task.lon, member.lat, member.lon)

@@ -1,0 +1,100 @@
+"""Which parts of the skill-location index a search reads: the nearest first, then only as far out
+as a row could still make the list."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from app.matching.bound import QuickJudge
+from app.matching.facts import WIDENED_REACH_KM, TaskFacts
+from app.matching.score import WEIGHTS
+from app.regions.geo import bounding_box
+
+INNER_SHARE = 0.25        # the first box read around an onsite task, as a share of its radius
+TALENTS_INNER_KM = 25.0   # the same for the talents a widened search reaches
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where in the index one query looks: around an onsite task (within `within_km` of it, leaving
+    out the box of `beyond_km` read before), a remote task's county, or the talents a widened
+    search reaches (by distance in the same way, or anywhere); `levels` narrows the anchor skill's
+    levels read (None: every level the task accepts; empty: nothing to read here)."""
+
+    kind: str                       # "near", "county" or "talents"
+    widen: str | None = None        # for talents: "city" or "province"
+    within_km: float | None = None
+    beyond_km: float | None = None
+    levels: tuple[int, ...] | None = None
+
+    @property
+    def widened(self) -> bool:
+        return self.kind == "talents"
+
+    def holds(self, facts: TaskFacts, lat: float, lon: float, level: int) -> bool:
+        """Whether an index row at (lat, lon) with the anchor at `level` is in this region (the
+        place and level conditions of its query, in Python: for tests; `level` 0 when no skill
+        anchors the search)."""
+        if self.levels is not None and (level not in self.levels if level else not self.levels):
+            return False
+        assert facts.lat is not None and facts.lon is not None
+        if self.within_km is not None and not bounding_box(facts.lat, facts.lon, self.within_km).contains(lat, lon):
+            return False
+        return self.beyond_km is None or not bounding_box(facts.lat, facts.lon, self.beyond_km).contains(lat, lon)
+
+
+def anchor_skill(facts: TaskFacts) -> int | None:
+    """The required skill whose index range to read (the highest minimum level narrows most)."""
+    if not facts.required:
+        return None
+    return max(facts.required, key=lambda s: (facts.required[s], -s))
+
+
+def first_tier(facts: TaskFacts, widen: str | None) -> list[Reach]:
+    """What is read first: a remote task's county, or the nearest quarter of an onsite task's
+    radius (and the talents within TALENTS_INNER_KM of it, when widened)."""
+    if facts.remote:
+        return [Reach("county")] + ([Reach("talents", widen)] if widen else [])
+    first = [Reach("near", within_km=facts.radius_km * INNER_SHARE)]
+    return first + ([Reach("talents", widen, within_km=TALENTS_INNER_KM)] if widen else [])
+
+
+def further(facts: TaskFacts, judge: QuickJudge, widen: str | None, floor: float | None) -> list[Reach]:
+    """The rest of the index an onsite task must read, given `floor`: the score a row must beat to
+    make the list (None while it is not full). A row's bound is at most what its anchor level
+    allows for everything but distance, plus its distance part; so for each level there is a
+    distance beyond which nobody can beat the floor, and only the rows nearer than that (outside
+    what the first tier read) are read. The regions are always the same for a kind of task (one
+    per level and kind, those with nothing to read asking for no level), so that their query
+    keeps one shape."""
+    w = WEIGHTS["distance"]
+    inner, radius = facts.radius_km * INNER_SHARE, facts.radius_km
+
+    def within(scale: float, base: float) -> float:
+        # base + w * (1 - d / scale) > floor  <=>  d < scale * (1 - (floor - base) / w)
+        if floor is None:
+            return math.inf
+        return scale * (1 - (floor - base) / w) * (1 + 1e-9) + 1e-6
+
+    reaches = []
+    for levels in level_groups(judge):
+        base = judge.ceiling(levels[-1])
+        near, far = within(radius, base), within(WIDENED_REACH_KM, base)
+        reaches.append(Reach("near", within_km=min(radius, max(near, inner)), beyond_km=inner,
+                             levels=levels if near > inner else ()))
+        if widen:
+            reaches.append(Reach("talents", widen, within_km=min(WIDENED_REACH_KM, max(far, TALENTS_INNER_KM)),
+                                 beyond_km=TALENTS_INNER_KM, levels=levels if far > TALENTS_INNER_KM else ()))
+            # Beyond WIDENED_REACH_KM nothing for distance, but maybe enough for the rest.
+            reaches.append(Reach("talents", widen, beyond_km=WIDENED_REACH_KM,
+                                 levels=levels if far > WIDENED_REACH_KM else ()))
+    return reaches
+
+
+def level_groups(judge: QuickJudge) -> list[tuple[int, ...]]:
+    """The anchor levels to read apart (they differ in how far away they can still make the list);
+    one group when no skill anchors the search (levels do not count then)."""
+    if judge.anchor is None:
+        return [(1, 2, 3)]
+    return [(level,) for level in range(3, max(judge.anchor_min, 1) - 1, -1)]
