@@ -42,24 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse:
         fresh_database(url)
 
-    from flask_migrate import upgrade
-
     from app import create_app
     from app.backup.digest import digest_database
     from app.backup.services import BackupSettings, create_backup, verify_backup
     from app.extensions import db
-    from app.regions.services import load_gazetteer
-    from bench.population import fill
+    from bench.population import ready
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "SECRET_KEY": "bench"})
     with app.app_context():
         engine = db.engine.dialect.name
-        if not args.reuse:
-            upgrade()
-            load_gazetteer()
-            db.session.commit()
-            print(f"filling {engine} with {args.members:,} members")
-            fill(args.members, seed=args.seed)
+        ready(args.members, seed=args.seed, reuse=args.reuse)
         db.session.remove()
         db.engine.dispose()
         with tempfile.TemporaryDirectory(prefix="yinhui-bench-backup-") as folder:

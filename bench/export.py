@@ -62,23 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     from app.extensions import db
     from app.jobs.models import Job
     from app.members.models import MemberProfile
+    from bench.population import ready
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "SECRET_KEY": "bench", "REDIS_URL": None,
                       "JOBS_REDIS_URL": None, "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, **settings})
     with app.app_context():
         engine = db.engine.dialect.name
-        fill: dict = {"fill_seconds": None}
-        if not args.reuse:
-            from flask_migrate import upgrade
-
-            from app.regions.services import load_gazetteer
-            from bench.population import fill as fill_database
-
-            upgrade()
-            load_gazetteer()
-            db.session.commit()
-            print(f"filling {engine} with {args.members:,} members")
-            fill = fill_database(args.members, seed=args.seed)
+        fill = ready(args.members, seed=args.seed, reuse=args.reuse)
         members = db.session.scalar(select(func.count()).select_from(MemberProfile))
         phone = "19955500001"
         admin = db.session.scalar(select(User).where(User.phone == phone))

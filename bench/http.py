@@ -36,7 +36,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import event, func, select
 
 from app import create_app
@@ -46,11 +45,10 @@ from app.demo import DEMO_PASSWORD, seed_demo
 from app.extensions import db
 from app.members.models import MemberProfile, MemberSkill, SkillLocation
 from app.organizations.models import Organization
-from app.regions.services import load_gazetteer
 from app.tasks.models import Task, TaskStatus
 from app.venues.models import Venue
 from bench.matching import OUT, fresh_database
-from bench.population import fill
+from bench.population import ready
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -129,13 +127,7 @@ def build(url: str, members: int, reuse: bool, seed: int, sign_in: int) -> tuple
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "SECRET_KEY": SECRET})
     with app.app_context():
         engine = db.engine.dialect.name
-        if not reuse:
-            upgrade()
-            load_gazetteer()
-            db.session.commit()
-            if members:
-                print(f"filling {engine} with {members:,} members")
-                fill(members, seed=seed)
+        ready(members, seed=seed, reuse=reuse)
         plan = prepare(sign_in)
         db.session.remove()
         db.engine.dispose()

@@ -159,23 +159,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import create_app
     from app.extensions import db
+    from bench.population import ready
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "SECRET_KEY": "bench"})
     with app.app_context():
         engine = db.engine.dialect.name
-        fill = {"fill_seconds": None}
-        if not args.reuse:
-            from flask_migrate import upgrade
-
-            from app.regions.services import load_gazetteer
-
-            upgrade()
-            load_gazetteer()
-            db.session.commit()
-            from bench.population import fill as fill_database
-
-            print(f"filling {engine} with {args.members:,} members")
-            fill = fill_database(args.members, seed=args.seed)
+        fill = ready(args.members, seed=args.seed, reuse=args.reuse)
         return run_queries(args, engine, fill)
 
 

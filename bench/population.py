@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
 from app.accounts.models import User
@@ -37,6 +38,7 @@ from app.members.models import (
 )
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.models import Region
+from app.regions.services import load_gazetteer
 from app.tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -101,6 +103,21 @@ def _skill_weights(skills: list[int], rng: random.Random) -> list[float]:
     rng.shuffle(order)
     rank = {s: i + 1 for i, s in enumerate(order)}
     return [1 / rank[s] ** 0.9 for s in skills]
+
+
+def ready(members: int, *, seed: int, reuse: bool, log=print) -> dict:
+    """In an app context, what every benchmark does first: bring the schema to head (a reused
+    database too, so that one filled by older code gains the newer tables), and unless reusing,
+    load the gazetteer and fill N members. Returns fill()'s figures; fill_seconds None when reused."""
+    upgrade()
+    if reuse:
+        return {"fill_seconds": None}
+    load_gazetteer()
+    db.session.commit()
+    if not members:
+        return {"fill_seconds": None}
+    log(f"filling {db.engine.dialect.name} with {members:,} members")
+    return fill(members, seed=seed, log=log)
 
 
 def fill(members: int, *, seed: int = 2026, log=print) -> dict:
