@@ -118,7 +118,13 @@ def _after_commit(session: Session) -> None:
         return
     queue: Enqueuer = current_app.extensions["jobs"]
     for job_id in ids:
-        queue.enqueue(job_id)
+        try:
+            queue.enqueue(job_id)
+        except Exception as e:  # noqa: BLE001 - any storage error (Redis away, SQLite locked): the row is committed
+            # The job is safe in its row; the sweeper hands jobs queued too long to the queue again,
+            # so the page that asked goes on instead of failing after its commit.
+            log.warning("job %s could not be handed to the queue (%s); the sweeper will retry", job_id,
+                        type(e).__name__)
 
 
 def _after_rollback(session: Session) -> None:

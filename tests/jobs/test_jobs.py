@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import select, update
 
 from app.clock import utcnow
@@ -177,3 +178,25 @@ def test_the_job_queue_is_watched_by_readiness_and_metrics(app, db, client):
     assert state.depth == 1 and state.oldest_age_seconds is not None and state.oldest_age_seconds >= 1800
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'yinhui_queue_depth{queue="jobs"} 1.0' in metrics
+
+
+class _QueueAway:
+    def enqueue(self, job_id: int) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_a_queue_that_is_away_loses_no_job_and_fails_no_page(app, db, caplog):
+    queue = app.extensions["jobs"]
+    app.extensions["jobs"] = _QueueAway()
+    job = jobs.submit("t.ok", {"n": 9})
+    with caplog.at_level(logging.WARNING, logger=jobs.log.name):
+        db.session.commit()                    # the caller's commit stands; nothing raised
+    db.session.refresh(job)
+    assert job.state == "queued" and CALLS == []
+    assert f"job {job.id} could not be handed to the queue (ConnectionError)" in caplog.text
+    app.extensions["jobs"] = queue             # the queue is back
+    db.session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    assert jobs.sweep().resent == [job.id]
+    db.session.refresh(job)
+    assert job.state == "done" and CALLS == [{"n": 9}]
