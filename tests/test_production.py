@@ -4,6 +4,7 @@ and English) and a non-zero exit; `flask seed-demo` refuses; `flask doctor` list
 from __future__ import annotations
 
 import runpy
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from app import create_app
 from app.production import UnsafeProduction, main, problems, web_workers
 from tests.conftest import database_url_for
-from tests.servers import ROOT, Gunicorn, flask
+from tests.servers import ROOT, Gunicorn, flask, run
 
 SAFE = {
     "YINHUI_ENV": "production",
@@ -172,3 +173,13 @@ def test_gunicorn_conf_counts_workers_as_the_doctor_does(monkeypatch):
         assert conf["workers"] == web_workers()
     assert conf["workers"] == 3
     assert conf["preload_app"] is False and conf["timeout"] > 0 and conf["graceful_timeout"] > 0
+
+
+def test_the_job_worker_refuses_unsafe_production_settings_without_a_traceback():
+    result = run([sys.executable, "-m", "huey.bin.huey_consumer", "app.jobs.worker.queue", "-w", "1"],
+                 environment({"BASE_URL": None}))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("拒绝启动 refusing to start — BASE_URL:")
+    assert lines[1:] == ["\x1b[91mError importing app.jobs.worker.queue\x1b[0m"]    # Huey's own word
+    assert "Traceback" not in result.stderr
