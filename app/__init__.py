@@ -17,7 +17,7 @@ from app import config as configuration
 from app import ops
 from app.access import Permissions
 from app.accounts.models import User
-from app.accounts.sessions import DatabaseSessionInterface
+from app.accounts.sessions import SAFE_METHODS, DatabaseSessionInterface
 from app.accounts.views import bp as accounts_bp
 from app.audit.services import origin
 from app.bookings.views import bp as bookings_bp
@@ -106,7 +106,7 @@ def _register_request_hooks(app: Flask) -> None:
     def mark_request() -> None:
         # SQLite: a request that may write takes the write lock when its transaction begins. A GET
         # never writes in its own transaction (an audited read commits apart: audit.record_read).
-        g._write_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        g._write_token = write_intent.set(request.method not in SAFE_METHODS)
         g._origin_token = origin.set(request.remote_addr or "")
 
     @app.teardown_request

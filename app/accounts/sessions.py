@@ -42,6 +42,7 @@ _serializer = TaggedJSONSerializer()
 USER_KEY = "_user_id"  # where Flask-Login keeps the signed-in user's id
 ANONYMOUS_SALT = "yinhui-anonymous-session"
 RESIGN_AFTER = timedelta(hours=1)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})   # never write in their own transaction
 
 
 def _digest(token: str) -> str:
@@ -82,11 +83,14 @@ class DatabaseSessionInterface(SessionInterface):
             return session
         row = db.session.get(UserSession, _digest(value)) if len(value) <= 128 else None
         found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
-        # This runs before the before_request hook declares the request's write intent: end
-        # the read so that the request's own transaction begins afresh (on SQLite with BEGIN
-        # IMMEDIATE for a POST). A read transaction kept open here would have to upgrade to
-        # a write later, which fails with "database is locked" while another request writes.
-        db.session.rollback()
+        # A request that may write (a POST) ends this read here, before the before_request hook
+        # declares its write intent, so that its own transaction begins afresh (on SQLite with
+        # BEGIN IMMEDIATE): a read transaction kept open would have to upgrade to a write later,
+        # which fails with "database is locked" while another request writes. A read (GET)
+        # never writes in its own transaction, so its session row is simply its first read:
+        # no ROLLBACK and second BEGIN on every page.
+        if request.method not in SAFE_METHODS:
+            db.session.rollback()
         if found is None:
             return ServerSession(new=True)
         try:

@@ -4,7 +4,8 @@ import hashlib
 
 from flask.json.tag import TaggedJSONSerializer
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from app.accounts import sessions
 from app.accounts.models import UserSession
@@ -113,3 +114,30 @@ def test_an_anonymous_cookie_in_use_is_signed_again_within_the_hour(client, db):
     finally:
         sessions.RESIGN_AFTER = resign
     assert COOKIE in again.headers["Set-Cookie"] and "Max-Age=86400" in again.headers["Set-Cookie"]
+
+
+def test_a_signed_in_read_reads_its_session_in_its_own_transaction(client, db, login, create_user):
+    """A GET reads the session row, the user and the page in one transaction (no ROLLBACK and
+    second BEGIN on every page); a POST still ends that read first, so that its own transaction
+    begins as a writer (BEGIN IMMEDIATE on SQLite)."""
+    login(create_user())
+    client.get("/privacy")      # the first page after signing in shows (and clears) the welcome
+    transactions: list[str] = []
+
+    def begun(_session, transaction):
+        if transaction.parent is None:
+            transactions.append(transaction.origin.name)
+
+    event.listen(Session, "after_transaction_create", begun)
+    try:
+        assert client.get("/privacy").status_code == 200
+        read = list(transactions)
+        token = csrf_token(client, "/account")
+        transactions.clear()
+        client.post("/preferences/elder", data={"elder": "1", "next": "/privacy", "csrf_token": token})
+        write = list(transactions)
+    finally:
+        event.remove(Session, "after_transaction_create", begun)
+    assert len(read) == 1, read
+    # The POST: the session's read, ended; the request's own transaction; the session row's write.
+    assert len(write) >= 2, write
