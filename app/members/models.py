@@ -153,7 +153,7 @@ class MemberProfile(TimestampMixin, Model):
     consent_taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     status: Mapped[MemberStatus] = mapped_column(enum_type(MemberStatus), default=MemberStatus.ACTIVE, index=True)
-    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     claim_code_hash: Mapped[str | None] = mapped_column(String(255))
     claim_code_expires_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]

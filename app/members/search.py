@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Select, and_, exists, select
 
 from app import access
 from app.accounts.models import User
+from app.extensions import db
 from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel, slot_bit
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, sql_haversine_km
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -27,8 +32,26 @@ class MemberFilter:
 
 
 def search(actor: User, flt: MemberFilter) -> Select[MemberProfile]:
-    """select(MemberProfile) matching the filter, nearest first when a place is given."""
-    stmt = select(MemberProfile).join(User, User.id == MemberProfile.id).where(access.members_visible(actor))
+    """select(MemberProfile) matching the filter, nearest first when a place is given (exports)."""
+    return _filtered(select(MemberProfile), actor, flt)
+
+
+def search_ids(actor: User, flt: MemberFilter) -> Select[tuple[int]]:
+    """The same search as ids only, for a page of results: the database sorts narrow rows (an id,
+    a region code, a name) rather than every joined column of every match, and only the page's
+    rows are loaded afterwards (page_of). At a million members an organizer's 14,000 matches
+    sorted with their joined columns took seconds; their ids take milliseconds."""
+    return _filtered(select(MemberProfile.id), actor, flt)
+
+
+def page_of(ids: Sequence[int]) -> list[MemberProfile]:
+    """The members with these ids, in this order, with what the result list shows."""
+    found = {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _filtered(stmt: Select[_T], actor: User, flt: MemberFilter) -> Select[_T]:
+    stmt = stmt.join(User, User.id == MemberProfile.id).where(access.members_visible(actor))
     if flt.skill_id:
         stmt = stmt.where(exists().where(MemberSkill.member_id == MemberProfile.id,
                                          MemberSkill.skill_id == flt.skill_id, MemberSkill.level >= flt.min_level))

@@ -1,6 +1,9 @@
+import re
+
 from app.members import pool
 from app.members.models import Capacity, PoolLevel, slot_bit
 from app.members.search import MemberFilter, search
+from app.organizations.models import OrganizationKind
 
 
 def found(db, actor, **kw):
@@ -57,3 +60,22 @@ def test_search_page_with_every_filter(client, login, create_admin, create_membe
     assert "甲" in html and ("公里" in html or " 米" in html)
     bad = client.get("/pool/", query_string={"near": "火星基地", "free": "9-9", "skill": "abc", "within_km": "x"})
     assert bad.status_code == 200 and "没有认出这个地方" in bad.get_data(as_text=True)
+
+
+def test_search_pages_hold_each_member_once_in_order(client, login, create_org, create_user, create_member):
+    """An organizer's search pages through their branch's members and those they registered, by
+    area then name, 20 to a page, each member once; another branch's members are not there."""
+    branch = create_org(kind=OrganizationKind.PARTY_BRANCH)
+    organizer = create_user(name="书记", roles=[("organizer", branch)])
+    names = [f"队员{i:02d}" for i in range(23)]
+    for i, name in enumerate(names):
+        create_member(name=name, county="410105" if i % 2 else "410104", branch=branch)
+    create_member(name="别的支部", county="410104", branch=create_org(kind=OrganizationKind.PARTY_BRANCH))
+    login(organizer)
+    pages = [client.get("/pool/", query_string={"page": n}).get_data(as_text=True) for n in (1, 2)]
+    assert all("共找到 23 人" in page for page in pages)
+    shown = [re.findall(r'>(队员\d\d)</a>', page) for page in pages]
+    assert [len(p) for p in shown] == [20, 3]
+    expected = sorted(names[0::2]) + sorted(names[1::2])     # 410104's members first, then 410105's
+    assert shown[0] + shown[1] == expected
+    assert "别的支部" not in pages[0] + pages[1]
