@@ -57,6 +57,11 @@ MEMBER_PHONES = ("19900000021", "19900000022")   # the demo's 王老师 and 李�
 COUNTY = "410104"                      # 管城回族区: the demo organizer's county
 VENUE = "管城回族区东大街街道老党员共享家园"
 SECRET = "bench-http-secret-key-0123456789abcdef"   # production wants 32 characters or more
+# What app/production.py asks of a production start, for the app under test and the floor alike:
+# the rate limiter and the job queue in Redis (as with several web workers in production), links
+# to an https address, and the embedded database allowed on purpose when the bench runs on it.
+PRODUCTION = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "BASE_URL": "https://yinhui.bench.invalid",
+              "REDIS_URL": "redis://127.0.0.1:6379/14", "ALLOW_SQLITE_IN_PRODUCTION": "1"}
 PAGES = ("member_home", "tasks_near_me", "candidates", "venue_week", "pool_search")
 SIGNED_IN = "退出登录"                  # the log-out button: only a signed-in page has it
 
@@ -345,7 +350,7 @@ def settle(port: int, probes: int = 24) -> None:
 
 
 def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict:
-    env = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url}
+    env = {**PRODUCTION, "DATABASE_URL": url}
     app_port, floor_port = args.port, args.port + 1
     servers = [gunicorn("wsgi:app", app_port, args, env), gunicorn("bench.hello:app", floor_port, args, env)]
     try:
@@ -418,7 +423,7 @@ class Queries:
 def profile(args: argparse.Namespace, url: str, plan: dict) -> int:
     """Each page's requests one at a time through the test client, under the production settings:
     wall and CPU time per request, statements per request (and which), and cProfile's top entries."""
-    os.environ["YINHUI_ENV"] = "production"
+    os.environ.update(PRODUCTION)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "TESTING": False})
     queries = Queries()
     with app.app_context():

@@ -21,7 +21,7 @@ from app.members import exports, importer, pool, queries, services, wizard
 from app.members.forms import CategoryForm, ImportForm, NominateForm, ReasonForm, SearchForm, SkillEditForm
 from app.members.models import Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel
 from app.members.profile import ProfileData
-from app.members.search import MemberFilter, page_of, search_ids
+from app.members.search import MemberFilter, search_page
 from app.members.views import WizardFlow, check_page, edit_step, run_step
 from app.regions import gazetteer
 from app.regions.geo import format_km, geodesic_km
@@ -77,9 +77,7 @@ def _search_form() -> tuple[SearchForm, MemberFilter]:
 @access.requires(access.may_organize)
 def index() -> ResponseReturnValue:
     form, flt = _search_form()
-    page = db.paginate(search_ids(current_user, flt), page=request.args.get("page", 1, type=int), per_page=20,
-                       error_out=False)
-    page.items = page_of(page.items)
+    page = search_page(current_user, flt, page=request.args.get("page", 1, type=int))
     near = flt.near
     distances = {m.id: format_km(geodesic_km(m.lat, m.lon, *near)) for m in page.items} if near else {}
     args = {k: v for k, v in request.args.items() if k != "page"}

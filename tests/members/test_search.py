@@ -1,6 +1,7 @@
 import re
 
 from app.members import pool
+from app.members import search as search_module
 from app.members.models import Capacity, PoolLevel, slot_bit
 from app.members.search import MemberFilter, search
 from app.organizations.models import OrganizationKind
@@ -63,11 +64,11 @@ def test_search_page_with_every_filter(client, login, create_admin, create_membe
 
 
 def test_search_pages_hold_each_member_once_in_order(client, login, create_org, create_user, create_member):
-    """An organizer's search pages through their branch's members and those they registered, by
-    area then name, 20 to a page, each member once; another branch's members are not there."""
+    """An organizer's search pages through their branch's members, by county then in order of
+    registration, 20 to a page, each member once; another branch's members are not there."""
     branch = create_org(kind=OrganizationKind.PARTY_BRANCH)
     organizer = create_user(name="书记", roles=[("organizer", branch)])
-    names = [f"队员{i:02d}" for i in range(23)]
+    names = [f"队员{(i * 7) % 23:02d}" for i in range(23)]    # registered in another order than by name
     for i, name in enumerate(names):
         create_member(name=name, county="410105" if i % 2 else "410104", branch=branch)
     create_member(name="别的支部", county="410104", branch=create_org(kind=OrganizationKind.PARTY_BRANCH))
@@ -76,6 +77,21 @@ def test_search_pages_hold_each_member_once_in_order(client, login, create_org, 
     assert all("共找到 23 人" in page for page in pages)
     shown = [re.findall(r'>(队员\d\d)</a>', page) for page in pages]
     assert [len(p) for p in shown] == [20, 3]
-    expected = sorted(names[0::2]) + sorted(names[1::2])     # 410104's members first, then 410105's
+    expected = names[0::2] + names[1::2]     # 410104's members first, then 410105's
     assert shown[0] + shown[1] == expected
     assert "别的支部" not in pages[0] + pages[1]
+
+
+def test_a_search_counts_up_to_its_cap(monkeypatch, client, login, create_admin, create_member):
+    """A province admin's search counts at most COUNT_CAP matches and says "more than" beyond it."""
+    monkeypatch.setattr(search_module, "COUNT_CAP", 4)
+    for i in range(6):
+        create_member(name=f"上限{i}")
+    login(create_admin("410000"))
+    html = client.get("/pool/", query_string={"q": "上限", "page": 1}).get_data(as_text=True)
+    assert "共找到超过 4 人" in html
+    assert len(re.findall(r'>上限\d</a>', html)) == 4
+    assert "共找到 1 人" in client.get("/pool/", query_string={"q": "上限5"}).get_data(as_text=True)
+    # A page past the cap shows the last counted page rather than members beyond it.
+    assert len(re.findall(r'>上限\d</a>', client.get("/pool/", query_string={"q": "上限", "page": 9}).get_data(
+        as_text=True))) == 4
