@@ -70,32 +70,29 @@ def widened_reach(member: MemberProfile):
 
 def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggestion, Task]]:
     """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
-    hard filters and score as the organizer's list, seen from the member's side."""
+    hard filters and score as the organizer's list, seen from the member's side.
+
+    One statement finds them: open tasks in reach (on site within the member's radius box, remote
+    in their county or city, or widened to a pool that approved them), that the member has no
+    assignment for, and whose skills, demand and setting the member meets (the database drops the
+    rest before they load); it also says which reached the member only by being widened."""
     box = bounding_box(member.lat, member.lon, member.service_radius_km)
-    onsite = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.lat.between(box.min_lat, box.max_lat),
-                                   Task.lon.between(box.min_lon, box.max_lon))
-    county = db.session.get(Region, member.region_code)
-    remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
-                                   Task.region_code.in_([member.region_code,
-                                                         (county.parent_code if county else None) or ""]))
-    ids = set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
+    county = db.session.get(Region, member.region_code)     # from the identity map: loaded with the member
+    onsite = and_(Task.lat.between(box.min_lat, box.max_lat), Task.lon.between(box.min_lon, box.max_lon))
+    remote = and_(Task.mode == TaskMode.REMOTE,
+                  Task.region_code.in_([member.region_code, (county.parent_code if county else None) or ""]))
     reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
-    widened_ids = set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach))) \
-        if reach is not None else set()
-    ids |= widened_ids
-    if not ids:
-        return []
-    ids -= set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
-                                                                   Assignment.task_id.in_(ids))))
     base, declined = own_context(member)
+    widened = reach if reach is not None else literal(False)
+    query = select(Task, widened.label("widened")).where(
+        Task.status == TaskStatus.OPEN, or_(onsite, remote, widened),
+        ~exists().where(Assignment.task_id == Task.id, Assignment.member_id == member.id),
+        *within_means(base)).options(lazyload(Task.assignments))   # matching does not read them here
     results = []
-    # Only what matching reads (a task's assignments are not needed here), and only the tasks whose
-    # skills, demand and setting the member meets: the database drops the rest before they load.
-    query = select(Task).where(Task.id.in_(ids), *within_means(base)).options(lazyload(Task.assignments))
-    for task in db.session.scalars(query).all():
+    for task, by_widening in db.session.execute(query).all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
-        if task.id in widened_ids:
+        if by_widening:
             m = replace(m, widened=True)
         if exclusion(facts, m) is None:
             results.append((score(facts, m), task))
