@@ -6,13 +6,15 @@ import io
 import json
 from datetime import datetime
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from app.members import columns, importer, sheets
-from app.members.models import ImportMapping
+from app.accounts.models import User
+from app.members import cells, columns, importer, sheets
+from app.members.models import Capacity, Gender, ImportMapping, MemberProfile, MemberSkill, Skill
 from tests.conftest import csrf_token
-from tests.members.test_import import accept_columns, counts, latest, post, upload
+from tests.members.test_import import accept_columns, counts, import_file, latest, post, upload
 
 TITLE = "管城回族区离退休干部银发人才名册"
 HEADER = ["序号", "姓名", "性别", "出生年月", "原工作单位及职务", "所在党支部", "现居住地", "联系电话", "特长（可多项）",
@@ -212,3 +214,173 @@ def test_another_admins_import_is_not_found(client, db, login, create_admin):
     login(create_admin("410104"))
     assert client.get(f"/pool/import/{job.id}").status_code == 404
     assert post(client, f"/pool/import/{job.id}/cancel").status_code == 404
+
+
+# --- 3. values normalised, and what was done said -------------------------------------------------
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("1950.3", (1950, 3)), ("1950.03", (1950, 3)), ("1950-03", (1950, 3)), ("1950/3", (1950, 3)),
+    ("1950年3月", (1950, 3)), ("1950年03月05日", (1950, 3)), ("195003", (1950, 3)), (195003, (1950, 3)),
+    ("19500305", (1950, 3)), ("1953", (1953, None)), (1953, (1953, None)), ("1953年", (1953, None)),
+    (1950.03, (1950, 3)), (1950.1, (1950, 10)), (1950.11, (1950, 11)), ("１９５０．０３", (1950, 3)),
+    (datetime(1950, 3, 2), (1950, 3)), (18324, (1950, 3)), ("18324", (1950, 3)), (" 1950 . 3 ", (1950, 3)),
+])
+def test_birth_dates_in_every_common_form(value, expected):
+    born = cells.birth_date(value)
+    assert (born.year, born.month) == expected
+
+
+@pytest.mark.parametrize("value,message", [
+    ("五十年代", "出生年月“五十年代”看不懂，请写成 1950.03 或 1950年3月"),
+    ("1950.13", "出生年月“1950.13”的月份不对"),
+    ("1950年13月", "出生年月“1950年13月”的月份不对"),
+    (123, "出生年月“123”看不懂"),
+])
+def test_unreadable_birth_dates_say_why(value, message):
+    with pytest.raises(cells.Unreadable) as e:
+        cells.birth_date(value)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("138 0013 8000", "13800138000"), ("138-0013-8000", "13800138000"), ("１３８００１３８０００", "13800138000"),
+    ("+86 138 0013 8000", "13800138000"), ("+86-13800138000", "13800138000"), (13800138000, "13800138000"),
+    (13800138000.0, "13800138000"), ("13800138000 / 0371-66668888", "13800138000"), ("0086 13800138000", "13800138000"),
+])
+def test_phones_however_typed_or_stored(value, expected):
+    assert cells.phone(value)[0] == expected
+
+
+@pytest.mark.parametrize("value,message", [
+    ("0371-66668888", "“0371-66668888”是座机号码，账号需要手机号码"),
+    ("66668888", "是座机号码"),
+    ("1380013800", "手机号码“1380013800”不对，应为 11 位手机号码"),
+])
+def test_phones_that_are_not_mobile_numbers_are_refused_with_the_reason(value, message):
+    with pytest.raises(cells.Unreadable) as e:
+        cells.phone(value)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("书法、法律咨询", ["书法", "法律咨询"]), ("书法，法律咨询,豫剧", ["书法", "法律咨询", "豫剧"]),
+    ("书法；法律咨询;豫剧", ["书法", "法律咨询", "豫剧"]), ("书法/豫剧／中医", ["书法", "豫剧", "中医"]),
+    ("书法 豫剧\n中医　电脑", ["书法", "豫剧", "中医", "电脑"]), ("书法等。", ["书法"]),
+])
+def test_skills_joined_every_way_are_split(value, expected):
+    assert [t for t, _ in cells.split_skills(value)] == expected
+
+
+def test_a_level_written_beside_a_skill_is_kept():
+    assert cells.split_skills("书法（精通）、法律咨询(了解)、豫剧") == [("书法", 3), ("法律咨询", 1), ("豫剧", None)]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("中度", (Capacity.MODERATE, False)), ("良好", (Capacity.MODERATE, True)), ("身体健康", (Capacity.MODERATE, True)),
+    ("一般", (Capacity.LIGHT, True)), ("有高血压", (Capacity.LIGHT, True)), ("身体硬朗", (Capacity.HEAVY, True)),
+    ("较重", (Capacity.HEAVY, False)), ("", (None, False)),
+])
+def test_health_as_written_is_read_to_a_capacity_level_for_review(value, expected):
+    assert cells.capacity(value) == expected
+
+
+def skill_names(db, member_id: int) -> set[str]:
+    return set(db.session.scalars(select(Skill.name).join(MemberSkill, MemberSkill.skill_id == Skill.id).where(
+        MemberSkill.member_id == member_id)))
+
+
+def member_named(db, name: str) -> MemberProfile:
+    return db.session.scalar(select(MemberProfile).join(User, User.id == MemberProfile.id).where(User.name == name))
+
+
+def test_a_messy_bureau_roster_is_imported_field_by_field(client, db, login, create_admin):
+    login(create_admin("410104"))
+    before = counts(db)
+    job = import_file(client, db, bureau_workbook(MESSY))
+    assert job.status == "done", job.message
+    assert (job.imported_rows, job.error_rows, job.blank_rows, job.skipped_rows) == (6, 2, 1, 2)
+    assert job.message == "新建 6 人，更新 0 人，0 人资料相同，2 行有错误没有导入。"
+    assert counts(db)[1] - before[1] == 6
+
+    zhang = member_named(db, "张建国")
+    assert (zhang.user.phone, zhang.birth_year, zhang.gender, zhang.region_code) == ("13800138001", 1950, Gender.MALE, "410104")
+    assert zhang.work_unit == "管城区教育局副局长" and zhang.post == "" and zhang.branch_id is None
+    assert zhang.address == "郑州市管城回族区东大街12号" and zhang.capacity is None and not zhang.has_consent
+    assert skill_names(db, zhang.id) == {"书法教学", "法律咨询", "戏曲"}
+    assert {s.level for s in zhang.skills} == {2}
+    li = member_named(db, "李梅")                                    # "李  梅": the spaces that line names up
+    assert (li.user.phone, li.birth_year, li.gender) == ("13900138002", 1964, Gender.FEMALE)
+    assert skill_names(db, li.id) == {"中医养生", "智能手机教学"}
+    wang = member_named(db, "王德福")
+    assert (wang.user.phone, wang.birth_year) == ("13800138003", 1953)
+    assert skill_names(db, wang.id) == {"种植技术", "养殖技术", "农机维修"} and wang.capacity is None
+    zhao = member_named(db, "赵秀兰")
+    assert (zhao.user.phone, zhao.birth_year, zhao.gender) == ("13900138004", 1948, Gender.FEMALE)
+    qian = member_named(db, "钱文")
+    assert (qian.user.phone, qian.birth_year) == ("13900138005", 1951)
+    assert skill_names(db, qian.id) == {"财务咨询"}                   # 财务 and 会计 are the same skill
+    wu = member_named(db, "吴刚")
+    assert (wu.user.phone, wu.birth_year) == ("13900138008", 1950)
+
+    report = {r["row"]: r for r in importer.report(job)}
+    assert report[10]["errors"] == ["“0371-66668888”是座机号码，账号需要手机号码"]
+    assert report[11]["errors"] == ["家庭住址“东大街”没有写明县（市、区）或地名不对"]
+    assert "出生年月是 Excel 日期序号 18324，读作 1950 年 3 月" in report[12]["notes"]
+    assert "身体状况“有高血压”没有导入：要本人同意后才能登记" in report[7]["notes"]
+    assert any("没有找到党支部“东大街社区离退休党支部”" in n for n in report[4]["notes"])
+    assert all(r["action"] == "create" for n, r in report.items() if n not in (10, 11))
+    page = client.get(f"/pool/import/{job.id}").get_data(as_text=True)
+    assert "是座机号码" in page and "新建 6 人" in page
+
+
+def test_health_as_free_text_is_kept_with_consent_and_marked_for_review(client, db, login, create_admin):
+    wb = Workbook()
+    wb.active.append(["姓名", "家庭住址", "同意保存敏感信息", "同意方式", "健康状况"])
+    wb.active.append(["好身体", "郑州市管城回族区东大街", "是", "纸质同意书", "良好"])
+    out = io.BytesIO()
+    wb.save(out)
+    login(create_admin("410104"))
+    job = import_file(client, db, out.getvalue())
+    assert member_named(db, "好身体").capacity is Capacity.MODERATE
+    assert "待核对：身体状况“良好”记为中度" in importer.report(job)[0]["notes"]
+
+
+def roster_with_skills(*values: str) -> bytes:
+    wb = Workbook()
+    wb.active.append(["姓名", "现居住地", "特长"])
+    for i, value in enumerate(values):
+        wb.active.append([f"特长{'一二三四五'[i]}", "郑州市管城回族区东大街", value])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_unknown_skills_are_listed_and_must_be_mapped_or_dropped_before_importing(client, db, login, create_admin):
+    login(create_admin("410104"))
+    upload(client, roster_with_skills("象棋、书法", "象棋", "剪纸"))
+    accept_columns(client, db)
+    job = latest(db)
+    assert json.loads(job.unknown_skills) == {"象棋": 2, "剪纸": 1}
+    page = client.get(f"/pool/import/{job.id}").get_data(as_text=True)
+    assert "“象棋”（2 行）" in page and "导入 3 人" not in page
+    assert "专长“象棋”不在专长列表中，待您选择对应的专长或不登记" in importer.report(job)[0]["notes"]
+    before = counts(db)
+    response = post(client, f"/pool/import/{job.id}/confirm")
+    assert response.status_code == 400 and "还有专长不在专长列表中" in response.get_data(as_text=True)
+    response = post(client, f"/pool/import/{job.id}/skills", {"skill-0": "0"})          # 剪纸 not answered
+    assert response.status_code == 400 and "请为专长“剪纸”选择对应的专长" in response.get_data(as_text=True)
+    assert counts(db) == before and latest(db).status == "checked"
+
+    art = db.session.scalar(select(Skill.id).where(Skill.name == "书法绘画"))
+    response = post(client, f"/pool/import/{job.id}/skills", {"skill-0": "0", "skill-1": str(art)})
+    assert response.status_code == 302
+    job = latest(db)
+    assert job.status == "checked" and json.loads(job.unknown_skills) == {}
+    assert json.loads(db.session.scalar(select(ImportMapping)).skills) == {"象棋": 0, "剪纸": art}
+    post(client, f"/pool/import/{job.id}/confirm")
+    assert latest(db).imported_rows == 3
+    assert skill_names(db, member_named(db, "特长一").id) == {"书法教学"}
+    assert skill_names(db, member_named(db, "特长二").id) == set()
+    assert skill_names(db, member_named(db, "特长三").id) == {"书法绘画"}
+    assert "专长“象棋”按您的选择不登记" in importer.report(latest(db))[1]["notes"]
