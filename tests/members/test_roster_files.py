@@ -2,13 +2,14 @@
 repeated header rows skipped and counted, columns mapped by synonyms and by the admin (remembered),
 values normalised with what was done said, a preview before anything is written."""
 
+import csv
 import io
 import json
 from datetime import datetime
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.members import cells, columns, importer, sheets
@@ -384,3 +385,128 @@ def test_unknown_skills_are_listed_and_must_be_mapped_or_dropped_before_importin
     assert skill_names(db, member_named(db, "特长二").id) == set()
     assert skill_names(db, member_named(db, "特长三").id) == {"书法绘画"}
     assert "专长“象棋”按您的选择不登记" in importer.report(latest(db))[1]["notes"]
+
+
+# --- 4. a preview before anything is written ------------------------------------------------------
+
+
+def test_the_preview_writes_nothing_and_counts_what_would_be_done(client, db, login, create_admin):
+    login(create_admin("410104"))
+    before = counts(db)
+    upload(client, bureau_workbook(MESSY))
+    accept_columns(client, db)
+    job = latest(db)
+    assert job.status == "checked" and counts(db) == before
+    assert (job.valid_rows, job.error_rows, job.updated_rows, job.unchanged_rows) == (6, 2, 0, 0)
+    assert job.message == "可以新建 6 人，更新 0 人，0 人不用更新，2 行有错误。"
+    page = client.get(f"/pool/import/{job.id}").get_data(as_text=True)
+    assert "检查结果（还没有导入）" in page and "导入 6 人（新建和更新）" in page and "是座机号码" in page
+    report = client.get(f"/pool/import/{job.id}/report.csv")
+    rows = list(csv.reader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["行号", "姓名", "处理", "问题", "说明"]
+    assert ["10", "孙立", "不导入", "“0371-66668888”是座机号码，账号需要手机号码"] == rows[6][:4]
+    assert rows[1][:3] == ["4", "张建国", "新建"]
+
+
+def test_importing_nothing_drops_the_file_and_keeps_the_report(client, db, login, create_admin):
+    login(create_admin("410104"))
+    before = counts(db)
+    upload(client, bureau_workbook(MESSY))
+    accept_columns(client, db)
+    job = latest(db)
+    response = post(client, f"/pool/import/{job.id}/cancel")
+    assert response.status_code == 302
+    job = latest(db)
+    assert (job.status, job.content) == ("cancelled", None) and counts(db) == before
+    assert "已放弃，没有导入任何一行。" in client.get(f"/pool/import/{job.id}").get_data(as_text=True)
+    assert client.get(f"/pool/import/{job.id}/report.csv").status_code == 200
+    assert post(client, f"/pool/import/{job.id}/confirm").status_code == 409
+    assert counts(db) == before
+
+
+def test_all_or_nothing_offers_no_import_while_a_row_is_refused(client, db, login, create_admin):
+    login(create_admin("410104"))
+    upload(client, bureau_workbook(MESSY), mode="all")
+    accept_columns(client, db)
+    job = latest(db)
+    page = client.get(f"/pool/import/{job.id}").get_data(as_text=True)
+    assert "导入 6 人" not in page and "有错误或待核对的行，不能导入" in page
+    before = counts(db)
+    post(client, f"/pool/import/{job.id}/confirm")          # posted anyway: the write step refuses
+    job = latest(db)
+    assert job.imported_rows == 0 and "没有导入任何一行" in job.message and counts(db) == before
+
+
+# --- 5. no duplicates -------------------------------------------------------------------------------
+
+
+def test_importing_the_same_file_again_creates_nobody(client, db, login, create_admin):
+    login(create_admin("410104"))
+    content = bureau_workbook(MESSY)
+    import_file(client, db, content)
+    before = counts(db)
+    job = import_file(client, db, content)
+    assert counts(db) == before
+    assert (job.imported_rows, job.updated_rows, job.unchanged_rows, job.error_rows) == (0, 0, 6, 2)
+    assert job.message == "新建 0 人，更新 0 人，6 人资料相同，2 行有错误没有导入。"
+    report = {r["row"]: r for r in importer.report(job)}
+    assert report[4]["action"] == "unchanged" and "已在人才库中，资料相同，不用更新" in report[4]["notes"]
+
+
+def test_an_overlapping_file_updates_the_members_already_there(client, db, login, create_admin):
+    login(create_admin("410104"))
+    import_file(client, db, bureau_workbook(MESSY[:2]))
+    before = counts(db)
+    changed = [person(1, "张建国", 出生年月="1950.03", 联系电话="13800138001", 原工作单位及职务="管城区文化局",
+                      **{"特长（可多项）": "书法、太极拳"}),
+               person(2, "李梅", 性别="女", 出生年月="1964年11月", 联系电话="13900138002", **{"特长（可多项）": "中医 手机教学"}),
+               person(3, "新来的", 联系电话="13700137000")]
+    job = import_file(client, db, bureau_workbook(changed))
+    assert (job.imported_rows, job.updated_rows, job.unchanged_rows) == (1, 1, 1)
+    assert counts(db)[1] == before[1] + 1
+    zhang = member_named(db, "张建国")
+    db.session.refresh(zhang)
+    assert zhang.work_unit == "管城区文化局"
+    assert skill_names(db, zhang.id) == {"书法教学", "法律咨询", "戏曲", "文艺演出"}    # added, none removed
+    assert "已在人才库中，将更新：原工作单位、专长" in importer.report(job)[0]["notes"]
+    from app.members.index import index_rows
+    from app.members.models import SkillLocation
+    assert db.session.scalar(select(func.count()).select_from(SkillLocation).where(
+        SkillLocation.member_id == zhang.id)) == len(index_rows(zhang))
+
+
+def test_a_row_without_a_phone_naming_a_member_already_there_is_held_for_review(client, db, login, create_admin):
+    login(create_admin("410104"))
+    import_file(client, db, bureau_workbook([person(1, "周平", 出生年月="1952.06", 联系电话="13700137011")]))
+    before = counts(db)
+    job = import_file(client, db, bureau_workbook([person(1, "周平", 出生年月="195206", 联系电话=None),
+                                                   person(2, "周平", 出生年月="1970.01", 联系电话=None)]))
+    assert counts(db)[1] == before[1] + 1            # the other 周平 (born 1970) is someone else
+    report = importer.report(job)
+    assert (report[0]["action"], job.review_rows) == ("review", 1)
+    assert "人才库里已有同名、同出生年份、同县的老同志，这一行没有导入，请核对后在人才库中修改" in report[0]["notes"]
+
+
+def test_one_person_twice_in_a_file_is_reported(client, db, login, create_admin):
+    login(create_admin("410104"))
+    job = import_file(client, db, bureau_workbook([
+        person(1, "张建国", 联系电话="13800138001"), person(2, "张建国", 联系电话="138-0013-8001"),
+        person(3, "王德福", 联系电话=None), person(4, "王德福", 联系电话=None)]))
+    report = {r["row"]: r for r in importer.report(job)}
+    assert report[5]["errors"] == ["手机号码与第 4 行重复"]
+    assert report[7]["errors"] == ["与第 6 行可能是同一人（姓名、出生年月、县都相同）"]
+    assert job.imported_rows == 2
+
+
+def test_a_phone_of_someone_else_or_outside_the_region_is_refused(client, db, login, create_admin):
+    login(create_admin("410100"))        # the city: imports into 金水区 too
+    import_file(client, db, bureau_workbook([person(1, "金水人", 联系电话="13700137021", 现居住地="郑州市金水区花园路")]))
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login(create_admin("410104"))
+    before = counts(db)
+    job = import_file(client, db, bureau_workbook([person(1, "金水人", 联系电话="13700137021"),
+                                                   person(2, "冒名者", 联系电话="13700137021")]), mode="valid")
+    report = {r["row"]: r for r in importer.report(job)}
+    assert report[4]["errors"] == ["这位老同志不在您管辖的地区内，不能修改"]
+    assert "与第 4 行重复" in report[5]["errors"][0]
+    assert counts(db) == before
