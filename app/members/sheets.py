@@ -22,6 +22,7 @@ from typing import Any
 
 import xlrd
 from openpyxl import load_workbook
+from openpyxl.cell import WriteOnlyCell
 
 from app.members import columns
 
@@ -310,9 +311,23 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> object:
-    """A value for a cell of a file we write (export, report): text that a spreadsheet would take
-    for a formula (= + - @, a tab or a carriage return first) gets a leading apostrophe-free quote
-    mark, so opening the file never runs anything. Numbers stay numbers."""
+    """A value for a CSV file we write (export, report): text that a spreadsheet would take for a
+    formula (= + - @, a tab or a carriage return first) gets a leading apostrophe, as OWASP advises
+    for CSV, so opening the file never runs anything. Numbers stay numbers."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def text_cells(ws: Any, values: list) -> list:
+    """A row for a write-only openpyxl sheet whose text is stored as text: openpyxl would otherwise
+    write a string starting with = as a formula, and Excel would run it."""
+    cells = []
+    for value in values:
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.data_type = "s"
+            cells.append(cell)
+        else:
+            cells.append(value)
+    return cells

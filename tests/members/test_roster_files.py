@@ -3,18 +3,21 @@ repeated header rows skipped and counted, columns mapped by synonyms and by the 
 values normalised with what was done said, a preview before anything is written."""
 
 import csv
+import functools
 import io
 import json
+import time
+import zipfile
 from datetime import datetime
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.members import cells, columns, importer, sheets
-from app.members.models import Capacity, Gender, ImportMapping, MemberProfile, MemberSkill, Skill
-from tests.conftest import csrf_token
+from app.members.models import Capacity, Gender, ImportJob, ImportMapping, MemberProfile, MemberSkill, Skill
+from tests.conftest import csrf_token, export, record
 from tests.members.test_import import accept_columns, counts, import_file, latest, post, upload
 
 TITLE = "管城回族区离退休干部银发人才名册"
@@ -510,3 +513,94 @@ def test_a_phone_of_someone_else_or_outside_the_region_is_refused(client, db, lo
     assert report[4]["errors"] == ["这位老同志不在您管辖的地区内，不能修改"]
     assert "与第 4 行重复" in report[5]["errors"][0]
     assert counts(db) == before
+
+
+# --- 6. safe files --------------------------------------------------------------------------------
+
+
+@functools.cache
+def huge_sheet(rows: int, *, dimension: str | None) -> bytes:
+    """A real .xlsx whose sheet has `rows` rows (written as XML: openpyxl would take minutes), its
+    <dimension> honest, lying (A1:J2) or missing. Packed, a million rows are about 3 MB."""
+    wb = Workbook()
+    wb.active.append(["姓名", "家庭住址"])
+    small = io.BytesIO()
+    wb.save(small)
+    body = '<row><c t="n"><v>1</v></c></row>' * (rows - 1)
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+           '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + dim +
+           '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c>'
+           '<c r="B1" t="inlineStr"><is><t>家庭住址</t></is></c></row>' + body + '</sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, xml if item.filename == "xl/worksheets/sheet1.xml" else src.read(item.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("dimension", ["A1:J2", None])
+def test_a_million_row_sheet_is_refused_quickly_before_it_is_read(client, db, login, create_admin, dimension):
+    content = huge_sheet(1_000_000, dimension=dimension)
+    login(create_admin("410104"))
+    started = time.perf_counter()
+    response = upload(client, content)
+    seconds = time.perf_counter() - started
+    assert response.status_code == 400 and "表格超过了 100,000 行，请分成几个文件导入" in response.get_data(as_text=True)
+    assert seconds < 2, seconds
+    assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
+    record("import", {f"refuse-million-rows/{dimension or 'no-dimension'}": {
+        "seconds": round(seconds, 3), "file_bytes": len(content)}})
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(client, db, login, create_admin):
+    wb = Workbook()
+    wb.active.append(["姓名", "家庭住址"])
+    small = io.BytesIO()
+    wb.save(small)
+    out = io.BytesIO()
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        with dst.open("xl/media/padding.bin", "w", force_zip64=True) as padding:
+            block = b"\0" * (1 << 20)
+            for _ in range(sheets.MAX_UNPACKED_BYTES // len(block) + 1):
+                padding.write(block)
+    content = out.getvalue()
+    assert len(content) < 2 * 1024 * 1024              # under 2 MB packed, over 400 MB unpacked
+    login(create_admin("410104"))
+    started = time.perf_counter()
+    response = upload(client, content)
+    seconds = time.perf_counter() - started
+    assert response.status_code == 400 and "文件解开后过大" in response.get_data(as_text=True)
+    assert seconds < 2
+    assert db.session.scalar(select(func.count()).select_from(ImportJob)) == 0
+
+
+def test_files_too_big_or_broken_are_refused_with_a_message():
+    with pytest.raises(sheets.Refused, match="超过了 15 MB"):
+        sheets.check_file(b"PK" + b"\0" * sheets.MAX_FILE_BYTES, "名册.xlsx")
+    with pytest.raises(sheets.Refused, match="文件已损坏"):
+        sheets.check_file(b"PK\x03\x04 broken", "名册.xlsx")
+    with pytest.raises(sheets.Refused, match="超过了 100,000 行"):
+        sheets.check_file(b"a,b\n" * (sheets.MAX_ROWS + 100), "名册.csv")
+
+
+def test_text_that_looks_like_a_formula_is_exported_as_text(client, db, login, create_admin):
+    login(create_admin("410104"))
+    wb = Workbook()
+    wb.active.append(["姓名", "家庭住址", "原工作单位", "原职务"])
+    wb.active.append(["公式人", "郑州市管城回族区东大街", '=HYPERLINK("http://evil.example","点我")', "+1+cmd|' /C calc'!A0"])
+    wb.active["C2"].data_type = "s"          # text in the sheet (typed after an apostrophe), not a formula
+    out = io.BytesIO()
+    wb.save(out)
+    import_file(client, db, out.getvalue())
+    member = member_named(db, "公式人")
+    assert member.work_unit.startswith("=HYPERLINK")           # kept as typed
+    text = export(client, "/pool/export.csv")
+    row = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "公式人")
+    assert row[6] == "'=HYPERLINK(\"http://evil.example\",\"点我\")" and row[7] == "'+1+cmd|' /C calc'!A0"
+    exported = load_workbook(io.BytesIO(bytes.fromhex(export(client, "/pool/export.xlsx"))))
+    cells_of = {r[0].value: r for r in exported.active.iter_rows(min_row=2)}
+    unit = cells_of["公式人"][6]
+    assert unit.data_type == "s" and unit.value.startswith("=HYPERLINK")
