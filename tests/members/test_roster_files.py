@@ -11,6 +11,7 @@ import zipfile
 from datetime import datetime
 
 import pytest
+import xlwt
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
@@ -604,3 +605,70 @@ def test_text_that_looks_like_a_formula_is_exported_as_text(client, db, login, c
     cells_of = {r[0].value: r for r in exported.active.iter_rows(min_row=2)}
     unit = cells_of["公式人"][6]
     assert unit.data_type == "s" and unit.value.startswith("=HYPERLINK")
+
+
+# --- 7. .xls and .csv -----------------------------------------------------------------------------
+
+
+def xls_roster(people: list[list | None]) -> bytes:
+    """The bureau's roster saved by Excel 97 / WPS as .xls: title row merged, dates as Excel dates."""
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("人才名册")
+    sheet.write_merge(0, 0, 0, len(HEADER) - 1, TITLE)
+    dates = xlwt.easyxf(num_format_str="yyyy-mm")
+    for c, name in enumerate(HEADER):
+        sheet.write(1, c, name)
+    for r, values in enumerate(people, start=2):
+        for c, value in enumerate(values or []):
+            if value is not None:
+                sheet.write(r, c, value, dates if isinstance(value, datetime) else xlwt.Style.default_style)
+    sheet.write(len(people) + 2, 0, "合计")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_excel_97_roster_imports(client, db, login, create_admin):
+    login(create_admin("410104"))
+    people = [person(1, "张建国", 出生年月=datetime(1950, 3, 1), 联系电话=13800138001.0),
+              None,
+              person(2, "李梅", 性别="女", 出生年月="1964.11", 联系电话="139 0013 8002", **{"特长（可多项）": "中医、豫剧"})]
+    job = import_file(client, db, xls_roster(people), filename="名册.xls")
+    assert (job.status, job.kind, job.imported_rows, job.blank_rows, job.skipped_rows) == ("done", "xls", 2, 1, 1)
+    zhang, li = member_named(db, "张建国"), member_named(db, "李梅")
+    assert (zhang.user.phone, zhang.birth_year, skill_names(db, zhang.id)) == ("13800138001", 1950, {"书法教学"})
+    assert (li.user.phone, li.birth_year, li.gender) == ("13900138002", 1964, Gender.FEMALE)
+    assert skill_names(db, li.id) == {"中医养生", "戏曲"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk"])
+def test_a_csv_roster_imports_in_utf8_or_gbk(client, db, login, create_admin, encoding):
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow([TITLE])
+    writer.writerow(HEADER)
+    writer.writerow(person(1, "张建国", 联系电话="138-0013-8001", **{"特长（可多项）": "书法；法律咨询"}))
+    writer.writerow([])
+    writer.writerow(person(2, "李梅", 性别="女", 出生年月="1964年11月", 联系电话="13900138002"))
+    writer.writerow(["合计", "2人"])
+    login(create_admin("410104"))
+    job = import_file(client, db, text.getvalue().encode(encoding), filename="名册.csv")
+    assert (job.status, job.kind, job.imported_rows, job.blank_rows, job.skipped_rows) == ("done", "csv", 2, 1, 1)
+    zhang = member_named(db, "张建国")
+    assert (zhang.user.phone, zhang.birth_year, zhang.work_unit) == ("13800138001", 1950, "管城区教育局副局长")
+    assert skill_names(db, zhang.id) == {"书法教学", "法律咨询"}
+    assert member_named(db, "李梅").birth_year == 1964
+
+
+def test_a_tab_separated_csv_from_wps_imports(client, db, login, create_admin):
+    lines = ["\t".join(HEADER), "\t".join(str(v or "") for v in person(1, "张建国", 联系电话="13800138001"))]
+    login(create_admin("410104"))
+    job = import_file(client, db, "\n".join(lines).encode("gbk"), filename="名册.csv")
+    assert job.imported_rows == 1 and member_named(db, "张建国").user.phone == "13800138001"
+
+
+def test_a_broken_xls_fails_with_a_message(client, db, login, create_admin):
+    login(create_admin("410104"))
+    upload(client, b"\xd0\xcf\x11\xe0" + b"\0" * 600, filename="名册.xls")
+    job = latest(db)
+    assert job.status == "failed" and "另存为 .xlsx" in job.message
