@@ -40,7 +40,7 @@ from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
 from app.clock import PERIODS, WEEKDAYS, utcnow
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.forms import PersonName
 from app.jobs import services as jobs
@@ -214,8 +214,9 @@ class Checker:
     value that had to be interpreted is noted."""
 
     def __init__(self, actor: User, *, phones: set[str], names: set[str], skill_choices: dict[str, int],
-                 has_consent_column: bool):
+                 has_consent_column: bool, county: str | None = None):
         self.actor = actor
+        self.county = gazetteer.place(county) if county else None   # loading one county (the command)
         self.province = current_app.config["HOME_PROVINCE"][:2]
         self.known_skills = {s.id: s for s in db.session.scalars(select(Skill))}
         self.skills = {s.name: s.id for s in self.known_skills.values() if s.active}
@@ -308,7 +309,13 @@ class Checker:
         if not data.address or len(data.address) > 200:
             return
         place = _locate(data.address, self.province)
-        if place is None or place.level != "county":
+        if self.county is not None and (place is None or place.level != "county"
+                                        or not place.code.startswith(self.province)):
+            data.county_code = self.county.code        # a village or street of the county being loaded
+            return
+        if self.county is not None and place is not None and place.code != self.county.code:
+            unread["address"] = f"家庭住址在{place.name}，不在这次导入的{self.county.name}"
+        elif place is None or place.level != "county":
             unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
         elif not access.may_place_in(self.actor, place.code):
             unread["address"] = f"{place.name}不在您管辖的地区内"
@@ -536,7 +543,8 @@ def read_file(job_id: int) -> None:
                               "status": "mapping"}
     if chosen is not None and chosen.header is not None:
         mapping, skills, _ = proposed_mapping(chosen.header.names)
-        fields.update(sheet=chosen.name, mapping=json.dumps({"columns": mapping, "skills": skills}, ensure_ascii=False))
+        fields.update(sheet=chosen.name, mapping=json.dumps({**mapping_of(job), "columns": mapping, "skills": skills},
+                                                            ensure_ascii=False))
     _progress(job_id, **fields)
 
 
@@ -591,7 +599,7 @@ def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
     names = {re.sub(r"\s+", "", _text(r.cells.get("name"))) for _, r in records}
     checker = Checker(actor, phones=phones, names=names - {""},
                       skill_choices={k: int(v) for k, v in mapping.get("skills", {}).items()},
-                      has_consent_column="consent" in keys)
+                      has_consent_column="consent" in keys, county=mapping.get("county"))
     total = len(records)
     for i, (number, record) in enumerate(records, start=1):
         outcome.rows.append(checker.check(number, record))
@@ -753,6 +761,29 @@ def upload(*, actor: User, upload: FileStorage | None, mode: str) -> ImportJob:
     return job
 
 
+def start_from_file(*, actor: User, content: bytes, filename: str, mode: str, county_code: str) -> ImportJob:
+    """An import of one county from a file on disk (`flask roster import`): the same steps as the
+    web's, run by the caller one after the other; addresses that name no county are that county's."""
+    if not access.may_import_rosters(actor):
+        raise PermissionDenied("这个账号不能导入名册（需要管理员账号）")
+    county = gazetteer.places().get(county_code)
+    if county is None or county.level != "county":
+        raise Invalid(f"没有这个县（市、区）代码：{county_code}", field="county")
+    if not access.may_place_in(actor, county.code):
+        raise PermissionDenied(f"{county.name}不在这个账号管辖的地区内")
+    if mode not in ("valid", "all"):
+        raise Invalid("导入方式只能是 valid 或 all", field="mode")
+    try:
+        kind = sheets.check_file(content, filename)
+    except sheets.Refused as e:
+        raise Invalid(str(e), field="file") from e
+    job = ImportJob(created_by_id=actor.id, filename=filename[:200], mode=mode, content=content, kind=kind,
+                    mapping=json.dumps({"county": county.code}))
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
 def _waiting(job: ImportJob, status: str) -> None:
     if job.status != status:
         raise Conflict("这次导入已经往下进行了，请刷新页面查看")
@@ -775,7 +806,7 @@ def choose_columns(*, actor: User, job: ImportJob, sheet: str, chosen: list[str 
     skills = mapping_of(job).get("skills", {}) if sheet == job.sheet else {}
     _remember(actor, headers, chosen, skills)
     job.sheet, job.status = sheet, "queued"
-    job.mapping = json.dumps({"columns": chosen, "skills": skills}, ensure_ascii=False)
+    job.mapping = json.dumps({**mapping_of(job), "columns": chosen, "skills": skills}, ensure_ascii=False)
     jobs.submit("import", {"import_id": job.id, "step": "check"}, actor=actor)
     return job
 

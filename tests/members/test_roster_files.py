@@ -672,3 +672,75 @@ def test_a_broken_xls_fails_with_a_message(client, db, login, create_admin):
     upload(client, b"\xd0\xcf\x11\xe0" + b"\0" * 600, filename="名册.xls")
     job = latest(db)
     assert job.status == "failed" and "另存为 .xlsx" in job.message
+
+
+# --- 8. the command line --------------------------------------------------------------------------
+
+
+def roster_import(app, tmp_path, content: bytes, *args: str, name: str = "管城名册.xlsx"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return app.test_cli_runner().invoke(args=["roster", "import", str(path), *args])
+
+
+def test_the_command_imports_a_county_and_ends_with_the_counts(app, db, tmp_path, create_admin):
+    admin = create_admin("410100")
+    people = [*MESSY, person(9, "乡下人", 联系电话="13700137031", 现居住地="城东路街道东三马路社区"),
+              person(10, "金水人", 联系电话="13700137032", 现居住地="郑州市金水区花园路")]
+    before = counts(db)
+    result = roster_import(app, tmp_path, bureau_workbook(people), "--county", "410104", "--as", admin.phone)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "imported 8, updated 0, unchanged 0, refused 2"
+    assert "工作表“人才名册”，标题在第 3 行：序号→不导入，姓名→姓名" in lines[0]
+    assert any(line.startswith("第 10 行 孙立：不导入：“0371-66668888”是座机号码") for line in lines)
+    assert any("第 14 行 金水人：不导入：家庭住址在金水区，不在这次导入的管城回族区" in line for line in lines)
+    assert counts(db)[1] == before[1] + 8
+    assert member_named(db, "乡下人").region_code == "410104"         # a street of the county being loaded
+    assert member_named(db, "周平").region_code == "410104"
+
+    again = roster_import(app, tmp_path, bureau_workbook(people), "--county", "410104", "--as", admin.phone)
+    again_lines = again.output.strip().splitlines()
+    assert again_lines[-1] == "imported 0, updated 0, unchanged 7, refused 3"    # refused: 2 errors, 1 to review
+    assert any(line.startswith("第 11 行 周平：待核对：人才库里已有同名") for line in again_lines)
+    assert counts(db)[1] == before[1] + 8
+
+
+def test_a_dry_run_writes_nothing(app, db, tmp_path, create_admin):
+    admin = create_admin("410104")
+    before = counts(db)
+    result = roster_import(app, tmp_path, bureau_workbook(MESSY), "--county", "410104", "--as", admin.phone,
+                           "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "dry run: would import 7, update 0, unchanged 0, refused 1"
+    assert counts(db) == before
+
+
+def test_the_command_lists_the_columns_it_could_not_map(app, db, tmp_path, create_admin):
+    admin = create_admin("410104")
+    wb = Workbook()
+    wb.active.append(["名字", "住处", "爱好"])
+    wb.active.append(["张三", "东大街", "象棋"])
+    out = io.BytesIO()
+    wb.save(out)
+    before = counts(db)
+    result = roster_import(app, tmp_path, out.getvalue(), "--county", "410104", "--as", admin.phone)
+    assert result.exit_code == 1
+    assert "认不出这些列（请在网页上导入，或把标题改成模板里的名称）：第 2 列“住处”、第 3 列“爱好”" in result.output
+    assert "请指出哪一列是“家庭住址（现居住地）”" in result.output
+    assert counts(db) == before
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--county", "410105"], "金水区不在这个账号管辖的地区内"),
+    (["--county", "999999"], "没有这个县（市、区）代码：999999"),
+    (["--county", "410104", "--as", "13000000000"], "没有手机号码为 13000000000 的账号"),
+])
+def test_the_command_refuses_a_county_or_account_it_may_not_use(app, db, tmp_path, create_admin, args, message):
+    admin = create_admin("410104")
+    if "--as" not in args:
+        args = [*args, "--as", admin.phone]
+    before = counts(db)
+    result = roster_import(app, tmp_path, bureau_workbook(MESSY), *args)
+    assert result.exit_code == 1 and message in result.output
+    assert counts(db) == before
