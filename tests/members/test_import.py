@@ -251,3 +251,21 @@ def test_ten_thousand_rows(client, db, login, create_admin, mode):
     record("import", {f"{db.engine.dialect.name}/{mode}": {
         "rows": 10_000, "seconds": round(seconds, 2), "imported": job.imported_rows, "errors": job.error_rows,
         "blank": job.blank_rows, "file_bytes": len(content)}})
+
+
+@pytest.mark.slow
+def test_ten_thousand_rows_imported_again_create_nobody(client, db, login, create_admin):
+    content = workbook(ten_thousand_rows())
+    login(create_admin("410100"))
+    first = import_file(client, db, content)
+    before = counts(db)
+    started = time.perf_counter()
+    again = import_file(client, db, content)
+    seconds = time.perf_counter() - started
+    assert counts(db) == before
+    assert (again.imported_rows, again.updated_rows, again.unchanged_rows) == (0, 0, first.imported_rows)
+    actions = [r["action"] for r in importer.report(again)]
+    assert actions.count("unchanged") == first.imported_rows and actions.count("create") == 0
+    assert again.error_rows == first.error_rows
+    record("import", {f"{db.engine.dialect.name}/again": {
+        "rows": 10_000, "seconds": round(seconds, 2), "unchanged": again.unchanged_rows, "errors": again.error_rows}})
