@@ -1,6 +1,7 @@
 """Command-line tasks: `flask regions load`, `flask create-admin`, `flask seed-demo`,
 `flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask matching refresh`,
-`flask venues remind`, `flask backup …` (app/backup/cli.py), `flask doctor`. Each is one use case in one
+`flask venues remind`, `flask backup …` (app/backup/cli.py), `flask roster import …`
+(app/members/cli.py), `flask doctor`. Each is one use case in one
 transaction."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from app.demo import describe_accounts, seed_demo
 from app.errors import DomainError
 from app.extensions import db
 from app.jobs import schedule
+from app.members.cli import roster
 from app.production import Problem, problems, web_workers
 from app.regions.models import Region, RegionLevel
 from app.regions.services import load_gazetteer
@@ -31,7 +33,7 @@ venues = AppGroup("venues", help="Shared venues and their bookings.")
 
 
 def register_cli(app: Flask) -> None:
-    for group in (regions, sessions, outbox, matching, venues, backup):
+    for group in (regions, sessions, outbox, matching, venues, backup, roster):
         app.cli.add_command(group)
     for command in (create_admin_command, seed_demo_command, demo_accounts_command, doctor_command):
         app.cli.add_command(command)

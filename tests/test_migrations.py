@@ -80,3 +80,30 @@ def test_0010_deletes_anonymous_sessions_and_requires_a_user():
             conn.execute(insert, {"id": "c" * 64, "user": None})
             assert conn.scalar(sa.text("SELECT count(*) FROM user_sessions")) == 2
         db.engine.dispose()
+
+
+def test_0012_keeps_finished_imports_and_remembers_one_mapping_per_header_signature():
+    url = database_url_for("mig12")
+    reset_database(url)
+    app = make_app(url)
+    with app.app_context():
+        upgrade(revision="0010_sessions_signed_in_only")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO import_jobs (created_at, filename, mode, status, total_rows, processed_rows, valid_rows,"
+                " error_rows, blank_rows, imported_rows, report, message)"
+                " VALUES (CURRENT_TIMESTAMP, '旧名册.xlsx', 'valid', 'done', 3, 3, 3, 0, 0, 3, '[]', '导入了 3 人。')"))
+        upgrade(revision="0012_roster_import")
+        with db.engine.begin() as conn:
+            row = conn.execute(sa.text("SELECT kind, sheets, mapping, updated_rows, skipped_rows, unknown_skills"
+                                       " FROM import_jobs")).one()
+            assert tuple(row) == ("xlsx", "[]", "{}", 0, 0, "{}")
+            insert = sa.text("INSERT INTO import_mappings (signature, headers, columns, skills, updated_at)"
+                             " VALUES ('abc', '[]', '[]', '{}', CURRENT_TIMESTAMP)")
+            conn.execute(insert)
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert)
+        downgrade(revision="0010_sessions_signed_in_only")
+        assert "import_mappings" not in sa.inspect(db.engine).get_table_names()
+        assert "kind" not in {c["name"] for c in sa.inspect(db.engine).get_columns("import_jobs")}
+        db.engine.dispose()

@@ -42,6 +42,7 @@ from app.members.models import (
     availability_text,
 )
 from app.members.search import MemberFilter, search
+from app.members.sheets import safe_cell, text_cells
 from app.organizations.models import Organization
 from app.regions.models import Region
 from app.transactions import commit_fresh
@@ -90,7 +91,7 @@ def write_xlsx(stmt: Select, path: Path, *, full_phones: bool, work: jobs.Work |
     ws.append(HEADER)
     count = 0
     for row in rows(stmt, full_phones=full_phones, work=work):
-        ws.append(row)
+        ws.append(text_cells(ws, row))
         count += 1
     wb.save(path)
     return count
@@ -104,7 +105,7 @@ def write_csv(stmt: Select, path: Path, *, full_phones: bool, work: jobs.Work | 
         writer = csv.writer(f)
         writer.writerow(HEADER)
         for row in rows(stmt, full_phones=full_phones, work=work):
-            writer.writerow(row)
+            writer.writerow([safe_cell(v) for v in row])
             count += 1
     return count
 

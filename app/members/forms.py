@@ -11,6 +11,7 @@ from wtforms import (
     BooleanField,
     DateField,
     FileField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -355,11 +356,22 @@ class SearchForm(BaseForm):
 
 
 class ImportForm(BaseForm):
-    file = FileField("名册文件（.xlsx）", validators=[required("请选择要导入的名册文件")],
-                     description="请使用下载的模板，最多 20,000 行。", render_kw={"accept": ".xlsx"})
+    file = FileField("名册文件（.xlsx、.xls 或 .csv）", validators=[required("请选择要导入的名册文件")],
+                     description="可以是局里现有的名册，也可以用下载的模板填写；最多 100,000 行，15 MB。",
+                     render_kw={"accept": ".xlsx,.xls,.csv"})
     mode = RadioField("有错误的行怎么办？", choices=options([
         ("valid", "导入没有错误的行，有错误的行列出来，改好后再导入"),
         ("all", "只要有一行有错误，就全部不导入")], None), default="valid", validators=[required("请选择导入方式")])
+
+
+class ImportStepForm(BaseForm):
+    """A step of an import whose answers are one select per column or per skill, read by the view
+    (their number depends on the file); this form carries the CSRF token and the errors."""
+
+    sheet = HiddenField()
+    columns = HiddenField()
+    skills = HiddenField()
+    confirm = HiddenField()
 
 
 class CategoryForm(BaseForm):

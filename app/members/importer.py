@@ -1,11 +1,20 @@
-"""Roster import from an .xlsx file made from our template (openpyxl).
+"""Roster import: the bureau's own spreadsheet, or our template (openpyxl, xlrd, csv).
 
-Every row is checked (names, mobile numbers, places named in Chinese, skills and levels,
-duplicates in the file and against existing accounts). In "valid" mode the good rows are written
-and the bad ones reported; in "all" mode one bad row stops everything. The rows are written in a
-single transaction together with the job's "done", so a failure (or a worker killed halfway)
-leaves nothing half-written and the job can run again. Every import runs as a background job
-(app.jobs, kind "import") with progress saved on the ImportJob.
+An import runs as background jobs (app.jobs, kind "import"), one per step, with the admin in
+between: read the file (app.members.sheets finds each sheet's header row and first values) → the
+admin confirms the sheet and what each column is (app.members.columns proposes it from a synonym
+table or from the mapping remembered for the same headers) → check every row without writing (the
+preview: create, update, unchanged, refused or held for review, and why; values read by
+app.members.cells, with a note wherever they had to be interpreted; skills the taxonomy lacks listed
+for the admin to map or leave out) → the admin imports the valid rows, or nothing. The last step
+checks again and writes the new members and the updates in a single transaction together with the
+job's "done", so a failure (or a worker killed halfway) leaves nothing half-written and the step
+can run again. Progress is saved on the ImportJob.
+
+No duplicates: a row whose phone number is a member's in the admin's region updates that member
+(or is reported unchanged); a row without a phone that names a member already in the pool (same
+name, birth year and county) is held back for review; one person twice in a file is refused the
+second time.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import insert, select, update
@@ -29,22 +38,21 @@ from werkzeug.datastructures import FileStorage
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
-from app.accounts.phone import normalise_phone
 from app.audit.services import record_audit
 from app.clock import PERIODS, WEEKDAYS, utcnow
-from app.errors import Invalid
+from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.forms import PersonName
 from app.jobs import services as jobs
 from app.jobs.models import Job
-from app.members import profile
-from app.members.index import member_columns
+from app.members import cells, columns, profile, sheets
+from app.members.index import member_columns, reindex_members
 from app.members.models import (
     SKILL_LEVELS,
     Capacity,
     ConsentMethod,
-    Gender,
     ImportJob,
+    ImportMapping,
     LocationPrecision,
     MemberProfile,
     MemberSkill,
@@ -55,13 +63,15 @@ from app.members.models import (
     slot_bit,
 )
 from app.members.profile import CONSENT_VERSION, ProfileData, SkillInput
+from app.members.taxonomy import SKILL_SYNONYMS
 from app.organizations.models import Organization, OrganizationKind
 from app.regions import gazetteer
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 20_000
+MAX_ROWS = sheets.MAX_ROWS
+DEFAULT_LEVEL = 2     # 熟练: a skill a roster lists without a level
 PROGRESS_EVERY = 500
 SKILL_SLOTS = 3
 
@@ -132,26 +142,60 @@ def template_workbook() -> bytes:
     return out.getvalue()
 
 
-# --- reading and checking -----------------------------------------------------------------------
+# --- reading a file into records ----------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """One data row's cells by field: the cell of each single field, and for skills each skills
+    cell with the level cell that follows it (the template's 专长1/程度1), if any."""
+
+    cells: dict[str, object] = field(default_factory=dict)
+    skills: list[tuple[object, object]] = field(default_factory=list)
+
+
+def to_record(values: tuple, mapping: list[str]) -> Record:
+    record = Record()
+    for key, value in zip(mapping, values, strict=False):
+        if not key:
+            continue
+        if key == "skills":
+            record.skills.append((value, None))
+        elif key == "level":
+            if record.skills and record.skills[-1][1] is None:
+                record.skills[-1] = (record.skills[-1][0], value)
+            else:
+                record.skills.append((None, value))
+        else:
+            record.cells[key] = value
+    return record
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
+    return sheets.display(value)
+
+
+# --- checking -------------------------------------------------------------------------------------
 
 
 @dataclass
 class Row:
-    """One roster row, read into the profile the services would register, with what was wrong."""
+    """One roster row, read into the profile the services would register, with what was wrong,
+    what was interpreted, and what importing it will do."""
 
     number: int
     data: ProfileData
     phone: str | None = None
+    birth_month: int | None = None
     consent_method: ConsentMethod | None = None
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    action: str = "create"          # create | update | unchanged | refuse | review
+    existing_id: int | None = None
+
+    def report(self) -> dict:
+        return {"row": self.number, "name": self.data.name[:40], "action": "refuse" if self.errors else self.action,
+                "notes": self.notes, "errors": self.errors}
 
 
 @lru_cache(maxsize=20_000)
@@ -159,84 +203,119 @@ def _locate(address: str, province: str) -> gazetteer.Place | None:
     return gazetteer.locate(address, within=province)
 
 
-class Checker:
-    """Reads rows one by one into profiles and checks them with the profile's own rules
-    (app.members.profile), against the database state loaded once up front. What only a roster
-    can get wrong (a cell that cannot be read, a number twice in the file) is said here; a rule a
-    row breaks is said as the services say it. Every problem of a row is listed."""
+_HAN_NAME = re.compile(r"^[\u3400-\u9fff·\s]+$")
 
-    def __init__(self, actor: User, phones_in_file: set[str]):
+
+class Checker:
+    """Reads records one by one into profiles and checks them with the profile's own rules
+    (app.members.profile), against the database state loaded once up front. What only a roster
+    can get wrong (a cell that cannot be read, one person twice in the file) is said here; a rule
+    a row breaks is said as the services say it. Every problem of a row is listed, and every
+    value that had to be interpreted is noted."""
+
+    def __init__(self, actor: User, *, phones: set[str], names: set[str], skill_choices: dict[str, int],
+                 has_consent_column: bool, county: str | None = None):
         self.actor = actor
+        self.county = gazetteer.place(county) if county else None   # loading one county (the command)
         self.province = current_app.config["HOME_PROVINCE"][:2]
         self.known_skills = {s.id: s for s in db.session.scalars(select(Skill))}
         self.skills = {s.name: s.id for s in self.known_skills.values() if s.active}
+        self.synonyms = {word: self.skills[name] for word, name in SKILL_SYNONYMS.items() if name in self.skills}
+        self.choices = {text: skill_id for text, skill_id in skill_choices.items()
+                        if skill_id == 0 or skill_id in self.skills.values()}
+        self.has_consent_column = has_consent_column
         self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
             Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
-        self.taken: set[str] = set()
-        phones = sorted(phones_in_file)
-        for start in range(0, len(phones), 900):
-            self.taken.update(p for p in db.session.scalars(select(User.phone).where(User.phone.in_(phones[start:start + 900])))
-                              if p is not None)
+        self.accounts: dict[str, tuple[int, str, bool]] = {}     # phone → (user id, name, has a profile)
+        for chunk in _chunks(sorted(phones), 900):
+            for uid, phone, name, member in db.session.execute(
+                    select(User.id, User.phone, User.name, MemberProfile.id).outerjoin(
+                        MemberProfile, MemberProfile.id == User.id).where(User.phone.in_(chunk))):
+                if phone is not None:
+                    self.accounts[phone] = (uid, name, member is not None)
+        # Members already in the pool under the same name, by (name, birth year, county).
+        self.people: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
+        for chunk in _chunks(sorted(names), 900):
+            for uid, name, year, county in db.session.execute(
+                    select(User.id, User.name, MemberProfile.birth_year, MemberProfile.region_code)
+                    .join(MemberProfile, MemberProfile.id == User.id)
+                    .where(User.name.in_(chunk), MemberProfile.status != MemberStatus.DELETED)):
+                self.people.setdefault((name, county), []).append((uid, year))
         self.first_row_of_phone: dict[str, int] = {}
+        self.first_row_of_person: dict[tuple[str, int | None, int | None, str], int] = {}
+        self.unknown_skills: dict[str, int] = {}
 
-    def check(self, number: int, values: dict[str, str]) -> Row:
-        data = ProfileData(name=values.get("姓名", ""), work_unit=values.get("原工作单位", ""),
-                           post=values.get("原职务", ""), address=values.get("家庭住址", ""))
+    def check(self, number: int, record: Record) -> Row:
+        cells = record.cells
+        name = _text(cells.get("name"))
+        if _HAN_NAME.match(name):
+            name = re.sub(r"\s+", "", name)        # 张  三: spaces that line names up in print
+        work_unit = _text(cells.get("work_unit")) or _text(cells.get("work_unit_post"))
+        data = ProfileData(name=name, work_unit=work_unit, post=_text(cells.get("post")),
+                           address=_text(cells.get("address")))
         row = Row(number, data)
         unread: dict[str, str] = {}     # field → why its cell could not be read
         if data.name and not PersonName.pattern.match(data.name):     # the name forms' format
             unread["name"] = "姓名只能包含汉字、字母和“·”，最多 40 个字"
-        self._phone(row, values.get("手机号码", ""), unread)
-        self._person(data, values, unread)
+        self._phone(row, cells.get("phone"), unread)
+        self._person(row, cells, unread)
         self._home(data, unread)
-        self._service(data, values, unread)
-        self._skills(data, values, unread)
-        self._consent(row, values, unread)
+        self._service(data, cells, unread)
+        self._skills(row, record.skills, unread)
+        self._consent(row, cells, unread)
         broken = profile.problems(data, known_skills=self.known_skills)
         try:
             profile.check_consent_method(data, row.consent_method)
         except Invalid as e:
             broken.append(e)
         row.errors = list(unread.values()) + [e.message for e in broken if e.field not in unread]
+        if not row.errors:
+            self._same_person(row)
         return row
 
-    def _phone(self, row: Row, raw: str, unread: dict[str, str]) -> None:
-        if not raw:
+    def _phone(self, row: Row, raw: object, unread: dict[str, str]) -> None:
+        try:
+            row.phone, note = cells.phone(raw)
+        except cells.Unreadable as e:
+            unread["phone"] = str(e)
             return
-        row.phone = normalise_phone(raw)
-        if row.phone is None:
-            unread["phone"] = f"手机号码“{raw[:20]}”不对，应为 11 位手机号码"
-        elif row.phone in self.first_row_of_phone:
-            unread["phone"] = f"手机号码与第 {self.first_row_of_phone[row.phone]} 行重复"
-        elif row.phone in self.taken:
-            unread["phone"] = "这个手机号码已经注册过账号"
-        if row.phone and row.phone not in self.first_row_of_phone:
-            self.first_row_of_phone[row.phone] = row.number
+        if note:
+            row.notes.append(note)
 
-    def _person(self, data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
-        gender = values.get("性别", "")
-        if gender:
-            data.gender = {"男": Gender.MALE, "女": Gender.FEMALE}.get(gender)
-            if data.gender is None:
-                unread["gender"] = "性别只能填“男”或“女”"
-        year = values.get("出生年份", "")
-        if year:
-            if year.isdigit():
-                data.birth_year = int(year)
-            else:
-                unread["birth_year"] = "出生年份请填四位数字，例如 1952"
-        branch = values.get("所在党支部", "")
+    def _person(self, row: Row, values: dict[str, object], unread: dict[str, str]) -> None:
+        data = row.data
+        try:
+            data.gender = cells.gender(values.get("gender"))
+        except cells.Unreadable as e:
+            unread["gender"] = str(e)
+        try:
+            born = cells.birth_date(values.get("birth"))
+        except cells.Unreadable as e:
+            unread["birth_year"] = str(e)
+        else:
+            if born is not None:
+                data.birth_year, row.birth_month = born.year, born.month
+                raw = values.get("birth")
+                if isinstance(raw, (int, float)) and not 1900 <= raw <= 2100 and not 190001 <= raw <= 21001231:
+                    row.notes.append(f"出生年月是 Excel 日期序号 {_text(raw)}，读作 {born.year} 年 {born.month} 月")
+        branch = _text(values.get("branch"))
         if branch:
             data.branch_id = self.branches.get(branch)
             if data.branch_id is None:
-                unread["branch"] = f"没有找到党支部“{branch[:30]}”（须是本辖区内已登记的支部，名称一致）"
+                row.notes.append(f"没有找到党支部“{branch[:30]}”，没有关联支部（须是本辖区内已登记的支部，名称一致）")
 
     def _home(self, data: ProfileData, unread: dict[str, str]) -> None:
         """The county a home address names, in the actor's region."""
         if not data.address or len(data.address) > 200:
             return
         place = _locate(data.address, self.province)
-        if place is None or place.level != "county":
+        if self.county is not None and (place is None or place.level != "county"
+                                        or not place.code.startswith(self.province)):
+            data.county_code = self.county.code        # a village or street of the county being loaded
+            return
+        if self.county is not None and place is not None and place.code != self.county.code:
+            unread["address"] = f"家庭住址在{place.name}，不在这次导入的{self.county.name}"
+        elif place is None or place.level != "county":
             unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
         elif not access.may_place_in(self.actor, place.code):
             unread["address"] = f"{place.name}不在您管辖的地区内"
@@ -244,14 +323,14 @@ class Checker:
             data.county_code = place.code
 
     @staticmethod
-    def _service(data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
-        radius = values.get("服务范围（公里）", "")
+    def _service(data: ProfileData, values: dict[str, object], unread: dict[str, str]) -> None:
+        radius = _text(values.get("radius"))
         if radius:
             if radius.isdigit():
                 data.radius_km = int(radius)
             else:
                 unread["radius_km"] = "服务范围应为 1 到 100 之间的整数"
-        slots = values.get("方便的时间", "").replace("周天", "周日")
+        slots = _text(values.get("availability")).replace("周天", "周日")
         if slots:
             found = _SLOT.findall(slots)
             if not found or re.sub(r"[\s、，,;；]", "", _SLOT.sub("", slots)):
@@ -259,56 +338,160 @@ class Checker:
             for day, period in found:
                 data.availability_mask |= slot_bit(WEEKDAYS.index(day), PERIODS.index(period))
 
-    def _skills(self, data: ProfileData, values: dict[str, str], unread: dict[str, str]) -> None:
-        for i in range(1, SKILL_SLOTS + 1):
-            skill, level = values.get(f"专长{i}", ""), values.get(f"程度{i}", "")
-            if not skill and not level:
-                continue
-            skill_id = self.skills.get(skill)
-            if skill_id is None:
-                unread[f"skill{i}"] = f"专长{i}“{skill[:20]}”不在专长列表中" if skill else f"填了程度{i}却没有填专长{i}"
-            elif level not in LEVELS:
-                unread[f"skill{i}"] = f"程度{i}只能填了解、熟练或精通"
-            else:
-                data.skills.append(SkillInput(skill_id, LEVELS[level]))
+    def skill_of(self, text: str) -> int | None:
+        """The skill a roster's word means: the admin's choice for this file, the taxonomy's name, a
+        synonym; 0 when the admin chose to leave it out; None when unknown."""
+        if text in self.choices:
+            return self.choices[text]
+        return self.skills.get(text) or self.synonyms.get(text)
 
-    @staticmethod
-    def _consent(row: Row, values: dict[str, str], unread: dict[str, str]) -> None:
+    def _skills(self, row: Row, pairs: list[tuple[object, object]], unread: dict[str, str]) -> None:
+        levels: dict[int, int] = {}
+        for i, (cell, level_cell) in enumerate(pairs, start=1):
+            level_text = _text(level_cell)
+            tokens = cells.split_skills(cell)
+            if not tokens:
+                if level_text:
+                    unread[f"skill{i}"] = f"填了程度{i}却没有填专长{i}"
+                continue
+            if level_text and level_text not in LEVELS:
+                unread[f"skill{i}"] = f"程度{i}只能填了解、熟练或精通"
+                continue
+            for token, written in tokens:
+                skill_id = self.skill_of(token)
+                if skill_id is None:
+                    self.unknown_skills[token] = self.unknown_skills.get(token, 0) + 1
+                    row.notes.append(f"专长“{token[:20]}”不在专长列表中，待您选择对应的专长或不登记")
+                    continue
+                if skill_id == 0:
+                    row.notes.append(f"专长“{token[:20]}”按您的选择不登记")
+                    continue
+                level = LEVELS[level_text] if level_text else written or DEFAULT_LEVEL
+                levels[skill_id] = max(level, levels.get(skill_id, 0))
+        row.data.skills = [SkillInput(skill_id, level) for skill_id, level in levels.items()]
+
+    def _consent(self, row: Row, values: dict[str, object], unread: dict[str, str]) -> None:
         data = row.data
-        consent = values.get("同意保存敏感信息", "").lower()
+        consent = _text(values.get("consent")).lower()
         if consent not in YES | NO:
             unread["consent"] = "同意保存敏感信息只能填“是”或“否”"
         data.consent = consent in YES
         if data.consent:
-            row.consent_method = METHODS.get(values.get("同意方式", ""))
-        capacity = values.get("身体状况", "")
-        if capacity:
-            data.capacity = CAPACITIES.get(capacity)
-            if data.capacity is None:
-                unread["capacity"] = "身体状况只能填轻度、中度或较重"
-
-
-def read_rows(content: bytes) -> Iterator[tuple[int, dict[str, str] | None]]:
-    """(number, {column: text}) for every row after the header; blank rows as None."""
-    wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    try:
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = [_text(v) for v in next(rows, ())]
-        missing = REQUIRED - set(header)
-        if missing:
-            raise ValueError("文件的第一行不是模板的标题行，缺少：" + "、".join(sorted(missing)) + "。请用下载的模板填写。")
-        for number, values in enumerate(rows, start=2):
-            texts = {name: _text(v) for name, v in zip(header, values, strict=False) if name}
-            if not any(texts.values()):
-                yield number, None
+            row.consent_method = METHODS.get(_text(values.get("consent_method")))
+        raw = _text(values.get("capacity"))
+        if not raw:
+            return
+        try:
+            level, review = cells.capacity(raw)
+        except cells.Unreadable as e:
+            if self.has_consent_column:
+                unread["capacity"] = str(e)
             else:
-                yield number, texts
-    finally:
-        wb.close()
+                row.notes.append(f"身体状况“{raw[:20]}”没有导入：要本人同意后才能登记")
+            return
+        if not self.has_consent_column:
+            # A bureau's roster records no consent: health stays out until the member agrees.
+            row.notes.append(f"身体状况“{raw[:20]}”没有导入：要本人同意后才能登记")
+            return
+        data.capacity = level
+        if review and level is not None:
+            row.notes.append(f"待核对：身体状况“{raw[:20]}”记为{level.label}")
+
+    def _same_person(self, row: Row) -> None:
+        """One person twice in the file is refused the second time; a member already in the pool is
+        updated (found by phone) or held back for a person to check (found by name, birth year and
+        county, when the row has no phone)."""
+        d = row.data
+        person = (d.name, d.birth_year, row.birth_month, d.county_code)
+        if row.phone and row.phone in self.first_row_of_phone:
+            row.errors.append(f"手机号码与第 {self.first_row_of_phone[row.phone]} 行重复")
+            return
+        if person in self.first_row_of_person:
+            row.errors.append(f"与第 {self.first_row_of_person[person]} 行可能是同一人（姓名、出生年月、县都相同）")
+            return
+        if row.phone:
+            self.first_row_of_phone[row.phone] = row.number
+        self.first_row_of_person[person] = row.number
+        if row.phone and row.phone in self.accounts:
+            uid, name, is_member = self.accounts[row.phone]
+            if not is_member:
+                row.errors.append("这个手机号码已经注册过账号")
+            elif name != d.name:
+                row.errors.append(f"这个手机号码已登记为“{name[:20]}”，与姓名不一致")
+            else:
+                row.action, row.existing_id = "update", uid
+            return
+        if not row.phone:
+            same = [uid for uid, year in self.people.get((d.name, d.county_code), [])
+                    if year is None or d.birth_year is None or year == d.birth_year]
+            if same:
+                row.action, row.existing_id = "review", same[0]
+                row.notes.append("人才库里已有同名、同出生年份、同县的老同志，这一行没有导入，请核对后在人才库中修改")
 
 
-# --- running a job ------------------------------------------------------------------------------
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def compare(row: Row, member: MemberProfile, actor: User) -> None:
+    """What updating a member from a row changes: the fields the row fills that differ, and skills
+    the member does not hold yet (none removed; consent and health are the member's own)."""
+    if not access.may_edit_member(actor, member):
+        row.errors.append("这位老同志不在您管辖的地区内，不能修改")
+        return
+    d, changed = row.data, []
+    if d.gender is not None and d.gender is not member.gender:
+        changed.append("性别")
+    if d.birth_year is not None and d.birth_year != member.birth_year:
+        changed.append("出生年份")
+    if d.work_unit and d.work_unit != member.work_unit:
+        changed.append("原工作单位")
+    if d.post and d.post != member.post:
+        changed.append("原职务")
+    if d.branch_id is not None and d.branch_id != member.branch_id:
+        changed.append("党支部")
+    if d.address and (d.address != member.address or d.county_code != member.region_code):
+        changed.append("家庭住址")
+    held = {s.skill_id: s.level for s in member.skills}
+    if any(held.get(s.skill_id, 0) < s.level for s in d.skills):
+        changed.append("专长")
+    if d.availability_mask and d.availability_mask != member.availability_mask:
+        changed.append("方便的时间")
+    if changed:
+        row.action = "update"
+        row.notes.append("已在人才库中，将更新：" + "、".join(changed))
+    else:
+        row.action = "unchanged"
+        row.notes.append("已在人才库中，资料相同，不用更新")
+
+
+def apply_update(row: Row, member: MemberProfile) -> None:
+    """Write what compare() found into the member (the index is refreshed by the caller)."""
+    d = row.data
+    if d.gender is not None:
+        member.gender = d.gender
+    if d.birth_year is not None:
+        member.birth_year = d.birth_year
+    member.work_unit = d.work_unit or member.work_unit
+    member.post = d.post or member.post
+    if d.branch_id is not None:
+        member.branch_id = d.branch_id
+    if d.address and (d.address != member.address or d.county_code != member.region_code):
+        county = gazetteer.place(d.county_code)
+        member.address, member.region_code = d.address, d.county_code
+        member.lat, member.lon, member.location_precision = county.lat, county.lon, LocationPrecision.COUNTY
+    held = {s.skill_id: s for s in member.skills}
+    for item in d.skills:
+        if item.skill_id in held:
+            held[item.skill_id].level = max(held[item.skill_id].level, item.level)
+        else:
+            member.skills.append(MemberSkill(skill_id=item.skill_id, level=item.level))
+    if d.availability_mask:
+        member.availability_mask = d.availability_mask
+
+
+# --- the job: read, map, check, write ----------------------------------------------------------
 
 
 def _progress(job_id: int, **fields: Any) -> None:
@@ -316,57 +499,207 @@ def _progress(job_id: int, **fields: Any) -> None:
     commit_fresh(lambda: db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**fields)))
 
 
-def run_import(job_id: int) -> None:
+def _fail(job_id: int, message: str) -> None:
+    _progress(job_id, status="failed", message=message, finished_at=utcnow(), content=None)
+
+
+def layouts_of(job: ImportJob) -> list[dict]:
+    return json.loads(job.sheets or "[]")
+
+
+def mapping_of(job: ImportJob) -> dict:
+    return json.loads(job.mapping or "{}")
+
+
+def remembered(headers: list[str]) -> ImportMapping | None:
+    return db.session.scalar(select(ImportMapping).where(ImportMapping.signature == columns.signature(headers)))
+
+
+def proposed_mapping(headers: list[str]) -> tuple[list[str | None], dict[str, int], bool]:
+    """(a field for each column, skill choices, whether it was remembered): the mapping saved for
+    these headers, else the synonym table's."""
+    saved = remembered(headers)
+    if saved is not None:
+        return json.loads(saved.columns), json.loads(saved.skills or "{}"), True
+    return columns.auto_mapping(headers), {}, False
+
+
+def read_file(job_id: int) -> None:
+    """Find each sheet's header and first values; choose the sheet when it is obvious and propose
+    its mapping. The admin confirms it on the mapping page (or the CLI goes straight on)."""
+    job = db.session.get_one(ImportJob, job_id)
+    content, kind = job.content or b"", job.kind
+    _progress(job_id, status="reading")
+    book = sheets.Book(content, kind)
+    try:
+        found = sheets.survey(book)
+    finally:
+        book.close()
+    if not any(s.header for s in found):
+        raise sheets.Refused("在文件的前 30 行里没有找到标题行（要有“姓名”一列）。请确认上传的是名册，"
+                             "或用下载的模板填写。")
+    chosen = sheets.choose(found)
+    fields: dict[str, Any] = {"sheets": json.dumps([s.to_json() for s in found], ensure_ascii=False),
+                              "status": "mapping"}
+    if chosen is not None and chosen.header is not None:
+        mapping, skills, _ = proposed_mapping(chosen.header.names)
+        fields.update(sheet=chosen.name, mapping=json.dumps({**mapping_of(job), "columns": mapping, "skills": skills},
+                                                            ensure_ascii=False))
+    _progress(job_id, **fields)
+
+
+def _sheet_layout(job: ImportJob) -> dict:
+    layout = next((s for s in layouts_of(job) if s["name"] == job.sheet and s["headers"]), None)
+    if layout is None:
+        raise sheets.Refused("请先选择要导入的工作表")
+    return layout
+
+
+@dataclass
+class Outcome:
+    rows: list[Row]
+    blank: int = 0
+    skipped: int = 0
+    unknown_skills: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        actions = [r.report()["action"] for r in self.rows]
+        return {"create": actions.count("create"), "update": actions.count("update"),
+                "unchanged": actions.count("unchanged"), "refuse": actions.count("refuse"),
+                "review": actions.count("review")}
+
+
+def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
+    """Every data row of the chosen sheet, read by the mapping and checked; nothing written."""
+    job = db.session.get_one(ImportJob, job_id)
+    layout, mapping = _sheet_layout(job), mapping_of(job)
+    header = sheets.Header(layout["header_row"], layout["headers"], layout["recognised"])
+    keys = [k or "" for k in mapping["columns"]]
+    book = sheets.Book(job.content or b"", job.kind)
+    outcome = Outcome([])
+    records: list[tuple[int, Record]] = []
+    try:
+        for number, kind, values in sheets.table(book, job.sheet, header):
+            if kind == "blank":
+                outcome.blank += 1
+            elif kind in ("summary", "header"):
+                outcome.skipped += 1
+            else:
+                records.append((number, to_record(values, keys)))
+    finally:
+        book.close()
+    phones: set[str] = set()
+    for _, record in records:
+        try:
+            phone, _ = cells.phone(record.cells.get("phone"))
+        except cells.Unreadable:
+            continue
+        if phone:
+            phones.add(phone)
+    names = {re.sub(r"\s+", "", _text(r.cells.get("name"))) for _, r in records}
+    checker = Checker(actor, phones=phones, names=names - {""},
+                      skill_choices={k: int(v) for k, v in mapping.get("skills", {}).items()},
+                      has_consent_column="consent" in keys, county=mapping.get("county"))
+    total = len(records)
+    for i, (number, record) in enumerate(records, start=1):
+        outcome.rows.append(checker.check(number, record))
+        if progress and i % PROGRESS_EVERY == 0:
+            _progress(job_id, total_rows=total, processed_rows=i)
+    updates = {r.existing_id: r for r in outcome.rows if r.action == "update" and not r.errors}
+    for chunk in _chunks(sorted(updates), 500):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+            compare(updates[member.id], member, actor)
+    outcome.unknown_skills = checker.unknown_skills
+    return outcome
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    c = outcome.counts()
+    data_rows = len(outcome.rows)
+    return {"total_rows": data_rows + outcome.blank + outcome.skipped, "processed_rows": data_rows,
+            "blank_rows": outcome.blank, "skipped_rows": outcome.skipped,
+            "valid_rows": c["create"] + c["update"] + c["unchanged"], "error_rows": c["refuse"],
+            "review_rows": c["review"], "updated_rows": c["update"], "unchanged_rows": c["unchanged"],
+            "unknown_skills": json.dumps(outcome.unknown_skills, ensure_ascii=False),
+            "report": json.dumps([r.report() for r in outcome.rows], ensure_ascii=False)}
+
+
+def preview(job_id: int) -> None:
+    """The dry run: what importing would do, row by row, with counts. Nothing is written."""
+    job = db.session.get_one(ImportJob, job_id)
+    _progress(job_id, status="checking", processed_rows=0)
+    outcome = check_file(job_id, db.session.get_one(User, job.created_by_id))
+    c = outcome.counts()
+    message = f"可以新建 {c['create']} 人，更新 {c['update']} 人，{c['unchanged']} 人不用更新"
+    message += f"，{c['refuse']} 行有错误" + (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
+    if outcome.unknown_skills:
+        message += f"有 {len(outcome.unknown_skills)} 项专长不在专长列表中，请先选择怎样登记。"
+    _progress(job_id, status="checked", message=message, **_summary(outcome))
+
+
+def write(job_id: int) -> None:
+    """Check again (the pool may have changed since the preview) and write: the new members and the
+    updates in one transaction together with the job's "done", so nothing is ever half-written."""
+    job = db.session.get_one(ImportJob, job_id)
+    actor_id, mode = job.created_by_id, job.mode
+    _progress(job_id, status="writing")
+    outcome = check_file(job_id, db.session.get_one(User, actor_id), progress=False)
+    summary = _summary(outcome)
+    c = outcome.counts()
+    if outcome.unknown_skills:
+        raise sheets.Refused("还有专长不在专长列表中，请先在检查结果页选择怎样登记。")
+    refused = c["refuse"] + c["review"]
+    if mode == "all" and refused:
+        summary["message"] = (f"有 {refused} 行有错误或待核对。按“全部或全不”的方式，没有导入任何一行。"
+                              "请改正后重新上传。")
+        summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
+        _progress(job_id, **summary)
+        return
+
+    def run() -> None:
+        actor = db.session.get_one(User, actor_id)
+        created = write_rows(actor, [r for r in outcome.rows if r.action == "create" and not r.errors])
+        updated = update_rows([r for r in outcome.rows if r.action == "update" and not r.errors])
+        message = f"新建 {created} 人，更新 {updated} 人，{c['unchanged']} 人资料相同"
+        message += (f"，{c['refuse']} 行有错误没有导入" if c["refuse"] else "")
+        message += (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
+        db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+            **{**summary, "imported_rows": created, "updated_rows": updated}, message=message, status="done",
+            finished_at=utcnow(), content=None))
+        record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
+                     detail={"imported": created, "updated": updated, "errors": c["refuse"], "mode": mode})
+
+    commit_fresh(run)   # every row, or none of them
+
+
+def update_rows(rows: list[Row]) -> int:
+    """Update members already in the pool from checked rows, in the caller's transaction."""
+    by_id = {r.existing_id: r for r in rows}
+    members = []
+    for chunk in _chunks(sorted(by_id), 500):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+            apply_update(by_id[member.id], member)
+            members.append(member)
+    reindex_members(members)
+    return len(members)
+
+
+STEPS = {"read": read_file, "check": preview, "write": write}
+
+
+def run_import(job_id: int, step: str = "read") -> None:
     job = db.session.get(ImportJob, job_id)
     if job is None or job.finished:
         return
-    content, mode, actor_id = job.content or b"", job.mode, job.created_by_id
     try:
-        _progress(job_id, status="checking", processed_rows=0)
-        rows = list(read_rows(content))
-        if len(rows) > MAX_ROWS:
-            raise ValueError(f"文件有 {len(rows)} 行，超过了 {MAX_ROWS} 行，请分开导入")
-        phones = {normalise_phone(v.get("手机号码", "")) for _, v in rows if v}
-        checker = Checker(db.session.get_one(User, actor_id), {p for p in phones if p})
-        good: list[Row] = []
-        report = []
-        blank = 0
-        for i, (number, values) in enumerate(rows, start=1):
-            if values is None:
-                blank += 1
-            else:
-                row = checker.check(number, values)
-                if row.errors:
-                    report.append({"row": number, "name": row.data.name[:40], "errors": row.errors})
-                else:
-                    good.append(row)
-            if i % PROGRESS_EVERY == 0:
-                _progress(job_id, total_rows=len(rows), processed_rows=i)
-        summary = {"total_rows": len(rows), "processed_rows": len(rows), "blank_rows": blank,
-                   "valid_rows": len(good), "error_rows": len(report),
-                   "report": json.dumps(report, ensure_ascii=False)}
-        if mode == "all" and report:
-            summary["message"] = (f"有 {len(report)} 行有错误。按“全部或全不”的方式，没有导入任何一行。"
-                                  "请改正后重新上传。")
-            good = []
-        _progress(job_id, status="writing", **summary)
-
-        def write() -> None:
-            actor = db.session.get_one(User, actor_id)
-            imported = write_rows(actor, good)
-            message = summary.get("message") or (
-                f"导入了 {imported} 人" + (f"，{len(report)} 行有错误没有导入" if report else "") + "。")
-            db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-                imported_rows=imported, message=message, status="done", finished_at=utcnow(), content=None))
-            record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
-                         detail={"imported": imported, "errors": len(report), "mode": mode})
-
-        commit_fresh(write)   # every row, or none of them
-    except Exception as e:  # the job fails cleanly: nothing of it was written
+        STEPS[step](job_id)
+    except sheets.Refused as e:
+        db.session.rollback()
+        _fail(job_id, str(e))
+    except Exception:  # the job fails cleanly: nothing of it was written
         db.session.rollback()
         log.exception("import %s failed", job_id)
-        message = str(e) if isinstance(e, ValueError) else "文件无法读取，请确认是用模板填写的 .xlsx 文件。"
-        _progress(job_id, status="failed", message=message, finished_at=utcnow(), content=None)
+        _fail(job_id, "文件无法读取，请确认是 Excel（.xlsx、.xls）或 CSV 文件，用 Excel 或 WPS 打开后另存一份再试。")
 
 
 def write_rows(actor: User, rows: list[Row]) -> int:
@@ -411,48 +744,162 @@ def write_rows(actor: User, rows: list[Row]) -> int:
 
 
 def upload(*, actor: User, upload: FileStorage | None, mode: str) -> ImportJob:
-    """Keep an uploaded roster as a queued job (the file is read by the job, not the request); the
-    worker takes it once the caller commits."""
+    """Keep an uploaded roster as a queued job once its size, kind and row count are known to be
+    acceptable (checked without reading the workbook whole); the job reads it after the caller commits."""
     name = (getattr(upload, "filename", "") or "").strip()
-    content = upload.read() if upload is not None else b""
+    content = upload.read(sheets.MAX_FILE_BYTES + 1) if upload is not None else b""
     if upload is not None:
         upload.close()
-    if not name.lower().endswith(".xlsx") or not content.startswith(b"PK"):
-        raise Invalid("请上传用模板填写的 .xlsx 文件", field="file")
-    job = ImportJob(created_by_id=actor.id, filename=name[:200], mode=mode, content=content)
+    try:
+        kind = sheets.check_file(content, name)
+    except sheets.Refused as e:
+        raise Invalid(str(e), field="file") from e
+    job = ImportJob(created_by_id=actor.id, filename=name[:200], mode=mode, content=content, kind=kind)
     db.session.add(job)
     db.session.flush()
-    jobs.submit("import", {"import_id": job.id}, actor=actor)
+    jobs.submit("import", {"import_id": job.id, "step": "read"}, actor=actor)
     return job
 
 
-def report(job: ImportJob) -> list[dict]:
-    """The rows that were not imported: [{"row": n, "name": …, "errors": […]}]."""
-    return json.loads(job.report or "[]")
+def start_from_file(*, actor: User, content: bytes, filename: str, mode: str, county_code: str) -> ImportJob:
+    """An import of one county from a file on disk (`flask roster import`): the same steps as the
+    web's, run by the caller one after the other; addresses that name no county are that county's."""
+    if not access.may_import_rosters(actor):
+        raise PermissionDenied("这个账号不能导入名册（需要管理员账号）")
+    county = gazetteer.places().get(county_code)
+    if county is None or county.level != "county":
+        raise Invalid(f"没有这个县（市、区）代码：{county_code}", field="county")
+    if not access.may_place_in(actor, county.code):
+        raise PermissionDenied(f"{county.name}不在这个账号管辖的地区内")
+    if mode not in ("valid", "all"):
+        raise Invalid("导入方式只能是 valid 或 all", field="mode")
+    try:
+        kind = sheets.check_file(content, filename)
+    except sheets.Refused as e:
+        raise Invalid(str(e), field="file") from e
+    job = ImportJob(created_by_id=actor.id, filename=filename[:200], mode=mode, content=content, kind=kind,
+                    mapping=json.dumps({"county": county.code}))
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def _waiting(job: ImportJob, status: str) -> None:
+    if job.status != status:
+        raise Conflict("这次导入已经往下进行了，请刷新页面查看")
+
+
+def choose_columns(*, actor: User, job: ImportJob, sheet: str, chosen: list[str | None]) -> ImportJob:
+    """The admin's sheet and column mapping: checked, remembered for the next file with the same
+    headers, and the dry run queued."""
+    _waiting(job, "mapping")
+    layout = next((s for s in layouts_of(job) if s["name"] == sheet and s["headers"]), None)
+    if layout is None:
+        raise Invalid("请选择要导入的工作表", field="sheet")
+    headers = layout["headers"]
+    if len(chosen) != len(headers) or any(c is not None and c != columns.IGNORE and c not in columns.FIELD_BY_KEY
+                                          for c in chosen):
+        raise Invalid("各列的选择不完整，请重新选择", field="columns")
+    problems = columns.mapping_problems(chosen)
+    if problems:
+        raise Invalid("；".join(problems), field="columns")
+    skills = mapping_of(job).get("skills", {}) if sheet == job.sheet else {}
+    _remember(actor, headers, chosen, skills)
+    job.sheet, job.status = sheet, "queued"
+    job.mapping = json.dumps({**mapping_of(job), "columns": chosen, "skills": skills}, ensure_ascii=False)
+    jobs.submit("import", {"import_id": job.id, "step": "check"}, actor=actor)
+    return job
+
+
+def choose_skills(*, actor: User, job: ImportJob, choices: dict[str, str]) -> ImportJob:
+    """The admin's answer for each skill the file names that the taxonomy does not have: one of its
+    skills, or leave it out ("0"). Remembered with the columns, and the dry run queued again."""
+    _waiting(job, "checked")
+    unknown = json.loads(job.unknown_skills or "{}")
+    active = set(db.session.scalars(select(Skill.id).where(Skill.active)))
+    answers: dict[str, int] = {}
+    for text in unknown:
+        value = choices.get(text, "")
+        if not value.isdigit() or (int(value) != 0 and int(value) not in active):
+            raise Invalid(f"请为专长“{text[:20]}”选择对应的专长，或选择“不登记”", field="skills")
+        answers[text] = int(value)
+    mapping = mapping_of(job)
+    mapping["skills"] = {**mapping.get("skills", {}), **answers}
+    headers = _sheet_layout(job)["headers"]
+    _remember(actor, headers, mapping["columns"], mapping["skills"])
+    job.mapping, job.status = json.dumps(mapping, ensure_ascii=False), "queued"
+    jobs.submit("import", {"import_id": job.id, "step": "check"}, actor=actor)
+    return job
+
+
+def _remember(actor: User, headers: list[str], chosen: list[str | None], skills: dict[str, int]) -> None:
+    signature = columns.signature(headers)
+    values = {"headers": json.dumps(headers, ensure_ascii=False), "columns": json.dumps(chosen),
+              "skills": json.dumps(skills, ensure_ascii=False), "updated_by_id": actor.id, "updated_at": utcnow()}
+    saved = remembered(headers)
+    if saved is None:
+        db.session.add(ImportMapping(signature=signature, **values))
+    else:
+        for key, value in values.items():
+            setattr(saved, key, value)
+    db.session.flush()
+
+
+def confirm(*, actor: User, job: ImportJob) -> ImportJob:
+    """Import what the preview showed (checked again as it is written)."""
+    _waiting(job, "checked")
+    if json.loads(job.unknown_skills or "{}"):
+        raise Invalid("还有专长不在专长列表中，请先选择怎样登记", field="skills")
+    if job.valid_rows == 0:
+        raise Invalid("没有可以导入的行", field="confirm")
+    job.status = "queued"
+    jobs.submit("import", {"import_id": job.id, "step": "write"}, actor=actor)
+    return job
+
+
+def cancel(*, actor: User, job: ImportJob) -> ImportJob:
+    """Import nothing: the file is dropped, the report stays."""
+    if not job.waiting:
+        raise Conflict("这次导入已经往下进行了，请刷新页面查看")
+    job.status, job.content, job.finished_at = "cancelled", None, utcnow()
+    job.message = "已放弃，没有导入任何一行。"
+    record_audit(actor, "pool.import_cancel", job)
+    return job
+
+
+ACTIONS = {"create": "新建", "update": "更新", "unchanged": "不变", "refuse": "不导入", "review": "待核对"}
+
+
+def report(job: ImportJob, actions: tuple[str, ...] | None = None) -> list[dict]:
+    """The rows of the preview or of the import: [{"row": n, "name": …, "action": …, "notes": […],
+    "errors": […]}], those with one of `actions` when given."""
+    rows = json.loads(job.report or "[]")
+    return [r for r in rows if actions is None or r.get("action", "refuse") in actions]
 
 
 def report_csv(job: ImportJob) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["行号", "姓名", "问题"])
+    writer.writerow(["行号", "姓名", "处理", "问题", "说明"])
     for item in report(job):
-        writer.writerow([item["row"], item["name"], "；".join(item["errors"])])
+        writer.writerow([item["row"], sheets.safe_cell(item["name"]), ACTIONS.get(item.get("action", "refuse"), ""),
+                         "；".join(item["errors"]), "；".join(item.get("notes", []))])
     return out.getvalue()
 
 
 def _abandon(job: Job) -> None:
     """The sweeper gave the job up: its import says so, in the sweeper's transaction."""
     db.session.execute(update(ImportJob).where(ImportJob.id == json.loads(job.params)["import_id"],
-                                               ImportJob.status.not_in(("done", "failed")))
+                                               ImportJob.status.not_in(("done", "failed", "cancelled")))
                        .values(status="failed", message=jobs.INTERRUPTED, finished_at=utcnow(), content=None))
 
 
 @jobs.handler("import", rerun_safe=True, abandoned=_abandon)
 def _run(work: jobs.Work) -> None:
-    """The job: safe to run again after a crash, since nothing is written until the last
-    transaction, which also marks the import done."""
+    """One step of an import (read the file, check it, write it): safe to run again after a crash,
+    since only the last step writes members, in the transaction that also marks the import done."""
     import_id = work.params["import_id"]
-    run_import(import_id)
+    run_import(import_id, work.params.get("step", "read"))
     job = db.session.get_one(ImportJob, import_id)
     if job.status == "failed":
         raise jobs.JobFailed(job.message)

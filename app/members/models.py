@@ -450,15 +450,46 @@ class ImportJob(Model):
     error_rows: Mapped[int] = mapped_column(default=0)
     blank_rows: Mapped[int] = mapped_column(default=0)
     imported_rows: Mapped[int] = mapped_column(default=0)
-    report: Mapped[str] = mapped_column(Text, default="[]")   # JSON: [{"row": n, "errors": [...]}]
+    updated_rows: Mapped[int] = mapped_column(default=0)
+    unchanged_rows: Mapped[int] = mapped_column(default=0)
+    review_rows: Mapped[int] = mapped_column(default=0)     # possible duplicates held back for a person
+    skipped_rows: Mapped[int] = mapped_column(default=0)    # 合计/小计/备注 rows, the header repeated
+    # JSON: [{"row": n, "name": …, "action": create|update|unchanged|refuse|review, "notes": […], "errors": […]}]
+    report: Mapped[str] = mapped_column(Text, default="[]")
     message: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(4), default="xlsx")           # xlsx, xls or csv
+    sheets: Mapped[str] = mapped_column(Text, default="[]")    # JSON: each sheet's header and first values
+    sheet: Mapped[str] = mapped_column(String(100), default="")            # the sheet being imported
+    mapping: Mapped[str] = mapped_column(Text, default="{}")   # JSON: {"columns": [field|""], "skills": {text: id|0}}
+    unknown_skills: Mapped[str] = mapped_column(Text, default="{}")        # JSON: {text: rows naming it}
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed")
+        return self.status in ("done", "failed", "cancelled")
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for the admin: to choose the sheet and columns, or to look at the preview."""
+        return self.status in ("mapping", "checked")
 
     @property
     def status_label(self) -> str:
-        return {"queued": "排队中", "checking": "正在检查", "writing": "正在写入", "done": "已完成",
-                "failed": "出错了"}.get(self.status, self.status)
+        return {"queued": "排队中", "reading": "正在读取", "mapping": "请核对各列", "checking": "正在检查",
+                "checked": "请查看检查结果", "writing": "正在写入", "done": "已完成", "failed": "出错了",
+                "cancelled": "已放弃"}.get(self.status, self.status)
+
+
+class ImportMapping(Model):
+    """How the columns of a roster were mapped (and its unknown skills settled), remembered for the
+    next file with the same headers."""
+
+    __tablename__ = "import_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature: Mapped[str] = mapped_column(String(64), unique=True)   # app.members.columns.signature()
+    headers: Mapped[str] = mapped_column(Text)     # JSON: the header texts, for people reading the table
+    columns: Mapped[str] = mapped_column(Text)     # JSON: [field|""] one per header
+    skills: Mapped[str] = mapped_column(Text, default="{}")   # JSON: {text: skill id, or 0 to leave out}
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

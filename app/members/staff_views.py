@@ -17,8 +17,16 @@ from app.clock import local_date
 from app.extensions import db
 from app.forms import BaseForm, options
 from app.jobs.models import Job
-from app.members import exports, importer, pool, queries, services, wizard
-from app.members.forms import CategoryForm, ImportForm, NominateForm, ReasonForm, SearchForm, SkillEditForm
+from app.members import columns, exports, importer, pool, queries, services, wizard
+from app.members.forms import (
+    CategoryForm,
+    ImportForm,
+    ImportStepForm,
+    NominateForm,
+    ReasonForm,
+    SearchForm,
+    SkillEditForm,
+)
 from app.members.models import Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel
 from app.members.profile import ProfileData
 from app.members.search import MemberFilter, search_page
@@ -26,7 +34,7 @@ from app.members.views import WizardFlow, check_page, edit_step, run_step
 from app.regions import gazetteer
 from app.regions.geo import format_km, geodesic_km
 from app.regions.models import RegionLevel
-from app.web import file_response, run_action, run_use_case, stored_file_response
+from app.web import file_response, finish_use_case, run_action, run_use_case, stored_file_response
 
 bp = Blueprint("pool", __name__, url_prefix="/pool")
 PROXY = WizardFlow("proxy", "pool.proxy_step", "pool.proxy_check", "pool.proxy_start")
@@ -278,18 +286,106 @@ def import_roster() -> ResponseReturnValue:
                         done=lambda job: (None, url_for("pool.import_job", job_id=job.id)), template="pool/import.html", jobs=queries.recent_imports(current_user))
 
 
+def _import_or_404(job_id: int) -> ImportJob:
+    return access.get_or_404(ImportJob, job_id, current_user)
+
+
+def _mapping_context(job: ImportJob, sheet: str | None = None, chosen: list | None = None) -> dict[str, Any]:
+    """The mapping page: the sheets with a header, the one shown, each of its columns with its first
+    values and the field proposed (or chosen before a refusal)."""
+    layouts = [s for s in importer.layouts_of(job) if s["headers"]]
+    shown = next((s for s in layouts if s["name"] == (sheet or job.sheet)), None)
+    proposal: list = []
+    remembered = False
+    if shown is not None:
+        if chosen is not None:
+            proposal = chosen
+        elif shown["name"] == job.sheet and importer.mapping_of(job).get("columns"):
+            proposal = importer.mapping_of(job)["columns"]
+            remembered = importer.remembered(shown["headers"]) is not None
+        else:
+            proposal, _, remembered = importer.proposed_mapping(shown["headers"])
+    return dict(job=job, layouts=layouts, shown=shown, proposal=proposal, remembered=remembered,
+                fields=columns.FIELDS, ignore=columns.IGNORE)
+
+
+def _preview_context(job: ImportJob) -> dict[str, Any]:
+    rows = importer.report(job, ("refuse", "review", "update"))
+    return dict(job=job, rows=rows[:200], more=max(0, len(rows) - 200), actions=importer.ACTIONS,
+                unknown=sorted(json.loads(job.unknown_skills or "{}").items(), key=lambda kv: -kv[1]),
+                skills=queries.skill_choices(active_only=True), chosen=importer.mapping_of(job).get("skills", {}))
+
+
 @bp.get("/import/<int:job_id>")
 @access.requires(access.may_import_rosters)
 def import_job(job_id: int) -> ResponseReturnValue:
-    job = access.get_or_404(ImportJob, job_id, current_user)
-    report = importer.report(job)
-    return render_template("pool/import_job.html", job=job, report=report[:200], more=max(0, len(report) - 200))
+    job = _import_or_404(job_id)
+    if job.status == "mapping":
+        return render_template("pool/import_mapping.html", form=ImportStepForm(),
+                               **_mapping_context(job, request.args.get("sheet")))
+    if job.status == "checked":
+        return render_template("pool/import_preview.html", form=ImportStepForm(), **_preview_context(job))
+    report = importer.report(job, ("refuse", "review", "update", "unchanged"))
+    return render_template("pool/import_job.html", job=job, report=report[:200], more=max(0, len(report) - 200),
+                           actions=importer.ACTIONS)
+
+
+@bp.post("/import/<int:job_id>/columns")
+@access.requires(access.may_import_rosters)
+def import_columns(job_id: int) -> ResponseReturnValue:
+    job = _import_or_404(job_id)
+    form = ImportStepForm()
+    sheet = form.sheet.data or ""
+    layout = next((s for s in importer.layouts_of(job) if s["name"] == sheet), None)
+    width = len(layout["headers"]) if layout else 0
+    chosen = [_column_choice(request.form.get(f"col-{i}")) for i in range(width)]
+    return finish_use_case(form, lambda: importer.choose_columns(actor=current_user, job=job, sheet=sheet,
+                                                                 chosen=chosen),
+                           done=lambda j: (None, url_for("pool.import_job", job_id=j.id)),
+                           template="pool/import_mapping.html", **_mapping_context(job, sheet, chosen))
+
+
+def _column_choice(value: str | None) -> str | None:
+    """"ignore" is the select's word for 不导入; nothing chosen is None."""
+    if value == "ignore":
+        return columns.IGNORE
+    return value or None
+
+
+@bp.post("/import/<int:job_id>/skills")
+@access.requires(access.may_import_rosters)
+def import_skills(job_id: int) -> ResponseReturnValue:
+    job = _import_or_404(job_id)
+    form = ImportStepForm()
+    unknown = json.loads(job.unknown_skills or "{}")
+    choices = {text: request.form.get(f"skill-{i}", "") for i, (text, _) in enumerate(
+        sorted(unknown.items(), key=lambda kv: -kv[1]))}
+    return finish_use_case(form, lambda: importer.choose_skills(actor=current_user, job=job, choices=choices),
+                           done=lambda j: (None, url_for("pool.import_job", job_id=j.id)),
+                           template="pool/import_preview.html", **_preview_context(job))
+
+
+@bp.post("/import/<int:job_id>/confirm")
+@access.requires(access.may_import_rosters)
+def import_confirm(job_id: int) -> ResponseReturnValue:
+    job = _import_or_404(job_id)
+    return finish_use_case(ImportStepForm(), lambda: importer.confirm(actor=current_user, job=job),
+                           done=lambda j: (None, url_for("pool.import_job", job_id=j.id)),
+                           template="pool/import_preview.html", **_preview_context(job))
+
+
+@bp.post("/import/<int:job_id>/cancel")
+@access.requires(access.may_import_rosters)
+def import_cancel(job_id: int) -> ResponseReturnValue:
+    job = _import_or_404(job_id)
+    return run_action(lambda: importer.cancel(actor=current_user, job=job),
+                      done=("已放弃这次导入，没有导入任何一行。", url_for("pool.import_job", job_id=job.id)))
 
 
 @bp.get("/import/<int:job_id>/report.csv")
 @access.requires(access.may_import_rosters)
 def import_report(job_id: int) -> ResponseReturnValue:
-    job = access.get_or_404(ImportJob, job_id, current_user)
+    job = _import_or_404(job_id)
     return file_response(importer.report_csv(job), kind="csv", filename=f"yinhui-import-{job.id}-report.csv")
 
 

@@ -45,6 +45,42 @@ def upload(client, content: bytes, mode: str = "valid", filename: str = "名册.
     return client.post("/pool/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
+def latest(db) -> ImportJob:
+    db.session.expire_all()
+    return db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+
+
+def post(client, path: str, data: dict | None = None):
+    return client.post(path, data={"csrf_token": csrf_token(client, "/pool/import"), **(data or {})})
+
+
+def accept_columns(client, db, overrides: dict[int, str] | None = None, sheet: str | None = None):
+    """Post the mapping page as proposed (with `overrides`: column index → field, or "ignore")."""
+    job = latest(db)
+    assert job.status == "mapping", (job.status, job.message)
+    layout = next(s for s in importer.layouts_of(job) if s["name"] == (sheet or job.sheet))
+    proposal = (importer.mapping_of(job)["columns"] if layout["name"] == job.sheet
+                else importer.proposed_mapping(layout["headers"])[0])
+    data = {"sheet": layout["name"]}
+    for i, key in enumerate(proposal):
+        data[f"col-{i}"] = "ignore" if key == "" else (key or "")
+    data.update({f"col-{i}": v for i, v in (overrides or {}).items()})
+    return post(client, f"/pool/import/{job.id}/columns", data)
+
+
+def import_file(client, db, content: bytes, mode: str = "valid", filename: str = "名册.xlsx") -> ImportJob:
+    """Upload, accept the proposed columns, look at the preview, import: the whole web path."""
+    assert upload(client, content, mode, filename).status_code == 302
+    accept_columns(client, db)
+    job = latest(db)
+    assert job.status == "checked", (job.status, job.message)
+    if job.valid_rows and not (mode == "all" and (job.error_rows or job.review_rows)):
+        post(client, f"/pool/import/{job.id}/confirm")
+    else:
+        post(client, f"/pool/import/{job.id}/cancel")
+    return latest(db)
+
+
 CHARS = "一二三四五六七八九十百千万甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥春夏秋冬梅兰竹菊"
 
 
@@ -90,15 +126,13 @@ def test_valid_mode_imports_the_good_rows_and_reports_the_rest(client, db, login
     create_user(phone="13811110009")
     login(create_admin("410104"))
     before = counts(db)
-    response = upload(client, workbook(MIXED + [row(姓名="已注册", 手机号码="13811110009")]))
-    assert response.status_code == 302
-    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    job = import_file(client, db, workbook(MIXED + [row(姓名="已注册", 手机号码="13811110009")]))
     assert (job.status, job.valid_rows, job.error_rows, job.blank_rows, job.imported_rows) == ("done", 3, 5, 2, 3)
     report = {item["row"]: " ".join(item["errors"]) for item in json.loads(job.report)}
     assert "县（市、区）" in report[5] and "第 2 行重复" in report[6] and "了解、熟练或精通" in report[7]
     assert "不在您管辖的地区内" in report[8] and "已经注册过账号" in report[11]
     page = client.get(f"/pool/import/{job.id}").get_data(as_text=True)
-    assert "导入了 3 人" in page and "第 2 行重复" in page
+    assert "新建 3 人" in page and "第 2 行重复" in page
     after = counts(db)
     assert after[0] - before[0] == 3 and after[1] - before[1] == 3
     full_width = db.session.scalar(select(User).where(User.name == "全角号"))
@@ -120,23 +154,22 @@ def test_valid_mode_imports_the_good_rows_and_reports_the_rest(client, db, login
 def test_all_or_nothing_mode_imports_nothing_when_a_row_is_bad(client, db, login, create_admin):
     login(create_admin("410104"))
     before = counts(db)
-    upload(client, workbook(MIXED), mode="all")
-    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
-    assert job.status == "done" and job.imported_rows == 0 and job.error_rows == 4
+    job = import_file(client, db, workbook(MIXED), mode="all")
+    assert job.status == "cancelled" and job.imported_rows == 0 and job.error_rows == 4
     assert "没有导入任何一行" in job.message
     assert counts(db) == before
 
 
 def test_all_or_nothing_mode_imports_everything_when_all_rows_are_good(client, db, login, create_admin):
     login(create_admin("410104"))
-    upload(client, workbook([row(姓名=name_for(i)) for i in range(5)]), mode="all")
-    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    job = import_file(client, db, workbook([row(姓名=name_for(i)) for i in range(5)]), mode="all")
     assert job.imported_rows == 5
 
 
 @pytest.mark.parametrize("content,filename,message", [
-    (b"not a spreadsheet", "名册.xlsx", "请上传用模板填写的 .xlsx 文件"),
-    (workbook([row()]), "名册.csv", "请上传用模板填写的 .xlsx 文件"),
+    (b"not a spreadsheet", "名册.xlsx", "这个文件不是 .xlsx 文件"),
+    (workbook([row()]), "名册.pdf", "请上传 Excel 文件（.xlsx 或 .xls）或 CSV 文件"),
+    (b"not a spreadsheet", "名册.xls", "这个文件不是 Excel 97-2003（.xls）文件"),
 ])
 def test_other_files_are_refused_before_anything_runs(client, db, login, create_admin, content, filename, message):
     login(create_admin("410104"))
@@ -168,8 +201,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(client, db, login, create
     monkeypatch.setattr(importer, "write_rows", half_then_fail)
     login(create_admin("410104"))
     before = counts(db)
-    upload(client, workbook([row(姓名=name_for(i)) for i in range(4)]))
-    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
+    job = import_file(client, db, workbook([row(姓名=name_for(i)) for i in range(4)]))
     assert job.status == "failed" and counts(db) == before
 
 
@@ -207,9 +239,8 @@ def test_ten_thousand_rows(client, db, login, create_admin, mode):
     login(create_admin("410100"))
     before = counts(db)
     started = time.perf_counter()
-    upload(client, content, mode=mode)
+    job = import_file(client, db, content, mode=mode)
     seconds = time.perf_counter() - started
-    job = db.session.scalar(select(ImportJob).order_by(ImportJob.id.desc()))
     good = 10_000 - expected_blank - expected_bad
     assert (job.blank_rows, job.error_rows, job.valid_rows) == (expected_blank, expected_bad, good)
     assert job.imported_rows == (good if mode == "valid" else 0)
@@ -220,3 +251,21 @@ def test_ten_thousand_rows(client, db, login, create_admin, mode):
     record("import", {f"{db.engine.dialect.name}/{mode}": {
         "rows": 10_000, "seconds": round(seconds, 2), "imported": job.imported_rows, "errors": job.error_rows,
         "blank": job.blank_rows, "file_bytes": len(content)}})
+
+
+@pytest.mark.slow
+def test_ten_thousand_rows_imported_again_create_nobody(client, db, login, create_admin):
+    content = workbook(ten_thousand_rows())
+    login(create_admin("410100"))
+    first = import_file(client, db, content)
+    before = counts(db)
+    started = time.perf_counter()
+    again = import_file(client, db, content)
+    seconds = time.perf_counter() - started
+    assert counts(db) == before
+    assert (again.imported_rows, again.updated_rows, again.unchanged_rows) == (0, 0, first.imported_rows)
+    actions = [r["action"] for r in importer.report(again)]
+    assert actions.count("unchanged") == first.imported_rows and actions.count("create") == 0
+    assert again.error_rows == first.error_rows
+    record("import", {f"{db.engine.dialect.name}/again": {
+        "rows": 10_000, "seconds": round(seconds, 2), "unchanged": again.unchanged_rows, "errors": again.error_rows}})
