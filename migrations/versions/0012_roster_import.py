@@ -12,7 +12,7 @@ Reviewed and written by hand:
 - Downgrade drops the table and the columns (SQLite rebuilds import_jobs in batch mode).
 
 Revision ID: 0012_roster_import
-Revises: 0010_sessions_signed_in_only
+Revises: 0011_index_registered_by
 Create Date: 2026-12-06 15:00:00
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_roster_import'
-down_revision = '0010_sessions_signed_in_only'
+down_revision = '0011_index_registered_by'
 branch_labels = None
 depends_on = None
 
