@@ -100,3 +100,11 @@ class GrantForm(BaseForm):
 
 class ConfirmForm(BaseForm):
     """A button that changes something: only the CSRF token."""
+
+
+class ChannelsForm(BaseForm):
+    """Which ways the account's notifications travel (the page explains each)."""
+
+    sms = BooleanField("手机短信", description="发到您登记的手机号。短信只在早 8 点到晚 9 点之间发送（登录验证码除外）。")
+    app = BooleanField("站内消息", description="登录银晖后在“消息”里看到，有新消息时页面顶部有提示。")
+    email = BooleanField("电子邮件", description="发到您在本页下方填写的邮箱。")

@@ -116,6 +116,18 @@ def set_email(*, actor: User, email: str | None) -> None:
     record_audit(actor, "account.email_change", actor)
 
 
+def set_channels(*, actor: User, sms: bool, email: bool, app: bool) -> None:
+    """Choose the ways notifications reach the actor: SMS, in-app, email; at least one that can arrive."""
+    if sms and not actor.phone:
+        raise Invalid("您的账号没有登记手机号，不能接收短信", field="sms")
+    if email and not actor.email:
+        raise Invalid("请先在下方填写电子邮箱，再选择电子邮件", field="email")
+    if not (sms or email or app):
+        raise Invalid("请至少选择一种接收通知的方式，否则您会错过邀请和提醒", field="sms")
+    actor.notify_sms, actor.notify_email, actor.notify_app = sms, email, app
+    record_audit(actor, "account.channels_change", actor, detail={"sms": sms, "email": email, "app": app})
+
+
 # --- staff: finding users, granting roles, disabling -------------------------------------------
 
 

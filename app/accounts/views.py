@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app import access
 from app.accounts import services
 from app.accounts.forms import (
+    ChannelsForm,
     ConfirmForm,
     EmailForm,
     FindUserForm,
@@ -25,6 +26,7 @@ from app.audit.services import record_read
 from app.errors import DomainError
 from app.extensions import db, limiter
 from app.forms import options
+from app.notifications.services import channels_for
 from app.ops.metrics import failed_logins
 from app.organizations.services import organizations_for
 from app.web import ELDER_COOKIE, commit, form_page, run_action, run_use_case, safe_next
@@ -120,7 +122,18 @@ def _account_page(form: EmailForm) -> ResponseReturnValue:
                         done=lambda _: ("电子邮箱已保存。" if current_user.email else "已不再通过电子邮件发送通知。",
                                         url_for("accounts.account")),
                         template="accounts/account.html", sessions=active_sessions(current_user.id),
-                        phone=current_user.phone)
+                        phone=current_user.phone, channels=channels_for(current_user))
+
+
+@bp.route("/account/channels", methods=["GET", "POST"])
+@login_required
+def channels() -> ResponseReturnValue:
+    chosen = channels_for(current_user)
+    form = ChannelsForm(data={"sms": "sms" in chosen, "app": "app" in chosen, "email": "email" in chosen})
+    return run_use_case(form, lambda: services.set_channels(
+        actor=current_user, sms=form.sms.data, email=form.email.data, app=form.app.data),
+        done=("接收通知的方式已保存。", url_for("accounts.account")), template="accounts/channels.html",
+        phone=mask_phone(current_user.phone))
 
 
 @bp.post("/account/sessions/end-others")

@@ -22,6 +22,7 @@ from app.jobs.services import sweep
 from app.members.exports import purge_old as purge_exports
 from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
+from app.notifications.sms_outbox import send_due as send_due_sms
 
 
 def purge_sessions() -> str:
@@ -35,6 +36,11 @@ def send_emails(limit: int = 200) -> str:
         return "MAIL_SERVER is not configured; emails stay in the outbox"
     sent, failed = send_outbox(limit=limit)
     return f"{sent} sent, {failed} failed (kept for a later attempt)"
+
+
+def send_texts(limit: int = 200) -> str:
+    sent, failed = send_due_sms(limit=limit)
+    return f"{sent} texts sent, {failed} not sent (retried later unless given up)"
 
 
 def refresh_matching() -> str:
@@ -89,6 +95,8 @@ SCHEDULES = (
              "every minute: jobs whose worker died run again or fail"),
     Schedule("outbox.send", {"minute": "*"}, _minute, timedelta(minutes=15), send_emails,
              "every minute: due emails, when MAIL_SERVER is set"),
+    Schedule("sms.send", {"minute": "*"}, _minute, timedelta(minutes=15), send_texts,
+             "every minute: due text messages (codes at once as well, by a job of their own)"),
     Schedule("matching.refresh", {"minute": "0", "hour": "19"}, _day, timedelta(hours=2), refresh_matching,
              "nightly at 03:00 Beijing time: the matching index's facts"),
     Schedule("sessions.purge", {"minute": "30", "hour": "19"}, _day, timedelta(hours=1), purge_sessions,
