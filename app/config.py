@@ -69,6 +69,13 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
     REGISTER_LIMIT_PER_IP = "10 per hour"
+    # Getting back in (app/accounts/recovery.py): asking for a code texts a phone, so both the asker
+    # and the number are limited; checking codes is limited per IP and per number and IP (each code
+    # also dies after 5 wrong tries).
+    RECOVERY_REQUEST_LIMIT_PER_IP = "10 per hour"
+    RECOVERY_REQUEST_LIMIT_PER_PHONE = "5 per hour"
+    RECOVERY_CHECK_LIMIT_PER_IP = "30 per 10 minutes"
+    RECOVERY_CHECK_LIMIT_PER_PHONE_IP = "10 per 10 minutes"
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
     ALLOW_SQLITE_IN_PRODUCTION = False   # a one-machine production on the embedded database, on purpose
 

@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 from app.notifications.sms import API_VERSION, TEMPLATES, sign
 
 ACCESS_KEY_ID = "LTAItestkeyid"
@@ -157,3 +159,14 @@ class FakeDysms:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+@pytest.fixture
+def provider(app):
+    """The local Aliyun, and the application pointed at it for the test (import this fixture)."""
+    fake = FakeDysms().start()
+    saved = {k: app.config[k] for k in fake.config()}
+    app.config.update(fake.config())
+    yield fake
+    app.config.update(saved)
+    fake.stop()

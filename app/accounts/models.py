@@ -182,3 +182,5 @@ class RecoveryCode(Model):
     verified_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])

@@ -13,6 +13,7 @@ message and no transaction held while the provider talks. The rules it keeps:
 - a daily cap per number (SMS_DAILY_CAP, counted by Beijing day): a notice over the cap waits for the
   next morning, or lapses if it would be stale by then; a code over the cap lapses.
 - stale messages are not sent: a code after its ten minutes, a reminder after its session (`expires_at`).
+- a code's digits are wiped from its row once it is settled (sent, given up, lapsed).
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ def next_morning(wall: datetime, *, tomorrow: bool = False) -> datetime:
 
 def queue_sms(*, phone: str, template: str, params: dict[str, str], user: User | None = None,
               notification_id: int | None = None, urgent: bool = False,
-              expires_at: datetime | None = None) -> SmsOutbox:
+              expires_at: datetime | None = None, wake: bool | None = None) -> SmsOutbox:
     """Put a text in the outbox (the caller commits). Urgent ones (codes) also ask the worker to
-    send at once; the rest go with the next minute's run, or after quiet hours."""
+    send at once (`wake`; False for a caller in the worker that sends itself); the rest go with
+    the next minute's run, or after quiet hours."""
     chosen = TEMPLATES[template]
     missing = [v for v in chosen.variables if v not in params]
     if missing:
@@ -73,7 +75,7 @@ def queue_sms(*, phone: str, template: str, params: dict[str, str], user: User |
                     state="pending")
     db.session.add(row)
     db.session.flush()
-    if urgent:
+    if (urgent if wake is None else wake):
         submit("sms", {})
     return row
 
@@ -116,6 +118,7 @@ def _claim_next() -> int | None:
                 return None
             if row.expires_at is not None and row.expires_at <= now:
                 row.state, row.last_error = "expired", "已过期，未发送"
+                _forget_secrets(row)
                 db.session.flush()
                 continue
             _lock_number(row.phone)
@@ -124,6 +127,7 @@ def _claim_next() -> int | None:
                 morning = next_morning(wall, tomorrow=wall.hour >= current_app.config["SMS_QUIET_END"])
                 if row.urgent or (row.expires_at is not None and row.expires_at <= morning):
                     row.state, row.last_error = "capped", "本号码今日短信已达上限，未发送"
+                    _forget_secrets(row)
                 else:
                     row.next_attempt_at, row.last_error = morning, "本号码今日短信已达上限，次日再发"
                 db.session.flush()
@@ -143,17 +147,22 @@ def _record(row_id: int, outcome: Outcome) -> None:
         row.lease_until = None
         if outcome.status == "sent":
             row.state, row.sent_at, row.provider_id, row.last_error = "sent", utcnow(), outcome.provider_id, None
-            return
-        row.last_error = (outcome.error or outcome.status)[:2000]
-        if outcome.status == "retry" and row.attempts < current_app.config["SMS_MAX_ATTEMPTS"]:
-            row.state, row.local_day = "pending", None
-            row.next_attempt_at = utcnow() + min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (row.attempts - 1))
-        elif outcome.status == "uncertain":
-            row.state = "uncertain"
         else:
-            row.state = "failed"
+            row.last_error = (outcome.error or outcome.status)[:2000]
+            if outcome.status == "retry" and row.attempts < current_app.config["SMS_MAX_ATTEMPTS"]:
+                row.state, row.local_day = "pending", None
+                row.next_attempt_at = utcnow() + min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (row.attempts - 1))
+            else:
+                row.state = "uncertain" if outcome.status == "uncertain" else "failed"
+        _forget_secrets(row)
 
     commit_fresh(record)
+
+
+def _forget_secrets(row: SmsOutbox) -> None:
+    """A settled code's digits are not kept: the outbox held them only to send them."""
+    if row.urgent and row.state != "pending":
+        row.params = json.dumps({k: "******" for k in json.loads(row.params)})
 
 
 def give_up_stale_claims() -> int:

@@ -15,27 +15,15 @@ from app.notifications.services import channels_for, notify
 from app.notifications.sms import TEMPLATES, AliyunDysms, SmsMessage, sign
 from app.notifications.sms_outbox import queue_sms, send_due
 from tests.sms_provider import ACCESS_KEY_ID, SIGN_NAME, TEMPLATE_CODES, FakeDysms
-from tests.venues.conftest import clock  # noqa: F401  (the fixed application clock)
 
 DAYTIME = datetime(2026, 9, 1, 10, 0)      # local wall time
-
-
-@pytest.fixture
-def provider(app):
-    """The local Aliyun, and the application pointed at it for the test."""
-    fake = FakeDysms().start()
-    saved = {k: app.config[k] for k in fake.config()}
-    app.config.update(fake.config())
-    yield fake
-    app.config.update(saved)
-    fake.stop()
 
 
 def rows(db, **where):
     return db.session.scalars(select(SmsOutbox).filter_by(**where).order_by(SmsOutbox.id)).all()
 
 
-def drain(clock, steps: int = 1, every: timedelta = timedelta(seconds=15)) -> None:  # noqa: F811
+def drain(clock, steps: int = 1, every: timedelta = timedelta(seconds=15)) -> None:
     for _ in range(steps):
         clock.now += every
         send_due()
@@ -122,7 +110,7 @@ def test_a_long_title_is_cut_to_what_the_provider_accepts(db, create_user):
     assert len(params["title"]) == 35 and params["title"].endswith("…")
 
 
-def test_through_a_minute_long_outage_every_message_arrives_exactly_once(db, create_user, provider, clock):  # noqa: F811
+def test_through_a_minute_long_outage_every_message_arrives_exactly_once(db, create_user, provider, clock):
     clock.now = DAYTIME
     start = clock.now
     provider.outage = lambda: clock.now < start + timedelta(minutes=1)
@@ -143,7 +131,7 @@ def test_through_a_minute_long_outage_every_message_arrives_exactly_once(db, cre
     assert len(provider.delivered) == before
 
 
-def test_retries_back_off_and_stop_after_the_last_attempt(app, db, create_user, provider, clock):  # noqa: F811
+def test_retries_back_off_and_stop_after_the_last_attempt(app, db, create_user, provider, clock):
     clock.now = DAYTIME
     provider.outage = lambda: True
     notify(create_user(), kind="invitation", title="邀请")
@@ -161,7 +149,7 @@ def test_retries_back_off_and_stop_after_the_last_attempt(app, db, create_user, 
     assert provider.delivered == []
 
 
-def test_a_timeout_after_the_provider_took_the_message_is_never_sent_again(app, db, create_user, provider, clock):  # noqa: F811
+def test_a_timeout_after_the_provider_took_the_message_is_never_sent_again(app, db, create_user, provider, clock):
     clock.now = DAYTIME
     provider.hold_seconds = 1.5
     app.config["SMS_TIMEOUT"] = 0.3
@@ -176,7 +164,7 @@ def test_a_timeout_after_the_provider_took_the_message_is_never_sent_again(app, 
     assert len(provider.delivered) == 1     # the provider's one copy; we never sent a second
 
 
-def test_a_sender_that_died_while_sending_leaves_the_message_uncertain(db, create_user, provider, clock):  # noqa: F811
+def test_a_sender_that_died_while_sending_leaves_the_message_uncertain(db, create_user, provider, clock):
     clock.now = DAYTIME
     notify(create_user(), kind="invitation", title="邀请")
     db.session.commit()
@@ -188,7 +176,7 @@ def test_a_sender_that_died_while_sending_leaves_the_message_uncertain(db, creat
     assert row.state == "uncertain" and provider.delivered == []
 
 
-def test_quiet_hours_hold_notices_until_eight_but_not_codes(db, create_user, provider, clock):  # noqa: F811
+def test_quiet_hours_hold_notices_until_eight_but_not_codes(db, create_user, provider, clock):
     clock.now = datetime(2026, 9, 1, 22, 30)
     member = create_user()
     notify(member, kind="reminder", title="明天上午的服务")
@@ -204,7 +192,7 @@ def test_quiet_hours_hold_notices_until_eight_but_not_codes(db, create_user, pro
     assert [d.template_code for d in provider.delivered] == [TEMPLATE_CODES["login_code"], TEMPLATE_CODES["notice"]]
 
 
-def test_the_daily_cap_holds_notices_for_the_next_morning_and_drops_codes(app, db, create_user, provider, clock):  # noqa: F811
+def test_the_daily_cap_holds_notices_for_the_next_morning_and_drops_codes(app, db, create_user, provider, clock):
     clock.now = DAYTIME
     app.config["SMS_DAILY_CAP"] = 3
     try:
@@ -225,7 +213,7 @@ def test_the_daily_cap_holds_notices_for_the_next_morning_and_drops_codes(app, d
         app.config["SMS_DAILY_CAP"] = 10
 
 
-def test_a_stale_message_is_not_sent(db, create_user, provider, clock):  # noqa: F811
+def test_a_stale_message_is_not_sent(db, create_user, provider, clock):
     clock.now = DAYTIME
     notify(create_user(), kind="reminder", title="今天上午的服务", sms_expires_at=utcnow() - timedelta(minutes=1))
     db.session.commit()
@@ -233,7 +221,7 @@ def test_a_stale_message_is_not_sent(db, create_user, provider, clock):  # noqa:
     assert [r.state for r in rows(db)] == ["expired"] and provider.delivered == []
 
 
-def test_a_number_the_provider_refuses_is_given_up_at_once(db, provider, clock):  # noqa: F811
+def test_a_number_the_provider_refuses_is_given_up_at_once(db, provider, clock):
     clock.now = DAYTIME
     queue_sms(phone="12345678901", template="notice", params={"name": "甲", "title": "乙"})
     db.session.commit()
@@ -242,7 +230,7 @@ def test_a_number_the_provider_refuses_is_given_up_at_once(db, provider, clock):
     assert row.state == "failed" and row.attempts == 1 and "MOBILE_NUMBER_ILLEGAL" in row.last_error
 
 
-def test_the_log_backend_sends_in_development(app, db, create_user, caplog, clock):  # noqa: F811
+def test_the_log_backend_sends_in_development(app, db, create_user, caplog, clock):
     clock.now = DAYTIME
     member = create_user(phone="13900001234")
     notify(member, kind="invitation", title="您收到一个邀请")
