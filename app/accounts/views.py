@@ -30,7 +30,7 @@ from app.accounts.models import RecoveryPurpose, Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
 from app.accounts.sessions import active_sessions, this_session
 from app.audit.services import record_read
-from app.errors import DomainError
+from app.errors import LOGIN_CEILING, DomainError
 from app.extensions import db, limiter
 from app.forms import options
 from app.members.models import MemberProfile
@@ -45,6 +45,10 @@ bp = Blueprint("accounts", __name__)
 def _account_key() -> str:
     raw = request.form.get("phone", "")
     return "account:" + (normalise_phone(raw) or raw.strip()[:32])
+
+
+def _account_ip_key() -> str:
+    return f"{_account_key()}:{get_remote_address()}"
 
 
 def _login_failed(_response: object) -> bool:
@@ -64,7 +68,9 @@ def _sign_in(user: User) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key,
-               methods=["POST"], deduct_when=_login_failed, scope="login-account")
+               methods=["POST"], deduct_when=_login_failed, scope=LOGIN_CEILING)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_PHONE_IP"], key_func=_account_ip_key,
+               methods=["POST"], deduct_when=_login_failed, scope="login-phone-ip")
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], key_func=get_remote_address,
                methods=["POST"], deduct_when=_login_failed, scope="login-ip")
 def login() -> ResponseReturnValue:
