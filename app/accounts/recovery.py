@@ -190,10 +190,11 @@ def checked_code(recovery_id: int | None) -> RecoveryCode | None:
     return row
 
 
-def set_new_password(*, recovery_id: int | None, password: str) -> User:
+def set_new_password(*, recovery_id: int | None, password: str, elder_mode: bool | None = None) -> User:
     """The last step: a new password for the account whose code was checked. The code is spent,
     every session of the account ends (the caller signs this browser in afresh), the failed-login
-    count starts again, and the member is told."""
+    count starts again, and the member is told. `elder_mode`: the 长辈版 choice made on this
+    device, which the account takes on as at sign-in."""
     row = checked_code(recovery_id)
     if row is None or row.user is None or not may_recover(row.user):
         raise Invalid("这一步已过期，请重新获取验证码。", field="password")
@@ -205,6 +206,8 @@ def set_new_password(*, recovery_id: int | None, password: str) -> User:
     user.password_hash = hash_password(password)
     user.password_changed_at = row.used_at = now
     user.failed_logins, user.failed_logins_since = 0, None
+    if elder_mode is not None:
+        user.elder_mode = elder_mode
     ended = end_user_sessions(user.id)
     record_audit(user, "account.password_reset", user,
                  detail={"purpose": row.purpose.value, "issued_by": row.issued_by_id, "sessions_ended": ended})

@@ -212,8 +212,9 @@ def forgot_password() -> ResponseReturnValue:
         _sign_in(user)
         return f"{user.name}，您的密码已重新设置，您已登录。其他设备上的登录已退出。", url_for("main.home")
 
-    return run_use_case(form, lambda: recovery.set_new_password(recovery_id=recovery_id, password=form.password.data),
-                        done=reset, template="accounts/forgot_password.html")
+    return run_use_case(form, lambda: recovery.set_new_password(
+        recovery_id=recovery_id, password=form.password.data, elder_mode=_device_elder_mode()),
+        done=reset, template="accounts/forgot_password.html")
 
 
 @bp.post("/pool/members/<int:member_id>/reset-code")
