@@ -23,6 +23,7 @@ from app.members.exports import purge_old as purge_exports
 from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
 from app.notifications.sms_outbox import send_due as send_due_sms
+from app.tasks.reminders import remind_tomorrow
 
 
 def purge_sessions() -> str:
@@ -57,6 +58,16 @@ def remind_venues() -> str:
     finally:
         write_intent.reset(token)
     return f"{count} organizers reminded"
+
+
+def remind_members() -> str:
+    token = write_intent.set(True)
+    try:
+        count = remind_tomorrow()
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    return f"{count} members reminded of tomorrow's sessions"
 
 
 def back_up() -> str:
@@ -105,6 +116,8 @@ SCHEDULES = (
              "nightly at 02:00 Beijing time: a checksummed backup into BACKUP_DIR, old ones deleted"),
     Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
+    Schedule("tasks.remind", {"minute": "0", "hour": "2"}, _day, timedelta(hours=1), remind_members,
+             "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )

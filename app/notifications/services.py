@@ -50,11 +50,14 @@ def channels_for(user: User) -> set[str]:
 
 
 def notify(user: User, *, kind: str, title: str, body: str = "", link: str | None = None,
-           email: bool = True, sms: bool = True, sms_expires_at: datetime | None = None) -> Notification:
+           email: bool = True, sms: bool = True, sms_expires_at: datetime | None = None,
+           sms_template: tuple[str, dict[str, str]] | None = None) -> Notification:
     """Tell a user something, by the channels they chose. Adds to the session; the caller commits
     with its own change. The notification is always kept (it is the record, read on the messages
     page); without the in-app channel it arrives already read. Nothing goes out to a disabled
-    account. `sms_expires_at`: when a text would be stale (a reminder after its session)."""
+    account. `sms_expires_at`: when a text would be stale (a reminder after its session);
+    `sms_template`: a template of its own and its variables (app.notifications.sms.TEMPLATES), instead
+    of the general notice."""
     chosen = channels_for(user) if user.active else {"app"}
     note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link,
                         read_at=None if "app" in chosen else utcnow())
@@ -70,7 +73,8 @@ def notify(user: User, *, kind: str, title: str, body: str = "", link: str | Non
         db.session.add(EmailOutbox(notification_id=note.id, to_address=user.email,
                                    subject=f"【银晖】{title}"[:200], body=text))
     if sms and "sms" in chosen and user.phone:
-        queue_sms(phone=user.phone, template="notice", params={"name": user.name, "title": title}, user=user,
+        template, params = sms_template or ("notice", {"title": title})
+        queue_sms(phone=user.phone, template=template, params={"name": user.name, **params}, user=user,
                   notification_id=note.id, expires_at=sms_expires_at)
     return note
 

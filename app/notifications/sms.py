@@ -48,13 +48,18 @@ class Template:
     text: str                     # as registered with the provider, ${name} for each variable
     variables: tuple[str, ...]
 
-    def render(self, params: Mapping[str, str], sign_name: str) -> str:
-        return f"【{sign_name}】" + re.sub(r"\$\{(\w+)\}", lambda m: str(params.get(m.group(1), "")), self.text)
+    def render(self, params: Mapping[str, str], sign_name: str, site: str = "") -> str:
+        text = self.text.replace("{site}", site.rstrip("/"))
+        return f"【{sign_name}】" + re.sub(r"\$\{(\w+)\}", lambda m: str(params.get(m.group(1), "")), text)
 
 
+# Links are fixed in a template's text, as the operators require (never a variable): {site} stands for
+# the deployment's BASE_URL, written out when the template is registered with the provider.
 TEMPLATES: dict[str, Template] = {t.key: t for t in (
     Template("login_code", "您的验证码为${code}，10分钟内有效。请勿告诉他人；工作人员不会向您索要验证码。", ("code",)),
     Template("notice", "${name}您好，您有一条新消息：${title}。请登录银晖查看。", ("name", "title")),
+    Template("reminder", "${name}您好，提醒您${when}参加“${title}”。如果去不了，请打开 {site}/r/${code} 点一下告诉组织者。",
+             ("name", "when", "title", "code")),
 )}
 
 
@@ -86,11 +91,12 @@ class SmsBackend(Protocol):
 class LogBackend:
     """Development: the message goes to the log, so a developer can read a code on the console."""
 
-    def __init__(self, sign_name: str):
-        self.sign_name = sign_name
+    def __init__(self, sign_name: str, site: str = ""):
+        self.sign_name, self.site = sign_name, site
 
     def send(self, message: SmsMessage) -> Outcome:
-        log.info("SMS to %s: %s", mask_phone(message.phone), message.template.render(message.params, self.sign_name))
+        log.info("SMS to %s: %s", mask_phone(message.phone),
+                 message.template.render(message.params, self.sign_name, self.site))
         return Outcome("sent", provider_id=f"log-{message.out_id}")
 
 
@@ -205,7 +211,7 @@ def backend_from(config: Mapping[str, Any]) -> SmsBackend:
     """The backend SMS_BACKEND names ("aliyun" or "log")."""
     kind = config.get("SMS_BACKEND") or "log"
     if kind == "log":
-        return LogBackend(config["SMS_SIGN_NAME"])
+        return LogBackend(config["SMS_SIGN_NAME"], config.get("BASE_URL") or "")
     if kind == "aliyun":
         return AliyunDysms(endpoint=config["SMS_ALIYUN_ENDPOINT"],
                            access_key_id=config.get("SMS_ALIYUN_ACCESS_KEY_ID") or "",

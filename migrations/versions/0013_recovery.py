@@ -1,4 +1,4 @@
-"""Getting back in, and SMS: the SMS outbox, one-time recovery codes, channel choices and failed-login counts.
+"""Getting back in, SMS and reminders: the SMS outbox, one-time recovery codes, task reminders, channel choices and failed-login counts.
 
 Reviewed and written by hand:
 - sms_outbox: one row per text. The state is a checked list (pending, sending, sent, failed,
@@ -9,7 +9,9 @@ Reviewed and written by hand:
 - users: notify_sms (NULL: the default, SMS when there is no email), notify_email and notify_app
   (default true, so existing users keep what they had: app and email); failed_logins with the
   start of its rolling day and when the member was last told. Existing rows get 0 and NULLs.
-- Downgrade drops the two tables (pending texts and live codes are lost: they expire within a day)
+- task_reminders: one row per (assignment, session) reminded the day before, unique, so that a
+  member is reminded of a session once; answered_at when its link was used ("去不了了").
+- Downgrade drops the three tables (pending texts and live codes are lost: they expire within a day)
   and the columns.
 
 Revision ID: 0013_recovery
@@ -80,6 +82,21 @@ def upgrade():
         batch_op.create_index('ix_sms_outbox_phone_local_day', ['phone', 'local_day'], unique=False)
         batch_op.create_index(batch_op.f('ix_sms_outbox_user_id'), ['user_id'], unique=False)
 
+    op.create_table('task_reminders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assignment_id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'], name=op.f('fk_task_reminders_assignment_id_assignments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['session_id'], ['task_sessions.id'], name=op.f('fk_task_reminders_session_id_task_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_reminders')),
+    sa.UniqueConstraint('assignment_id', 'session_id', name=op.f('uq_task_reminders_assignment_id_session_id'))
+    )
+    with op.batch_alter_table('task_reminders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_reminders_assignment_id'), ['assignment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_task_reminders_session_id'), ['session_id'], unique=False)
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notify_sms', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('notify_email', sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -99,6 +116,11 @@ def downgrade():
         batch_op.drop_column('notify_email')
         batch_op.drop_column('notify_sms')
 
+    with op.batch_alter_table('task_reminders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_reminders_session_id'))
+        batch_op.drop_index(batch_op.f('ix_task_reminders_assignment_id'))
+
+    op.drop_table('task_reminders')
     with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sms_outbox_user_id'))
         batch_op.drop_index('ix_sms_outbox_phone_local_day')
