@@ -24,6 +24,7 @@ from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
 from app.notifications.sms_outbox import send_due as send_due_sms
 from app.tasks.reminders import remind_tomorrow
+from app.transactions import commit_fresh
 
 
 def purge_sessions() -> str:
@@ -61,13 +62,7 @@ def remind_venues() -> str:
 
 
 def remind_members() -> str:
-    token = write_intent.set(True)
-    try:
-        count = remind_tomorrow()
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
-    return f"{count} members reminded of tomorrow's sessions"
+    return f"{commit_fresh(remind_tomorrow)} members reminded of tomorrow's sessions"
 
 
 def back_up() -> str:

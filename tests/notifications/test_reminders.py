@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.members.models import MemberStatus
+from app.jobs.schedule import remind_members
 from app.notifications.models import Notification, SmsOutbox
 from app.notifications.sms_outbox import send_due
 from app.tasks import services
@@ -120,3 +121,8 @@ def test_no_reminder_for_a_paused_member_or_a_cancelled_task(db, clock, full_tas
     services.cancel(actor=other.organizer, task=other, reason="天气原因")
     db.session.commit()
     assert remind_tomorrow() == 0
+
+
+def test_the_scheduled_run_reminds_and_commits(db, full_task):
+    assert remind_members() == "1 members reminded of tomorrow's sessions"
+    assert db.session.scalar(select(TaskReminder.id)) is not None
