@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from app.members.models import MemberStatus
 from app.jobs.schedule import remind_members
+from app.members.models import MemberStatus
 from app.notifications.models import Notification, SmsOutbox
 from app.notifications.sms_outbox import send_due
 from app.tasks import services
