@@ -36,13 +36,14 @@ from app.organizations.views import bp as organizations_bp
 from app.production import refuse_unsafe
 from app.security import register_security
 from app.tasks.member_views import bp as my_bp
+from app.tasks.reply_views import bp as reply_bp
 from app.tasks.views import bp as tasks_bp
 from app.venues.views import bp as venues_bp
 from app.web import elder_mode
 
 ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
-              venues_bp, bookings_bp)
+              venues_bp, bookings_bp, reply_bp)
 
 
 def create_app(config: dict | type | None = None) -> Flask:

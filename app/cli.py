@@ -1,7 +1,7 @@
 """Command-line tasks: `flask regions load`, `flask create-admin`, `flask seed-demo`,
-`flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask matching refresh`,
-`flask venues remind`, `flask backup …` (app/backup/cli.py), `flask roster import …`
-(app/members/cli.py), `flask doctor`. Each is one use case in one
+`flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask outbox send-sms`,
+`flask matching refresh`, `flask venues remind`, `flask backup …` (app/backup/cli.py), `flask roster
+import …` (app/members/cli.py), `flask doctor`. Each is one use case in one
 transaction."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from app.regions.services import load_gazetteer
 
 regions = AppGroup("regions", help="The region tree.")
 sessions = AppGroup("sessions", help="Server-side sessions.")
-outbox = AppGroup("outbox", help="The email outbox.")
+outbox = AppGroup("outbox", help="The email and SMS outboxes.")
 matching = AppGroup("matching", help="The skill-location index matching reads.")
 venues = AppGroup("venues", help="Shared venues and their bookings.")
 
@@ -104,6 +104,13 @@ def outbox_send(limit: int) -> None:
     if not current_app.config.get("MAIL_SERVER"):
         raise click.ClickException("MAIL_SERVER is not configured; emails stay in the outbox")
     click.echo(schedule.send_emails(limit))
+
+
+@outbox.command("send-sms")
+@click.option("--limit", default=200, show_default=True, help="At most this many texts.")
+def outbox_send_sms(limit: int) -> None:
+    """Send due text messages through SMS_BACKEND (the worker does this every minute)."""
+    click.echo(schedule.send_texts(limit))
 
 
 @matching.command("refresh")

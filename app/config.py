@@ -2,13 +2,14 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, BACKUP_DIR, BACKUP_KEEP_DAYS,
+BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, BACKUP_DIR, BACKUP_KEEP_DAYS,
 PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
 ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -65,9 +66,25 @@ class Config:
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_KEY_PREFIX = "yinhui"
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    # Failed sign-ins slow down whoever is guessing, not the owner (app/accounts/views.py): a number
+    # tried from one address, and one address across numbers, are limited; a number's own ceiling
+    # counts failures from everywhere and is high, so a stranger cannot lock its owner out, while
+    # 100 guesses a day stay far too few against passwords of 8+ characters with the common ones
+    # refused. The owner is told after LOGIN_ALERT_AFTER failures in a day, and can always get in
+    # with a code by SMS, which the ceiling does not stop.
+    LOGIN_LIMIT_PER_PHONE_IP = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "100 per day"
+    LOGIN_ALERT_AFTER = 10
+    CLAIM_LIMIT_PER_CODE = "5 per 5 minutes"    # claiming a record registered by proxy, per claim code
     REGISTER_LIMIT_PER_IP = "10 per hour"
+    # Getting back in (app/accounts/recovery.py): asking for a code texts a phone, so both the asker
+    # and the number are limited; checking codes is limited per IP and per number and IP (each code
+    # also dies after 5 wrong tries).
+    RECOVERY_REQUEST_LIMIT_PER_IP = "10 per hour"
+    RECOVERY_REQUEST_LIMIT_PER_PHONE = "5 per hour"
+    RECOVERY_CHECK_LIMIT_PER_IP = "30 per 10 minutes"
+    RECOVERY_CHECK_LIMIT_PER_PHONE_IP = "10 per 10 minutes"
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
     ALLOW_SQLITE_IN_PRODUCTION = False   # a one-machine production on the embedded database, on purpose
 
@@ -117,6 +134,22 @@ class Config:
     MAIL_SENDER_NAME = "银晖"
     MAIL_TIMEOUT = 10
 
+    # Text messages (app/notifications/sms.py): "log" writes them to the log (development); "aliyun"
+    # sends them through Alibaba Cloud SMS with the AccessKey, the approved signature and the code
+    # Aliyun gave each template (SMS_TEMPLATE_CODES, e.g. {"login_code": "SMS_123", "notice": "SMS_456"}).
+    SMS_BACKEND = "log"
+    SMS_ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+    SMS_ALIYUN_REGION = "cn-hangzhou"
+    SMS_ALIYUN_ACCESS_KEY_ID: str | None = None
+    SMS_ALIYUN_ACCESS_KEY_SECRET: str | None = None
+    SMS_SIGN_NAME = "银晖"
+    SMS_TEMPLATE_CODES: dict = {}
+    SMS_TIMEOUT = 10
+    SMS_MAX_ATTEMPTS = 8            # then the message is given up (the in-app notification stays)
+    SMS_DAILY_CAP = 10              # messages per number per Beijing day
+    SMS_QUIET_START = 21            # 21:00–8:00 Beijing time only sign-in codes are sent
+    SMS_QUIET_END = 8
+
     # Backups (`flask backup create`): where, for how long, and where pg_dump lives if not on PATH.
     BACKUP_DIR: str | None = None   # default: instance/backups; relative paths are under instance/
     BACKUP_KEEP_DAYS = 14
@@ -153,6 +186,15 @@ def load(app: Flask, config: dict | type | None) -> None:
             app.config[key] = os.environ[key]
     if os.environ.get("BACKUP_KEEP_DAYS"):
         app.config["BACKUP_KEEP_DAYS"] = int(os.environ["BACKUP_KEEP_DAYS"])
+    for key in ("SMS_BACKEND", "SMS_ALIYUN_ENDPOINT", "SMS_ALIYUN_REGION", "SMS_ALIYUN_ACCESS_KEY_ID",
+                "SMS_ALIYUN_ACCESS_KEY_SECRET", "SMS_SIGN_NAME"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    if os.environ.get("SMS_TEMPLATE_CODES"):
+        app.config["SMS_TEMPLATE_CODES"] = json.loads(os.environ["SMS_TEMPLATE_CODES"])
+    for key in ("SMS_DAILY_CAP", "SMS_MAX_ATTEMPTS"):
+        if os.environ.get(key):
+            app.config[key] = int(os.environ[key])
     for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]

@@ -40,6 +40,8 @@ class Conflict(DomainError):
     status = 409
 
 
+LOGIN_CEILING = "login-account"     # the rate limit on one account's failed sign-ins from everywhere
+
 ERROR_TEXT = {
     400: ("请求有误", "提交的内容无法处理。请返回上一页检查后重试。"),
     403: ("没有权限", "您的账号没有办理这项业务的权限。如需开通，请联系所在地老干部局。"),
@@ -91,9 +93,13 @@ def register_error_handlers(app: Flask) -> None:
                 retry_after = None
         if request.endpoint == "accounts.login":
             failed_logins.labels("rate_limited").inc()
+        if getattr(limit, "scope", None) == LOGIN_CEILING:
+            return render_error(429, "这个账号今天密码输错的次数太多，为保护账号，今天暂停用密码登录。"
+                                     "请在登录页点“忘记密码”，用短信验证码重新设置密码，就能马上登录。",
+                                retry_after=retry_after)
         minutes = max(1, round((retry_after or 300) / 60))
         return render_error(429, f"尝试次数太多。为保护您的账号，请 {minutes} 分钟后再试。"
-                                 f"如忘记密码，请联系所在支部或拨打帮助热线。", retry_after=retry_after)
+                                 f"如忘记密码，可以在登录页点“忘记密码”用短信验证码重新设置。", retry_after=retry_after)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

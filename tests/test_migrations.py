@@ -107,3 +107,25 @@ def test_0012_keeps_finished_imports_and_remembers_one_mapping_per_header_signat
         assert "import_mappings" not in sa.inspect(db.engine).get_table_names()
         assert "kind" not in {c["name"] for c in sa.inspect(db.engine).get_columns("import_jobs")}
         db.engine.dispose()
+
+
+def test_0013_keeps_existing_users_notified_as_before():
+    url = database_url_for("mig_recovery")
+    reset_database(url)
+    app = make_app(url)
+    with app.app_context():
+        upgrade(revision="0010_sessions_signed_in_only")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (phone, name, active, elder_mode, created_at, updated_at) "
+                                 "VALUES ('13900000001', '甲', true, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        upgrade(revision="0013_recovery")
+        with db.engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT notify_sms, notify_email, notify_app, failed_logins FROM users")).one()
+        assert (row[0], bool(row[1]), bool(row[2]), row[3]) == (None, True, True, 0)
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO sms_outbox (phone, template, params, urgent, state, created_at, "
+                                 "next_attempt_at, attempts) VALUES ('13900000001', 'notice', '{}', false, 'lost', "
+                                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)"))
+        downgrade(revision="0010_sessions_signed_in_only")
+        assert "sms_outbox" not in sa.inspect(db.engine).get_table_names()
+        db.engine.dispose()

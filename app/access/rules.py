@@ -144,6 +144,14 @@ def may_issue_claim_code(actor: User, member: MemberProfile) -> bool:
     return may_edit_member(actor, member)
 
 
+def may_issue_reset_code(actor: User, member: MemberProfile) -> bool:
+    """A one-time code to reset a member's password (shown once, to read out or hand over): the
+    organizers of the member's branch and the admins whose region holds their home; never one's own."""
+    if member.status is MemberStatus.DELETED or actor.id == member.id:
+        return False
+    return member.branch_id in organized(actor) or covers(actor, member.region_code)
+
+
 def sees_phone(actor: User, member: MemberProfile) -> bool:
     """Full numbers only for the member and the admins whose region holds them: 138****1234 else."""
     return actor.id == member.id or covers(actor, member.region_code)

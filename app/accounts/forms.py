@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, Optional, ValidationError
+from wtforms.validators import Email, Optional, Regexp, ValidationError
 
 from app.accounts.phone import normalise_phone
 from app.forms import BaseForm, PersonName, PlainText, length, required, strip
@@ -100,3 +100,42 @@ class GrantForm(BaseForm):
 
 class ConfirmForm(BaseForm):
     """A button that changes something: only the CSRF token."""
+
+
+class ChannelsForm(BaseForm):
+    """Which ways the account's notifications travel (the page explains each)."""
+
+    sms = BooleanField("手机短信", description="发到您登记的手机号。短信只在早 8 点到晚 9 点之间发送（登录验证码除外）。")
+    app = BooleanField("站内消息", description="登录银晖后在“消息”里看到，有新消息时页面顶部有提示。")
+    email = BooleanField("电子邮件", description="发到您在本页下方填写的邮箱。")
+
+
+class RecoveryPhoneForm(BaseForm):
+    phone = phone_field("您注册时用的手机号码")
+
+
+class SmsCodeForm(BaseForm):
+    code = StringField("短信验证码", filters=[strip],
+                       validators=[required("请填写短信里的 6 位验证码"),
+                                   Regexp(r"^\d{6}$", message="验证码是 6 位数字，请对照短信重新输入")],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6})
+
+
+class StaffCodeForm(BaseForm):
+    phone = phone_field("您注册时用的手机号码")
+    code = StringField("重置码", filters=[strip],
+                       validators=[required("请填写工作人员给您的重置码"), length(20, "重置码")],
+                       description="8 位字母和数字，例如 ABCD-2345。不分大小写。",
+                       render_kw={"autocomplete": "off", "autocapitalize": "characters"})
+
+
+class NewPasswordForm(BaseForm):
+    password = PasswordField("新密码", validators=[required("请设置新密码")],
+                             description="至少 8 个字符。可以用一句好记的话，例如“我家住在东大街3号”。",
+                             render_kw={"autocomplete": "new-password"})
+    password_confirm = PasswordField("再输入一次新密码", validators=[required("请再输入一次新密码")],
+                                     render_kw={"autocomplete": "new-password"})
+
+    def validate_password_confirm(self, field):
+        if self.password.data and field.data != self.password.data:
+            raise ValidationError("两次输入的新密码不一样，请重新输入")

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -48,6 +48,18 @@ class User(UserMixin, TimestampMixin, Model):
     elder_mode: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+
+    # The channels the user chose for notifications (app.notifications.channels.channels_for):
+    # SMS unset means the default, on for those without an email address.
+    notify_sms: Mapped[bool | None]
+    notify_email: Mapped[bool] = mapped_column(default=True, server_default=true())
+    notify_app: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    # Failed password checks since `failed_logins_since` (a rolling day), and when the member was
+    # last told about them: see app.accounts.services.authenticate.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    failed_logins_since: Mapped[datetime | None]
+    failed_logins_told_at: Mapped[datetime | None]
 
     # Loaded when asked: the signed-in user's come with them (app._load_user), and the users met
     # along the way (a member's account, the actor of a pool event) rarely need theirs.
@@ -137,3 +149,38 @@ class UserSession(Model):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RecoveryPurpose(enum.Enum):
+    SMS = "sms"        # a 6-digit code texted to the registered phone, 10 minutes
+    STAFF = "staff"    # a code issued by the member's organizer or admin, read out or handed over, 24 hours
+
+
+class RecoveryCode(Model):
+    """A one-time code to set a new password without the old one (app/accounts/recovery.py).
+
+    Only a keyed digest of the code is kept. An SMS code asked for a number nobody registered
+    gets a row too (user_id NULL, a digest no code matches), so that asking and guessing behave
+    the same whether or not the number exists. A code is spent by its last wrong try, by use,
+    or by a newer code for the same phone."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint("purpose <> 'staff' OR (user_id IS NOT NULL)", name="staff_code_has_user"),
+        Index("ix_recovery_codes_phone_created_at", "phone", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[RecoveryPurpose] = mapped_column(enum_type(RecoveryPurpose))
+    phone: Mapped[str] = mapped_column(String(11))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])

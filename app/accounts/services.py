@@ -6,6 +6,9 @@ and flush without committing: the caller owns the transaction.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +21,8 @@ from app.audit.services import record_audit
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
+from app.links import path_for
+from app.notifications.services import notify
 from app.organizations.models import Organization
 from app.regions.models import Region, RegionLevel
 from app.venues.models import Venue
@@ -70,6 +75,8 @@ def authenticate(*, phone: str, password: str, elder_mode: bool | None = None) -
     if user is None or not verify_password(user.password_hash, password):
         if user is None:
             verify_password(None, password)  # equal time for unknown numbers
+        else:
+            _count_failure(user)
         record_audit(user, "account.login", user, outcome="failed")
         return None
     if not user.active:
@@ -78,10 +85,28 @@ def authenticate(*, phone: str, password: str, elder_mode: bool | None = None) -
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
+    user.failed_logins, user.failed_logins_since = 0, None
     if elder_mode is not None:
         user.elder_mode = elder_mode
     record_audit(user, "account.login", user)
     return user
+
+
+def _count_failure(user: User) -> None:
+    """Count a wrong password against the account's rolling day; at LOGIN_ALERT_AFTER the member
+    is told once that day (by their channels), with what to do if it was them."""
+    now = utcnow()
+    if user.failed_logins_since is None or now - user.failed_logins_since > timedelta(days=1):
+        user.failed_logins, user.failed_logins_since = 0, now
+    user.failed_logins += 1
+    told = user.failed_logins_told_at
+    if (user.failed_logins >= current_app.config["LOGIN_ALERT_AFTER"] and user.active
+            and (told is None or told < user.failed_logins_since)):
+        user.failed_logins_told_at = now
+        notify(user, kind="security", title=f"有人用您的手机号登录，密码已输错 {user.failed_logins} 次",
+               body="如果不是您本人：请放心，输错密码的人进不了您的账号，您自己仍然可以正常登录。"
+                    "如果是您忘了密码：请在登录页点“忘记密码”，用短信验证码重新设置。",
+               link=path_for("accounts.account"))
 
 
 def set_elder_mode(*, actor: User, on: bool) -> None:
@@ -114,6 +139,18 @@ def set_email(*, actor: User, email: str | None) -> None:
     """Set or clear the address the actor's notifications are also emailed to."""
     actor.email = (email or "").strip().lower() or None
     record_audit(actor, "account.email_change", actor)
+
+
+def set_channels(*, actor: User, sms: bool, email: bool, app: bool) -> None:
+    """Choose the ways notifications reach the actor: SMS, in-app, email; at least one that can arrive."""
+    if sms and not actor.phone:
+        raise Invalid("您的账号没有登记手机号，不能接收短信", field="sms")
+    if email and not actor.email:
+        raise Invalid("请先在下方填写电子邮箱，再选择电子邮件", field="email")
+    if not (sms or email or app):
+        raise Invalid("请至少选择一种接收通知的方式，否则您会错过邀请和提醒", field="sms")
+    actor.notify_sms, actor.notify_email, actor.notify_app = sms, email, app
+    record_audit(actor, "account.channels_change", actor, detail={"sms": sms, "email": email, "app": app})
 
 
 # --- staff: finding users, granting roles, disabling -------------------------------------------

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app import access
-from app.accounts import services
+from app.accounts import recovery, services
 from app.accounts.forms import (
+    ChannelsForm,
     ConfirmForm,
     EmailForm,
     FindUserForm,
     GrantForm,
     LoginForm,
+    NewPasswordForm,
     PasswordChangeForm,
+    RecoveryPhoneForm,
     RegisterForm,
+    SmsCodeForm,
+    StaffCodeForm,
 )
-from app.accounts.models import Role, RoleGrant, User
+from app.accounts.models import RecoveryPurpose, Role, RoleGrant, User
 from app.accounts.phone import mask_phone, normalise_phone
 from app.accounts.sessions import active_sessions, this_session
 from app.audit.services import record_read
-from app.errors import DomainError
+from app.errors import LOGIN_CEILING, DomainError
 from app.extensions import db, limiter
 from app.forms import options
+from app.members.models import MemberProfile
+from app.notifications.services import channels_for
 from app.ops.metrics import failed_logins
 from app.organizations.services import organizations_for
 from app.web import ELDER_COOKIE, commit, form_page, run_action, run_use_case, safe_next
@@ -35,6 +45,10 @@ bp = Blueprint("accounts", __name__)
 def _account_key() -> str:
     raw = request.form.get("phone", "")
     return "account:" + (normalise_phone(raw) or raw.strip()[:32])
+
+
+def _account_ip_key() -> str:
+    return f"{_account_key()}:{get_remote_address()}"
 
 
 def _login_failed(_response: object) -> bool:
@@ -54,7 +68,9 @@ def _sign_in(user: User) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key,
-               methods=["POST"], deduct_when=_login_failed, scope="login-account")
+               methods=["POST"], deduct_when=_login_failed, scope=LOGIN_CEILING)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_PHONE_IP"], key_func=_account_ip_key,
+               methods=["POST"], deduct_when=_login_failed, scope="login-phone-ip")
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], key_func=get_remote_address,
                methods=["POST"], deduct_when=_login_failed, scope="login-ip")
 def login() -> ResponseReturnValue:
@@ -94,6 +110,125 @@ def register() -> ResponseReturnValue:
         done=signed_up, template="accounts/register.html")
 
 
+# --- getting back in: a code by SMS or from staff, then a new password ------------------------------
+
+RECOVERY_PHONE = "recovery_phone"      # session keys (the anonymous session: a signed cookie)
+RECOVERY_ID = "recovery_id"
+
+
+def _phone_key() -> str:
+    raw = request.form.get("phone", "")
+    return "phone:" + (normalise_phone(raw) or raw.strip()[:32])
+
+
+def _code_phone() -> str:
+    """The number a code is being checked for: the form's (staff codes), else the one asked for."""
+    return normalise_phone(request.form.get("phone")) or session.get(RECOVERY_PHONE) or ""
+
+
+def _phone_ip_key() -> str:
+    return f"phone-ip:{_code_phone()}:{get_remote_address()}"
+
+
+def _recovery_failed(_response: object) -> bool:
+    return bool(g.get("recovery_failed"))
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: str(current_app.config[name])
+
+
+def _code_check_limits(view: Callable[[], ResponseReturnValue]) -> Callable[[], ResponseReturnValue]:
+    """Checking codes is limited per IP and per number and IP; only wrong tries count."""
+    for setting, key, scope in (("RECOVERY_CHECK_LIMIT_PER_IP", get_remote_address, "recovery-check-ip"),
+                                ("RECOVERY_CHECK_LIMIT_PER_PHONE_IP", _phone_ip_key, "recovery-check-phone-ip")):
+        view = limiter.limit(_setting(setting), key_func=key, methods=["POST"], scope=scope,
+                             deduct_when=_recovery_failed)(view)
+    return view
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RECOVERY_REQUEST_LIMIT_PER_PHONE"], key_func=_phone_key,
+               methods=["POST"], scope="recovery-request-phone", deduct_when=lambda r: r.status_code == 302)
+@limiter.limit(lambda: current_app.config["RECOVERY_REQUEST_LIMIT_PER_IP"], key_func=get_remote_address,
+               methods=["POST"], scope="recovery-request-ip", deduct_when=lambda r: r.status_code == 302)
+def forgot() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.change_password"))
+    form = RecoveryPhoneForm()
+
+    def asked(_: None) -> tuple[str | None, str]:
+        session[RECOVERY_PHONE] = form.phone.data
+        return None, url_for("accounts.forgot_code")
+
+    return run_use_case(form, lambda: recovery.request_sms_code(phone=form.phone.data or ""), done=asked,
+                        template="accounts/forgot.html")
+
+
+@bp.route("/login/forgot/code", methods=["GET", "POST"])
+@_code_check_limits
+def forgot_code() -> ResponseReturnValue:
+    phone = session.get(RECOVERY_PHONE)
+    if not phone:
+        return redirect(url_for("accounts.forgot"))
+    form = SmsCodeForm()
+    return _check_code(form, phone, RecoveryPurpose.SMS, "accounts/forgot_code.html", masked=mask_phone(phone))
+
+
+@bp.route("/login/forgot/staff-code", methods=["GET", "POST"])
+@_code_check_limits
+def forgot_staff_code() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.change_password"))
+    form = StaffCodeForm()
+    return _check_code(form, form.phone.data or "", RecoveryPurpose.STAFF, "accounts/forgot_staff_code.html")
+
+
+def _check_code(form: SmsCodeForm | StaffCodeForm, phone: str, purpose: RecoveryPurpose, template: str,
+                **context: Any) -> ResponseReturnValue:
+    if form.validate_on_submit():
+        # Committed either way: a wrong try counts.
+        checked = commit(lambda: recovery.check_code(phone=phone, code=form.code.data, purpose=purpose))
+        if checked.recovery_id is not None:
+            session.pop(RECOVERY_PHONE, None)
+            session[RECOVERY_ID] = checked.recovery_id
+            return redirect(url_for("accounts.forgot_password"))
+        form.code.errors = [*form.code.errors, checked.message]
+    if request.method == "POST":
+        g.recovery_failed = True
+    return form_page(template, form, **context)
+
+
+@bp.route("/login/forgot/password", methods=["GET", "POST"])
+def forgot_password() -> ResponseReturnValue:
+    recovery_id = session.get(RECOVERY_ID)
+    if recovery.checked_code(recovery_id) is None:
+        session.pop(RECOVERY_ID, None)
+        flash("这一步已过期，请重新获取验证码。", "error")
+        return redirect(url_for("accounts.forgot"))
+    form = NewPasswordForm()
+
+    def reset(user: User) -> tuple[str, str]:
+        _sign_in(user)
+        return f"{user.name}，您的密码已重新设置，您已登录。其他设备上的登录已退出。", url_for("main.home")
+
+    return run_use_case(form, lambda: recovery.set_new_password(
+        recovery_id=recovery_id, password=form.password.data, elder_mode=_device_elder_mode()),
+        done=reset, template="accounts/forgot_password.html")
+
+
+@bp.post("/pool/members/<int:member_id>/reset-code")
+@access.requires(access.may_organize)
+def reset_code(member_id: int) -> ResponseReturnValue:
+    member = access.get_or_404(MemberProfile, member_id, current_user)
+    access.check_or_404(access.may_issue_reset_code(current_user, member))
+    return run_action(lambda: recovery.issue_staff_code(actor=current_user, member=member),
+                      done=lambda code: render_template(
+                          "accounts/reset_code.html", member=member, code=code, hours=recovery.STAFF_CODE_HOURS,
+                          url=url_for("accounts.forgot_staff_code", _external=True)),
+                      refused=url_for("pool.member", member_id=member.id))
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
@@ -120,7 +255,18 @@ def _account_page(form: EmailForm) -> ResponseReturnValue:
                         done=lambda _: ("电子邮箱已保存。" if current_user.email else "已不再通过电子邮件发送通知。",
                                         url_for("accounts.account")),
                         template="accounts/account.html", sessions=active_sessions(current_user.id),
-                        phone=current_user.phone)
+                        phone=current_user.phone, channels=channels_for(current_user))
+
+
+@bp.route("/account/channels", methods=["GET", "POST"])
+@login_required
+def channels() -> ResponseReturnValue:
+    chosen = channels_for(current_user)
+    form = ChannelsForm(data={"sms": "sms" in chosen, "app": "app" in chosen, "email": "email" in chosen})
+    return run_use_case(form, lambda: services.set_channels(
+        actor=current_user, sms=form.sms.data, email=form.email.data, app=form.app.data),
+        done=("接收通知的方式已保存。", url_for("accounts.account")), template="accounts/channels.html",
+        phone=mask_phone(current_user.phone))
 
 
 @bp.post("/account/sessions/end-others")

@@ -22,6 +22,9 @@ from app.jobs.services import sweep
 from app.members.exports import purge_old as purge_exports
 from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
+from app.notifications.sms_outbox import send_due as send_due_sms
+from app.tasks.reminders import remind_tomorrow
+from app.transactions import commit_fresh
 
 
 def purge_sessions() -> str:
@@ -35,6 +38,11 @@ def send_emails(limit: int = 200) -> str:
         return "MAIL_SERVER is not configured; emails stay in the outbox"
     sent, failed = send_outbox(limit=limit)
     return f"{sent} sent, {failed} failed (kept for a later attempt)"
+
+
+def send_texts(limit: int = 200) -> str:
+    sent, failed = send_due_sms(limit=limit)
+    return f"{sent} texts sent, {failed} not sent (retried later unless given up)"
 
 
 def refresh_matching() -> str:
@@ -51,6 +59,10 @@ def remind_venues() -> str:
     finally:
         write_intent.reset(token)
     return f"{count} organizers reminded"
+
+
+def remind_members() -> str:
+    return f"{commit_fresh(remind_tomorrow)} members reminded of tomorrow's sessions"
 
 
 def back_up() -> str:
@@ -89,6 +101,8 @@ SCHEDULES = (
              "every minute: jobs whose worker died run again or fail"),
     Schedule("outbox.send", {"minute": "*"}, _minute, timedelta(minutes=15), send_emails,
              "every minute: due emails, when MAIL_SERVER is set"),
+    Schedule("sms.send", {"minute": "*"}, _minute, timedelta(minutes=15), send_texts,
+             "every minute: due text messages (codes at once as well, by a job of their own)"),
     Schedule("matching.refresh", {"minute": "0", "hour": "19"}, _day, timedelta(hours=2), refresh_matching,
              "nightly at 03:00 Beijing time: the matching index's facts"),
     Schedule("sessions.purge", {"minute": "30", "hour": "19"}, _day, timedelta(hours=1), purge_sessions,
@@ -97,6 +111,8 @@ SCHEDULES = (
              "nightly at 02:00 Beijing time: a checksummed backup into BACKUP_DIR, old ones deleted"),
     Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
+    Schedule("tasks.remind", {"minute": "0", "hour": "2"}, _day, timedelta(hours=1), remind_members,
+             "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )

@@ -269,7 +269,7 @@ def _claim_key() -> str:
 
 
 @bp.route("/claim", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_claim_key, methods=["POST"],
+@limiter.limit(lambda: current_app.config["CLAIM_LIMIT_PER_CODE"], key_func=_claim_key, methods=["POST"],
                scope="claim-member", deduct_when=lambda r: r.status_code != 302)
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], scope="claim-ip",
                deduct_when=lambda r: r.status_code != 302)

@@ -1,4 +1,5 @@
-"""Notifying people: a notification in the app, and an email in the outbox when they gave an address.
+"""Notifying people by the channels they chose: a notification in the app, an email in the outbox
+when they gave an address, a text in the SMS outbox (app/notifications/sms_outbox.py).
 
 `notify()` only adds rows in the caller's transaction, so a notification exists exactly when the
 change it reports was committed. `send_outbox()` delivers pending emails, one transaction per
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -25,6 +26,7 @@ from app.db import rowcount
 from app.extensions import db
 from app.links import absolute
 from app.notifications.models import EmailOutbox, Notification
+from app.notifications.sms_outbox import queue_sms
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
@@ -32,20 +34,48 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
 
 
+def wants_sms(user: User) -> bool:
+    """SMS as the member chose; unchosen, on for those without an email address."""
+    return user.notify_sms if user.notify_sms is not None else not user.email
+
+
+def channels_for(user: User) -> set[str]:
+    """The channels a user's notifications travel by: "app", "sms", "email"."""
+    chosen = {"app"} if user.notify_app else set()
+    if user.phone and wants_sms(user):
+        chosen.add("sms")
+    if user.email and user.notify_email:
+        chosen.add("email")
+    return chosen
+
+
 def notify(user: User, *, kind: str, title: str, body: str = "", link: str | None = None,
-           email: bool = True) -> Notification:
-    """Tell a user something. Adds to the session; the caller commits with its own change."""
-    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link)
+           email: bool = True, sms: bool = True, sms_expires_at: datetime | None = None,
+           sms_template: tuple[str, dict[str, str]] | None = None) -> Notification:
+    """Tell a user something, by the channels they chose. Adds to the session; the caller commits
+    with its own change. The notification is always kept (it is the record, read on the messages
+    page); without the in-app channel it arrives already read. Nothing goes out to a disabled
+    account. `sms_expires_at`: when a text would be stale (a reminder after its session);
+    `sms_template`: a template of its own and its variables (app.notifications.sms.TEMPLATES), instead
+    of the general notice."""
+    chosen = channels_for(user) if user.active else {"app"}
+    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link,
+                        read_at=None if "app" in chosen else utcnow())
     db.session.add(note)
-    address = getattr(user, "email", None)
-    if email and address and user.active:
-        db.session.flush()
+    if not user.active or not ({"email", "sms"} & chosen and (email or sms)):
+        return note
+    db.session.flush()
+    if email and "email" in chosen and user.email:
         text = f"{user.name}，您好：\n\n{title}\n\n{body}\n"
         if link:
             text += f"\n详情请登录银晖查看：{absolute(link)}\n"
         text += f"\n（此邮件由系统自动发送，请勿回复。帮助热线：{current_app.config['HELP_HOTLINE']}）\n"
-        db.session.add(EmailOutbox(notification_id=note.id, to_address=address,
+        db.session.add(EmailOutbox(notification_id=note.id, to_address=user.email,
                                    subject=f"【银晖】{title}"[:200], body=text))
+    if sms and "sms" in chosen and user.phone:
+        template, params = sms_template or ("notice", {"title": title})
+        queue_sms(phone=user.phone, template=template, params={"name": user.name, **params}, user=user,
+                  notification_id=note.id, expires_at=sms_expires_at)
     return note
 
 

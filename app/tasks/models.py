@@ -216,3 +216,20 @@ class ServiceRecord(Model):
 
     session: Mapped[TaskSession] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class TaskReminder(Model):
+    """The reminder a member on a task got the day before one of its sessions (app/tasks/reminders.py):
+    one per (assignment, session), and the link in it, answered at most once with "去不了了"."""
+
+    __tablename__ = "task_reminders"
+    __table_args__ = (UniqueConstraint("assignment_id", "session_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("task_sessions.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+    assignment: Mapped[Assignment] = relationship()
+    session: Mapped[TaskSession] = relationship()

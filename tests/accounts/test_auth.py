@@ -96,7 +96,8 @@ def test_ten_wrong_passwords_meet_a_friendly_429(client, create_user):
     assert statuses[5:] == [429] * 5
     html = response.get_data(as_text=True)
     assert "分钟后再试" in html and "操作太频繁" in html
-    # Even the right password waits: the lock is per account, and temporary.
+    # From this address even the right password waits (the limit is per number and address, and
+    # temporary); from elsewhere the owner signs in (tests/accounts/test_lockout.py).
     right = client.post("/login", data={"phone": user.phone, "password": PASSWORD,
                                         "csrf_token": csrf_token(client)})
     assert right.status_code == 429

@@ -99,11 +99,13 @@ WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "conse
 def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     venue, booking = ids["venue"], ids["booking"]
     return {
-        None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim"],
+        None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim", "/login/forgot",
+               "/login/forgot/staff-code"],
         "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
                         f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
                         f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
-        "19900000021": ["/", "/account", "/account/password", "/notifications/", "/admin/users",  # 403
+        "19900000021": ["/", "/account", "/account/password", "/account/channels", "/notifications/",
+                        "/admin/users",  # 403
                         "/my/tasks", f"/my/tasks/{ids['tutoring']}", f"/my/tasks/{ids['past']}", "/my/hours",
                         "/my/proof",
                         "/profile", "/profile/data", "/profile/delete", "/profile/edit/skills",
@@ -154,6 +156,7 @@ def check(page, axe: Axe | None, label: str, report: dict, elder: bool) -> list[
 
 
 ERROR_STATES = ("/login", "/register", "/account/password", "/organizations/new", "/claim", "/tasks/new",
+                "/login/forgot", "/login/forgot/staff-code",
                 "/profile/register/name", "/profile/register/home", "/profile/register/radius",
                 "/profile/delete", "/pool/proxy/phone", "/venues/new", "/venues/packages/new")
 VENUE_FORMS = ("/book", "/closures", "/packages/new", "/managers", "/reject", "/cancel")
