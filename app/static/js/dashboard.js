@@ -17,7 +17,8 @@
     var horizontal = chart.kind === "bar";
     var categories = { type: "category", data: chart.categories, inverse: horizontal,
       axisLabel: { color: TEXT, fontSize: size, width: horizontal ? size * 6 : undefined,
-                   overflow: horizontal ? "truncate" : undefined, interval: 0, rotate: horizontal ? 0 : 45 },
+                   overflow: horizontal ? "truncate" : undefined, interval: horizontal ? 0 : "auto",
+                   rotate: horizontal ? 0 : 30, hideOverlap: !horizontal },
       axisLine: { lineStyle: { color: TEXT } }, axisTick: { lineStyle: { color: TEXT } } };
     var values = { type: "value", axisLabel: { color: TEXT, fontSize: size }, minInterval: 1,
       splitLine: { lineStyle: { color: "#6b6b6b", type: "dashed" } } };
