@@ -45,7 +45,7 @@ from app.tasks.models import TaskStatus
 from app.venues.models import Venue
 
 SMALL = 3                      # counts of people below this are hidden below the county level
-PEOPLE = {"members", "pool", "waiting", "age", "capacity", "skill", "active", "records"}
+NOT_SHOWN = "不足3人，不单列"       # hours served by fewer people, below the county level
 MISSING_TOP = 10
 VENUE_TOP = 10
 
@@ -253,6 +253,16 @@ def days_since(moment: datetime | None) -> int | str:
     return "—" if moment is None else max(0, (utcnow() - moment).days)
 
 
+def hours_hidden(figures: Figures, *, small_hidden: bool) -> bool:
+    """Hours served by only one or two people, where small counts are hidden, would be theirs."""
+    return small_hidden and 0 < figures.get("served") < SMALL
+
+
+def share(part: int | str, whole: float) -> str:
+    """A share of people: none when the part itself is hidden (it would give the count away)."""
+    return "—" if isinstance(part, str) else percent(part, whole)
+
+
 def _ranked(children: list[Child], metric: str) -> list[Child]:
     return sorted(children, key=lambda c: (-c.figures.total(metric), c.key))
 
@@ -325,8 +335,10 @@ def activity_section(board: Dashboard) -> Section:
         for c in ranked:
             f = c.figures
             records = f.get("records", "attended") + f.get("records", "no_show")
-            rows.append([c.name, shown(f.get("active"), small_hidden=hide_child), percent(f.get("active"), f.get("members")),
-                         fmt_hours(f.total("hours")), percent(f.get("records", "no_show"), records)])
+            active = shown(f.get("active"), small_hidden=hide_child)
+            rows.append([c.name, active, share(active, f.get("members")),
+                         NOT_SHOWN if hours_hidden(f, small_hidden=hide_child) else fmt_hours(f.total("hours")),
+                         percent(f.get("records", "no_show"), records)])
         tables.append(Table(
             caption=f"各{unit.child_word}活跃人数（按活跃人数排序）",
             head=[unit.child_word, "活跃人数", "占登记人数", f"近 {HOUR_MONTHS} 个月服务时长（小时）", f"近 {ACTIVE_DAYS} 天缺勤率"],
@@ -335,17 +347,21 @@ def activity_section(board: Dashboard) -> Section:
                         [("活跃人数", [plotted(r[1]) for r in rows])])))
     today = local_now().date()
     months = [add_months(today, -i) for i in range(HOUR_MONTHS - 1, -1, -1)]
+    hidden = hours_hidden(t, small_hidden=hide_total)
     hours = [round(t.get("hours", month_key(m)), 2) for m in months]
     tables.append(Table(caption="每月确认的服务时长", head=["月份", "服务时长（小时）"],
-                        rows=[[fmt_month(m), fmt_hours(h)] for m, h in zip(months, hours, strict=True)],
-                        foot=["合计", fmt_hours(sum(hours))],
-                        chart=Chart("chart-hours", "column", "每月确认的服务时长（小时）", [fmt_month(m) for m in months],
-                                    [("服务时长（小时）", list[float | None](hours))])))
+                        rows=[[fmt_month(m), NOT_SHOWN if hidden else fmt_hours(h)]
+                              for m, h in zip(months, hours, strict=True)],
+                        foot=["合计", NOT_SHOWN if hidden else fmt_hours(sum(hours))],
+                        chart=None if hidden else Chart(
+                            "chart-hours", "column", "每月确认的服务时长（小时）", [fmt_month(m) for m in months],
+                            [("服务时长（小时）", list[float | None](hours))])))
     records = t.get("records", "attended") + t.get("records", "no_show")
-    summary = (f"近 {ACTIVE_DAYS} 天活跃的老同志 {shown(t.get('active'), small_hidden=hide_total)} 人，"
-               f"占登记人数的 {percent(t.get('active'), t.get('members'))}；近 {HOUR_MONTHS} 个月确认服务 "
-               f"{fmt_hours(sum(hours))} 小时，本月 {fmt_hours(hours[-1])} 小时；近 {ACTIVE_DAYS} 天缺勤率 "
-               f"{percent(t.get('records', 'no_show'), records)}。")
+    active = shown(t.get("active"), small_hidden=hide_total)
+    summary = (f"近 {ACTIVE_DAYS} 天活跃的老同志 {active} 人，占登记人数的 {share(active, t.get('members'))}；"
+               + (f"近 {HOUR_MONTHS} 个月服务的不足 3 人，服务时长不单列；" if hidden else
+                  f"近 {HOUR_MONTHS} 个月确认服务 {fmt_hours(sum(hours))} 小时，本月 {fmt_hours(hours[-1])} 小时；")
+               + f"近 {ACTIVE_DAYS} 天缺勤率 {percent(t.get('records', 'no_show'), records)}。")
     return Section("activity", "服务活跃", summary, tables,
                    note=f"“活跃”的意思是：{ACTIVE_DEFINITION}。缺勤率 = 确认为未到的人次 ÷ 已确认出勤情况的人次。")
 

@@ -154,7 +154,8 @@ def _members(period: Period) -> list:
 
 
 def _activity(period: Period) -> list:
-    """Active members, confirmed hours by month and the no-show share, by the member's county and branch."""
+    """Active members, members who served in the 12 months (so that the hours of one or two people
+    can be hidden), confirmed hours by month and the no-show share, by the member's county and branch."""
     county, org = MemberProfile.region_code, func.coalesce(MemberProfile.branch_id, NO_ORG)
     months = period.months(HOUR_MONTHS)
     month = _month_case(ServiceRecord.served_on, months)
@@ -164,6 +165,10 @@ def _activity(period: Period) -> list:
         select(county, org, _text("active"), _text(""), func.count(func.distinct(ServiceRecord.member_id)), null())
         .join(ServiceRecord, ServiceRecord.member_id == MemberProfile.id)
         .where(ServiceRecord.attended, ServiceRecord.served_on >= period.active_since, served)
+        .group_by(county, org),
+        select(county, org, _text("served"), _text(""), func.count(func.distinct(ServiceRecord.member_id)), null())
+        .join(ServiceRecord, ServiceRecord.member_id == MemberProfile.id)
+        .where(ServiceRecord.attended, ServiceRecord.served_on >= months[0], served)
         .group_by(county, org),
         select(county, org, _text("hours"), month, func.sum(ServiceRecord.hours), null())
         .join(ServiceRecord, ServiceRecord.member_id == MemberProfile.id)

@@ -145,7 +145,7 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
         if e.member_id in ids and e.status in (EntryStatus.APPROVED, EntryStatus.NOMINATED):
             out[("pool" if e.status is EntryStatus.APPROVED else "waiting", e.level.value)] += 1
     months = {month_key(m) for m in period.months(12)}
-    active = set()
+    active, served = set(), set()
     for r in db.session.scalars(select(ServiceRecord)):
         if r.member_id not in ids or r.served_on > period.today:
             continue
@@ -153,10 +153,13 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
             active.add(r.member_id)
         if r.attended and month_key(r.served_on) in months:
             out[("hours", month_key(r.served_on))] += r.hours
+            served.add(r.member_id)
         if r.served_on >= period.active_since:
             out[("records", "attended" if r.attended else "no_show")] += 1
     if active:
         out[("active", "")] = len(active)
+    if served:
+        out[("served", "")] = len(served)
     for t in db.session.scalars(select(Task)):
         if not in_unit(t.region_code, t.organization_id) or t.status is TaskStatus.DRAFT:
             continue
@@ -253,6 +256,22 @@ def test_small_counts_are_hidden_below_the_county_only(db, world):
     assert "<3" in org_board.sections[0].summary
     city = load(Unit(region=db.session.get(Region, ZHENGZHOU)))
     assert {r[0]: r for r in city.sections[0].tables[0].rows}["金水区"][1] == 1   # a county: shown
+
+
+def test_hours_and_shares_of_one_or_two_people_are_hidden_below_the_county(db, world):
+    refresh()
+    a, _, _, d = world["branches"]
+    guancheng = load(Unit(region=db.session.get(Region, GUANCHENG)))
+    rows = {r[0]: r for r in guancheng.sections[1].tables[0].rows}
+    assert rows["管城一支部"][1] == "<3" and rows["管城一支部"][2] == "—"   # 2 active of 3: neither shown
+    assert rows["管城一支部"][3] == "9.5"                                 # three people served: shown
+    xichuan = load(Unit(region=db.session.get(Region, XICHUAN)))
+    assert {r[0]: r for r in xichuan.sections[1].tables[0].rows}["淅川老党员支部"][3] == "不足3人，不单列"
+    assert xichuan.sections[1].tables[1].foot == ["合计", "1.5"]           # the county's own: shown
+    branch = load(Unit(region=d.region, org=d))
+    hours = branch.sections[1].tables[0]
+    assert hours.chart is None and {r[1] for r in hours.rows} == {"不足3人，不单列"}
+    assert "服务时长不单列" in branch.sections[1].summary and "1.5" not in branch.sections[1].summary
 
 
 def test_before_the_first_refresh_the_page_says_so(client, db, login, create_admin):
