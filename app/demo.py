@@ -112,7 +112,7 @@ def seed_demo(*, if_empty: bool = False) -> bool:
                 user.grants.append(RoleGrant(role=Role.VENUE_MANAGER, venue_id=venue.id))
     db.session.flush()
     seed_bookings()
-    refresh_figures()    # the dashboards show the demo's figures at once, not after the first hourly refresh
+    refresh_figures()    # in the seeding transaction: the dashboards show the demo's figures at once, not after the first hourly refresh
     return True
 
 

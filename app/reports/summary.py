@@ -9,8 +9,10 @@ Which county and organization a figure belongs to:
 - venue hours: the venue's county (organization 0);
 - the 主题党日 obligation: the party branch's county and the branch.
 
-refresh() replaces every row in one transaction: readers see the old figures until it commits.
-It runs from the schedule (app.jobs.schedule) and `flask reports refresh`.
+A refresh counts into a temporary table first and then replaces every row in one short
+transaction: readers see the old figures until it commits. The schedule (app.jobs.schedule) and
+`flask reports refresh` run refresh_apart(), which counts in a read transaction so that writers
+are not held up while it counts.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
+    DateTime,
     Float,
+    Integer,
+    MetaData,
     String,
+    Table,
     case,
     cast,
     delete,
@@ -35,11 +42,13 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from app.bookings.models import ActivityType, Booking, BookingHost, BookingOccurrence, BookingStatus
 from app.clock import add_months, local_now, month_start, utcnow
+from app.db import write_intent
 from app.extensions import db
 from app.members.models import EntryStatus, MemberProfile, MemberSkill, MemberStatus, PoolEntry, Skill
 from app.organizations.models import Organization, OrganizationKind
@@ -227,27 +236,69 @@ def _venues(period: Period) -> list:
     ]
 
 
-def _county_totals() -> Any:
-    """Every county's figures summed over its organizations (the oldest `since` kept)."""
-    f = RegionFigure
-    return (select(f.county_code, literal(COUNTY_TOTAL), f.metric, f.key, func.sum(f.value), func.min(f.since))
-            .where(f.org_id != COUNTY_TOTAL).group_by(f.county_code, f.metric, f.key))
+# Where a refresh counts before the figures are swapped in: a temporary table of the refreshing
+# connection (outside the app's metadata, so never in a migration).
+STAGING = Table("region_figures_staging", MetaData(),
+                Column("county_code", String(6)), Column("org_id", Integer), Column("metric", String(20)),
+                Column("key", String(20)), Column("value", Float), Column("since", DateTime(timezone=True)),
+                prefixes=["TEMPORARY"])
 
 
-def refresh(period: Period | None = None) -> FigureRefresh:
-    """Count every figure afresh, in the caller's transaction (the caller commits)."""
-    period = period or current_period()
-    started, clock = utcnow(), time.perf_counter()
-    db.session.execute(delete(RegionFigure))
+@dataclass(frozen=True)
+class Refreshed:
+    rows: int
+    seconds: float
+
+
+def _stage(conn: Connection, period: Period) -> None:
+    """Count every figure into the staging table, then each county's total over its organizations
+    (the oldest `since` kept). Reads the data and writes only the connection's temporary table."""
+    STAGING.drop(conn, checkfirst=True)
+    STAGING.create(conn)
     for stmt in _members(period) + _activity(period) + _needs(period) + _venues(period):
-        db.session.execute(insert(RegionFigure).from_select(FIELDS, stmt))
-    db.session.execute(insert(RegionFigure).from_select(FIELDS, _county_totals()))
-    rows = db.session.scalar(select(func.count()).select_from(RegionFigure)) or 0
-    done = FigureRefresh(started_at=started, finished_at=utcnow(), seconds=round(time.perf_counter() - clock, 3),
-                         rows=rows)
-    db.session.add(done)
-    db.session.execute(delete(FigureRefresh).where(FigureRefresh.finished_at < started - timedelta(days=KEEP_DAYS)))
-    db.session.flush()
+        conn.execute(insert(STAGING).from_select(FIELDS, stmt))
+    c = STAGING.c
+    conn.execute(insert(STAGING).from_select(FIELDS, select(
+        c.county_code, literal(COUNTY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
+        .where(c.org_id != COUNTY_TOTAL).group_by(c.county_code, c.metric, c.key)))
+
+
+def _swap(conn: Connection, started: datetime, clock: float) -> Refreshed:
+    """Replace region_figures with the staged figures and record the refresh."""
+    conn.execute(delete(RegionFigure))
+    conn.execute(insert(RegionFigure).from_select(FIELDS, select(*(STAGING.c[name] for name in FIELDS))))
+    rows = conn.scalar(select(func.count()).select_from(RegionFigure)) or 0
+    STAGING.drop(conn)
+    seconds = round(time.perf_counter() - clock, 3)
+    conn.execute(insert(FigureRefresh).values(started_at=started, finished_at=utcnow(), seconds=seconds, rows=rows))
+    conn.execute(delete(FigureRefresh).where(FigureRefresh.finished_at < started - timedelta(days=KEEP_DAYS)))
+    return Refreshed(rows, seconds)
+
+
+def refresh(period: Period | None = None) -> Refreshed:
+    """Count every figure afresh in the caller's transaction (the caller commits). For tests and
+    small databases; the schedule runs refresh_apart()."""
+    started, clock = utcnow(), time.perf_counter()
+    conn = db.session.connection()
+    _stage(conn, period or current_period())
+    return _swap(conn, started, clock)
+
+
+def refresh_apart(period: Period | None = None) -> Refreshed:
+    """Count every figure afresh on a connection of its own, committed: first in a read
+    transaction into the temporary table (at a million members this takes seconds, and writers go
+    on meanwhile), then in a short writing transaction that swaps the figures in. On SQLite only
+    the swap holds the write lock (taken as it begins: app.db.write_intent)."""
+    started, clock = utcnow(), time.perf_counter()
+    with db.engine.connect() as conn:
+        _stage(conn, period or current_period())
+        conn.commit()
+        token = write_intent.set(True)
+        try:
+            done = _swap(conn, started, clock)
+            conn.commit()
+        finally:
+            write_intent.reset(token)
     return done
 
 

@@ -365,13 +365,3 @@ def test_a_county_admins_page_and_export_hold_nothing_of_another_county(client, 
     assert "淅川老党员支部" in page and "淅川老党员支部" in text
     pool_rows = {r[0]: r for r in _sheets(body)["入库情况"] if r and r[0]}
     assert pool_rows["合计"][1] == 2           # 淅川's two members, nothing of 管城's five
-
-
-def test_the_schedule_refreshes_the_figures_every_hour(db, world):
-    from app.jobs.schedule import SCHEDULES, refresh_dashboards
-
-    entry = next(s for s in SCHEDULES if s.name == "reports.refresh")
-    assert entry.when == {"minute": "10"}
-    assert "dashboard figures counted" in refresh_dashboards()
-    board = load(Unit(region=db.session.get(Region, GUANCHENG)))
-    assert board.refreshed is not None and board.totals.get("members") == 5
