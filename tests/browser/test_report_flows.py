@@ -36,6 +36,11 @@ def test_a_province_admin_drills_down_to_a_branch(page):
     page.emulate_media(media="print")
     expect(page.locator(".site-header")).to_be_hidden()
     expect(page.locator(".report-meta")).to_contain_text("生成时间")
+    pdf = page.pdf(format="A4")        # the monthly report as the bureau prints it
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page>") >= 0
+    (SHOTS / "dashboard-branch-a4.pdf").write_bytes(pdf)
+    page.set_viewport_size({"width": 794, "height": 1123})
+    page.screenshot(path=str(SHOTS / "dashboard-branch-print-a4.png"))
     page.emulate_media(media="screen")
 
 
