@@ -37,7 +37,7 @@ def test_a_province_admin_drills_down_to_a_branch(page):
     expect(page.locator(".site-header")).to_be_hidden()
     expect(page.locator(".report-meta")).to_contain_text("生成时间")
     pdf = page.pdf(format="A4")        # the monthly report as the bureau prints it
-    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page>") >= 0
+    assert pdf.startswith(b"%PDF")
     (SHOTS / "dashboard-branch-a4.pdf").write_bytes(pdf)
     page.set_viewport_size({"width": 794, "height": 1123})
     page.screenshot(path=str(SHOTS / "dashboard-branch-print-a4.png"))
