@@ -1,7 +1,7 @@
 """Command-line tasks: `flask regions load`, `flask create-admin`, `flask seed-demo`,
 `flask demo-accounts`, `flask sessions purge`, `flask outbox send`, `flask outbox send-sms`,
-`flask matching refresh`, `flask venues remind`, `flask backup …` (app/backup/cli.py), `flask roster
-import …` (app/members/cli.py), `flask doctor`. Each is one use case in one
+`flask matching refresh`, `flask venues remind`, `flask reports refresh`, `flask backup …`
+(app/backup/cli.py), `flask roster import …` (app/members/cli.py), `flask doctor`. Each is one use case in one
 transaction."""
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ sessions = AppGroup("sessions", help="Server-side sessions.")
 outbox = AppGroup("outbox", help="The email and SMS outboxes.")
 matching = AppGroup("matching", help="The skill-location index matching reads.")
 venues = AppGroup("venues", help="Shared venues and their bookings.")
+reports = AppGroup("reports", help="The bureaus' dashboards.")
 
 
 def register_cli(app: Flask) -> None:
-    for group in (regions, sessions, outbox, matching, venues, backup, roster):
+    for group in (regions, sessions, outbox, matching, venues, reports, backup, roster):
         app.cli.add_command(group)
     for command in (create_admin_command, seed_demo_command, demo_accounts_command, doctor_command):
         app.cli.add_command(command)
@@ -119,6 +120,12 @@ def matching_refresh() -> None:
     and periods away age out, their index rows become exact again and cheaper to rank.
     The worker runs this nightly."""
     click.echo(schedule.refresh_matching())
+
+
+@reports.command("refresh")
+def reports_refresh() -> None:
+    """Count the dashboards' figures afresh (the worker does this every hour)."""
+    click.echo(schedule.refresh_dashboards())
 
 
 @venues.command("remind")

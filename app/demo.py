@@ -19,6 +19,7 @@ from app.members.services import ProfileData, SkillInput, proxy_register, regist
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.models import Region
 from app.regions.services import load_gazetteer
+from app.reports.summary import refresh as refresh_figures
 from app.tasks import services as tasks
 from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, Task, TaskCategory
 from app.venues.demo import seed_bookings, seed_venues
@@ -111,6 +112,7 @@ def seed_demo(*, if_empty: bool = False) -> bool:
                 user.grants.append(RoleGrant(role=Role.VENUE_MANAGER, venue_id=venue.id))
     db.session.flush()
     seed_bookings()
+    refresh_figures()    # in the seeding transaction: the dashboards show the demo's figures at once, not after the first hourly refresh
     return True
 
 

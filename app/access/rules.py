@@ -29,6 +29,7 @@ from app.members.models import ImportJob, MemberProfile, MemberStatus, PoolEntry
 from app.notifications.models import Notification
 from app.organizations.models import Organization
 from app.regions.codes import code_within
+from app.regions.models import Region
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskStatus
 from app.venues.models import ActivityPackage, Venue
 
@@ -63,6 +64,19 @@ def may_run_venues(actor: User) -> bool:
 def may_serve(actor: User) -> bool:
     """Members: their profile, tasks near them, their hours."""
     return holds(actor, Role.MEMBER)
+
+
+# --- dashboards --------------------------------------------------------------------------------------
+
+
+def may_see_region_figures(actor: User, region: Region) -> bool:
+    """A region's dashboard and its export: admins whose region covers it (their own or one inside)."""
+    return region.is_current and covers(actor, region.code)
+
+
+def may_see_org_figures(actor: User, org: Organization) -> bool:
+    """An organization's dashboard: admins whose region covers the organization's county."""
+    return covers(actor, org.region_code)
 
 
 # --- organizations ---------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ from app.accounts.sessions import purge_expired
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
 from app.clock import local_now
-from app.db import write_intent
 from app.extensions import db
 from app.jobs.services import sweep
 from app.members.exports import purge_old as purge_exports
 from app.members.index import refresh_facts
 from app.notifications.services import send_outbox
 from app.notifications.sms_outbox import send_due as send_due_sms
+from app.reports.summary import refresh_apart
 from app.tasks.reminders import remind_tomorrow
 from app.transactions import commit_fresh
 
@@ -52,13 +52,12 @@ def refresh_matching() -> str:
 
 
 def remind_venues() -> str:
-    token = write_intent.set(True)
-    try:
-        count = remind_theme_days()
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
-    return f"{count} organizers reminded"
+    return f"{commit_fresh(remind_theme_days)} organizers reminded"
+
+
+def refresh_dashboards() -> str:
+    done = refresh_apart()
+    return f"{done.rows} dashboard figures counted in {done.seconds:.1f} s"
 
 
 def remind_members() -> str:
@@ -88,6 +87,10 @@ def _minute() -> str:
     return local_now().strftime("%Y-%m-%dT%H:%M")
 
 
+def _hour() -> str:
+    return local_now().strftime("%Y-%m-%dT%H")
+
+
 def _day() -> str:
     return local_now().strftime("%Y-%m-%d")
 
@@ -113,6 +116,8 @@ SCHEDULES = (
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
     Schedule("tasks.remind", {"minute": "0", "hour": "2"}, _day, timedelta(hours=1), remind_members,
              "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
+    Schedule("reports.refresh", {"minute": "10"}, _hour, timedelta(minutes=30), refresh_dashboards,
+             "every hour at :10: the dashboards' figures (region_figures)"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )

@@ -10,7 +10,7 @@ Entries are never reopened: every change is also an appended PoolEvent.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from app import access
 from app.accounts.models import User
@@ -180,24 +180,3 @@ def decision_queue(actor: User) -> Select[PoolEntry]:
     return (select(PoolEntry).join(MemberProfile).where(
         PoolEntry.status == EntryStatus.NOMINATED, access.pool_entries_visible(actor),
         MemberProfile.status != MemberStatus.DELETED).order_by(PoolEntry.nominated_at, PoolEntry.id))
-
-
-def counts_by_region(actor: User) -> list[dict]:
-    """Approved talents per level, for each region directly under each of the actor's regions
-    (and the region itself), plus waiting entries."""
-    rows = db.session.execute(
-        select(PoolEntry.region_code, PoolEntry.level, PoolEntry.status, func.count())
-        .join(MemberProfile).where(access.pool_entries_visible(actor),
-                                   PoolEntry.status.in_(LIVE), MemberProfile.status != MemberStatus.DELETED)
-        .group_by(PoolEntry.region_code, PoolEntry.level, PoolEntry.status)).all()
-    table: dict[str, dict] = {}
-    for region_code, level, status, count in rows:
-        key = region_code
-        row = table.setdefault(key, {"region_code": key, "county": 0, "city": 0, "province": 0, "waiting": 0})
-        if status is EntryStatus.APPROVED:
-            row[level.value] += count
-        else:
-            row["waiting"] += count
-    names = dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(list(table)))).all())
-    result = [{**row, "name": names.get(code, code)} for code, row in sorted(table.items())]
-    return result

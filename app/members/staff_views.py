@@ -230,7 +230,8 @@ def withdraw(entry_id: int) -> ResponseReturnValue:
 @bp.get("/stats")
 @access.requires(access.may_administer)
 def stats() -> ResponseReturnValue:
-    return render_template("pool/stats.html", rows=pool.counts_by_region(current_user))
+    """入库统计 grew into the dashboard's pool section."""
+    return redirect(url_for("reports.index") + "#pool")
 
 
 # --- registration by proxy ----------------------------------------------------------------------

@@ -89,7 +89,9 @@ def demo_ids(live_server) -> dict:
         return {"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
                 "li": users["19900000022"], "waiting": waiting, "approved": approved, "job": job, "skill": skill,
                 "tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,
-                "venue": venue.id, "booking": pending.id, "package": package.id}
+                "venue": venue.id, "booking": pending.id, "package": package.id,
+                "branch": db.session.scalar(select(Organization.id).where(
+                    Organization.name == "东关南里社区离退休干部党支部"))}
 
 
 WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "consent", "limits", "radius",
@@ -131,7 +133,9 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/pool/entries/{ids['approved']}/withdraw", "/pool/stats", "/pool/import",
                         f"/pool/import/{ids['job']}", "/pool/skills",
                         "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages"],
-        "19900000001": ["/pool/skills", f"/pool/skills/{ids['skill']}", "/venues/packages/new",
+        "19900000002": ["/", "/reports/regions/410100", "/reports/regions/410104",
+                        f"/reports/organizations/{ids['branch']}"],
+        "19900000001": ["/reports/regions/410000", "/pool/skills", f"/pool/skills/{ids['skill']}", "/venues/packages/new",
                         f"/venues/packages/{ids['package']}/edit"],
     }
 
@@ -197,6 +201,12 @@ def test_every_page_passes_the_accessibility_checks(browser, live_server, viewpo
             problems += check(page, axe, label, report, elder)
             if with_errors(page, path):
                 problems += check(page, axe, label + " (errors)", report, elder)
+            if path.startswith("/reports/") and axe is not None:   # the printed monthly report
+                page.emulate_media(media="print")
+                problems += [f"{label} (print): axe {v['id']} ({v['impact']})"
+                             for v in axe.run(page, options=AXE_OPTIONS).response["violations"]
+                             if v["impact"] in ("serious", "critical")]
+                page.emulate_media(media="screen")
         context.close()
     record("accessibility", report)
     assert not problems, "\n".join(problems)
