@@ -19,6 +19,7 @@ from app.access import Permissions
 from app.accounts.models import User
 from app.accounts.sessions import DatabaseSessionInterface
 from app.accounts.views import bp as accounts_bp
+from app.attendance.views import bp as attend_bp
 from app.audit.services import origin
 from app.bookings.views import bp as bookings_bp
 from app.cli import register_cli
@@ -42,7 +43,7 @@ from app.web import elder_mode
 
 ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
-              venues_bp, bookings_bp)
+              venues_bp, bookings_bp, attend_bp)
 
 
 def create_app(config: dict | type | None = None) -> Flask:

@@ -237,6 +237,17 @@ def may_confirm_hours(actor: User, task: Task) -> bool:
     return may_manage_task(actor, task)
 
 
+def may_take_attendance(actor: User, task: Task) -> bool:
+    """Showing a session's check-in code and checking members in by hand: whoever manages the task."""
+    return may_manage_task(actor, task)
+
+
+def may_check_in(actor: User, assignment: Assignment | None) -> bool:
+    """A member checks in to the sessions of a task they have an accepted place on."""
+    return (assignment is not None and assignment.member_id == actor.id
+            and assignment.status is AssignmentStatus.ACCEPTED)
+
+
 def may_decide_application(actor: User, assignment: Assignment) -> bool:
     return may_manage_task(actor, assignment.task)
 
@@ -346,6 +357,12 @@ def may_decide_booking(actor: User, booking: Booking) -> bool:
 def may_cancel_booking(actor: User, booking: Booking) -> bool:
     """The lead branch's organizers and the venue's people (co-hosts ask the lead branch)."""
     return booking.organization_id in organized(actor) or may_manage_venue(actor, booking.venue)
+
+
+def may_take_booking_attendance(actor: User, booking: Booking) -> bool:
+    """Showing a booking's check-in code and saying the branch has arrived: its branches'
+    organizers (lead or co-host) and the venue's people."""
+    return bool(booking_branches(booking) & organized(actor)) or may_manage_venue(actor, booking.venue)
 
 
 def sees_booker_phone(actor: User, booking: Booking) -> bool:
