@@ -43,7 +43,7 @@ class Attendance(Model):
     checked_in_at: Mapped[datetime] = mapped_column(LocalDateTime())
     checked_out_at: Mapped[datetime | None] = mapped_column(LocalDateTime())
     check_in_method: Mapped[CheckInMethod] = mapped_column(enum_type(CheckInMethod))
-    check_out_method: Mapped[CheckInMethod | None] = mapped_column(enum_type(CheckInMethod))
+    check_out_method: Mapped[CheckInMethod | None] = mapped_column(enum_type(CheckInMethod, "checkoutmethod"))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
