@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import access
@@ -21,7 +21,7 @@ from app.attendance.codes import OCCURRENCE, SESSION, Scan
 from app.attendance.models import Attendance, AttendanceScan, CheckInMethod
 from app.audit.services import record_audit
 from app.bookings.models import SLOT_HOLDING, BookingOccurrence
-from app.clock import local_now
+from app.clock import local_now, utcnow
 from app.db import rowcount
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
@@ -33,6 +33,7 @@ BOOKING_EARLY = timedelta(minutes=30)  # a booking's
 LATE_CHECK_OUT = timedelta(hours=3)    # check-out stays open this long after the end
 
 Target = TaskSession | BookingOccurrence
+RELEASED = "这次预约已因超时未签到被释放，不能再签到。请联系场地管理员"
 
 
 # --- reads -----------------------------------------------------------------------------------------
@@ -59,6 +60,11 @@ def session_assignment(session: TaskSession, user_id: int) -> Assignment | None:
                                                       Assignment.member_id == user_id))
 
 
+def purge_scans() -> int:
+    """Forget used check-in codes older than a day (a code is good for a minute at most)."""
+    return rowcount(db.session.execute(delete(AttendanceScan).where(AttendanceScan.used_at < utcnow() - timedelta(days=1))))
+
+
 # --- the rules of time -----------------------------------------------------------------------------
 
 
@@ -69,7 +75,7 @@ def _check_open(target: Target, now: datetime) -> None:
         start, end, early = target.starts_at, target.ends_at, EARLY
     else:
         if not target.status.holds_slot:
-            raise Conflict("这次预约已经取消或因超时未签到被释放，不能签到")
+            raise Conflict(RELEASED if target.released_at is not None else "这次预约已经取消，不能签到")
         start, end, early = target.start_at, target.end_at, BOOKING_EARLY
     if now < start - early:
         raise Invalid(f"还没到签到时间，{fmt_time(start - early)}以后可以签到")
@@ -96,7 +102,7 @@ def _arrive(target: Target, now: datetime) -> None:
         BookingOccurrence.checked_in_at.is_(None)).values(checked_in_at=now)))
     db.session.refresh(target)
     if not changed and not target.status.holds_slot:
-        raise Conflict("这次预约已因超时未签到被释放，不能再签到。请联系场地管理员")
+        raise Conflict(RELEASED)
 
 
 def _check_in(user: User, target: Target, *, method: CheckInMethod, recorded_by: User | None) -> Attendance:

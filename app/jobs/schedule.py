@@ -13,8 +13,10 @@ from datetime import timedelta
 from flask import current_app
 
 from app.accounts.sessions import purge_expired
+from app.attendance.services import purge_scans
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
+from app.bookings.services import release_no_shows
 from app.clock import local_now
 from app.db import write_intent
 from app.extensions import db
@@ -51,6 +53,17 @@ def remind_venues() -> str:
     finally:
         write_intent.reset(token)
     return f"{count} organizers reminded"
+
+
+def release_bookings() -> str:
+    token = write_intent.set(True)
+    try:
+        released = release_no_shows()
+        purged = purge_scans()
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    return f"{len(released)} bookings released for nobody checking in, {purged} old scans purged"
 
 
 def back_up() -> str:
@@ -97,6 +110,8 @@ SCHEDULES = (
              "nightly at 02:00 Beijing time: a checksummed backup into BACKUP_DIR, old ones deleted"),
     Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
+    Schedule("bookings.release_no_shows", {"minute": "*"}, _minute, timedelta(minutes=5), release_bookings,
+             "every minute: bookings nobody checked in to within the venue's minutes are released"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )
