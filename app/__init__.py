@@ -35,6 +35,7 @@ from app.notifications.services import unread_count, unread_of
 from app.notifications.views import bp as notifications_bp
 from app.organizations.views import bp as organizations_bp
 from app.production import refuse_unsafe
+from app.proofs.views import bp as proofs_bp
 from app.security import register_security
 from app.tasks.member_views import bp as my_bp
 from app.tasks.views import bp as tasks_bp
@@ -43,7 +44,7 @@ from app.web import elder_mode
 
 ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
-              venues_bp, bookings_bp, attend_bp)
+              venues_bp, bookings_bp, attend_bp, proofs_bp)
 
 
 def create_app(config: dict | type | None = None) -> Flask:

@@ -68,6 +68,7 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
     REGISTER_LIMIT_PER_IP = "10 per hour"
+    VERIFY_LIMIT_PER_IP = "60 per 10 minutes"   # proof numbers looked up and not found
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
     ALLOW_SQLITE_IN_PRODUCTION = False   # a one-machine production on the embedded database, on purpose
 

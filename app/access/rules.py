@@ -252,6 +252,17 @@ def may_decide_application(actor: User, assignment: Assignment) -> bool:
     return may_manage_task(actor, assignment.task)
 
 
+def may_issue_certificate(actor: User, member: MemberProfile, org: Organization) -> bool:
+    """A proof of service in an organization's name: the member asks for it themselves, or the
+    organization's organizers or the admins of its region issue it."""
+    return actor.id == member.id or org.id in organized(actor) or covers(actor, org.region_code)
+
+
+def may_see_certificate(actor: User, member_id: int, org: Organization) -> bool:
+    """The printable proof: its member, and whoever may issue in the organization's name."""
+    return actor.id == member_id or org.id in organized(actor) or covers(actor, org.region_code)
+
+
 def may_see_task_as_member(actor: User, task: Task, assignment: Assignment | None) -> bool:
     """A member sees the tasks that are open, and those they have been part of."""
     return (assignment is not None and assignment.member_id == actor.id) or task.status is TaskStatus.OPEN
