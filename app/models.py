@@ -20,7 +20,7 @@ from app.members.models import (  # noqa: F401
 )
 from app.notifications.models import EmailOutbox, Notification  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
-from app.proofs.models import Certificate, CertificateRecord  # noqa: F401
+from app.proofs.models import Certificate, CertificateRecord, Commendation, Training  # noqa: F401
 from app.regions.models import Region  # noqa: F401
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskSkill  # noqa: F401
 from app.venues.models import (  # noqa: F401

@@ -92,6 +92,8 @@ take_attendance        NN YN NN YN YN YN
 check_in               YN NN NN NN NN NN
 issue_certificate      YN YN NN YN YN YN
 see_certificate        YN YN NN YN YN YN
+record_volunteer_history NN YN NN YN YN YN
+export_volunteer_records NN YY NN YY YY YY
 decide_application     NN YN NN YN YN YN
 see_task_as_member     YY YY YY YY YY YY
 apply                  YY NN NN NN NN NN
@@ -230,7 +232,7 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "manage_task": (place.task,), "invite": (place.task,), "confirm_hours": (place.task,),
         "take_attendance": (place.task,), "check_in": (place.accepted,),
         "issue_certificate": (place.member, place.branch), "see_certificate": (place.member.id, place.branch),
-        "take_booking_attendance": (place.booking,),
+        "take_booking_attendance": (place.booking,), "record_volunteer_history": (place.member,),
         "decide_application": (place.invited,), "see_task_as_member": (place.task, place.invited),
         "apply": (place.task,), "answer": (place.invited,), "withdraw": (place.accepted,),
         "manage_venue": (place.venue,), "see_venue": (place.venue,), "relocate_venue": (place.venue,),

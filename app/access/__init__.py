@@ -7,6 +7,7 @@ from app.access.loaders import VISIBLE, check_or_403, check_or_404, get, get_or_
 from app.access.rules import *  # the rules are this package's API
 from app.access.scope import (
     admin_prefixes,
+    admin_regions,
     covers,
     highest_admin_level,
     is_admin,

@@ -263,6 +263,20 @@ def may_see_certificate(actor: User, member_id: int, org: Organization) -> bool:
     return actor.id == member_id or org.id in organized(actor) or covers(actor, org.region_code)
 
 
+def may_record_volunteer_history(actor: User, member: MemberProfile) -> bool:
+    """Training and commendations in a member's volunteer record: the admins of the member's home
+    and the organizers of their branch."""
+    if member.status is MemberStatus.DELETED:
+        return False
+    return covers(actor, member.region_code) or (member.branch_id is not None and member.branch_id in organized(actor))
+
+
+def may_export_volunteer_records(actor: User) -> bool:
+    """Volunteer records in the national shape: organizers (their branches' members) and admins
+    (their regions'); which members is members_visible's answer."""
+    return holds(actor, Role.ORGANIZER) or is_admin(actor)
+
+
 def may_see_task_as_member(actor: User, task: Task, assignment: Assignment | None) -> bool:
     """A member sees the tasks that are open, and those they have been part of."""
     return (assignment is not None and assignment.member_id == actor.id) or task.status is TaskStatus.OPEN

@@ -4,13 +4,15 @@ correction of any of them later revokes it. Its number is random (unguessable) a
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utcnow
+from app.db import enum_type
 from app.extensions import Model
 from app.members.models import MemberProfile
 from app.organizations.models import Organization
@@ -55,3 +57,47 @@ class CertificateRecord(Model):
     hours: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
 
     certificate: Mapped[Certificate] = relationship(back_populates="lines")
+
+
+class Training(Model):
+    """Training a volunteer took (培训情况), recorded by staff."""
+
+    __tablename__ = "volunteer_trainings"
+    __table_args__ = (CheckConstraint("hours > 0 AND hours <= 200", name="hours_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    trained_on: Mapped[date] = mapped_column(Date)
+    hours: Mapped[float] = mapped_column(Numeric(5, 1, asdecimal=False))
+    provider: Mapped[str] = mapped_column(String(100))          # 培训单位
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommendationLevel(enum.Enum):
+    NATIONAL = "national"
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {"national": "国家级", "province": "省级", "city": "市级", "county": "县级",
+                "other": "其他"}[self.value]
+
+
+class Commendation(Model):
+    """A commendation or award (表彰奖励情况), recorded by staff."""
+
+    __tablename__ = "volunteer_commendations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    level: Mapped[CommendationLevel] = mapped_column(enum_type(CommendationLevel))
+    awarded_by: Mapped[str] = mapped_column(String(100))        # 授予单位
+    awarded_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

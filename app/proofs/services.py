@@ -17,13 +17,13 @@ from sqlalchemy import select, update
 from app import access
 from app.accounts.models import User
 from app.audit.services import record_audit
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.db import rowcount
 from app.errors import Invalid, PermissionDenied
 from app.extensions import db
 from app.members.models import MemberProfile
 from app.organizations.models import Organization
-from app.proofs.models import Certificate, CertificateRecord
+from app.proofs.models import Certificate, CertificateRecord, Commendation, CommendationLevel, Training
 from app.tasks.ledger import served_records
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"   # Crockford's base 32: no I, L, O, U to misread
@@ -104,6 +104,67 @@ def certificate_by_number(number: str) -> Certificate | None:
 def member_certificates(member: MemberProfile) -> list[Certificate]:
     return list(db.session.scalars(select(Certificate).where(Certificate.member_id == member.id)
                                    .order_by(Certificate.issued_at.desc(), Certificate.id.desc())))
+
+
+# --- training and commendations ----------------------------------------------------------------------
+
+
+def _text(value: str, field: str, what: str, limit: int = 100) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Invalid(f"请填写{what}", field=field)
+    if len(value) > limit:
+        raise Invalid(f"{what}最多 {limit} 个字", field=field)
+    return value
+
+
+def _past_date(value: date | None, field: str) -> date:
+    if value is None:
+        raise Invalid("请填写日期", field=field)
+    if value > local_today():
+        raise Invalid("日期不能晚于今天", field=field)
+    if value.year < 1950:
+        raise Invalid("日期不对，请检查年份", field=field)
+    return value
+
+
+def record_training(*, actor: User, member: MemberProfile, name: str, trained_on: date | None, hours: float,
+                    provider: str) -> Training:
+    """Record a training the member took (培训情况)."""
+    if not access.may_record_volunteer_history(actor, member):
+        raise PermissionDenied("只有老同志所在支部或地区的工作人员可以登记")
+    if not 0 < hours <= 200:
+        raise Invalid("培训时长应在 0 到 200 小时之间", field="hours")
+    row = Training(member_id=member.id, name=_text(name, "name", "培训名称"), trained_on=_past_date(trained_on, "trained_on"),
+                   hours=round(hours, 1), provider=_text(provider, "provider", "培训单位"), recorded_by_id=actor.id)
+    db.session.add(row)
+    db.session.flush()
+    record_audit(actor, "member.training", member, detail={"training": row.id})
+    return row
+
+
+def record_commendation(*, actor: User, member: MemberProfile, title: str, level: CommendationLevel,
+                        awarded_by: str, awarded_on: date | None) -> Commendation:
+    """Record a commendation or award (表彰奖励情况)."""
+    if not access.may_record_volunteer_history(actor, member):
+        raise PermissionDenied("只有老同志所在支部或地区的工作人员可以登记")
+    row = Commendation(member_id=member.id, title=_text(title, "title", "表彰奖励名称"), level=level,
+                       awarded_by=_text(awarded_by, "awarded_by", "授予单位"),
+                       awarded_on=_past_date(awarded_on, "awarded_on"), recorded_by_id=actor.id)
+    db.session.add(row)
+    db.session.flush()
+    record_audit(actor, "member.commendation", member, detail={"commendation": row.id})
+    return row
+
+
+def trainings_of(member_id: int) -> list[Training]:
+    return list(db.session.scalars(select(Training).where(Training.member_id == member_id)
+                                   .order_by(Training.trained_on, Training.id)))
+
+
+def commendations_of(member_id: int) -> list[Commendation]:
+    return list(db.session.scalars(select(Commendation).where(Commendation.member_id == member_id)
+                                   .order_by(Commendation.awarded_on, Commendation.id)))
 
 
 def revoke_for_records(*, record_ids: list[int], reason: str) -> int:

@@ -24,6 +24,8 @@ Reviewed and written by hand.
   attended: confirmed hours are locked (service_records_locked).
 - certificates (proofs of service: random unique number, issuing organization, period, total,
   revocation) and certificate_records (the entries a proof counted, with their hours then).
+- volunteer_trainings and volunteer_commendations: the training and commendation blocks of a
+  volunteer record (《志愿服务记录与证明出具办法》), recorded by staff.
 
 Downgrade drops what upgrade added (on SQLite the venue and occurrence columns with
 ALTER TABLE DROP COLUMN, SQLite 3.35+).
@@ -170,8 +172,50 @@ def upgrade():
     )
     op.create_index('ix_certificate_records_record_id', 'certificate_records', ['record_id'], unique=False)
 
+    op.create_table(
+        'volunteer_trainings',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('member_id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(length=100), nullable=False),
+        sa.Column('trained_on', sa.Date(), nullable=False),
+        sa.Column('hours', sa.Numeric(precision=5, scale=1, asdecimal=False), nullable=False),
+        sa.Column('provider', sa.String(length=100), nullable=False),
+        sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+        sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint('hours > 0 AND hours <= 200', name=op.f('ck_volunteer_trainings_hours_range')),
+        sa.ForeignKeyConstraint(['member_id'], ['member_profiles.id'],
+                                name=op.f('fk_volunteer_trainings_member_id_member_profiles'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'],
+                                name=op.f('fk_volunteer_trainings_recorded_by_id_users'), ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteer_trainings')),
+    )
+    op.create_index(op.f('ix_volunteer_trainings_member_id'), 'volunteer_trainings', ['member_id'], unique=False)
+    op.create_table(
+        'volunteer_commendations',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('member_id', sa.Integer(), nullable=False),
+        sa.Column('title', sa.String(length=100), nullable=False),
+        sa.Column('level', sa.Enum('national', 'province', 'city', 'county', 'other', name='commendationlevel',
+                                   native_enum=False, create_constraint=True, length=8), nullable=False),
+        sa.Column('awarded_by', sa.String(length=100), nullable=False),
+        sa.Column('awarded_on', sa.Date(), nullable=False),
+        sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+        sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['member_id'], ['member_profiles.id'],
+                                name=op.f('fk_volunteer_commendations_member_id_member_profiles'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'],
+                                name=op.f('fk_volunteer_commendations_recorded_by_id_users'), ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteer_commendations')),
+    )
+    op.create_index(op.f('ix_volunteer_commendations_member_id'), 'volunteer_commendations', ['member_id'],
+                    unique=False)
+
 
 def downgrade():
+    op.drop_index(op.f('ix_volunteer_commendations_member_id'), table_name='volunteer_commendations')
+    op.drop_table('volunteer_commendations')
+    op.drop_index(op.f('ix_volunteer_trainings_member_id'), table_name='volunteer_trainings')
+    op.drop_table('volunteer_trainings')
     op.drop_index('ix_certificate_records_record_id', table_name='certificate_records')
     op.drop_table('certificate_records')
     op.drop_index(op.f('ix_certificates_organization_id'), table_name='certificates')
