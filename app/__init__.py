@@ -19,6 +19,7 @@ from app.access import Permissions
 from app.accounts.models import User
 from app.accounts.sessions import SAFE_METHODS, DatabaseSessionInterface
 from app.accounts.views import bp as accounts_bp
+from app.attendance.views import bp as attend_bp
 from app.audit.services import origin
 from app.bookings.views import bp as bookings_bp
 from app.cli import register_cli
@@ -34,6 +35,7 @@ from app.notifications.services import unread_count, unread_of
 from app.notifications.views import bp as notifications_bp
 from app.organizations.views import bp as organizations_bp
 from app.production import refuse_unsafe
+from app.proofs.views import bp as proofs_bp
 from app.reports.views import bp as reports_bp
 from app.security import register_security
 from app.tasks.member_views import bp as my_bp
@@ -44,7 +46,7 @@ from app.web import elder_mode
 
 ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
-              venues_bp, bookings_bp, reply_bp, reports_bp)
+              venues_bp, bookings_bp, reply_bp, reports_bp, attend_bp, proofs_bp)
 
 
 def create_app(config: dict | type | None = None) -> Flask:

@@ -85,6 +85,7 @@ class Config:
     RECOVERY_REQUEST_LIMIT_PER_PHONE = "5 per hour"
     RECOVERY_CHECK_LIMIT_PER_IP = "30 per 10 minutes"
     RECOVERY_CHECK_LIMIT_PER_PHONE_IP = "10 per 10 minutes"
+    VERIFY_LIMIT_PER_IP = "60 per 10 minutes"   # proof numbers looked up and not found
     PROXY_FIX_X_FOR = 0  # number of trusted proxies in front of the app
     ALLOW_SQLITE_IN_PRODUCTION = False   # a one-machine production on the embedded database, on purpose
 

@@ -72,11 +72,12 @@ class LocalDateTime(TypeDecorator):
         return value
 
 
-def enum_type(enum_class: type[enum.Enum]) -> sa.Enum:
-    """Enums stored as their values in a VARCHAR with a CHECK constraint (no native types)."""
+def enum_type(enum_class: type[enum.Enum], name: str | None = None) -> sa.Enum:
+    """Enums stored as their values in a VARCHAR with a CHECK constraint (no native types). A
+    second column of the same enum in one table needs a `name` of its own (its CHECK's name)."""
     return sa.Enum(
         enum_class,
-        name=enum_class.__name__.lower(),
+        name=name or enum_class.__name__.lower(),
         native_enum=False,
         create_constraint=True,
         length=max(len(m.value) for m in enum_class),

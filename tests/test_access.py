@@ -89,6 +89,12 @@ see_import             YN YN YN YN YN YN
 manage_task            NN YN NN YN YN YN
 invite                 NN YN NN YN YN YN
 confirm_hours          NN YN NN YN YN YN
+take_attendance        NN YN NN YN YN YN
+check_in               YN NN NN NN NN NN
+issue_certificate      YN YN NN YN YN YN
+see_certificate        YN YN NN YN YN YN
+record_volunteer_history NN YN NN YN YN YN
+export_volunteer_records NN YY NN YY YY YY
 decide_application     NN YN NN YN YN YN
 see_task_as_member     YY YY YY YY YY YY
 apply                  YY NN NN NN NN NN
@@ -103,6 +109,7 @@ book                   NN YY NN NN NN NN
 sees_booking           NN YN YN YN YN YN
 decide_booking         NN NN YN YN YN YN
 cancel_booking         NN YN YN YN YN YN
+take_booking_attendance NN YN YN YN YN YN
 sees_booker_phone      NN NN YN YN YN YN
 see_account            NN NN NN YN YN YN
 grant                  NN NN NN YN YN YN
@@ -225,6 +232,9 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "register_for_others": (place.code, place.branch.id), "nominate": (place.member, PoolLevel.COUNTY),
         "decide_entry": (place.entry,), "withdraw_entry": (place.entry,),
         "manage_task": (place.task,), "invite": (place.task,), "confirm_hours": (place.task,),
+        "take_attendance": (place.task,), "check_in": (place.accepted,),
+        "issue_certificate": (place.member, place.branch), "see_certificate": (place.member.id, place.branch),
+        "take_booking_attendance": (place.booking,), "record_volunteer_history": (place.member,),
         "decide_application": (place.invited,), "see_task_as_member": (place.task, place.invited),
         "apply": (place.task,), "answer": (place.invited,), "withdraw": (place.accepted,),
         "manage_venue": (place.venue,), "see_venue": (place.venue,), "relocate_venue": (place.venue,),

@@ -259,8 +259,44 @@ def may_confirm_hours(actor: User, task: Task) -> bool:
     return may_manage_task(actor, task)
 
 
+def may_take_attendance(actor: User, task: Task) -> bool:
+    """Showing a session's check-in code and checking members in by hand: whoever manages the task."""
+    return may_manage_task(actor, task)
+
+
+def may_check_in(actor: User, assignment: Assignment | None) -> bool:
+    """A member checks in to the sessions of a task they have an accepted place on."""
+    return (assignment is not None and assignment.member_id == actor.id
+            and assignment.status is AssignmentStatus.ACCEPTED)
+
+
 def may_decide_application(actor: User, assignment: Assignment) -> bool:
     return may_manage_task(actor, assignment.task)
+
+
+def may_issue_certificate(actor: User, member: MemberProfile, org: Organization) -> bool:
+    """A proof of service in an organization's name: the member asks for it themselves, or the
+    organization's organizers or the admins of its region issue it."""
+    return actor.id == member.id or org.id in organized(actor) or covers(actor, org.region_code)
+
+
+def may_see_certificate(actor: User, member_id: int, org: Organization) -> bool:
+    """The printable proof: its member, and whoever may issue in the organization's name."""
+    return actor.id == member_id or org.id in organized(actor) or covers(actor, org.region_code)
+
+
+def may_record_volunteer_history(actor: User, member: MemberProfile) -> bool:
+    """Training and commendations in a member's volunteer record: the admins of the member's home
+    and the organizers of their branch."""
+    if member.status is MemberStatus.DELETED:
+        return False
+    return covers(actor, member.region_code) or (member.branch_id is not None and member.branch_id in organized(actor))
+
+
+def may_export_volunteer_records(actor: User) -> bool:
+    """Volunteer records in the national shape: organizers (their branches' members) and admins
+    (their regions'); which members is members_visible's answer."""
+    return holds(actor, Role.ORGANIZER) or is_admin(actor)
 
 
 def may_see_task_as_member(actor: User, task: Task, assignment: Assignment | None) -> bool:
@@ -368,6 +404,12 @@ def may_decide_booking(actor: User, booking: Booking) -> bool:
 def may_cancel_booking(actor: User, booking: Booking) -> bool:
     """The lead branch's organizers and the venue's people (co-hosts ask the lead branch)."""
     return booking.organization_id in organized(actor) or may_manage_venue(actor, booking.venue)
+
+
+def may_take_booking_attendance(actor: User, booking: Booking) -> bool:
+    """Showing a booking's check-in code and saying the branch has arrived: its branches'
+    organizers (lead or co-host) and the venue's people."""
+    return bool(booking_branches(booking) & organized(actor)) or may_manage_venue(actor, booking.venue)
 
 
 def sees_booker_phone(actor: User, booking: Booking) -> bool:

@@ -148,6 +148,8 @@ class BookingOccurrence(Model):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
+    checked_in_at: Mapped[datetime | None] = mapped_column(LocalDateTime())   # the first arrival
+    released_at: Mapped[datetime | None]    # freed because nobody checked in (no-show); status cancelled
 
     booking: Mapped[Booking] = relationship(back_populates="occurrences")
 

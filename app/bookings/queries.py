@@ -1,12 +1,15 @@
-"""Reads the booking pages need: the actor's branches, who may co-host, calendar addresses."""
+"""Reads the booking pages need: the actor's branches, who may co-host, calendar addresses, no-shows."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from app import access
 from app.accounts.models import User
-from app.bookings.models import CalendarFeed
+from app.bookings.models import Booking, BookingOccurrence, CalendarFeed
+from app.clock import local_now
 from app.extensions import db
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.codes import code_within
@@ -38,3 +41,20 @@ def venue_by_feed(token: str) -> Venue | None:
 
 def feed_by_token(token: str) -> CalendarFeed | None:
     return db.session.scalar(select(CalendarFeed).where(CalendarFeed.token == token)) if len(token) <= 64 else None
+
+
+NO_SHOW_WINDOW = timedelta(days=90)
+
+
+def no_shows_by_branch(actor: User) -> list[tuple[Organization, int]]:
+    """How often each branch's bookings of the venues the actor runs were released for nobody
+    checking in, in the last 90 days, most first."""
+    venues = select(Venue.id).where(access.venues_managed(actor))
+    rows = db.session.execute(select(Booking.organization_id, func.count()).join(
+        BookingOccurrence, BookingOccurrence.booking_id == Booking.id).where(
+        BookingOccurrence.venue_id.in_(venues), BookingOccurrence.released_at.is_not(None),
+        BookingOccurrence.start_at >= local_now() - NO_SHOW_WINDOW).group_by(Booking.organization_id)
+        .order_by(func.count().desc(), Booking.organization_id)).all()
+    names = {o.id: o for o in db.session.scalars(select(Organization).where(
+        Organization.id.in_([org_id for org_id, _ in rows])))}
+    return [(names[org_id], int(count)) for org_id, count in rows]

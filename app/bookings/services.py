@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import lazyload
 
@@ -34,6 +34,7 @@ from app.bookings.models import (
     CalendarFeed,
 )
 from app.clock import local_now, utcnow
+from app.db import rowcount
 from app.errors import Conflict, Invalid, NotFound, PermissionDenied
 from app.extensions import db
 from app.formats import fmt_date, fmt_slot, fmt_time
@@ -351,6 +352,54 @@ def cancel_booking(*, actor: User, booking: Booking, reason: str, scope: str = C
           title=f"场地预约已取消：{booking.venue.name}",
           body=f"「{booking.title}」{dates}已由{actor.name}取消。原因：{reason}", booking=booking)
     return chosen
+
+
+# --- no-shows --------------------------------------------------------------------------------------
+
+NO_SHOW_LOOKBACK = timedelta(days=2)    # occurrences older than this are not released any more
+
+
+def release_no_shows() -> list[BookingOccurrence]:
+    """Release every slot-holding occurrence nobody checked in to within its venue's
+    no_show_minutes of its start: it is cancelled (released_at says why), its time is free again,
+    and the booker, the hosting branches' organizers and the venue's managers are told.
+
+    Each release is one conditional UPDATE (still holding, still not checked in), so a check-in
+    at the same moment (app.attendance.services) either keeps the booking or finds it released,
+    never both."""
+    now = local_now()
+    candidates = db.session.execute(select(BookingOccurrence.id, BookingOccurrence.start_at, Venue.no_show_minutes)
+                                    .join(Venue, Venue.id == BookingOccurrence.venue_id).where(
+        BookingOccurrence.status.in_(SLOT_HOLDING), BookingOccurrence.checked_in_at.is_(None),
+        BookingOccurrence.start_at <= now - timedelta(minutes=5),
+        BookingOccurrence.start_at > now - NO_SHOW_LOOKBACK).order_by(BookingOccurrence.start_at)).all()
+    released = []
+    stamp = utcnow()
+    for occurrence_id, start_at, minutes in candidates:
+        if start_at + timedelta(minutes=minutes) > now:
+            continue
+        reason = f"开始后 {minutes} 分钟无人签到，已自动释放"
+        changed = rowcount(db.session.execute(update(BookingOccurrence).where(
+            BookingOccurrence.id == occurrence_id, BookingOccurrence.status.in_(SLOT_HOLDING),
+            BookingOccurrence.checked_in_at.is_(None)).values(
+            status=BookingStatus.CANCELLED, released_at=stamp, cancelled_at=stamp, cancel_reason=reason)))
+        if not changed:
+            continue     # checked in (or cancelled) since it was read
+        occurrence = db.session.get_one(BookingOccurrence, occurrence_id)
+        db.session.refresh(occurrence)
+        booking = occurrence.booking
+        db.session.refresh(booking)
+        if not any(o.status.holds_slot for o in booking.occurrences):
+            booking.status = BookingStatus.CANCELLED
+        record_audit(None, "booking.no_show_release", booking, region_code=booking.venue.region_code,
+                     detail={"occurrence": occurrence.id, "minutes": minutes})
+        for person in sorted(_venue_people(booking.venue) | _booking_people(booking), key=lambda u: u.id):
+            notify(person, kind="booking.released", title=f"预约未签到，已释放：{booking.venue.name}",
+                   body=f"「{booking.title}」{occurrence.when}，{reason}，这段时间其他支部可以预约了。",
+                   link=path_for("bookings.booking", booking_id=booking.id))
+        released.append(occurrence)
+    db.session.flush()
+    return released
 
 
 # --- notifications ---------------------------------------------------------------------------------

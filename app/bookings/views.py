@@ -239,6 +239,7 @@ def cancel(booking_id: int) -> ResponseReturnValue:
 @access.requires(access.may_review_bookings)
 def queue() -> ResponseReturnValue:
     return render_template("venues/queue.html", entries=calendars.approval_queue(actor=current_user),
+                           no_shows=queries.no_shows_by_branch(current_user),
                            form=ConfirmForm())
 
 

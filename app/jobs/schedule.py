@@ -13,8 +13,10 @@ from datetime import timedelta
 from flask import current_app
 
 from app.accounts.sessions import purge_expired
+from app.attendance.services import purge_scans
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
+from app.bookings.services import release_no_shows
 from app.clock import local_now
 from app.extensions import db
 from app.jobs.services import sweep
@@ -62,6 +64,11 @@ def refresh_dashboards() -> str:
 
 def remind_members() -> str:
     return f"{commit_fresh(remind_tomorrow)} members reminded of tomorrow's sessions"
+
+
+def release_bookings() -> str:
+    released, purged = commit_fresh(lambda: (release_no_shows(), purge_scans()))
+    return f"{len(released)} bookings released for nobody checking in, {purged} old scans purged"
 
 
 def back_up() -> str:
@@ -118,6 +125,8 @@ SCHEDULES = (
              "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
     Schedule("reports.refresh", {"minute": "10"}, _hour, timedelta(minutes=30), refresh_dashboards,
              "every hour at :10: the dashboards' figures (region_figures)"),
+    Schedule("bookings.release_no_shows", {"minute": "*"}, _minute, timedelta(minutes=5), release_bookings,
+             "every minute: bookings nobody checked in to within the venue's minutes are released"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )

@@ -51,6 +51,7 @@ HEADER = ["姓名", "手机号码", "性别", "出生年份", "县（市、区�
           "专长", "方便的时间", "服务范围（公里）", "人才库", "状态"]
 CHUNK = 500
 FORMATS = ("xlsx", "csv")
+FILE_KINDS = ("export", "volunteer_records")   # jobs whose files live in export_dir() (app.proofs.national too)
 
 
 def rows(stmt: Select, *, full_phones: bool, work: jobs.Work | None = None) -> Iterator[list]:
@@ -191,7 +192,7 @@ def purge_old() -> str:
 
     def purge() -> int:
         old = db.session.execute(select(Job.id, Job.result).where(
-            Job.kind == "export", Job.result.is_not(None), Job.finished_at < before)).all()
+            Job.kind.in_(FILE_KINDS), Job.result.is_not(None), Job.finished_at < before)).all()
         for job_id, name in old:
             (directory / str(name)).unlink(missing_ok=True)
             db.session.execute(update(Job).where(Job.id == job_id).values(result=None, message="文件已过期删除，请重新导出。"))

@@ -111,8 +111,9 @@ class ApplyForm(BaseForm):
         length(500, "留言"), PlainText("留言", multiline=True)])
 
 
-def attendance_form(assignments, session_hours: float):
-    """A form with, for each accepted member, attended / hours / feedback fields."""
+def attendance_form(assignments, defaults: dict[int, float]):
+    """A form with, for each member still to confirm, attended / hours / feedback / reason fields;
+    `defaults` is the hours each starts with (assignment id → hours proposed by check-in)."""
 
     class AttendanceForm(BaseForm):
         pass
@@ -120,15 +121,28 @@ def attendance_form(assignments, session_hours: float):
     for a in assignments:
         setattr(AttendanceForm, f"attended_{a.id}", BooleanField(f"{a.member.user.name} 参加了", default=True))
         setattr(AttendanceForm, f"hours_{a.id}", DecimalField(
-            f"{a.member.user.name} 服务时长（小时）", default=session_hours, places=None,
+            f"{a.member.user.name} 服务时长（小时）", default=defaults[a.id], places=None,
             validators=[Optional(), Finite(),
                         NumberRange(min=0, max=24, message="服务时长应在 0 到 24 小时之间")],
             render_kw={"inputmode": "decimal", "class": "short"}))
         setattr(AttendanceForm, f"feedback_{a.id}", StringField(
             f"对{a.member.user.name}的评价（选填）", filters=[strip],
             validators=[length(500, "评价"), PlainText("评价")]))
+        setattr(AttendanceForm, f"reason_{a.id}", StringField(
+            "时长与签到签退不同时，请写明原因", filters=[strip],
+            validators=[length(500, "原因"), PlainText("原因")]))
     return AttendanceForm
 
 
+class CorrectionForm(BaseForm):
+    hours = DecimalField("更正后的服务时长（小时）", places=None, validators=[
+        input_required("请填写更正后的服务时长"), Finite(),
+        NumberRange(min=0, max=24, message="服务时长应在 0 到 24 小时之间")],
+        render_kw={"inputmode": "decimal", "class": "short"})
+    reason = TextAreaField("更正的原因（老同志会看到）", filters=[strip], validators=[
+        required("请写明更正的原因"), length(500, "原因"), PlainText("原因", multiline=True)])
+    seen = DecimalField(places=None, validators=[Optional(), Finite()])
+
+
 __all__ = ["BasicsForm", "PlaceForm", "TimeForm", "NeedsForm", "TaskSkillForm", "InviteForm", "CancelForm",
-           "ApplyForm", "attendance_form"]
+           "ApplyForm", "attendance_form", "CorrectionForm"]

@@ -1,12 +1,18 @@
-"""The ledger of service hours: what members served, confirmed by organizers. Reads only."""
+"""The ledger of service hours: what members served, confirmed by organizers. Reads only.
+
+Entries are append-only: a correction is an entry of its own holding the difference (see
+ServiceRecord), so sums over attended entries are the corrected totals, and an entry's current
+hours are its own plus its corrections'."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.organizations.models import Organization
 from app.tasks.models import ServiceRecord, TaskSession
 
 
@@ -24,8 +30,49 @@ def hours_since(member_ids: list[int], since: date) -> dict[int, float]:
     return {m: float(h or 0) for m, h in rows}
 
 
-def served_records(member_id: int) -> list[ServiceRecord]:
-    """A member's confirmed service with hours, oldest first: their record and proof of service."""
-    return list(db.session.scalars(select(ServiceRecord).join(TaskSession).where(
-        ServiceRecord.member_id == member_id, ServiceRecord.attended, ServiceRecord.hours > 0)
-        .order_by(ServiceRecord.served_on, ServiceRecord.id)))
+def current_hours(record_ids: list[int]) -> dict[int, float]:
+    """Confirmed entry id → its hours after every correction (0 when not attended)."""
+    if not record_ids:
+        return {}
+    original = func.coalesce(ServiceRecord.corrects_id, ServiceRecord.id)
+    rows = db.session.execute(select(original, func.sum(ServiceRecord.hours)).where(
+        ServiceRecord.attended, ServiceRecord.id.in_(record_ids) | ServiceRecord.corrects_id.in_(record_ids))
+        .group_by(original)).all()
+    found = {int(k): round(float(v or 0), 2) for k, v in rows}
+    return {i: found.get(i, 0.0) for i in record_ids}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A confirmed entry with its current hours: a line of a member's record and proof."""
+
+    record: ServiceRecord
+    hours: float
+
+    @property
+    def served_on(self) -> date:
+        return self.record.served_on
+
+    @property
+    def organization(self) -> Organization:
+        return self.record.organization
+
+    @property
+    def session(self) -> TaskSession:
+        return self.record.session
+
+    @property
+    def corrected(self) -> bool:
+        return abs(self.hours - (self.record.hours if self.record.attended else 0)) > 0.001
+
+
+def served_records(member_id: int, organization_id: int | None = None) -> list[Served]:
+    """A member's confirmed service with hours (after corrections), oldest first: their record and
+    proof of service; only one organization's when given."""
+    stmt = select(ServiceRecord).join(TaskSession).where(
+        ServiceRecord.member_id == member_id, ServiceRecord.corrects_id.is_(None))
+    if organization_id is not None:
+        stmt = stmt.where(ServiceRecord.organization_id == organization_id)
+    originals = list(db.session.scalars(stmt.order_by(ServiceRecord.served_on, ServiceRecord.id)))
+    hours = current_hours([r.id for r in originals])
+    return [Served(r, hours[r.id]) for r in originals if hours[r.id] > 0]

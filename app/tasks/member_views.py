@@ -8,11 +8,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from app import access
-from app.clock import local_now
 from app.forms import BaseForm
 from app.matching import near_me
 from app.members.models import MemberProfile
 from app.members.services import own_profile
+from app.proofs import services as proofs
 from app.tasks import ledger, mine, services
 from app.tasks.forms import ApplyForm
 from app.tasks.models import Assignment, AssignmentStatus, Task
@@ -118,11 +118,11 @@ def hours() -> ResponseReturnValue:
 @bp.get("/proof")
 @login_required
 def proof() -> ResponseReturnValue:
+    """The member's proofs of service: what each organization confirmed, to issue a numbered,
+    verifiable proof in its name, and the proofs issued so far."""
     member = me()
-    records = ledger.served_records(member.id)
-    issued = local_now()
-    return render_template("my/proof.html", member=member, records=records, total=sum(r.hours for r in records),
-                           number=f"YH-{member.id:06d}-{issued:%Y%m%d}", issued=issued)
+    return render_template("my/proof.html", member=member, served=proofs.served_by_organization(member),
+                           certificates=proofs.member_certificates(member), form=BaseForm())
 
 
 @bp.get("/tasks.ics")

@@ -5,9 +5,22 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import User
 from app.clock import utcnow
 from app.db import TimestampMixin, enum_type
 from app.extensions import Model
@@ -195,11 +208,18 @@ class Assignment(Model):
 
 
 class ServiceRecord(Model):
-    """The ledger: a member's attendance at one session, with the hours an organizer confirmed."""
+    """The ledger: a member's attendance at one session, with the hours an organizer confirmed.
+
+    Append-only. A confirmed entry is locked (a database trigger refuses to change its hours or
+    attendance); a later correction is a new entry pointing at the one it corrects
+    (`corrects_id`), holding the difference in hours, with its reason. So a sum of `hours` over
+    attended entries is always the corrected total, and the history shows every change."""
 
     __tablename__ = "service_records"
-    __table_args__ = (UniqueConstraint("assignment_id", "session_id"),
-                      CheckConstraint("hours >= 0 AND hours <= 24", name="hours_range"),
+    __table_args__ = (CheckConstraint("hours >= -24 AND hours <= 24 AND (corrects_id IS NOT NULL OR hours >= 0)",
+                                      name="hours_range"),
+                      Index("uq_service_records_original", "assignment_id", "session_id", unique=True,
+                            sqlite_where=text("corrects_id IS NULL"), postgresql_where=text("corrects_id IS NULL")),
                       Index("ix_service_records_member_id_served_on", "member_id", "served_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,13 +229,21 @@ class ServiceRecord(Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     served_on: Mapped[date] = mapped_column(Date)
     attended: Mapped[bool] = mapped_column(default=True)
-    hours: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False), default=0)
+    hours: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False), default=0)   # a correction: the difference
     feedback: Mapped[str] = mapped_column(Text, default="")
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    proposed_hours: Mapped[float | None] = mapped_column(Numeric(5, 2, asdecimal=False))  # from check-in and out
+    reason: Mapped[str] = mapped_column(Text, default="")      # why the hours differ from the proposal, or changed
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id", ondelete="CASCADE"), index=True)
 
     session: Mapped[TaskSession] = relationship(lazy="joined")
     organization: Mapped[Organization] = relationship(lazy="joined")
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+
+    @property
+    def is_correction(self) -> bool:
+        return self.corrects_id is not None
 
 
 class TaskReminder(Model):

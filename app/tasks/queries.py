@@ -35,5 +35,9 @@ def session_of(task: Task, session_id: int) -> TaskSession | None:
     return session if session is not None and session.task_id == task.id else None
 
 
-def records_of(session: TaskSession) -> list[ServiceRecord]:
-    return list(db.session.scalars(select(ServiceRecord).where(ServiceRecord.session_id == session.id)))
+def record_on(task: Task, record_id: int) -> ServiceRecord | None:
+    """A confirmed ledger entry (not a correction) of one of the task's sessions."""
+    record = db.session.get(ServiceRecord, record_id)
+    if record is None or record.corrects_id is not None or record.session.task_id != task.id:
+        return None
+    return record

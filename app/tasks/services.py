@@ -32,7 +32,6 @@ from app.tasks.models import (
     Assignment,
     AssignmentStatus,
     ScheduleKind,
-    ServiceRecord,
     Task,
     TaskCategory,
     TaskMode,
@@ -464,45 +463,4 @@ def withdraw(*, member: MemberProfile, assignment: Assignment) -> Assignment:
     return assignment
 
 
-# --- attendance and hours -----------------------------------------------------------------------
-
-
-def confirm_attendance(*, actor: User, session: TaskSession,
-                       entries: dict[int, tuple[bool, float, str]]) -> list[ServiceRecord]:
-    """After a session: for each accepted assignment id, (attended, hours, feedback). One screen for
-    the whole session; confirming again corrects the records."""
-    task = session.task
-    if not access.may_confirm_hours(actor, task):
-        raise PermissionDenied("只有发布这项需求的组织可以办理")
-    if session.starts_at > local_now():
-        raise Invalid("这次服务还没开始，结束后再确认", field="session")
-    accepted = {a.id: a for a in task.assignments if a.status is AssignmentStatus.ACCEPTED}
-    unknown = set(entries) - set(accepted)
-    if unknown:
-        raise Invalid("名单里有不是这次服务的人员，请刷新后重试")
-    records = []
-    for assignment_id, (attended, hours, feedback) in entries.items():
-        if not attended:
-            hours = 0.0
-        if not 0 <= hours <= min(24.0, session.hours + 4):
-            raise Invalid(f"服务时长应在 0 到 {min(24, session.hours + 4):g} 小时之间", field=f"hours_{assignment_id}")
-        if len(feedback or "") > 500:
-            raise Invalid("评价最多 500 个字", field=f"feedback_{assignment_id}")
-        a = accepted[assignment_id]
-        record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.assignment_id == a.id,
-                                                               ServiceRecord.session_id == session.id))
-        if record is None:
-            record = ServiceRecord(assignment_id=a.id, session_id=session.id, member_id=a.member_id,
-                                   organization_id=task.organization_id, served_on=session.starts_at.date())
-            db.session.add(record)
-        record.attended, record.hours, record.feedback = attended, round(hours, 2), (feedback or "").strip()
-        record.confirmed_by_id, record.confirmed_at = actor.id, utcnow()
-        records.append(record)
-        if attended and hours:
-            notify(a.member.user, kind="task.hours", title=f"服务时长已确认：{task.title}",
-                   body=f"{fmt_date(session.starts_at)}，{hours:g} 小时。谢谢您！", link=path_for("my.hours"),
-                   email=False)
-    session.attendance_confirmed_at = utcnow()
-    db.session.flush()
-    record_audit(actor, "task.attendance", task, detail={"session": session.id, "records": len(records)})
-    return records
+# --- attendance and hours: app.tasks.records ------------------------------------------------------

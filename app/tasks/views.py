@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app import access
+from app.attendance.services import attendances
 from app.clock import local_now
 from app.extensions import db
 from app.forms import BaseForm, options
@@ -17,10 +18,11 @@ from app.matching import search
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
 from app.organizations.services import organizations_for
-from app.tasks import queries, services
+from app.tasks import ledger, queries, records, services
 from app.tasks.forms import (
     BasicsForm,
     CancelForm,
+    CorrectionForm,
     InviteForm,
     NeedsForm,
     PlaceForm,
@@ -237,23 +239,48 @@ def application(task_id: int, assignment_id: int) -> ResponseReturnValue:
 @bp.route("/<int:task_id>/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
 @access.requires(access.may_organize)
 def attendance(task_id: int, session_id: int) -> ResponseReturnValue:
+    """After a session: who came and how long, proposed from check-in and check-out; confirmed
+    entries are shown locked, with a link to correct them."""
     task = my_task(task_id)
     session = queries.session_of(task, session_id) or abort(404)
     accepted = [a for a in task.assignments if a.status is AssignmentStatus.ACCEPTED]
-    form = attendance_form(accepted, session.hours)()
+    confirmed = records.originals(session)
+    pending = [a for a in accepted if a.id not in confirmed]
+    proposed = records.proposals(session)
+    defaults = {a.id: proposed.get(a.member_id) for a in pending}
+    form = attendance_form(pending, {k: (v if v is not None else session.hours) for k, v in defaults.items()})()
     if request.method == "GET":
-        for record in queries.records_of(session):
-            if f"attended_{record.assignment_id}" in form:
-                form[f"attended_{record.assignment_id}"].data = record.attended
-                form[f"hours_{record.assignment_id}"].data = record.hours
-                form[f"feedback_{record.assignment_id}"].data = record.feedback
+        for a in pending:
+            form[f"attended_{a.id}"].data = defaults[a.id] is not None or not proposed
 
-    def entries() -> dict[int, tuple[bool, float, str]]:
-        return {a.id: (bool(form[f"attended_{a.id}"].data),
-                       float(form[f"hours_{a.id}"].data if form[f"hours_{a.id}"].data is not None else session.hours),
-                       form[f"feedback_{a.id}"].data or "") for a in accepted}
+    def entries() -> dict[int, records.HoursEntry | tuple]:
+        return {a.id: records.HoursEntry(
+            attended=bool(form[f"attended_{a.id}"].data),
+            hours=float(form[f"hours_{a.id}"].data if form[f"hours_{a.id}"].data is not None else session.hours),
+            feedback=form[f"feedback_{a.id}"].data or "", reason=form[f"reason_{a.id}"].data or "") for a in pending}
 
-    return run_use_case(form, lambda: services.confirm_attendance(actor=current_user, session=session, entries=entries()),
+    return run_use_case(form, lambda: records.confirm_attendance(actor=current_user, session=session, entries=entries()),
                         done=("已确认这次服务的出勤和时长。", url_for("tasks.detail", task_id=task.id)),
-                        template="tasks/attendance.html", task=task, session=session, accepted=accepted)
+                        template="tasks/attendance.html", task=task, session=session, pending=pending,
+                        confirmed=confirmed, current=ledger.current_hours([r.id for r in confirmed.values()]),
+                        proposed=proposed, present={r.user_id: r for r in attendances(session)},
+                        names={a.id: a.member.user.name for a in accepted})
 
+
+@bp.route("/<int:task_id>/records/<int:record_id>/correct", methods=["GET", "POST"])
+@access.requires(access.may_organize)
+def correct(task_id: int, record_id: int) -> ResponseReturnValue:
+    """Correct confirmed hours: a new entry with the difference and its reason."""
+    task = my_task(task_id)
+    record = queries.record_on(task, record_id) or abort(404)
+    current = ledger.current_hours([record.id])[record.id]
+    form = CorrectionForm()
+    if request.method == "GET":
+        form.seen.data = current
+    return run_use_case(form, lambda: records.correct_hours(
+        actor=current_user, record=record, hours=float(form.hours.data), reason=form.reason.data,
+        seen=float(form.seen.data if form.seen.data is not None else current)),
+        done=("已更正。原记录保留，更正记录已存档。", url_for("tasks.attendance", task_id=task.id,
+                                                          session_id=record.session_id)),
+        template="tasks/correct.html", task=task, record=record, current=current,
+        history=records.corrections(record))

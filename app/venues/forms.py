@@ -208,6 +208,9 @@ class VenueForm(BaseForm):
     horizon_days = IntegerField("最多可以预约多少天以内", default=90, render_kw=NUMBER,
                                 validators=[input_required("请填写可以预约的天数"),
                                             NumberRange(min=1, max=366, message="应在 1 到 366 天之间")])
+    no_show_minutes = IntegerField("开始后多少分钟无人签到，自动释放预约（不填为 30 分钟）", default=30,
+                                   render_kw=NUMBER, validators=[
+                                       Optional(), NumberRange(min=5, max=240, message="应在 5 到 240 分钟之间")])
     closed_on_holidays = BooleanField("法定节假日闭馆", default=True)
     active = BooleanField("开放预约", default=True)
     lat = DecimalField("纬度（选填）", places=None, validators=[

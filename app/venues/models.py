@@ -102,6 +102,9 @@ class Venue(TimestampMixin, Model):
     horizon_days: Mapped[int] = mapped_column(
         CheckConstraint("horizon_days >= 1 AND horizon_days <= 366", name="horizon_range"), default=90)
     feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    no_show_minutes: Mapped[int] = mapped_column(
+        CheckConstraint("no_show_minutes >= 5 AND no_show_minutes <= 240", name="no_show_range"), default=30,
+        server_default="30")    # a booking nobody checked in to this long after its start is released
 
     operator: Mapped[Organization] = relationship(lazy="joined")
     region: Mapped[Region] = relationship(lazy="joined")

@@ -76,6 +76,7 @@ class VenueValues:
     facilities: frozenset[Facility] = frozenset()
     min_lead_hours: int = 24
     horizon_days: int = 90
+    no_show_minutes: int = 30
     closed_on_holidays: bool = True
     active: bool = True
     lat: float | None = None
@@ -112,7 +113,10 @@ def _apply_common(venue: Venue, values: VenueValues) -> None:
         raise Conflict(f"这个县（市、区）已经有名为“{values.name}”的场地", field="name")
     venue.name, venue.kind, venue.capacity, venue.description = values.name, values.kind, values.capacity, values.description
     venue.address, venue.contact_phone = values.address, values.contact_phone or None
+    if not 5 <= values.no_show_minutes <= 240:
+        raise Invalid("自动释放的分钟数应在 5 到 240 之间", field="no_show_minutes")
     venue.min_lead_hours, venue.horizon_days = values.min_lead_hours, values.horizon_days
+    venue.no_show_minutes = values.no_show_minutes
     venue.closed_on_holidays, venue.active = values.closed_on_holidays, values.active
     _sync_facilities(venue.facility_rows, values.facilities, VenueFacility)
 

@@ -166,7 +166,8 @@ def _venue_values(form: VenueForm) -> services.VenueValues:
         county_code=form.county.data, address=form.address.data, capacity=form.capacity.data,
         description=form.description.data or "", contact_phone=form.contact_phone.data or None,
         facilities=facility_set(form.facilities.data), min_lead_hours=form.min_lead_hours.data,
-        horizon_days=form.horizon_days.data, closed_on_holidays=form.closed_on_holidays.data, active=form.active.data,
+        horizon_days=form.horizon_days.data, no_show_minutes=form.no_show_minutes.data or 30,
+        closed_on_holidays=form.closed_on_holidays.data, active=form.active.data,
         lat=float(form.lat.data) if form.lat.data is not None else None,
         lon=float(form.lon.data) if form.lon.data is not None else None)
 

@@ -9,7 +9,7 @@ from app.clock import local_now, local_today
 from app.members.index import refresh_facts
 from app.members.models import SkillLocation
 from app.members.services import PeriodInput, ProfileData, update_profile
-from app.tasks import services
+from app.tasks import records, services
 from app.tasks.models import Assignment
 
 
@@ -44,7 +44,7 @@ def test_hours_confirmed_flag_the_member(db, create_task, create_member):
     db.session.execute(update(SkillLocation).values(has_facts=False))      # as if refreshed in between
     session = task.sessions[0]
     session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
-    services.confirm_attendance(actor=task.organizer, session=session,
+    records.confirm_attendance(actor=task.organizer, session=session,
                                 entries={_assignment(db, task, member).id: (True, 2.0, "")})
     db.session.flush()
     assert flags(db, member) == {True}

@@ -9,7 +9,7 @@ from app.matching import gather, near_me, query, regions, search
 from app.members.models import Capacity, slot_bit
 from app.members.services import PeriodInput
 from app.notifications.models import Notification
-from app.tasks import ledger, services
+from app.tasks import ledger, records, services
 from app.tasks.models import AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
 
 
@@ -185,7 +185,7 @@ def test_recent_hours_hold_a_member_back_and_are_given_as_the_reason(db, create_
     services.respond(member=busy, assignment=_assignment(past, busy), accept=True)
     session = past.sessions[0]
     session.starts_at, session.ends_at = local_now() - timedelta(days=3, hours=3), local_now() - timedelta(days=3)
-    services.confirm_attendance(actor=past.organizer, session=session,
+    records.confirm_attendance(actor=past.organizer, session=session,
                                 entries={_assignment(past, busy).id: (True, 3.0, "")})
     db.session.commit()
     result = search.suggest(create_task(org=past.organization, organizer=past.organizer))
@@ -373,15 +373,18 @@ def test_attendance_is_confirmed_for_the_whole_session_at_once(db, create_task, 
         services.respond(member=m, assignment=_assignment(task, m), accept=True)
     session = task.sessions[0]
     with pytest.raises(Invalid, match="还没开始"):
-        services.confirm_attendance(actor=task.organizer, session=session, entries={})
+        records.confirm_attendance(actor=task.organizer, session=session, entries={})
     session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
     entries = {_assignment(task, a).id: (True, 2.0, "讲得好"), _assignment(task, b).id: (False, 2.0, "")}
-    services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
+    records.confirm_attendance(actor=task.organizer, session=session, entries=entries)
+    db.session.commit()
     assert ledger.member_hours(a.id) == 2.0 and ledger.member_hours(b.id) == 0
-    # Confirming again corrects, never duplicates.
+    # Confirmed hours are locked: confirming again is refused, never duplicates.
     entries[_assignment(task, a).id] = (True, 1.5, "")
-    services.confirm_attendance(actor=task.organizer, session=session, entries=entries)
-    assert ledger.member_hours(a.id) == 1.5
+    with pytest.raises(Conflict, match="已经确认并锁定"):
+        records.confirm_attendance(actor=task.organizer, session=session, entries=entries)
+    db.session.rollback()
+    assert ledger.member_hours(a.id) == 2.0
     assert db.session.scalar(select(ServiceRecord.id).where(ServiceRecord.member_id == b.id)) is not None
 
 
@@ -393,10 +396,10 @@ def test_attendance_hours_out_of_range_are_refused(db, create_task, create_membe
     session = task.sessions[0]
     session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)
     with pytest.raises(Invalid, match="服务时长"):
-        services.confirm_attendance(actor=task.organizer, session=session,
+        records.confirm_attendance(actor=task.organizer, session=session,
                                     entries={_assignment(task, m).id: (True, 30.0, "")})
     with pytest.raises(Invalid, match="不是这次服务"):
-        services.confirm_attendance(actor=task.organizer, session=session, entries={999_999: (True, 1.0, "")})
+        records.confirm_attendance(actor=task.organizer, session=session, entries={999_999: (True, 1.0, "")})
 
 
 
