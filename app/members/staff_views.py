@@ -22,7 +22,7 @@ from app.members.forms import CategoryForm, ImportForm, NominateForm, ReasonForm
 from app.members.models import Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel
 from app.members.profile import ProfileData
 from app.members.search import MemberFilter, search
-from app.members.views import WizardFlow, check_page, edit_step, run_step
+from app.members.views import WizardFlow, check_page, edit_step, join_pool_answer, run_step, start_page
 from app.regions import gazetteer
 from app.regions.geo import format_km, geodesic_km
 from app.regions.models import RegionLevel
@@ -232,8 +232,7 @@ def stats() -> ResponseReturnValue:
 @bp.get("/proxy")
 @access.requires(access.may_organize)
 def proxy_start() -> ResponseReturnValue:
-    started = services.load_draft(current_user, "proxy") is not None
-    return render_template("members/start.html", started=started, first="phone", flow=PROXY)
+    return start_page(PROXY)
 
 
 @bp.post("/proxy/discard")
@@ -254,7 +253,7 @@ def proxy_step(step: str) -> ResponseReturnValue:
 def proxy_check() -> ResponseReturnValue:
     def submit(data: ProfileData, meta: dict, form: BaseForm) -> str:
         member, code = services.finish_proxy_registration(actor=current_user, data=data, meta=meta,
-                                                          nominate_to_county=bool(form.apply_county.data))
+                                                          join_pool=join_pool_answer(meta))
         flash(f"已为{member.user.name}登记。请把下面的认领码交给老同志本人。", "success")
         return _slip(member, code)
 

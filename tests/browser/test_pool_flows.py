@@ -77,6 +77,8 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     submit(page, page.get_by_role("button", name="添加这项专长"))
     expect(page.get_by_text("健康咨询（精通）")).to_be_visible()
     next_step(page)
+    page.get_by_label(re.compile("^加入。")).check()
+    next_step(page)
 
     expect(page.get_by_role("heading", name="核对一下您的信息")).to_be_visible()
     for text in ("马秀珍", "1956 年", "管城回族区", "周二上午", "健康咨询（精通）", "晚上不方便"):
@@ -86,10 +88,9 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     next_step(page)
     expect(page).to_have_url(re.compile("check"))
     expect(page.get_by_text("1955 年")).to_be_visible()
-    page.get_by_label("同时申请加入").check()
     submit(page, page.get_by_role("button", name="确认提交"))
-    expect(page.get_by_role("heading", name="我的资料")).to_be_visible()
-    expect(page.get_by_text("待审核")).to_be_visible()
+    expect(page.get_by_role("heading", name="登记完成")).to_be_visible()
+    expect(page.get_by_text(re.compile("入库申请已交给.*个工作日内审核完"))).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
@@ -118,6 +119,8 @@ def test_proxy_registration_and_the_later_claim(browser, live_server, page):
         next_step(page)
     page.get_by_label("专长").select_option(label="矛盾纠纷调解")
     page.get_by_label("熟练").check()
+    next_step(page)
+    page.get_by_label("暂不加入").check()
     next_step(page)
     submit(page, page.get_by_role("button", name="确认登记"))
     code = page.locator(".slip .code strong").inner_text()
