@@ -3,7 +3,7 @@ cannot be invited to a task, with the same hard filters and score as the organiz
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, literal, or_, select
@@ -13,8 +13,9 @@ from app.clock import local_now, local_today
 from app.extensions import db
 from app.matching.facts import MemberFacts, Suggestion
 from app.matching.gather import DECLINE_MEMORY_DAYS, city_of, member_facts, task_facts, utc_days_ago
+from app.matching.misses import Miss, misses
 from app.matching.query import INDEX, talent_rows
-from app.matching.score import exclusion, score
+from app.matching.score import distance_km, exclusion, score
 from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, haversine_km
@@ -71,22 +72,14 @@ def widened_reach(member: MemberProfile):
 def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggestion, Task]]:
     """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
     hard filters and score as the organizer's list, seen from the member's side."""
-    box = bounding_box(member.lat, member.lon, member.service_radius_km)
-    onsite = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.lat.between(box.min_lat, box.max_lat),
-                                   Task.lon.between(box.min_lon, box.max_lon))
-    county = db.session.get(Region, member.region_code)
-    remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
-                                   Task.region_code.in_([member.region_code,
-                                                         (county.parent_code if county else None) or ""]))
-    ids = set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
+    ids = open_tasks_around(member, member.service_radius_km)
     reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
     widened_ids = set(db.session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN, reach))) \
         if reach is not None else set()
     ids |= widened_ids
+    ids = _not_on(member, ids)
     if not ids:
         return []
-    ids -= set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
-                                                                   Assignment.task_id.in_(ids))))
     base, declined = own_context(member)
     results = []
     # Only what matching reads (a task's assignments are not needed here), and only the tasks whose
@@ -101,6 +94,66 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
             results.append((score(facts, m), task))
     results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
     return results[:limit]
+
+
+def open_tasks_around(member: MemberProfile, km: float) -> set[int]:
+    """Open tasks whose place lies in the box `km` around the member's home, and the online tasks of
+    their county and city."""
+    box = bounding_box(member.lat, member.lon, km)
+    onsite = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.lat.between(box.min_lat, box.max_lat),
+                                   Task.lon.between(box.min_lon, box.max_lon))
+    county = db.session.get(Region, member.region_code)
+    remote = select(Task.id).where(Task.status == TaskStatus.OPEN, Task.mode == TaskMode.REMOTE,
+                                   Task.region_code.in_([member.region_code,
+                                                         (county.parent_code if county else None) or ""]))
+    return set(db.session.scalars(onsite)) | set(db.session.scalars(remote))
+
+
+def _not_on(member: MemberProfile, ids: set[int]) -> set[int]:
+    """The tasks of `ids` the member has no assignment on (declined ones included)."""
+    if not ids:
+        return ids
+    return ids - set(db.session.scalars(select(Assignment.task_id).where(Assignment.member_id == member.id,
+                                                                         Assignment.task_id.in_(ids))))
+
+
+NEARBY_MIN_KM = 10.0     # how far "nearby" looks, at least and at most: twice the member's own radius
+NEARBY_MAX_KM = 50.0
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """An open task around a member, with each reason it is not on their list (none: it is)."""
+
+    task: Task
+    misses: list[Miss]
+    distance_km: float | None
+
+    @property
+    def near_miss(self) -> bool:
+        """Kept off the list by exactly one fact."""
+        return len(self.misses) == 1
+
+
+def nearby(member: MemberProfile, *, limit: int = 50) -> list[Nearby]:
+    """Every open task around a member (twice their radius, 10 to 50 km), with the reasons for each,
+    fitting ones first, then the near misses, nearest first: what explains an empty list, and what
+    看看附近所有的服务 shows. The hard filters are app.matching.score's, unchanged."""
+    reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
+    ids = _not_on(member, open_tasks_around(member, reach))
+    if not ids:
+        return []
+    base, declined = own_context(member)
+    found = []
+    for task in db.session.scalars(select(Task).where(Task.id.in_(ids)).options(lazyload(Task.assignments))):
+        facts = task_facts(task)
+        m = replace(base, declined_org_recently=task.organization_id in declined)
+        d = distance_km(facts, m)
+        if d is not None and d > reach:
+            continue        # in the box's corner, outside the circle
+        found.append(Nearby(task, misses(facts, m), d))
+    found.sort(key=lambda n: (len(n.misses), n.distance_km or 0.0, n.task.id))
+    return found[:limit]
 
 
 def within_means(m: MemberFacts) -> list:

@@ -11,7 +11,9 @@ from app import access
 from app.clock import local_now
 from app.forms import BaseForm
 from app.matching import near_me
+from app.members import wizard
 from app.members.models import MemberProfile
+from app.members.profile import ProfileData
 from app.members.services import own_profile
 from app.tasks import ledger, mine, services
 from app.tasks.forms import ApplyForm
@@ -34,8 +36,21 @@ def tasks() -> ResponseReturnValue:
         return redirect(url_for("members.register_start"))
     lists = mine.my_assignments(member)
     near = near_me.tasks_near(member) if member.is_matchable else []
+    # An empty list says why: what the profile lacks, what is around, and the near misses.
+    around = near_me.nearby(member) if member.is_matchable and not near else []
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=ledger.member_hours(member.id), form=BaseForm(),
+                           describe=services.describe_schedule, around=around,
+                           near_misses=[n for n in around if n.near_miss][:5],
+                           gaps=wizard.matching_missing(ProfileData.from_member(member)) if not near else [])
+
+
+@bp.get("/tasks/nearby")
+@login_required
+def nearby() -> ResponseReturnValue:
+    """看看附近所有的服务: every open task around the member, each with what keeps it off their list."""
+    member = me()
+    return render_template("my/nearby.html", member=member, around=near_me.nearby(member),
                            describe=services.describe_schedule)
 
 
