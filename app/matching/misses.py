@@ -33,44 +33,57 @@ class Miss:
     fix_label: str = ""
 
 
-def misses(task: TaskFacts, member: MemberFacts) -> list[Miss]:
-    """Every reason this task is not on the member's list, each said as a fact about the task."""
-    return [describe(code, task, member) for code in exclusions(task, member) if code not in NOT_ABOUT_THE_TASK]
+# An organizer may invite a member anyway past these alone (仍然邀请): a usual time or a distance is
+# the member's habit, and the member still decides. Limits they set for their health, dates they
+# blocked and clashes stay hard.
+OVERRIDABLE = frozenset({"time", "distance"})
+
+# How the organizer's candidates page heads each group of near misses: 另有 2 人专长符合，但时间不合适.
+GROUPS = {"time": "时间不合适", "blocked": "那几天本人不方便", "distance": "路程超出范围",
+          "capacity": "活动强度超出身体状况", "night": "晚上不方便", "outdoor": "不参加户外活动",
+          "hours": "超出每周能服务的时间", "busy": "和已答应的服务时间冲突", "invitations": "还有未回复的邀请"}
 
 
-def describe(code: str, task: TaskFacts, member: MemberFacts) -> Miss:
+def misses(task: TaskFacts, member: MemberFacts, *, you: str = "您") -> list[Miss]:
+    """Every reason this task is not on the member's list, each said as a fact about the task, to
+    the member (`you` = 您) or about them (本人, on the organizer's pages)."""
+    return [describe(code, task, member, you=you) for code in exclusions(task, member)
+            if code not in NOT_ABOUT_THE_TASK]
+
+
+def describe(code: str, task: TaskFacts, member: MemberFacts, *, you: str = "您") -> Miss:
     if code == "time":
         slots = sorted({(start.weekday(), period_of(start)) for start, _ in task.sessions})
         if all(member.availability_mask & slot_bit(d, p) for d, p in slots):
-            return _fix("blocked", "在您说不方便的日子里")
+            return _fix("blocked", f"在{you}说不方便的日子里")
         if len(task.sessions) == 1:
             start = task.sessions[0][0]
             when = f"{start.month}月{start.day}日{WEEKDAYS[start.weekday()]}{PERIODS[period_of(start)]}"
         else:
             when = "、".join(f"{WEEKDAYS[d]}{PERIODS[p]}" for d, p in slots[:3]) + ("等" if len(slots) > 3 else "")
-        return _fix("time", f"{when}，和您勾选的时间不同")
+        return _fix("time", f"{when}，和{you}勾选的时间不同")
     if code == "distance":
         d = distance_km(task, member) or 0.0
         if member.radius_km <= task.radius_km:
-            return _fix("distance", f"离您家 {fmt_distance(d)}，比您愿意去的 {member.radius_km:g} 公里远")
-        return Miss(code, f"离您家 {fmt_distance(d)}，组织者只请 {task.radius_km:g} 公里以内的老同志")
+            return _fix("distance", f"离家 {fmt_distance(d)}，比{you}愿意去的 {member.radius_km:g} 公里远")
+        return Miss(code, f"离家 {fmt_distance(d)}，超出这项服务的 {task.radius_km:g} 公里范围")
     if code == "skill":
         lacking = [f"“{task.skill_names.get(s, '专长')}”（{LEVELS[lv]}以上）" for s, lv in task.required.items()
                    if member.skills.get(s, 0) < lv]
         return _fix("skill", "需要专长" + "、".join(lacking))
     if code == "capacity":
         demand = next(c for c in Capacity if c.rank == task.demand)
-        return Miss(code, f"活动强度是“{demand.label}”，超出您说的身体状况")
+        return Miss(code, f"活动强度是“{demand.label}”，超出{you}说的身体状况")
     if code == "night":
-        return _fix("night", "在晚上，您说过晚上不方便")
+        return _fix("night", f"在晚上，{you}说过晚上不方便")
     if code == "outdoor":
-        return _fix("outdoor", "在户外，您说过不参加户外活动")
+        return _fix("outdoor", f"在户外，{you}说过不参加户外活动")
     if code == "hours":
-        return _fix("hours", f"每周要 {task.weekly_hours:g} 小时，比您说的每周最多 {member.max_hours_week} 小时多")
+        return _fix("hours", f"每周要 {task.weekly_hours:g} 小时，比{you}说的每周最多 {member.max_hours_week} 小时多")
     if code == "busy":
-        return Miss(code, "和您已经答应的服务时间冲突")
+        return Miss(code, f"和{you}已经答应的服务时间冲突")
     if code == "invitations":
-        return Miss(code, f"您还有 {member.open_invitations} 个邀请没回复，回复后才会再推荐新的")
+        return Miss(code, f"{you}还有 {member.open_invitations} 个邀请没回复")
     raise ValueError(code)
 
 

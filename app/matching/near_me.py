@@ -11,11 +11,11 @@ from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
 from app.extensions import db
-from app.matching.facts import MemberFacts, Suggestion
+from app.matching.facts import MemberFacts, Suggestion, TaskFacts
 from app.matching.gather import DECLINE_MEMORY_DAYS, city_of, member_facts, task_facts, utc_days_ago
-from app.matching.misses import Miss, misses
+from app.matching.misses import OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX, talent_rows
-from app.matching.score import distance_km, exclusion, score
+from app.matching.score import distance_km, exclusion, exclusions, score
 from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, haversine_km
@@ -24,14 +24,29 @@ from app.tasks.ledger import hours_since
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
 
 
-def why_not(task: Task, member: MemberProfile) -> str | None:
-    """Why this member cannot be invited to this task now (Chinese), or None."""
+def _judged(task: Task, member: MemberProfile) -> tuple[TaskFacts, MemberFacts]:
+    """The facts an invitation of this member to this task is judged on."""
     facts = task_facts(task)
     widened = bool(task.widen_to) and db.session.scalar(
         select(INDEX.c.member_id).where(*talent_rows(INDEX.c, city_of(task) if task.widen_to == "city" else None),
                                         INDEX.c.member_id == member.id).limit(1)) is not None
-    m = replace(member_facts(member, task), widened=widened)
-    return exclusion(facts, m)
+    return facts, replace(member_facts(member, task), widened=widened)
+
+
+def why_not(task: Task, member: MemberProfile) -> str | None:
+    """Why this member cannot be invited to this task now (Chinese), or None."""
+    return exclusion(*_judged(task, member))
+
+
+def invitable_anyway(task: Task, member: MemberProfile) -> Miss | None:
+    """The one fact an organizer may invite this member past (仍然邀请: a usual time or a distance),
+    said to the member; None when nothing or more than that keeps them off the list."""
+    facts, m = _judged(task, member)
+    codes = list(exclusions(facts, m))
+    found = misses(facts, m)
+    if len(codes) != 1 or len(found) != 1 or found[0].code not in OVERRIDABLE:
+        return None
+    return found[0]
 
 
 def reasons_for(task: Task, member: MemberProfile) -> str:

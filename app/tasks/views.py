@@ -14,6 +14,7 @@ from app.clock import local_now
 from app.extensions import db
 from app.forms import BaseForm, options
 from app.matching import search
+from app.matching.near_candidates import near_candidates
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
 from app.organizations.services import organizations_for
@@ -198,10 +199,13 @@ def cancel(task_id: int) -> ResponseReturnValue:
 
 
 def _candidates(task: Task) -> dict[str, Any]:
-    """The candidates page's list: the best members for an open task, each with its reasons."""
+    """The candidates page's list: the best members for an open task, each with its reasons; when
+    it has fewer than the places left, the near misses apart, grouped by the one fact against them."""
     suggestions = search.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
+    free = task.headcount - task.accepted_count
+    short = task.status is TaskStatus.OPEN and len(suggestions) < free
     return {"suggestions": suggestions, "members": queries.members_by_id([s.member_id for s in suggestions]),
-            "free": task.headcount - task.accepted_count}
+            "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions}) if short else []}
 
 
 @bp.get("/<int:task_id>/candidates")
@@ -217,11 +221,12 @@ def invite(task_id: int) -> ResponseReturnValue:
     task = my_task(task_id)
     form = InviteForm()
     ids = [int(v) for v in request.form.getlist("member") if v.isdigit()]
+    anyway = [int(v) for v in request.form.getlist("anyway") if v.isdigit()]
     return run_use_case(
-        form, lambda: services.invite_by_id(actor=current_user, task=task, member_ids=ids,
+        form, lambda: services.invite_by_id(actor=current_user, task=task, member_ids=ids, anyway_ids=anyway,
                                             message=form.message.data or ""),
         done=lambda invited: (f"已邀请 {len(invited)} 位老同志，他们回复后会通知您。", url_for("tasks.detail", task_id=task.id)),
-        template="tasks/candidates.html", task=task, chosen=set(ids), **_candidates(task))
+        template="tasks/candidates.html", task=task, chosen=set(ids) | set(anyway), **_candidates(task))
 
 
 @bp.post("/<int:task_id>/applications/<int:assignment_id>")

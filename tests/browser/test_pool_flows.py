@@ -122,7 +122,8 @@ def test_proxy_registration_and_the_later_claim(browser, live_server, page):
     next_step(page)
     page.get_by_label("暂不加入").check()
     next_step(page)
-    submit(page, page.get_by_role("button", name="确认登记"))
+    expect(page.get_by_text("没有这些，就不会给老同志推荐志愿服务")).to_be_visible()   # no free time ticked
+    submit(page, page.get_by_role("button", name="先登记，以后再补"))
     code = page.locator(".slip .code strong").inner_text()
     assert re.fullmatch(r"\d+-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
 

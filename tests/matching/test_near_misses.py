@@ -1,13 +1,18 @@
 """An empty list explains itself (issue 16 item 4): each near miss with the one fact that excludes
 it, in the member's terms, and a way to act on it; the hard filters stay hard."""
 
+import json
 from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
 
 from app.clock import PERIODS, WEEKDAYS, local_now
 from app.matching import near_me
 from app.matching.misses import misses
 from app.matching.score import exclusion, exclusions
 from app.members.models import slot_bit
+from app.tasks.models import Assignment, AssignmentStatus
+from tests.conftest import csrf_token
 from tests.tasks.test_matching import ALL_WEEK, TEACH, member, task
 
 MORNINGS = sum(slot_bit(d, 0) for d in range(7))
@@ -33,9 +38,9 @@ def test_a_blocked_date_is_told_apart_from_the_weekly_grid():
 
 def test_a_distance_miss_says_how_far_and_whose_limit():
     [mine] = misses(task(radius_km=30), member(km_north=12, radius_km=5))
-    assert mine.fact == "离您家 12.0 公里，比您愿意去的 5 公里远" and mine.fix_step == "radius"
+    assert mine.fact == "离家 12.0 公里，比您愿意去的 5 公里远" and mine.fix_step == "radius"
     [theirs] = misses(task(radius_km=5), member(km_north=12, radius_km=20))
-    assert theirs.fact == "离您家 12.0 公里，组织者只请 5 公里以内的老同志" and theirs.fix_step is None
+    assert theirs.fact == "离家 12.0 公里，超出这项服务的 5 公里范围" and theirs.fix_step is None
 
 
 def test_a_skill_miss_names_the_skill_and_level():
@@ -122,3 +127,59 @@ def test_a_fitting_task_shows_no_explanation(client, login, create_task, create_
 def test_the_all_page_needs_a_profile(client, login, create_user):
     login(create_user())
     assert client.get("/my/tasks/nearby").status_code == 404
+
+
+# --- the organizer's candidates page -----------------------------------------------------------
+
+
+def _invite(client, task, **data):
+    return client.post(f"/tasks/{task.id}/invite", data={**data, "csrf_token": csrf_token(client, f"/tasks/{task.id}/candidates")})
+
+
+def test_the_candidates_page_shows_near_misses_apart_with_invite_anyway(client, login, create_task, create_member):
+    task = create_task(skills={"课业辅导": 1}, when=_next(4, 15))
+    member = create_member(name="周老师", skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    create_member(name="吴会计", skills={"法律咨询": 3}, availability_mask=MORNINGS)     # no skill: not a near miss
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "附近暂时没有完全合适的老同志" in html
+    assert "另有 1 人专长符合，但时间不合适" in html and "和本人勾选的时间不同" in html
+    assert f'name="anyway" value="{member.id}"' in html and "仍然邀请周老师" in html
+    assert "吴会计" not in html
+
+
+def test_a_limit_the_member_set_is_shown_but_cannot_be_overridden(client, db, login, create_task, create_member):
+    from app.members.models import Capacity
+
+    task = create_task(skills={"课业辅导": 1}, demand=Capacity.HEAVY)
+    member = create_member(name="郑老师", skills={"课业辅导": 3}, capacity=Capacity.LIGHT)
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "另有 1 人专长符合，但活动强度超出身体状况" in html and f'value="{member.id}"' not in html
+    refused = _invite(client, task, anyway=str(member.id))
+    assert refused.status_code == 400 and "不能邀请郑老师：活动强度超出身体状况" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+
+
+def test_inviting_anyway_tells_the_member_why_and_is_audited(client, db, login, create_task, create_member):
+    from app.audit.models import AuditEvent
+
+    task = create_task(skills={"课业辅导": 1}, when=_next(4, 15))
+    member = create_member(name="周老师", skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(task.organizer)
+    plain = _invite(client, task, member=str(member.id))          # a hard filter stays hard
+    assert plain.status_code == 400 and "这些时间没有空" in plain.get_data(as_text=True)
+    assert _invite(client, task, anyway=str(member.id)).status_code == 302
+    a = db.session.scalar(select(Assignment).where(Assignment.member_id == member.id))
+    assert a.status is AssignmentStatus.INVITED and "和您勾选的时间不同，组织者仍然想请您" in a.reasons
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "task.invite"))
+    assert member.id in json.loads(event.detail)["anyway"]
+
+
+def test_a_full_list_reads_no_near_misses(client, login, create_task, create_member):
+    task = create_task(skills={"课业辅导": 1}, headcount=1)
+    create_member(name="甲老师", skills={"课业辅导": 3})
+    create_member(name="乙老师", skills={"课业辅导": 3}, availability_mask=0)
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "甲老师" in html and "另有" not in html
