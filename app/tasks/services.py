@@ -418,6 +418,29 @@ def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> A
     db.session.refresh(assignment)
     if not access.may_answer(member.user, assignment):
         raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
+    return _answer(task, assignment, member, accept)
+
+
+def record_answer_for(*, actor: User, assignment: Assignment, accept: bool, note: str = "") -> Assignment:
+    """An organizer records the answer a member without a phone account gave on the phone (or in
+    person): as if the member had answered, and audited with who recorded it and how."""
+    task = lock_task(assignment.task_id)
+    db.session.refresh(assignment)
+    if assignment.status is not AssignmentStatus.INVITED:
+        raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
+    if not access.may_answer_for(actor, assignment):
+        raise PermissionDenied("只能为自己组织或支部里不用手机的老同志记下回复")
+    note = (note or "").strip()
+    if len(note) > 200:
+        raise Invalid("说明最多 200 个字", field="note")
+    _answer(task, assignment, assignment.member, accept)
+    record_audit(actor, "task.answer_for", assignment, detail={"accept": accept, "note": note,
+                                                              "member_id": assignment.member_id})
+    return assignment
+
+
+def _answer(task: Task, assignment: Assignment, member: MemberProfile, accept: bool) -> Assignment:
+    """An invitation answered: declined, or accepted into a place (or onto the waitlist)."""
     assignment.responded_at = utcnow()
     if not accept:
         assignment.status = AssignmentStatus.DECLINED
