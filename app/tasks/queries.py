@@ -48,13 +48,13 @@ def waiting_calls(actor: User) -> list[Assignment]:
         .where(access.answerable_for(actor)).order_by(Assignment.id)))
 
 
-def branch_secretaries(branch_ids: set[int]) -> dict[int, list[User]]:
-    """Who to call about a member without a phone account: the organizers of each branch."""
+def organizers_of(org_ids: set[int]) -> dict[int, list[User]]:
+    """Who to call at each organization (a member's branch, a task's organization): its organizers."""
     found: dict[int, list[User]] = {}
     rows = db.session.execute(select(RoleGrant.organization_id, User).join(User, User.id == RoleGrant.user_id).where(
-        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id.in_(sorted(branch_ids) or [-1]), User.active)
+        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id.in_(sorted(org_ids) or [-1]), User.active)
         .order_by(User.id))
-    for branch_id, user in rows:
-        if branch_id is not None:
-            found.setdefault(branch_id, []).append(user)
+    for org_id, user in rows:
+        if org_id is not None:
+            found.setdefault(org_id, []).append(user)
     return found

@@ -257,7 +257,7 @@ def calls() -> ResponseReturnValue:
 def _contacts(assignments: list[Assignment]) -> dict[int, list[tuple[str, str]]]:
     """For each member, who to call and the number: their own (when the actor may see it) and
     their branch secretaries'."""
-    secretaries = queries.branch_secretaries({a.member.branch_id for a in assignments if a.member.branch_id})
+    secretaries = queries.organizers_of({a.member.branch_id for a in assignments if a.member.branch_id})
     found: dict[int, list[tuple[str, str]]] = {}
     for a in assignments:
         m = a.member
