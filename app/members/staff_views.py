@@ -131,7 +131,7 @@ def member(member_id: int) -> ResponseReturnValue:
     m = access.get_or_404(MemberProfile, member_id, current_user)
     record_read(current_user, "member.view", m)
     meta = {"consent_method": m.consent_method.value if m.consent_method else None}
-    return render_template("pool/member.html", member=m, rows=wizard.summary("self", ProfileData.from_member(m), meta),
+    return render_template("pool/member.html", member=m, rows=wizard.summary("profile", ProfileData.from_member(m), meta),
                            phone=m.user.phone if access.sees_phone(current_user, m) else mask_phone(m.user.phone),
                            levels=pool.nominable_levels(current_user, m) if m.status is not MemberStatus.DELETED else [],
                            form=BaseForm())

@@ -112,6 +112,7 @@ def check_page(flow: WizardFlow, submit: Any) -> ResponseReturnValue:
     gaps = wizard.missing(flow.kind, data, meta)
     return run_use_case(form, lambda: submit(data, meta, form), done=lambda response: response,
                         template="members/check.html", rows=wizard.summary(flow.kind, data, meta), flow=flow,
+                        account_name=data.name if flow.kind == "self" else None,
                         blocking=[g for g in gaps if g.blocking], warnings=[g for g in gaps if not g.blocking],
                         fix_step=None, on_refusal=lambda e: {"fix_step": wizard.FIELD_STEP.get(e.field or "")})
 
@@ -191,7 +192,7 @@ def profile() -> ResponseReturnValue:
     meta = {"consent_method": member.consent_method.value if member.consent_method else None}
     data = ProfileData.from_member(member)
     return render_template("members/profile.html", member=member, gaps=wizard.matching_missing(data),
-                           rows=wizard.summary("self", data, meta, profile=True),
+                           rows=wizard.summary("profile", data, meta),
                            form=BaseForm(), county_entry=pool.live_entry(member, PoolLevel.COUNTY))
 
 
@@ -201,7 +202,7 @@ def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str,
     data = ProfileData.from_member(member)
     meta = {"phone": member.user.phone,
             "consent_method": member.consent_method.value if member.consent_method else None}
-    if step is None or step.key == "phone" or not step.in_profile or step not in wizard.steps_for("self", data) or (
+    if step is None or step not in wizard.steps_for("profile", data) or (
             step.key == "consent" and kind != "self"):
         abort(404)
     form = wizard.form_for(step, kind="self", formdata=request.form if request.method == "POST" else None)

@@ -37,10 +37,11 @@ class Step:
     summary_label: str
     summary: Callable[[ProfileData, dict], str]
     template: str = "members/step.html"
-    kinds: tuple[str, ...] = ("self", "proxy")
+    # Where the page is asked: "self" registration, "proxy" registration, "profile" (my profile and
+    # a member's record: read back and changed one answer at a time).
+    kinds: tuple[str, ...] = ("self", "proxy", "profile")
     needs_consent: bool = False
     is_list: bool = False
-    in_profile: bool = True        # also a row of "my profile" (the pool question is asked once)
     hint: str = ""
     fields: tuple[str, ...] = field(default=())
 
@@ -90,7 +91,8 @@ STEPS: list[Step] = [
     Step("phone", "老同志的手机号码", f.PhoneStepForm, "手机号码",
          lambda d, m: m.get("phone") or "没有手机", kinds=("proxy",),
          hint="有手机号的话，老同志以后可以用它自己登录。没有可以不填。"),
-    Step("name", "姓名", f.NameForm, "姓名", lambda d, m: d.name),
+    # Self-registration never asks the name: the account has it.
+    Step("name", "姓名", f.NameForm, "姓名", lambda d, m: d.name, kinds=("proxy", "profile")),
     Step("gender", "性别", f.GenderForm, "性别", lambda d, m: d.gender.label if d.gender else ""),
     Step("birth_year", "哪一年出生？", f.BirthYearForm, "出生年份",
          lambda d, m: f"{d.birth_year} 年" if d.birth_year else ""),
@@ -119,7 +121,7 @@ STEPS: list[Step] = [
          template="members/step_skills.html", is_list=True,
          hint="一项一项地添加。填得越准，推荐的服务越合适。"),
     Step("pool", "要不要加入本县（市、区）银发人才库？", f.PoolForm, "银发人才库", _pool_text,
-         template="members/step_pool.html", in_profile=False),
+         template="members/step_pool.html", kinds=("self", "proxy")),
 ]
 BY_KEY = {s.key: s for s in STEPS}
 # Where a service's complaint about a field is answered.
@@ -243,9 +245,9 @@ def prepare(form, step: Step, data: ProfileData, *, actor) -> None:
         form.skill.choices = f.options(queries.skill_choices(), "请选择")
 
 
-def summary(kind: str, data: ProfileData, meta: dict, *, profile: bool = False) -> list[tuple[Step, str]]:
-    """Each answer as it reads back: on the check page, or (`profile`) on my profile."""
-    return [(s, s.summary(data, meta)) for s in steps_for(kind, data) if s.in_profile or not profile]
+def summary(kind: str, data: ProfileData, meta: dict) -> list[tuple[Step, str]]:
+    """Each answer as it reads back: on the check page, or ("profile") on a member's profile."""
+    return [(s, s.summary(data, meta)) for s in steps_for(kind, data)]
 
 
 # --- drafts -------------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ from sqlalchemy import select
 from app.members.models import MemberProfile, PoolEntry, ProfileDraft
 from tests.conftest import PASSWORD, csrf_token
 
-ANSWERS = [
-    ("name", {"name": "王建华"}),
+ANSWERS = [   # self-registration: the name comes from the account
     ("gender", {"gender": "male"}),
     ("birth_year", {"birth_year": "1952"}),
     ("home", {"address": "郑州市管城回族区东大街12号"}),
@@ -27,7 +26,7 @@ def answer(client, step, values):
 
 
 def test_the_wizard_asks_one_question_per_page_and_registers(client, db, login, create_user, skill_ids):
-    user = create_user()
+    user = create_user(name="王建华")
     login(user)
     for step, values in ANSWERS:
         response = answer(client, step, values)
@@ -59,7 +58,7 @@ def test_the_wizard_asks_one_question_per_page_and_registers(client, db, login, 
 def test_answers_survive_the_session_ending(app, client, db, login, create_user):
     user = create_user()
     login(user)
-    answer(client, "name", {"name": "王建华"})
+    answer(client, "gender", {"gender": "male"})
     answer(client, "birth_year", {"birth_year": "1950"})
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
     other_device = app.test_client()
@@ -87,8 +86,8 @@ def test_without_consent_the_capacity_page_is_skipped(client, db, login, create_
 
 def test_changing_an_answer_from_the_check_page_returns_there(client, login, create_user):
     login(create_user())
-    response = client.post("/profile/register/name?return=check",
-                           data={"name": "王建国", "csrf_token": csrf_token(client, "/profile/register/name")})
+    response = client.post("/profile/register/gender?return=check",
+                           data={"gender": "female", "csrf_token": csrf_token(client, "/profile/register/gender")})
     assert response.headers["Location"].endswith("/profile/register/check")
 
 
@@ -96,6 +95,7 @@ def test_an_unknown_step_is_404(client, login, create_user):
     login(create_user())
     assert client.get("/profile/register/nonsense").status_code == 404
     assert client.get("/profile/register/phone").status_code == 404  # proxy only
+    assert client.get("/profile/register/name").status_code == 404   # the account has it
 
 
 def test_editing_one_answer_of_a_profile(client, db, login, create_member):
@@ -149,8 +149,8 @@ def test_deleting_through_the_page_needs_the_confirmation(client, db, login, cre
 
 def test_proxy_wizard_then_claim(app, client, db, login, create_admin, skill_ids):
     login(create_admin("410104"))
-    steps = [("phone", {"phone": "139 8888 7777"})] + ANSWERS[:6] + [
-        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[7:]
+    steps = [("phone", {"phone": "139 8888 7777"}), ("name", {"name": "王建华"})] + ANSWERS[:5] + [
+        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[6:]
     for step, values in steps:
         response = client.post(f"/pool/proxy/{step}", data={**values, "csrf_token": csrf_token(client, f"/pool/proxy/{step}")})
         assert response.status_code == 302, (step, response.get_data(as_text=True)[-1500:])
