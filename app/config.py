@@ -100,6 +100,7 @@ class Config:
 
     HELP_HOTLINE = "0371-6000 0000"
     HELP_HOURS = "工作日 8:30–17:30"
+    POOL_REVIEW_DAYS = 15           # what members are told a county pool review takes (working days)
     SERVICE_NAME = "银晖"
     HOME_PROVINCE = "410000"
 

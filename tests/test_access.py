@@ -99,6 +99,7 @@ decide_application     NN YN NN YN YN YN
 see_task_as_member     YY YY YY YY YY YY
 apply                  YY NN NN NN NN NN
 answer                 YN NN NN NN NN NN
+answer_for             NN YN NN YN YN YN
 withdraw               YN NN NN NN NN NN
 manage_venue           NN NN YN YN YN YN
 see_venue              NN YY YN YN YN YN
@@ -193,7 +194,13 @@ def build_place(db, create_user, create_member, create_task, key: str) -> Place:
     booking.occurrences = [BookingOccurrence(venue_id=venue.id, start_at=start, end_at=start + timedelta(hours=1))]
     db.session.add_all([package, booking])
     db.session.commit()
-    return Place(code, branch, organizer, member, entry, task, invited, accepted, venue, manager, package, booking)
+    offline = create_member(name=f"不用手机的老同志{key}", county=code, branch=branch)
+    offline.user.password_hash = None           # registered by proxy, never claimed
+    by_phone = Assignment(task_id=task.id, member_id=offline.id, origin="invited", status=AssignmentStatus.INVITED)
+    db.session.add(by_phone)
+    db.session.commit()
+    return Place(code, branch, organizer, member, entry, task, invited, accepted, venue, manager, package, booking,
+                 extra={"by_phone": by_phone})
 
 
 @pytest.fixture
@@ -237,6 +244,7 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "take_booking_attendance": (place.booking,), "record_volunteer_history": (place.member,),
         "decide_application": (place.invited,), "see_task_as_member": (place.task, place.invited),
         "apply": (place.task,), "answer": (place.invited,), "withdraw": (place.accepted,),
+        "answer_for": (place.extra["by_phone"],),
         "manage_venue": (place.venue,), "see_venue": (place.venue,), "relocate_venue": (place.venue,),
         "appoint_managers": (place.venue,), "edit_package": (place.package, place.venue), "book": (place.venue,),
         "sees_booking": (place.booking,), "decide_booking": (place.booking,), "cancel_booking": (place.booking,),

@@ -314,6 +314,25 @@ def may_answer(actor: User, assignment: Assignment) -> bool:
     return assignment.member_id == actor.id and assignment.status is AssignmentStatus.INVITED
 
 
+def may_answer_for(actor: User, assignment: Assignment) -> bool:
+    """A member who cannot sign in (registered by proxy, never claimed) answers an invitation on
+    the phone; the organizers of the task and of the member's branch, and the admins whose region
+    holds the task, record that answer, while the invitation waits."""
+    member = assignment.member
+    return (assignment.status is AssignmentStatus.INVITED and not member.user.can_log_in
+            and (may_manage_task(actor, assignment.task) or (member.branch_id is not None
+                                                              and member.branch_id in organized(actor))))
+
+
+def answerable_for(actor: User) -> ColumnElement[bool]:
+    """The SQL twin of may_answer_for (over Assignment joined to Task, MemberProfile and the
+    member's User)."""
+    own = sorted(organized(actor))
+    by_task = or_(code_within(Task.region_code, admin_prefixes(actor)), Task.organization_id.in_(own or [-1]))
+    return (Assignment.status == AssignmentStatus.INVITED) & (User.password_hash.is_(None) | ~User.active) & or_(
+        by_task, MemberProfile.branch_id.in_(own or [-1]))
+
+
 WITHDRAWABLE = (AssignmentStatus.APPLIED, AssignmentStatus.ACCEPTED, AssignmentStatus.WAITLISTED)
 
 

@@ -77,9 +77,27 @@ def describe_holder(actor: User, occurrence: BookingOccurrence) -> str:
 
 
 def conflict_message(actor: User, taken: Sequence[tuple[Slot, BookingOccurrence]]) -> str:
+    """A series meets bookings already made: which dates, and the two ways on (the confirm page
+    offers skipping them)."""
     shown = "；".join(f"{fmt_slot(*slot)} 已被预约：{describe_holder(actor, o)}" for slot, o in taken[:3])
     more = f"；另有 {len(taken) - 3} 个日期也已被预约" if len(taken) > 3 else ""
-    return f"时间冲突：{shown}{more}。请换一个时间，或选择跳过冲突的日期。"
+    return f"时间冲突：{shown}{more}。请换一个时间，或勾选下面的“跳过已被预约的日期”。"
+
+
+def one_off_conflict(actor: User, venue: Venue, wanted: Slot, holder: BookingOccurrence) -> Conflict:
+    """A single date is taken: who holds it, and the nearest free times of the same length that
+    day (inside opening hours, after the lead time), so that the booker can pick one."""
+    day = wanted.start.date()
+    held = [slot for slot, _ in held_slots(venue.id, datetime.combine(day, datetime.min.time()),
+                                            datetime.combine(day + timedelta(days=1), datetime.min.time()))]
+    earliest = local_now() + timedelta(hours=venue.min_lead_hours)
+    free = [s for s in venue_rules(venue, day, day).nearest_free(wanted, held, limit=6) if s.start >= earliest][:3]
+    said = f"时间冲突：{fmt_slot(*wanted)} 已被预约：{describe_holder(actor, holder)}。"
+    if free:
+        said += f"这天还空着、一样长的时间：{'、'.join(f'{fmt_time(s.start)}–{fmt_time(s.end)}' for s in free)}。请改一下开始和结束时间。"
+    else:
+        said += "这天没有一样长的空闲时间了，请换一天。"
+    return Conflict(said, field="start")
 
 
 def count_slot_holding(venue_id: int) -> int:
@@ -194,7 +212,7 @@ def check_time(*, actor: User, request: BookingRequest) -> None:
     _check_first_slot(venue, Slot(start, end), venue_rules(venue, start.date(), start.date()), local_now())
     taken = held_slots(venue.id, start, end)
     if taken:
-        raise Conflict(conflict_message(actor, [(Slot(start, end), taken[0][1])]))
+        raise one_off_conflict(actor, venue, Slot(start, end), taken[0][1])
 
 
 def preview_booking(*, actor: User, request: BookingRequest) -> Preview:
@@ -237,6 +255,9 @@ def book_venue(*, actor: User, request: BookingRequest) -> Booking:
     preview = preview_booking(actor=actor, request=request)
     venue, organization, rule = request.venue, request.organization, request.rule
     assert organization is not None     # preview_booking() refuses a request without one
+    if preview.plan.taken and rule is None:
+        slot, holder = preview.plan.taken[0]
+        raise one_off_conflict(actor, venue, slot, holder)
     if preview.plan.taken and not request.skip_conflicts:
         raise Conflict(conflict_message(actor, preview.plan.taken))
     if not preview.free:
@@ -281,6 +302,8 @@ def _insert_holding(actor: User, booking: Booking, slots: Sequence[Slot]) -> Non
         taken = [(slot, o) for slot in slots for _, o in held_slots(booking.venue_id, slot.start, slot.end)[:1]]
         if not taken:  # the winner has been cancelled since: rare, and worth a retry
             raise Conflict("这个时间刚刚被别的支部预约了，请刷新后重新选择时间。") from None
+        if booking.recurrence is None:
+            raise one_off_conflict(actor, booking.venue, *taken[0]) from None
         raise Conflict(conflict_message(actor, taken)) from None
 
 

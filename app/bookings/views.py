@@ -33,7 +33,7 @@ from app.venues.forms import (
 )
 from app.venues.models import ActivityPackage, Venue
 from app.venues.recurrence import NTH_LABELS, Freq, Rule, monthly_choices
-from app.venues.services import packages_for
+from app.venues.services import packages_for, venue_rules
 from app.venues.views import parse_day, venue_or_404
 from app.web import commit, file_response, run_action, run_use_case
 
@@ -55,25 +55,32 @@ class Choices:
         self.packages = packages_for(venue)
         self.branches = queries.co_host_choices(venue)
 
-    def fill(self, form: BookingForm, venue: Venue) -> None:
-        opens = min((h.opens for h in venue.hours), default=None)
-        closes = max((h.closes for h in venue.hours), default=None)
+    def fill(self, form: BookingForm, venue: Venue, *, asking: bool = False) -> None:
+        """Fill the lists. `asking`: a page being shown afresh (GET), whose start and end times may
+        keep to the opening hours of the day asked for; an answer being checked keeps every time
+        the venue opens on any day, so that a time outside the day's hours is refused in words."""
+        periods: tuple = ()
+        if asking and form.date.data:
+            periods = venue_rules(venue, form.date.data, form.date.data).hours.get(form.date.data.weekday(), ())
+        opens = min((a for a, _ in periods), default=None) or min((h.opens for h in venue.hours), default=None)
+        closes = max((b for _, b in periods), default=None) or max((h.closes for h in venue.hours), default=None)
         hours = time_choices(opens, closes) if opens and closes else time_choices()
-        form.start.choices = options(hours)
-        form.end.choices = options(hours)
+        form.start.choices = options(hours[:-1] if asking else hours)     # nothing starts at closing time
+        form.end.choices = options(hours[1:] if asking else hours)        # nor ends at opening time
         form.organization.choices = options([(o.id, o.name) for o in self.orgs])
         if len(self.orgs) == 1 and not form.organization.data:
             form.organization.data = str(self.orgs[0].id)
-        form.package.choices = options([(p.id, f"{p.name}（{p.duration_label}，最多 {p.max_participants} 人）")
+        form.package.choices = options([(p.id, f"{p.name}（{p.duration_label}，最多 {min(p.max_participants, venue.capacity)} 人）")
                                         for p in self.packages], "不选套餐，自己安排内容")
+        # A branch is never its own co-host: not the one booking, nor (with one) the actor's own.
+        own = {str(o.id) for o in self.orgs} if len(self.orgs) == 1 else {form.organization.data or ""}
         for field in (form.co_host_1, form.co_host_2, form.co_host_3):
-            field.choices = options([(o.id, o.name, o.region.name) for o in self.branches], "（不联合）")
+            field.choices = options([(o.id, o.name, o.region.name) for o in self.branches if str(o.id) not in own],
+                                    "（不联合）")
         if form.date.data:
             day, nth, weekday = monthly_choices(form.date.data)
             form.monthly.choices = options([("day", f"每月 {day} 日"),
                                             ("nth", f"每月{NTH_LABELS[nth]}{WEEKDAYS_LONG[weekday]}")], None)
-            if form.repeat.data != "weekly" and not form.weekdays.data:
-                form.weekdays.data = [str(form.date.data.weekday())]
 
     def package(self, value: str | None) -> ActivityPackage | None:
         return next((p for p in self.packages if str(p.id) == (value or "")), None)
@@ -128,7 +135,7 @@ def book(venue_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form = BookingForm(formdata=None, date=parse_day(request.args.get("date")), start=request.args.get("start"),
                            end=request.args.get("end"))
-        choices.fill(form, venue)
+        choices.fill(form, venue, asking=True)
         return _step_page(form, venue, choices, "time", 200)
     form = BookingForm()
     choices.fill(form, venue)

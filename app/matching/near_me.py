@@ -3,18 +3,19 @@ cannot be invited to a task, with the same hard filters and score as the organiz
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
 from app.extensions import db
-from app.matching.facts import MemberFacts, Suggestion
+from app.matching.facts import MemberFacts, Suggestion, TaskFacts
 from app.matching.gather import DECLINE_MEMORY_DAYS, city_of, member_facts, task_facts, utc_days_ago
+from app.matching.misses import OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX, talent_rows
-from app.matching.score import exclusion, score
+from app.matching.score import distance_km, exclusion, exclusions, score
 from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, haversine_km
@@ -23,14 +24,29 @@ from app.tasks.ledger import hours_since
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
 
 
-def why_not(task: Task, member: MemberProfile) -> str | None:
-    """Why this member cannot be invited to this task now (Chinese), or None."""
+def _judged(task: Task, member: MemberProfile) -> tuple[TaskFacts, MemberFacts]:
+    """The facts an invitation of this member to this task is judged on."""
     facts = task_facts(task)
     widened = bool(task.widen_to) and db.session.scalar(
         select(INDEX.c.member_id).where(*talent_rows(INDEX.c, city_of(task) if task.widen_to == "city" else None),
                                         INDEX.c.member_id == member.id).limit(1)) is not None
-    m = replace(member_facts(member, task), widened=widened)
-    return exclusion(facts, m)
+    return facts, replace(member_facts(member, task), widened=widened)
+
+
+def why_not(task: Task, member: MemberProfile) -> str | None:
+    """Why this member cannot be invited to this task now (Chinese), or None."""
+    return exclusion(*_judged(task, member))
+
+
+def invitable_anyway(task: Task, member: MemberProfile) -> Miss | None:
+    """The one fact an organizer may invite this member past (仍然邀请: a usual time or a distance),
+    said to the member; None when nothing or more than that keeps them off the list."""
+    facts, m = _judged(task, member)
+    codes = list(exclusions(facts, m))
+    found = misses(facts, m)
+    if len(codes) != 1 or len(found) != 1 or found[0].code not in OVERRIDABLE:
+        return None
+    return found[0]
 
 
 def reasons_for(task: Task, member: MemberProfile) -> str:
@@ -72,22 +88,16 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
     """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
     hard filters and score as the organizer's list, seen from the member's side.
 
-    One statement finds them: open tasks in reach (on site within the member's radius box, remote
-    in their county or city, or widened to a pool that approved them), that the member has no
-    assignment for, and whose skills, demand and setting the member meets (the database drops the
-    rest before they load); it also says which reached the member only by being widened."""
-    box = bounding_box(member.lat, member.lon, member.service_radius_km)
-    county = db.session.get(Region, member.region_code)     # from the identity map: loaded with the member
-    onsite = and_(Task.lat.between(box.min_lat, box.max_lat), Task.lon.between(box.min_lon, box.max_lon))
-    remote = and_(Task.mode == TaskMode.REMOTE,
-                  Task.region_code.in_([member.region_code, (county.parent_code if county else None) or ""]))
+    One statement finds them: open tasks around the member or widened to a pool that approved
+    them, that the member has no assignment on, and whose skills, demand and setting the member
+    meets (the database drops the rest before they load); it also says which reached the member
+    only by being widened."""
     reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
-    base, declined = own_context(member)
     widened = reach if reach is not None else literal(False)
+    base, declined = own_context(member)
     query = select(Task, widened.label("widened")).where(
-        Task.status == TaskStatus.OPEN, or_(onsite, remote, widened),
-        ~exists().where(Assignment.task_id == Task.id, Assignment.member_id == member.id),
-        *within_means(base)).options(lazyload(Task.assignments))   # matching does not read them here
+        Task.status == TaskStatus.OPEN, or_(_around(member, member.service_radius_km), widened),
+        _not_on(member), *within_means(base)).options(lazyload(Task.assignments))   # matching does not read them
     results = []
     for task, by_widening in db.session.execute(query).all():
         facts = task_facts(task)
@@ -98,6 +108,58 @@ def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggesti
             results.append((score(facts, m), task))
     results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
     return results[:limit]
+
+
+def _around(member: MemberProfile, km: float) -> ColumnElement[bool]:
+    """Tasks whose place lies in the box `km` around the member's home, and the online tasks of
+    their county and city."""
+    box = bounding_box(member.lat, member.lon, km)
+    county = db.session.get(Region, member.region_code)     # from the identity map: loaded with the member
+    return or_(and_(Task.lat.between(box.min_lat, box.max_lat), Task.lon.between(box.min_lon, box.max_lon)),
+               and_(Task.mode == TaskMode.REMOTE,
+                    Task.region_code.in_([member.region_code, (county.parent_code if county else None) or ""])))
+
+
+def _not_on(member: MemberProfile) -> ColumnElement[bool]:
+    """Tasks the member has no assignment on (declined ones included)."""
+    return ~exists().where(Assignment.task_id == Task.id, Assignment.member_id == member.id)
+
+
+NEARBY_MIN_KM = 10.0     # how far "nearby" looks, at least and at most: twice the member's own radius
+NEARBY_MAX_KM = 50.0
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """An open task around a member, with each reason it is not on their list (none: it is)."""
+
+    task: Task
+    misses: list[Miss]
+    distance_km: float | None
+
+    @property
+    def near_miss(self) -> bool:
+        """Kept off the list by exactly one fact."""
+        return len(self.misses) == 1
+
+
+def nearby(member: MemberProfile, *, limit: int = 50) -> list[Nearby]:
+    """Every open task around a member (twice their radius, 10 to 50 km), with the reasons for each,
+    fitting ones first, then the near misses, nearest first: what explains an empty list, and what
+    看看附近所有的服务 shows. The hard filters are app.matching.score's, unchanged."""
+    reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
+    base, declined = own_context(member)
+    found = []
+    for task in db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN, _around(member, reach),
+                                                      _not_on(member)).options(lazyload(Task.assignments))):
+        facts = task_facts(task)
+        m = replace(base, declined_org_recently=task.organization_id in declined)
+        d = distance_km(facts, m)
+        if d is not None and d > reach:
+            continue        # in the box's corner, outside the circle
+        found.append(Nearby(task, misses(facts, m), d))
+    found.sort(key=lambda n: (len(n.misses), n.distance_km or 0.0, n.task.id))
+    return found[:limit]
 
 
 def within_means(m: MemberFacts) -> list:

@@ -9,9 +9,11 @@ does not carry taken at its most favourable; property tests keep the two in agre
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from app.clock import PERIODS, WEEKDAYS, period_of
+from app.formats import fmt_distance
 from app.matching.facts import WIDENED_REACH_KM, MemberFacts, Suggestion, TaskFacts
 from app.members.models import slot_bit
 from app.regions.geo import haversine_km
@@ -48,35 +50,57 @@ def free_sessions(task: TaskFacts, member: MemberFacts) -> list[tuple[datetime, 
     return free
 
 
-def exclusion(task: TaskFacts, member: MemberFacts, *, invitation_cap: int = INVITATION_CAP) -> str | None:
-    """Why this member must not be suggested for this task, or None if they may be."""
+# The hard filters, each by name, with the reason the organizer reads (in the order they are applied).
+EXCLUSIONS = {
+    "consent": "没有同意保存敏感信息",
+    "paused": "暂停参加",
+    "on_task": "已在这项服务中（或已婉拒）",
+    "skill": "缺少所需专长",
+    "capacity": "活动强度超出身体状况",
+    "night": "晚上不方便",
+    "outdoor": "不参加户外活动",
+    "hours": "超出每周可服务的时间",
+    "distance": "超出服务范围",
+    "time": "这些时间没有空",
+    "busy": "与已答应的服务时间冲突",
+    "invitations": "还有未回复的邀请",
+}
+
+
+def exclusions(task: TaskFacts, member: MemberFacts, *, invitation_cap: int = INVITATION_CAP) -> Iterator[str]:
+    """Every hard filter (a key of EXCLUSIONS) this member fails for this task, in order: lazily, so
+    that asking for the first costs what one check costs."""
     if not member.consent:
-        return "没有同意保存敏感信息"
+        yield "consent"
     if not member.active:
-        return "暂停参加"
+        yield "paused"
     if member.on_task:
-        return "已在这项服务中（或已婉拒）"
-    for skill_id, level in task.required.items():
-        if member.skills.get(skill_id, 0) < level:
-            return "缺少所需专长"
+        yield "on_task"
+    if any(member.skills.get(skill_id, 0) < level for skill_id, level in task.required.items()):
+        yield "skill"
     if member.capacity < task.demand:
-        return "活动强度超出身体状况"
+        yield "capacity"
     if task.evening and member.no_night:
-        return "晚上不方便"
+        yield "night"
     if task.outdoor and member.no_outdoor:
-        return "不参加户外活动"
+        yield "outdoor"
     if member.max_hours_week is not None and task.weekly_hours > member.max_hours_week:
-        return "超出每周可服务的时间"
+        yield "hours"
     d = distance_km(task, member)
     if d is not None and not member.widened and d > min(task.radius_km, member.radius_km):
-        return "超出服务范围"
+        yield "distance"
     if task.sessions and not free_sessions(task, member):
-        return "这些时间没有空"
+        yield "time"
     if any(s < b_end and b_start < e for s, e in task.sessions for b_start, b_end in member.busy):
-        return "与已答应的服务时间冲突"
+        yield "busy"
     if member.open_invitations >= invitation_cap:
-        return "还有未回复的邀请"
-    return None
+        yield "invitations"
+
+
+def exclusion(task: TaskFacts, member: MemberFacts, *, invitation_cap: int = INVITATION_CAP) -> str | None:
+    """Why this member must not be suggested for this task, or None if they may be."""
+    first = next(exclusions(task, member, invitation_cap=invitation_cap), None)
+    return EXCLUSIONS[first] if first is not None else None
 
 
 def _slot_phrase(task: TaskFacts, free: list[tuple[datetime, datetime]]) -> str:
@@ -121,7 +145,7 @@ def score(task: TaskFacts, member: MemberFacts, *, explain: bool = True) -> Sugg
         limit = WIDENED_REACH_KM if member.widened else max(MIN_REACH_KM, min(task.radius_km, member.radius_km))
         parts["distance"] = max(0.0, 1 - d / limit)
         if explain:
-            reasons.append(f"{d:.1f} 公里" if d >= 1 else f"{max(10, round(d * 1000, -1)):.0f} 米")
+            reasons.append(fmt_distance(d))
 
     # Availability: the share of sessions inside the weekly grid and outside blocked dates.
     if task.sessions:

@@ -296,8 +296,28 @@ class SkillForm(WizardForm):
                                       self.certificate.data or None, self.certificate_expires.data))
 
 
+class PoolForm(WizardForm):
+    """Joining the county pool: a question of its own, answered yes or no (meta["join_pool"])."""
+
+    join_pool = RadioField("要不要加入本县（市、区）银发人才库？", choices=options([
+        ("yes", "加入。老干部局审核通过后，会在需要时请我出力"),
+        ("no", "暂不加入。只看附近的志愿服务，以后想加入再申请")], None), validators=[required("请选择加入或暂不加入")])
+
+    def fill(self, data, meta):
+        self.join_pool.data = meta.get("join_pool")
+
+    def apply(self, data, meta):
+        meta["join_pool"] = self.join_pool.data
+
+
+class ProxyPoolForm(PoolForm):
+    join_pool = RadioField("老同志要不要加入本县（市、区）银发人才库？", choices=options([
+        ("yes", "加入。由我推荐，老干部局审核通过后，会在需要时请他出力"),
+        ("no", "暂不加入。以后想加入可以再推荐")], None), validators=[required("请选择加入或暂不加入")])
+
+
 class SubmitForm(BaseForm):
-    apply_county = BooleanField("同时申请加入本县（市、区）银发人才库")
+    """The check page's button: everything it sends was answered on the pages before."""
 
 
 class ClaimForm(BaseForm):

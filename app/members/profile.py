@@ -229,3 +229,40 @@ def _checks(data: ProfileData, known_skills: Mapping[int, Skill] | None) -> list
             lambda: check_work(data.work_unit, data.post), lambda: check_address(data.address),
             lambda: check_branch(data.branch_id), lambda: check_skills(data.skills, known_skills),
             lambda: check_periods(data.unavailable), lambda: check_service_limits(data)]
+
+
+# --- what is still missing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One answer a profile lacks: the field it belongs to and how a member would name it."""
+
+    field: str
+    label: str
+
+
+def registration_gaps(data: ProfileData) -> list[Gap]:
+    """The answers a registration cannot do without (a roster import may lack some of them: this
+    is asked only of the registration wizard)."""
+    wanted = [(not data.name.strip(), "name", "姓名"), (data.gender is None, "gender", "性别"),
+              (data.birth_year is None, "birth_year", "出生年份"), (not data.county_code, "address", "家庭住址")]
+    return [Gap(name, label) for missing, name, label in wanted if missing]
+
+
+def matching_gaps(data: ProfileData) -> list[Gap]:
+    """The answers without which matching will never suggest this member (app.matching.score's
+    hard filters): consent to keep capacity and location, the capacity itself, some free time and
+    at least one skill."""
+    wanted = [(not data.consent, "consent", "同意保存身体状况和住址位置"),
+              (data.consent and data.capacity is None, "capacity", "身体状况"),
+              (not data.availability_mask, "availability", "方便的时间"),
+              (not data.skills, "skill", "专长")]
+    return [Gap(name, label) for missing, name, label in wanted if missing]
+
+
+def check_complete(data: ProfileData) -> None:
+    """A registration names everything it cannot do without, all at once."""
+    gaps = registration_gaps(data)
+    if gaps:
+        raise Invalid(f"还有 {len(gaps)} 项必须填写：{'、'.join(g.label for g in gaps)}", field=gaps[0].field)

@@ -44,6 +44,7 @@ from app.members.profile import (
     PeriodInput,
     ProfileData,
     SkillInput,
+    check_complete,
     check_consent_method,
     check_name,
     check_profile,
@@ -336,25 +337,35 @@ def own_entry(actor: User, entry_id: int) -> PoolEntry | None:
     return entry if entry is not None and entry.member_id == actor.id else None
 
 
-def finish_registration(*, actor: User, data: ProfileData, apply_to_county: bool) -> MemberProfile:
-    """The last page of self-registration: the profile, the draft gone, and (if asked) the
-    application to the county pool, as one use case."""
+def _check_pool_answer(join_pool: bool | None) -> None:
+    if join_pool is None:
+        raise Invalid("请回答是否加入本县（市、区）银发人才库", field="join_pool")
+
+
+def finish_registration(*, actor: User, data: ProfileData, join_pool: bool | None) -> MemberProfile:
+    """The last page of self-registration: the profile, the draft gone, and (if the member said so)
+    the application to the county pool, as one use case. Refused, naming every one of them, while
+    an answer a registration cannot do without is missing."""
+    check_complete(data)
+    _check_pool_answer(join_pool)
     member = register_member(actor=actor, data=data)
     discard_draft(actor, "self")
-    if apply_to_county:
+    if join_pool:
         pool.apply(actor=actor, member=member)
     return member
 
 
 def finish_proxy_registration(*, actor: User, data: ProfileData, meta: dict,
-                              nominate_to_county: bool) -> tuple[MemberProfile, str]:
+                              join_pool: bool | None) -> tuple[MemberProfile, str]:
     """The last page of registration by proxy: the member, their claim code, the draft gone and
-    (if asked) the county pool nomination."""
+    (if the member said so) the county pool nomination."""
+    check_complete(data)
+    _check_pool_answer(join_pool)
     method = meta.get("consent_method")
     member, code = proxy_register(actor=actor, phone=meta.get("phone"), data=data,
                                   consent_method=ConsentMethod(method) if method else None)
     discard_draft(actor, "proxy")
-    if nominate_to_county:
+    if join_pool:
         pool.nominate(actor=actor, member=member, level=PoolLevel.COUNTY, reason="代为登记时一并申请入库")
     return member, code
 

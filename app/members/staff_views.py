@@ -30,7 +30,7 @@ from app.members.forms import (
 from app.members.models import Capacity, ImportJob, MemberProfile, MemberStatus, PoolEntry, PoolLevel
 from app.members.profile import ProfileData
 from app.members.search import MemberFilter, search_page
-from app.members.views import WizardFlow, check_page, edit_step, run_step
+from app.members.views import WizardFlow, check_page, edit_step, join_pool_answer, run_step, start_page
 from app.regions import gazetteer
 from app.regions.geo import format_km, geodesic_km
 from app.regions.models import RegionLevel
@@ -138,7 +138,7 @@ def member(member_id: int) -> ResponseReturnValue:
     m = access.get_or_404(MemberProfile, member_id, current_user)
     record_read(current_user, "member.view", m)
     meta = {"consent_method": m.consent_method.value if m.consent_method else None}
-    return render_template("pool/member.html", member=m, rows=wizard.summary("self", ProfileData.from_member(m), meta),
+    return render_template("pool/member.html", member=m, rows=wizard.summary("profile", ProfileData.from_member(m), meta),
                            phone=m.user.phone if access.sees_phone(current_user, m) else mask_phone(m.user.phone),
                            levels=pool.nominable_levels(current_user, m) if m.status is not MemberStatus.DELETED else [],
                            form=BaseForm())
@@ -240,8 +240,7 @@ def stats() -> ResponseReturnValue:
 @bp.get("/proxy")
 @access.requires(access.may_organize)
 def proxy_start() -> ResponseReturnValue:
-    started = services.load_draft(current_user, "proxy") is not None
-    return render_template("members/start.html", started=started, first="phone", flow=PROXY)
+    return start_page(PROXY)
 
 
 @bp.post("/proxy/discard")
@@ -262,7 +261,7 @@ def proxy_step(step: str) -> ResponseReturnValue:
 def proxy_check() -> ResponseReturnValue:
     def submit(data: ProfileData, meta: dict, form: BaseForm) -> str:
         member, code = services.finish_proxy_registration(actor=current_user, data=data, meta=meta,
-                                                          nominate_to_county=bool(form.apply_county.data))
+                                                          join_pool=join_pool_answer(meta))
         flash(f"已为{member.user.name}登记。请把下面的认领码交给老同志本人。", "success")
         return _slip(member, code)
 

@@ -46,6 +46,12 @@ class WizardFlow:
 SELF = WizardFlow("self", "members.register_step", "members.register_check", "members.register_start")
 
 
+def _nothing_typed() -> bool:
+    """Whether a wizard page was sent back empty (先保存 on a page not started saves nothing)."""
+    return all(not value.strip() for key, value in request.form.items(multi=True)
+               if key not in ("csrf_token", "action"))
+
+
 def run_step(flow: WizardFlow, step_key: str) -> ResponseReturnValue:
     step = wizard.BY_KEY.get(step_key)
     data, meta = wizard.read_draft(current_user, flow.kind, initial=flow.initial())
@@ -53,41 +59,67 @@ def run_step(flow: WizardFlow, step_key: str) -> ResponseReturnValue:
         abort(404)
     back_to_check = request.args.get("return") == "check"
     again = {"return": "check"} if back_to_check else {}
+    action = request.form.get("action")
     form = wizard.form_for(step, kind=flow.kind, formdata=request.form if request.method == "POST" else None)
     wizard.prepare(form, step, data, actor=current_user)
+    asking = None
     if request.method == "GET":
         form.fill(data, meta)
     elif step.is_list and "remove" in request.form:
-        wizard.remove_item(step, data, request.form.get("remove", ""))
-        commit(lambda: wizard.write_draft(current_user, flow.kind, data, meta))
-        return redirect(flow.url(step.key, **again))
+        index = request.form.get("remove", "")
+        if request.form.get("confirmed") != "1":
+            asking = wizard.item_text(step, data, index)     # ask first
+        else:
+            wizard.remove_item(step, data, index)
+            commit(lambda: wizard.write_draft(current_user, flow.kind, data, meta))
+            flash("已删除。", "success")
+            return redirect(flow.url(step.key, **again))
+    elif action == "later" and _nothing_typed():
+        flash("已保存。下次点“继续填写”，会从还没填的地方接着填。", "success")
+        return redirect(url_for(flow.start_endpoint))
     elif form.validate():
         form.apply(data, meta)
+        wizard.mark_answered(meta, step.key)
         commit(lambda: wizard.write_draft(current_user, flow.kind, data, meta))
-        if step.is_list and request.form.get("action") == "add":
+        if action == "later":
+            flash("已保存这一页。下次点“继续填写”，会从还没填的地方接着填。", "success")
+            return redirect(url_for(flow.start_endpoint))
+        if step.is_list and action == "add":
             flash("已添加。可以继续添加，或者点“下一步”。", "success")
             return redirect(flow.url(step.key, **again))
         following = wizard.step_after(flow.kind, data, step.key)
         if back_to_check and not (step.key == "consent" and data.consent and not data.capacity):
             following = None
         return redirect(flow.url(following, **(again if following else {})))
-    keys = [s.key for s in wizard.steps_for(flow.kind, data)]
+    keys = [s.key for s in wizard.numbered(flow.kind)]
     previous = wizard.step_before(flow.kind, data, step.key)
     return form_page(step.template, form, step=step, data=data, meta=meta, flow=flow,
                      number=keys.index(step.key) + 1, total=len(keys) + 1,
                      back=flow.url(previous) if previous else url_for(flow.start_endpoint),
-                     action=flow.url(step.key, **again),
-                     skill_names=wizard.skill_names(data) if step.key == "skills" else {})
+                     action=flow.url(step.key, **again), asking=asking,
+                     remove_index=request.form.get("remove", "") if asking else None,
+                     skill_names=wizard.skill_names(data) if step.key == "skills" else {},
+                     status=200 if asking else None)
 
 
 def check_page(flow: WizardFlow, submit: Any) -> ResponseReturnValue:
     """The check-your-answers page; `submit(data, meta, form)` is the use case, whose result is the
-    response to send (a redirect, or a page such as the claim slip)."""
+    response to send (a redirect, or a page such as the claim slip). It lists every answer still
+    missing at once: those a registration cannot do without (the service refuses them), and those
+    without which nothing will be suggested (a warning beside the button)."""
     data, meta = wizard.read_draft(current_user, flow.kind, initial=flow.initial())
     form = SubmitForm()
+    gaps = wizard.missing(flow.kind, data, meta)
     return run_use_case(form, lambda: submit(data, meta, form), done=lambda response: response,
                         template="members/check.html", rows=wizard.summary(flow.kind, data, meta), flow=flow,
+                        account_name=data.name if flow.kind == "self" else None,
+                        blocking=[g for g in gaps if g.blocking], warnings=[g for g in gaps if not g.blocking],
                         fix_step=None, on_refusal=lambda e: {"fix_step": wizard.FIELD_STEP.get(e.field or "")})
+
+
+def join_pool_answer(meta: dict) -> bool | None:
+    """The pool question's answer in a draft: yes, no, or not answered (None)."""
+    return {"yes": True, "no": False}.get(meta.get("join_pool") or "")
 
 
 @bp.get("/profile/register")
@@ -95,10 +127,18 @@ def check_page(flow: WizardFlow, submit: Any) -> ResponseReturnValue:
 def register_start() -> ResponseReturnValue:
     if services.own_profile(current_user) is not None:
         return redirect(url_for("members.profile"))
-    data, _ = wizard.read_draft(current_user, "self")
-    started = services.load_draft(current_user, "self") is not None
-    return render_template("members/start.html", started=started, first=wizard.steps_for("self", data)[0].key,
-                           flow=SELF)
+    return start_page(SELF)
+
+
+def start_page(flow: WizardFlow) -> ResponseReturnValue:
+    """The start page; once started, the task list of what is done and what is left, and
+    继续填写 leading to the first page not answered yet."""
+    data, meta = wizard.read_draft(current_user, flow.kind, initial=flow.initial())
+    started = services.load_draft(current_user, flow.kind) is not None
+    first = wizard.first_gap(flow.kind, data, meta) if started else wizard.steps_for(flow.kind, data)[0].key
+    return render_template("members/start.html", started=started, resume=flow.url(first), flow=flow,
+                           tasks=wizard.task_list(flow.kind, data, meta) if started else [],
+                           asked={s.key for s in wizard.steps_for(flow.kind, data)})
 
 
 @bp.route("/profile/register/<step>", methods=["GET", "POST"])
@@ -116,12 +156,22 @@ def register_check() -> ResponseReturnValue:
         return redirect(url_for("members.profile"))
 
     def submit(data: ProfileData, meta: dict, form: SubmitForm) -> ResponseReturnValue:
-        services.finish_registration(actor=current_user, data=data, apply_to_county=bool(form.apply_county.data))
-        flash("登记完成，入库申请已提交，请等待县（市、区）老干部局审核。" if form.apply_county.data
-              else "登记完成。谢谢您！", "success")
-        return redirect(url_for("members.profile"))
+        services.finish_registration(actor=current_user, data=data, join_pool=join_pool_answer(meta))
+        return redirect(url_for("members.registered"))
 
     return check_page(SELF, submit)
+
+
+@bp.get("/profile/registered")
+@login_required
+def registered() -> ResponseReturnValue:
+    """The confirmation: registration is done, and what happens next (suggestions, or what they
+    wait for; the pool review and how long it takes)."""
+    member = _own_or_register()
+    return render_template("members/registered.html", member=member,
+                           gaps=wizard.matching_missing(ProfileData.from_member(member)),
+                           county_entry=pool.live_entry(member, PoolLevel.COUNTY),
+                           review_days=current_app.config["POOL_REVIEW_DAYS"])
 
 
 # --- my profile ---------------------------------------------------------------------------------
@@ -140,8 +190,9 @@ def _own_or_register() -> MemberProfile:
 def profile() -> ResponseReturnValue:
     member = _own_or_register()
     meta = {"consent_method": member.consent_method.value if member.consent_method else None}
-    return render_template("members/profile.html", member=member,
-                           rows=wizard.summary("self", ProfileData.from_member(member), meta),
+    data = ProfileData.from_member(member)
+    return render_template("members/profile.html", member=member, gaps=wizard.matching_missing(data),
+                           rows=wizard.summary("profile", data, meta),
                            form=BaseForm(), county_entry=pool.live_entry(member, PoolLevel.COUNTY))
 
 
@@ -151,15 +202,18 @@ def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str,
     data = ProfileData.from_member(member)
     meta = {"phone": member.user.phone,
             "consent_method": member.consent_method.value if member.consent_method else None}
-    if step is None or step.key == "phone" or step not in wizard.steps_for("self", data) or (
+    if step is None or step not in wizard.steps_for("profile", data) or (
             step.key == "consent" and kind != "self"):
         abort(404)
     form = wizard.form_for(step, kind="self", formdata=request.form if request.method == "POST" else None)
     wizard.prepare(form, step, data, actor=current_user)
     removing = request.method == "POST" and step.is_list and "remove" in request.form
+    asking = None
     changed = False
     if request.method == "GET":
         form.fill(data, meta)
+    elif removing and request.form.get("confirmed") != "1":
+        asking = wizard.item_text(step, data, request.form.get("remove", ""))     # ask first
     elif removing:
         wizard.remove_item(step, data, request.form.get("remove", ""))
         changed = True
@@ -167,9 +221,10 @@ def edit_step(member: MemberProfile, step_key: str, *, kind: str, done_url: str,
         form.apply(data, meta)
         changed = True
     context: dict[str, Any] = dict(step=step, data=data, meta=meta, flow=None, number=None, total=None, back=done_url,
-                   action=action_url, skill_names=wizard.skill_names(data))
+                   action=action_url, skill_names=wizard.skill_names(data), asking=asking,
+                   remove_index=request.form.get("remove", "") if asking else None)
     if not changed:
-        return form_page(step.template, form, **context)
+        return form_page(step.template, form, status=200 if asking else None, **context)
 
     def save() -> None:
         if step.key == "consent":
@@ -215,15 +270,16 @@ def profile_apply() -> ResponseReturnValue:
                       done=("入库申请已提交，请等待县（市、区）老干部局审核。", url_for("members.profile")))
 
 
-@bp.post("/profile/entries/<int:entry_id>/withdraw")
+@bp.route("/profile/entries/<int:entry_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def profile_withdraw(entry_id: int) -> ResponseReturnValue:
+    """Leaving a pool asks first: a page that says what leaving means, then the button."""
     entry = services.own_entry(current_user, entry_id) or abort(404)
     form = ReasonForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("members.profile"))
-    return run_action(lambda: pool.withdraw(actor=current_user, entry=entry, note=form.note.data or "本人申请退出"),
-                      done=(f"您已退出{entry.level.label}人才库。", url_for("members.profile")))
+    return run_use_case(form, lambda: pool.withdraw(actor=current_user, entry=entry,
+                                                    note=form.note.data or "本人申请退出"),
+                        done=(f"您已退出{entry.level.label}人才库。", url_for("members.profile")),
+                        template="members/withdraw.html", entry=entry)
 
 
 # --- my data ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from app.members.models import (
     Skill,
     availability_text,
 )
-from app.members.profile import ProfileData
+from app.members.profile import ProfileData, matching_gaps, registration_gaps
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.gazetteer import ancestors
 
@@ -37,7 +37,9 @@ class Step:
     summary_label: str
     summary: Callable[[ProfileData, dict], str]
     template: str = "members/step.html"
-    kinds: tuple[str, ...] = ("self", "proxy")
+    # Where the page is asked: "self" registration, "proxy" registration, "profile" (my profile and
+    # a member's record: read back and changed one answer at a time).
+    kinds: tuple[str, ...] = ("self", "proxy", "profile")
     needs_consent: bool = False
     is_list: bool = False
     hint: str = ""
@@ -81,11 +83,16 @@ def _consent_text(data: ProfileData, meta: dict) -> str:
     return "同意" + (f"（{ConsentMethod(method).label}）" if method else "")
 
 
+def _pool_text(data: ProfileData, meta: dict) -> str:
+    return {"yes": "申请加入（老干部局审核）", "no": "暂不加入"}.get(meta.get("join_pool") or "", "")
+
+
 STEPS: list[Step] = [
     Step("phone", "老同志的手机号码", f.PhoneStepForm, "手机号码",
          lambda d, m: m.get("phone") or "没有手机", kinds=("proxy",),
          hint="有手机号的话，老同志以后可以用它自己登录。没有可以不填。"),
-    Step("name", "姓名", f.NameForm, "姓名", lambda d, m: d.name),
+    # Self-registration never asks the name: the account has it.
+    Step("name", "姓名", f.NameForm, "姓名", lambda d, m: d.name, kinds=("proxy", "profile")),
     Step("gender", "性别", f.GenderForm, "性别", lambda d, m: d.gender.label if d.gender else ""),
     Step("birth_year", "哪一年出生？", f.BirthYearForm, "出生年份",
          lambda d, m: f"{d.birth_year} 年" if d.birth_year else ""),
@@ -113,6 +120,8 @@ STEPS: list[Step] = [
     Step("skills", "有哪些专长？", f.SkillForm, "专长", _skills_text,
          template="members/step_skills.html", is_list=True,
          hint="一项一项地添加。填得越准，推荐的服务越合适。"),
+    Step("pool", "要不要加入本县（市、区）银发人才库？", f.PoolForm, "银发人才库", _pool_text,
+         template="members/step_pool.html", kinds=("self", "proxy")),
 ]
 BY_KEY = {s.key: s for s in STEPS}
 # Where a service's complaint about a field is answered.
@@ -121,11 +130,18 @@ FIELD_STEP = {"phone": "phone", "name": "name", "gender": "gender", "birth_year"
               "consent": "consent", "consent_method": "consent", "capacity": "capacity",
               "max_hours_week": "limits", "radius_km": "radius", "availability": "availability",
               "end": "unavailable", "start": "unavailable", "skill": "skills", "level": "skills",
-              "years": "skills", "certificate": "skills"}
+              "years": "skills", "certificate": "skills", "join_pool": "pool"}
 
 
 def steps_for(kind: str, data: ProfileData) -> list[Step]:
+    """The pages this registration asks, in order (the capacity page only after consent)."""
     return [s for s in STEPS if kind in s.kinds and (data.consent or not s.needs_consent)]
+
+
+def numbered(kind: str) -> list[Step]:
+    """Every page a registration of this kind may ask: the step count, which never changes under
+    the user (a page skipped for an answer keeps its number)."""
+    return [s for s in STEPS if kind in s.kinds]
 
 
 def step_after(kind: str, data: ProfileData, key: str) -> str | None:
@@ -144,8 +160,75 @@ def step_before(kind: str, data: ProfileData, key: str) -> str | None:
     return keys[i - 1] if i > 0 else None
 
 
+def mark_answered(meta: dict, key: str) -> None:
+    """Note that a page was answered (saved with 下一步, 先保存 or an item added)."""
+    answered = meta.setdefault("answered", [])
+    if key not in answered:
+        answered.append(key)
+
+
+def first_gap(kind: str, data: ProfileData, meta: dict) -> str | None:
+    """Where resuming lands: the first page not answered yet; None when all are (the check page)."""
+    answered = set(meta.get("answered", []))
+    return next((s.key for s in steps_for(kind, data) if s.key not in answered), None)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One line of the task list on the start page."""
+
+    step: Step
+    number: int
+    state: str          # "done", "todo" or "skipped"
+
+    @property
+    def label(self) -> str:
+        return {"done": "已填", "todo": "未填", "skipped": "不用填"}[self.state]
+
+
+def task_list(kind: str, data: ProfileData, meta: dict) -> list[TaskRow]:
+    """Each page of the registration with what is done and what is left."""
+    asked = {s.key for s in steps_for(kind, data)}
+    answered = set(meta.get("answered", []))
+
+    def state(step: Step) -> str:
+        if step.key in asked:
+            return "done" if step.key in answered else "todo"
+        return "skipped" if "consent" in answered else "todo"   # asked only after consent
+
+    return [TaskRow(s, n, state(s)) for n, s in enumerate(numbered(kind), start=1)]
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An answer the check page asks for: the page that asks it, and whether registering needs it
+    (refused without) or only matching (warned: no suggestions without it)."""
+
+    step: Step
+    label: str
+    blocking: bool
+
+
+def matching_missing(data: ProfileData) -> list[tuple[str, str]]:
+    """What a registered member still lacks for matching: (the page that asks it, its name)."""
+    return [(FIELD_STEP[g.field], g.label) for g in matching_gaps(data)]
+
+
+def missing(kind: str, data: ProfileData, meta: dict) -> list[Missing]:
+    """Every answer still missing, in the order of the pages: what registering cannot do without
+    (and the pool question), then what matching needs."""
+    found = [Missing(BY_KEY[FIELD_STEP[g.field]], g.label, True) for g in registration_gaps(data)]
+    if not meta.get("join_pool"):
+        found.append(Missing(BY_KEY["pool"], "是否加入银发人才库", True))
+    found += [Missing(BY_KEY[FIELD_STEP[g.field]], g.label, False) for g in matching_gaps(data)]
+    order = [s.key for s in STEPS]
+    return sorted(found, key=lambda m: order.index(m.step.key))
+
+
 def form_for(step: Step, *, kind: str, formdata=None):
-    form_cls = f.ProxyConsentForm if (step.key == "consent" and kind == "proxy") else step.form
+    form_cls = step.form
+    if kind == "proxy":
+        form_cls = {"consent": f.ProxyConsentForm, "pool": f.ProxyPoolForm}.get(step.key, step.form)
     return form_cls(formdata=formdata)
 
 
@@ -163,6 +246,7 @@ def prepare(form, step: Step, data: ProfileData, *, actor) -> None:
 
 
 def summary(kind: str, data: ProfileData, meta: dict) -> list[tuple[Step, str]]:
+    """Each answer as it reads back: on the check page, or ("profile") on a member's profile."""
     return [(s, s.summary(data, meta)) for s in steps_for(kind, data)]
 
 
@@ -193,6 +277,17 @@ def remove_item(step: Step, data: ProfileData, index: str) -> None:
     items: list = data.unavailable if step.key == "unavailable" else data.skills
     if index.isdigit() and int(index) < len(items):
         items.pop(int(index))
+
+
+def item_text(step: Step, data: ProfileData, index: str) -> str | None:
+    """How one item of a list page reads, for the question before it is deleted (None: no such item)."""
+    items: list = data.unavailable if step.key == "unavailable" else data.skills
+    if not index.isdigit() or int(index) >= len(items):
+        return None
+    item = items[int(index)]
+    if step.key == "unavailable":
+        return f"{item.start:%Y年%m月%d日}至{item.end:%Y年%m月%d日}"
+    return f"专长“{skill_names(data).get(item.skill_id, '')}（{SKILL_LEVELS[item.level]}）”"
 
 
 def skill_names(data: ProfileData) -> dict[int, str]:

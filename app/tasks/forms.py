@@ -101,6 +101,15 @@ class InviteForm(BaseForm):
         description="例如：这次咨询在社区二楼，有电梯，大约两个小时。")
 
 
+class PhoneAnswerForm(BaseForm):
+    """The answer a member without a phone account gave on the phone, recorded by an organizer."""
+
+    accept = RadioField("老同志怎么回复的？", choices=options([("1", "去"), ("0", "这次不去")], None),
+                        validators=[required("请选择老同志的回复")])
+    note = StringField("怎么问到的（选填）", filters=[strip], validators=[length(200, "说明"), PlainText("说明")],
+                       description="例如：电话问了本人；支部书记转告。会记入操作记录。")
+
+
 class CancelForm(BaseForm):
     reason = TextAreaField("取消的原因（参加的老同志会看到）", filters=[strip], validators=[
         required("请写明取消的原因"), length(500, "原因"), PlainText("原因", multiline=True)])

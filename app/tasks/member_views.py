@@ -10,10 +10,12 @@ from flask_login import current_user, login_required
 from app import access
 from app.forms import BaseForm
 from app.matching import near_me
+from app.members import wizard
 from app.members.models import MemberProfile
+from app.members.profile import ProfileData
 from app.members.services import own_profile
 from app.proofs import services as proofs
-from app.tasks import ledger, mine, services
+from app.tasks import ledger, mine, queries, services
 from app.tasks.forms import ApplyForm
 from app.tasks.models import Assignment, AssignmentStatus, Task
 from app.web import file_response, run_action, run_use_case
@@ -34,8 +36,21 @@ def tasks() -> ResponseReturnValue:
         return redirect(url_for("members.register_start"))
     lists = mine.my_assignments(member)
     near = near_me.tasks_near(member) if member.is_matchable else []
+    # An empty list says why: what the profile lacks, what is around, and the near misses.
+    around = near_me.nearby(member) if member.is_matchable and not near else []
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=ledger.member_hours(member.id), form=BaseForm(),
+                           describe=services.describe_schedule, around=around,
+                           near_misses=[n for n in around if n.near_miss][:5],
+                           gaps=wizard.matching_missing(ProfileData.from_member(member)) if not near else [])
+
+
+@bp.get("/tasks/nearby")
+@login_required
+def nearby() -> ResponseReturnValue:
+    """看看附近所有的服务: every open task around the member, each with what keeps it off their list."""
+    member = me()
+    return render_template("my/nearby.html", member=member, around=near_me.nearby(member),
                            describe=services.describe_schedule)
 
 
@@ -52,8 +67,11 @@ def _task_context(task: Task, member: MemberProfile, assignment: Assignment | No
     reasons = None
     if assignment is None:
         reasons = near_me.why_not(task, member) or near_me.reasons_for(task, member)
+    accepted = assignment is not None and assignment.status is AssignmentStatus.ACCEPTED
     return dict(task=task, assignment=assignment, reasons=reasons, schedule=services.describe_schedule(task),
-                AssignmentStatus=AssignmentStatus, distance=near_me.distance_between(task, member))
+                AssignmentStatus=AssignmentStatus, distance=near_me.distance_between(task, member),
+                sessions=mine.upcoming_sessions(task) if accepted else [],
+                contacts=queries.organizers_of({task.organization_id}).get(task.organization_id, []) if accepted else [])
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -90,7 +108,7 @@ def respond(task_id: int) -> ResponseReturnValue:
         if not accept:
             message = "已婉拒。这项服务不会再邀请您。"
         elif result.status is AssignmentStatus.ACCEPTED:
-            message = "谢谢您！已确认参加，到时请按时前往。"
+            message = "谢谢您！已确认参加。时间、地点和有事找谁，都在下面。"
         else:
             message = "人已经满了，已为您排在候补，有空位会马上通知您。"
         return message, url_for("my.task", task_id=task_id)
@@ -128,5 +146,15 @@ def proof() -> ResponseReturnValue:
 @bp.get("/tasks.ics")
 @login_required
 def calendar() -> ResponseReturnValue:
-    """The member's accepted sessions, as an iCalendar file to add to a phone's calendar."""
+    """The member's accepted sessions to come, as a calendar file a phone adds (reminders included)."""
     return file_response(mine.calendar(me()), kind="ics", filename="yinhui-my-tasks.ics")
+
+
+@bp.get("/tasks/<int:task_id>/calendar.ics")
+@login_required
+def task_calendar(task_id: int) -> ResponseReturnValue:
+    """One accepted task's sessions to come: 加到手机日历（提前一天提醒）."""
+    member, assignment = _own_assignment(task_id)
+    if assignment.status is not AssignmentStatus.ACCEPTED:
+        abort(404)
+    return file_response(mine.calendar(member, task_id=task_id), kind="ics", filename=f"yinhui-task-{task_id}.ics")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Alarm, Calendar, Event
 from sqlalchemy import func, select
 
 from app.clock import local_now, to_instant, utcnow
@@ -52,18 +52,24 @@ def assignment(member: MemberProfile, task_id: int) -> Assignment | None:
                                                       Assignment.member_id == member.id))
 
 
-def calendar(member: MemberProfile) -> bytes:
-    """The member's accepted sessions from 90 days back, as iCalendar (RFC 5545)."""
-    rows = db.session.execute(select(TaskSession, Task).join(Task).join(Assignment, Assignment.task_id == Task.id).where(
+REMINDER = timedelta(days=1)     # the calendar reminds a member this long before each session
+
+
+def calendar(member: MemberProfile, *, task_id: int | None = None) -> bytes:
+    """The member's accepted sessions still to come (of one task, or all), as iCalendar (RFC 5545),
+    each with a reminder the day before (VALARM): what 加到手机日历 hands to the phone."""
+    stmt = select(TaskSession, Task).join(Task).join(Assignment, Assignment.task_id == Task.id).where(
         Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED, ~TaskSession.cancelled,
         Task.status.in_([TaskStatus.OPEN, TaskStatus.FILLED, TaskStatus.CLOSED]),
-        TaskSession.ends_at > local_now() - timedelta(days=90)).order_by(TaskSession.starts_at)).all()
+        TaskSession.starts_at > local_now())
+    if task_id is not None:
+        stmt = stmt.where(Task.id == task_id)
     cal = Calendar()
     cal.add("prodid", "-//Yinhui//银晖 志愿服务//ZH")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", "银晖志愿服务")
     stamp = utcnow()
-    for session, task in rows:
+    for session, task in db.session.execute(stmt.order_by(TaskSession.starts_at)).all():
         event = Event()
         event.add("uid", f"task-session-{session.id}@yinhui")
         event.add("dtstamp", stamp)
@@ -72,5 +78,16 @@ def calendar(member: MemberProfile) -> bytes:
         event.add("summary", f"志愿服务：{task.title}")
         event.add("location", task.address or "线上或电话")
         event.add("description", f"{task.organization.name}。{task.description}"[:1000])
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("trigger", -REMINDER)
+        alarm.add("description", f"明天：{task.title}")
+        event.add_component(alarm)
         cal.add_component(event)
     return cal.to_ical()
+
+
+def upcoming_sessions(task: Task) -> list[TaskSession]:
+    """A task's sessions still to come, not cancelled, in order: what the accepted page lists."""
+    now = local_now()
+    return sorted((s for s in task.sessions if not s.cancelled and s.ends_at > now), key=lambda s: s.starts_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from app import access
-from app.accounts.models import User
+from app.accounts.models import Role, RoleGrant, User
 from app.extensions import db
 from app.members.models import MemberProfile, profile_alone
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
@@ -41,3 +41,28 @@ def record_on(task: Task, record_id: int) -> ServiceRecord | None:
     if record is None or record.corrects_id is not None or record.session.task_id != task.id:
         return None
     return record
+
+
+def records_of(session: TaskSession) -> list[ServiceRecord]:
+    return list(db.session.scalars(select(ServiceRecord).where(ServiceRecord.session_id == session.id)))
+
+
+def waiting_calls(actor: User) -> list[Assignment]:
+    """Invitations waiting for members who cannot sign in, whose answers the actor may record on
+    their behalf (access.answerable_for), oldest first."""
+    return list(db.session.scalars(
+        select(Assignment).join(Task, Task.id == Assignment.task_id)
+        .join(MemberProfile, MemberProfile.id == Assignment.member_id).join(User, User.id == MemberProfile.id)
+        .where(access.answerable_for(actor)).order_by(Assignment.id)))
+
+
+def organizers_of(org_ids: set[int]) -> dict[int, list[User]]:
+    """Who to call at each organization (a member's branch, a task's organization): its organizers."""
+    found: dict[int, list[User]] = {}
+    rows = db.session.execute(select(RoleGrant.organization_id, User).join(User, User.id == RoleGrant.user_id).where(
+        RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id.in_(sorted(org_ids) or [-1]), User.active)
+        .order_by(User.id))
+    for org_id, user in rows:
+        if org_id is not None:
+            found.setdefault(org_id, []).append(user)
+    return found

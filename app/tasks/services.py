@@ -8,7 +8,7 @@ so accepted never exceeds headcount however many members answer at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, time
 
 from sqlalchemy import func, select
@@ -333,8 +333,11 @@ def _assignment(task: Task, member: MemberProfile) -> Assignment | None:
                                                       Assignment.member_id == member.id))
 
 
-def invite(*, actor: User, task: Task, members: list[MemberProfile], message: str = "") -> list[Assignment]:
-    """Invite members the matching suggested. Each must still pass every hard filter."""
+def invite(*, actor: User, task: Task, members: list[MemberProfile], message: str = "",
+           anyway: Collection[int] = ()) -> list[Assignment]:
+    """Invite members the matching suggested. Each must still pass every hard filter, except that
+    the members in `anyway` (仍然邀请, ticked among the near misses) may fail one that only says
+    what they usually do (their usual times, how far they go); the invitation tells them so."""
     if not access.may_invite(actor, task):
         raise PermissionDenied("只有发布这项需求的组织可以办理")
     if task.status is not TaskStatus.OPEN:
@@ -346,12 +349,15 @@ def invite(*, actor: User, task: Task, members: list[MemberProfile], message: st
         raise Invalid("邀请的话最多 500 个字", field="message")
     invited = []
     for member in members:
+        reasons = near_me.reasons_for(task, member)
         problem = near_me.why_not(task, member)
         if problem:
-            raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
+            miss = near_me.invitable_anyway(task, member) if member.id in anyway else None
+            if miss is None:
+                raise Invalid(f"不能邀请{member.user.name}：{problem}", field="members")
+            reasons = f"{miss.fact}，组织者仍然想请您 · {reasons}"
         a = Assignment(member_id=member.id, origin="invited", status=AssignmentStatus.INVITED,
-                       message=(message or "").strip(), invited_by_id=actor.id,
-                       reasons=near_me.reasons_for(task, member))
+                       message=(message or "").strip(), invited_by_id=actor.id, reasons=reasons)
         a.member = member
         task.assignments.append(a)
         invited.append(a)
@@ -360,14 +366,18 @@ def invite(*, actor: User, task: Task, members: list[MemberProfile], message: st
                     (f"\n地点：{task.address}" if task.address else "") + "\n去不去由您决定，不方便可以直接婉拒。",
                link=path_for("my.task", task_id=task.id))
     db.session.flush()
-    record_audit(actor, "task.invite", task, detail={"members": [m.id for m in members]})
+    record_audit(actor, "task.invite", task, detail={"members": [m.id for m in members],
+                                                     "anyway": sorted(set(anyway) & {m.id for m in members})})
     return invited
 
 
-def invite_by_id(*, actor: User, task: Task, member_ids: list[int], message: str = "") -> list[Assignment]:
-    """invite() as the candidates page sends it: the members ticked, by id."""
-    members = list(db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(member_ids or [-1]))))
-    return invite(actor=actor, task=task, members=members, message=message)
+def invite_by_id(*, actor: User, task: Task, member_ids: list[int], message: str = "",
+                 anyway_ids: Collection[int] = ()) -> list[Assignment]:
+    """invite() as the candidates page sends it: the members ticked, by id (and those ticked
+    仍然邀请 among the near misses)."""
+    ids = list(member_ids) + [i for i in anyway_ids if i not in member_ids]
+    members = list(db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids or [-1]))))
+    return invite(actor=actor, task=task, members=members, message=message, anyway=set(anyway_ids))
 
 
 def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment:
@@ -407,6 +417,29 @@ def respond(*, member: MemberProfile, assignment: Assignment, accept: bool) -> A
     db.session.refresh(assignment)
     if not access.may_answer(member.user, assignment):
         raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
+    return _answer(task, assignment, member, accept)
+
+
+def record_answer_for(*, actor: User, assignment: Assignment, accept: bool, note: str = "") -> Assignment:
+    """An organizer records the answer a member without a phone account gave on the phone (or in
+    person): as if the member had answered, and audited with who recorded it and how."""
+    task = lock_task(assignment.task_id)
+    db.session.refresh(assignment)
+    if assignment.status is not AssignmentStatus.INVITED:
+        raise Conflict(f"这个邀请已经是“{assignment.status.label}”了")
+    if not access.may_answer_for(actor, assignment):
+        raise PermissionDenied("只能为自己组织或支部里不用手机的老同志记下回复")
+    note = (note or "").strip()
+    if len(note) > 200:
+        raise Invalid("说明最多 200 个字", field="note")
+    _answer(task, assignment, assignment.member, accept)
+    record_audit(actor, "task.answer_for", assignment, detail={"accept": accept, "note": note,
+                                                              "member_id": assignment.member_id})
+    return assignment
+
+
+def _answer(task: Task, assignment: Assignment, member: MemberProfile, accept: bool) -> Assignment:
+    """An invitation answered: declined, or accepted into a place (or onto the waitlist)."""
     assignment.responded_at = utcnow()
     if not accept:
         assignment.status = AssignmentStatus.DECLINED

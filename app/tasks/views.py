@@ -10,11 +10,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app import access
+from app.accounts.phone import mask_phone
 from app.attendance.services import attendances
 from app.clock import local_now
 from app.extensions import db
 from app.forms import BaseForm, options
 from app.matching import search
+from app.matching.near_candidates import near_candidates
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
 from app.organizations.services import organizations_for
@@ -25,12 +27,13 @@ from app.tasks.forms import (
     CorrectionForm,
     InviteForm,
     NeedsForm,
+    PhoneAnswerForm,
     PlaceForm,
     TaskSkillForm,
     TimeForm,
     attendance_form,
 )
-from app.tasks.models import AssignmentStatus, ScheduleKind, Task, TaskCategory, TaskMode, TaskStatus
+from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, Task, TaskCategory, TaskMode, TaskStatus
 from app.web import run_action, run_use_case
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -54,7 +57,8 @@ def index() -> ResponseReturnValue:
     chosen = TaskStatus(status) if status in {s.value for s in TaskStatus} else None
     page = db.paginate(queries.tasks_of(current_user, status=chosen), page=request.args.get("page", 1, type=int),
                        per_page=20, error_out=False)
-    return render_template("tasks/index.html", page=page, status=status, statuses=list(TaskStatus))
+    return render_template("tasks/index.html", page=page, status=status, statuses=list(TaskStatus),
+                           calls=len(queries.waiting_calls(current_user)))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -200,10 +204,13 @@ def cancel(task_id: int) -> ResponseReturnValue:
 
 
 def _candidates(task: Task) -> dict[str, Any]:
-    """The candidates page's list: the best members for an open task, each with its reasons."""
+    """The candidates page's list: the best members for an open task, each with its reasons; when
+    it has fewer than the places left, the near misses apart, grouped by the one fact against them."""
     suggestions = search.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
+    free = task.headcount - task.accepted_count
+    short = task.status is TaskStatus.OPEN and len(suggestions) < free
     return {"suggestions": suggestions, "members": queries.members_by_id([s.member_id for s in suggestions]),
-            "free": task.headcount - task.accepted_count}
+            "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions}) if short else []}
 
 
 @bp.get("/<int:task_id>/candidates")
@@ -219,11 +226,65 @@ def invite(task_id: int) -> ResponseReturnValue:
     task = my_task(task_id)
     form = InviteForm()
     ids = [int(v) for v in request.form.getlist("member") if v.isdigit()]
+    anyway = [int(v) for v in request.form.getlist("anyway") if v.isdigit()]
     return run_use_case(
-        form, lambda: services.invite_by_id(actor=current_user, task=task, member_ids=ids,
+        form, lambda: services.invite_by_id(actor=current_user, task=task, member_ids=ids, anyway_ids=anyway,
                                             message=form.message.data or ""),
-        done=lambda invited: (f"已邀请 {len(invited)} 位老同志，他们回复后会通知您。", url_for("tasks.detail", task_id=task.id)),
-        template="tasks/candidates.html", task=task, chosen=set(ids), **_candidates(task))
+        done=lambda invited: _invited(invited, task),
+        template="tasks/candidates.html", task=task, chosen=set(ids) | set(anyway), **_candidates(task))
+
+
+def _invited(invited: list[Assignment], task: Task) -> tuple[str, str]:
+    """What an invitation's organizer is told: the members who cannot sign in hear of it only on
+    the phone, so they are named with where to record their answer."""
+    offline = [a.member.user.name for a in invited if not a.member.user.can_log_in]
+    message = f"已邀请 {len(invited)} 位老同志，"
+    if offline:
+        message += (f"其中{'、'.join(offline)}不用手机，收不到邀请：请打电话问，再在“等您打电话”里记下回复；"
+                    "其他人回复后会通知您。" if len(offline) < len(invited) else
+                    f"{'、'.join(offline)}不用手机，收不到邀请：请打电话问，再在“等您打电话”里记下回复。")
+    else:
+        message += "他们回复后会通知您。"
+    return message, url_for("tasks.detail", task_id=task.id)
+
+
+@bp.get("/calls")
+@access.requires(access.may_organize)
+def calls() -> ResponseReturnValue:
+    """等您打电话: invitations to members who cannot sign in, with whom to call."""
+    waiting = queries.waiting_calls(current_user)
+    return render_template("tasks/calls.html", waiting=waiting, contacts=_contacts(waiting))
+
+
+def _contacts(assignments: list[Assignment]) -> dict[int, list[tuple[str, str]]]:
+    """For each member, who to call and the number: their own (when the actor may see it) and
+    their branch secretaries'."""
+    secretaries = queries.organizers_of({a.member.branch_id for a in assignments if a.member.branch_id})
+    found: dict[int, list[tuple[str, str]]] = {}
+    for a in assignments:
+        m = a.member
+        rows = []
+        if m.user.phone:
+            rows.append(("本人", m.user.phone if access.sees_phone(current_user, m) else mask_phone(m.user.phone)))
+        for user in secretaries.get(m.branch_id or -1, []):
+            rows.append((f"{m.branch.name if m.branch else ''}书记 {user.name}", user.phone or ""))
+        found[m.id] = rows
+    return found
+
+
+@bp.route("/calls/<int:assignment_id>", methods=["GET", "POST"])
+@access.requires(access.may_organize)
+def call_answer(assignment_id: int) -> ResponseReturnValue:
+    """Record the answer a member without a phone account gave on the phone."""
+    assignment = db.session.get(Assignment, assignment_id)
+    access.check_or_404(assignment is not None and access.may_answer_for(current_user, assignment))
+    assert assignment is not None
+    form = PhoneAnswerForm()
+    name = assignment.member.user.name
+    return run_use_case(form, lambda: services.record_answer_for(
+        actor=current_user, assignment=assignment, accept=form.accept.data == "1", note=form.note.data or ""),
+        done=(f"已记下：{name}" + ("去。" if form.accept.data == "1" else "这次不去。"), url_for("tasks.calls")),
+        template="tasks/call_answer.html", assignment=assignment, contacts=_contacts([assignment]))
 
 
 @bp.post("/<int:task_id>/applications/<int:assignment_id>")

@@ -268,6 +268,21 @@ class VenueRules:
         return free
 
 
+    def nearest_free(self, wanted: Slot, taken: Sequence[Slot], *, limit: int = 3,
+                     step: timedelta = timedelta(minutes=15)) -> list[Slot]:
+        """Slots as long as `wanted`, on its day, that the venue allows and nobody holds: the
+        `limit` starting nearest to it (on the quarter hour), in the order of the day."""
+        length = wanted.end - wanted.start
+        found = []
+        for period in self.free_periods(wanted.start.date(), taken):
+            start = period.start
+            while start + length <= period.end:
+                found.append(Slot(start, start + length))
+                start += step
+        found.sort(key=lambda s: (abs(s.start - wanted.start), s.start))
+        return sorted(found[:limit])
+
+
 T = TypeVar("T")
 
 

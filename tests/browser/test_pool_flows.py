@@ -44,9 +44,7 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     submit(page, page.get_by_role("link", name="开始登记"))
     submit(page, page.get_by_role("link", name="开始", exact=True))
 
-    expect(page.get_by_role("heading", name="姓名")).to_be_visible()
-    expect(page.get_by_label("姓名")).to_have_value("马秀珍")   # taken from the account
-    next_step(page)
+    expect(page.get_by_role("heading", name="性别")).to_be_visible()   # the name is the account's: not asked
     page.get_by_label("女").check()
     next_step(page)
     page.get_by_label("出生年份").fill("1956")
@@ -77,6 +75,8 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     submit(page, page.get_by_role("button", name="添加这项专长"))
     expect(page.get_by_text("健康咨询（精通）")).to_be_visible()
     next_step(page)
+    page.get_by_label(re.compile("^加入。")).check()
+    next_step(page)
 
     expect(page.get_by_role("heading", name="核对一下您的信息")).to_be_visible()
     for text in ("马秀珍", "1956 年", "管城回族区", "周二上午", "健康咨询（精通）", "晚上不方便"):
@@ -86,10 +86,9 @@ def test_self_registration_wizard_on_a_phone(phone_page):
     next_step(page)
     expect(page).to_have_url(re.compile("check"))
     expect(page.get_by_text("1955 年")).to_be_visible()
-    page.get_by_label("同时申请加入").check()
     submit(page, page.get_by_role("button", name="确认提交"))
-    expect(page.get_by_role("heading", name="我的资料")).to_be_visible()
-    expect(page.get_by_text("待审核")).to_be_visible()
+    expect(page.get_by_role("heading", name="登记完成")).to_be_visible()
+    expect(page.get_by_text(re.compile("入库申请已交给.*个工作日内审核完"))).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
@@ -119,7 +118,10 @@ def test_proxy_registration_and_the_later_claim(browser, live_server, page):
     page.get_by_label("专长").select_option(label="矛盾纠纷调解")
     page.get_by_label("熟练").check()
     next_step(page)
-    submit(page, page.get_by_role("button", name="确认登记"))
+    page.get_by_label("暂不加入").check()
+    next_step(page)
+    expect(page.get_by_text("没有这些，就不会给老同志推荐志愿服务")).to_be_visible()   # no free time ticked
+    submit(page, page.get_by_role("button", name="先登记，以后再补"))
     code = page.locator(".slip .code strong").inner_text()
     assert re.fullmatch(r"\d+-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
 

@@ -6,8 +6,7 @@ from sqlalchemy import select
 from app.members.models import MemberProfile, PoolEntry, ProfileDraft
 from tests.conftest import PASSWORD, csrf_token
 
-ANSWERS = [
-    ("name", {"name": "王建华"}),
+ANSWERS = [   # self-registration: the name comes from the account
     ("gender", {"gender": "male"}),
     ("birth_year", {"birth_year": "1952"}),
     ("home", {"address": "郑州市管城回族区东大街12号"}),
@@ -27,7 +26,7 @@ def answer(client, step, values):
 
 
 def test_the_wizard_asks_one_question_per_page_and_registers(client, db, login, create_user, skill_ids):
-    user = create_user()
+    user = create_user(name="王建华")
     login(user)
     for step, values in ANSWERS:
         response = answer(client, step, values)
@@ -37,13 +36,18 @@ def test_the_wizard_asks_one_question_per_page_and_registers(client, db, login, 
         "csrf_token": csrf_token(client, "/profile/register/skills")})
     assert response.headers["Location"].endswith("/profile/register/skills")
     response = client.post("/profile/register/skills", data={"action": "next", "csrf_token": csrf_token(client, "/profile/register/skills")})
+    assert response.headers["Location"].endswith("/profile/register/pool")
+    response = answer(client, "pool", {"join_pool": "yes"})
     assert response.headers["Location"].endswith("/profile/register/check")
     check = client.get("/profile/register/check").get_data(as_text=True)
-    for text in ("王建华", "1952 年", "管城回族区", "课业辅导（精通）", "周二上午", "6 小时", "更改"):
+    for text in ("王建华", "1952 年", "管城回族区", "课业辅导（精通）", "周二上午", "6 小时", "更改", "申请加入"):
         assert text in check, text
-    response = client.post("/profile/register/check", data={"apply_county": "y",
-                                                             "csrf_token": csrf_token(client, "/profile/register/check")})
-    assert response.status_code == 302
+    assert "项没填" not in check
+    response = client.post("/profile/register/check", data={"csrf_token": csrf_token(client, "/profile/register/check")})
+    assert response.headers["Location"].endswith("/profile/registered")
+    done = client.get("/profile/registered").get_data(as_text=True)
+    assert "登记完成" in done and "个工作日内审核" in done and "看看附近的志愿服务" in done
+    assert "您还没有加入" not in done
     member = db.session.get(MemberProfile, user.id)
     assert member.region_code == "410104" and member.birth_year == 1952 and member.max_hours_week == 6
     assert member.skills[0].certificate == "高级教师证"
@@ -54,7 +58,7 @@ def test_the_wizard_asks_one_question_per_page_and_registers(client, db, login, 
 def test_answers_survive_the_session_ending(app, client, db, login, create_user):
     user = create_user()
     login(user)
-    answer(client, "name", {"name": "王建华"})
+    answer(client, "gender", {"gender": "male"})
     answer(client, "birth_year", {"birth_year": "1950"})
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
     other_device = app.test_client()
@@ -82,8 +86,8 @@ def test_without_consent_the_capacity_page_is_skipped(client, db, login, create_
 
 def test_changing_an_answer_from_the_check_page_returns_there(client, login, create_user):
     login(create_user())
-    response = client.post("/profile/register/name?return=check",
-                           data={"name": "王建国", "csrf_token": csrf_token(client, "/profile/register/name")})
+    response = client.post("/profile/register/gender?return=check",
+                           data={"gender": "female", "csrf_token": csrf_token(client, "/profile/register/gender")})
     assert response.headers["Location"].endswith("/profile/register/check")
 
 
@@ -91,6 +95,7 @@ def test_an_unknown_step_is_404(client, login, create_user):
     login(create_user())
     assert client.get("/profile/register/nonsense").status_code == 404
     assert client.get("/profile/register/phone").status_code == 404  # proxy only
+    assert client.get("/profile/register/name").status_code == 404   # the account has it
 
 
 def test_editing_one_answer_of_a_profile(client, db, login, create_member):
@@ -100,7 +105,12 @@ def test_editing_one_answer_of_a_profile(client, db, login, create_member):
     assert response.status_code == 302
     db.session.refresh(member)
     assert member.service_radius_km == 20
-    remove = client.post("/profile/edit/skills", data={"remove": "0", "csrf_token": csrf_token(client, "/profile")})
+    asked = client.post("/profile/edit/skills", data={"remove": "0", "csrf_token": csrf_token(client, "/profile")})
+    assert asked.status_code == 200 and "确定要删除专长“法律咨询（精通）”吗？" in asked.get_data(as_text=True)
+    db.session.refresh(member)
+    assert len(member.skills) == 1          # asked first: nothing deleted yet
+    remove = client.post("/profile/edit/skills", data={"remove": "0", "confirmed": "1",
+                                                       "csrf_token": csrf_token(client, "/profile")})
     assert remove.status_code == 302
     db.session.refresh(member)
     assert member.skills == []
@@ -139,13 +149,14 @@ def test_deleting_through_the_page_needs_the_confirmation(client, db, login, cre
 
 def test_proxy_wizard_then_claim(app, client, db, login, create_admin, skill_ids):
     login(create_admin("410104"))
-    steps = [("phone", {"phone": "139 8888 7777"})] + ANSWERS[:6] + [
-        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[7:]
+    steps = [("phone", {"phone": "139 8888 7777"}), ("name", {"name": "王建华"})] + ANSWERS[:5] + [
+        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[6:]
     for step, values in steps:
         response = client.post(f"/pool/proxy/{step}", data={**values, "csrf_token": csrf_token(client, f"/pool/proxy/{step}")})
         assert response.status_code == 302, (step, response.get_data(as_text=True)[-1500:])
     client.post("/pool/proxy/skills", data={"skill": str(skill_ids["法律咨询"]), "level": "2", "action": "next",
                                             "csrf_token": csrf_token(client, "/pool/proxy/skills")})
+    client.post("/pool/proxy/pool", data={"join_pool": "no", "csrf_token": csrf_token(client, "/pool/proxy/pool")})
     slip = client.post("/pool/proxy/check", data={"csrf_token": csrf_token(client, "/pool/proxy/check")})
     html = slip.get_data(as_text=True)
     assert slip.status_code == 200 and "认领码" in html

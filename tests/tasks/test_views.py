@@ -105,6 +105,8 @@ def test_candidates_invite_accept_confirm_and_prove(app, client, db, login, crea
     ics = Calendar.from_ical(member_client.get("/my/tasks.ics").data)
     events = [c for c in ics.walk("VEVENT")]
     assert len(events) == 1 and str(events[0]["summary"]) == f"志愿服务：{task.title}"
+    accepted = member_client.get(f"/my/tasks/{task.id}").get_data(as_text=True)
+    assert "接下来" in accepted and "加到手机日历（提前一天提醒）" in accepted and ".ics<" not in accepted
 
     session = task.sessions[0]
     session.starts_at, session.ends_at = local_now() - timedelta(hours=3), local_now() - timedelta(hours=1)

@@ -114,3 +114,11 @@ def book(db, clock, branch):
         return booking
 
     return do
+
+
+@pytest.fixture
+def organizer_client(client, login, branch, clock):
+    """The test client signed in as a branch's organizer: (client, branch, organizer)."""
+    org, organizer = branch()
+    login(organizer)
+    return client, org, organizer

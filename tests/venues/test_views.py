@@ -23,13 +23,6 @@ def booking_form(org, **overrides):
             "repeat": "none", "interval": "1", **overrides}
 
 
-@pytest.fixture
-def organizer_client(client, login, branch, clock):
-    org, organizer = branch()
-    login(organizer)
-    return client, org, organizer
-
-
 def test_the_wizard_asks_time_details_repeat_then_books(db, organizer_client, create_venue, create_package):
     client, org, organizer = organizer_client
     venue = create_venue()

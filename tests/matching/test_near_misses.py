@@ -1,0 +1,185 @@
+"""An empty list explains itself (issue 16 item 4): each near miss with the one fact that excludes
+it, in the member's terms, and a way to act on it; the hard filters stay hard."""
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.clock import PERIODS, WEEKDAYS, local_now
+from app.matching import near_me
+from app.matching.misses import misses
+from app.matching.score import exclusion, exclusions
+from app.members.models import slot_bit
+from app.tasks.models import Assignment, AssignmentStatus
+from tests.conftest import csrf_token
+from tests.tasks.test_matching import ALL_WEEK, TEACH, member, task
+
+MORNINGS = sum(slot_bit(d, 0) for d in range(7))
+AFTERNOONS = sum(slot_bit(d, 1) for d in range(7))
+FRIDAY_AFTERNOON = (datetime(2027, 3, 5, 14, 0), datetime(2027, 3, 5, 16, 0))   # 5 March 2027 is a Friday
+
+
+# --- the facts, pure ----------------------------------------------------------------------------
+
+
+def test_a_time_miss_names_the_task_time_and_leads_to_my_time():
+    [miss] = misses(task(sessions=(FRIDAY_AFTERNOON,)), member(availability_mask=MORNINGS))
+    assert miss.fact == "3月5日周五下午，和您勾选的时间不同"
+    assert (miss.fix_step, miss.fix_label) == ("availability", "改一下我的时间")
+
+
+def test_a_blocked_date_is_told_apart_from_the_weekly_grid():
+    from datetime import date
+
+    [miss] = misses(task(sessions=(FRIDAY_AFTERNOON,)), member(unavailable=((date(2027, 3, 1), date(2027, 3, 9)),)))
+    assert miss.fact == "在您说不方便的日子里" and miss.fix_step == "unavailable"
+
+
+def test_a_distance_miss_says_how_far_and_whose_limit():
+    [mine] = misses(task(radius_km=30), member(km_north=12, radius_km=5))
+    assert mine.fact == "离家 12.0 公里，比您愿意去的 5 公里远" and mine.fix_step == "radius"
+    [theirs] = misses(task(radius_km=5), member(km_north=12, radius_km=20))
+    assert theirs.fact == "离家 12.0 公里，超出这项服务的 5 公里范围" and theirs.fix_step is None
+
+
+def test_a_skill_miss_names_the_skill_and_level():
+    [miss] = misses(task(required={TEACH: 2}), member())
+    assert miss.fact == "需要专长“课业辅导”（熟练以上）" and miss.fix_step == "skills"
+
+
+def test_every_failing_filter_is_listed_and_the_first_is_still_the_exclusion():
+    t, m = task(sessions=(FRIDAY_AFTERNOON,), required={TEACH: 1}), member(availability_mask=MORNINGS)
+    assert list(exclusions(t, m)) == ["skill", "time"]
+    assert exclusion(t, m) == "缺少所需专长"
+    assert [x.code for x in misses(t, m)] == ["skill", "time"]
+
+
+def test_the_members_own_state_is_no_near_miss():
+    assert misses(task(), member(consent=False)) == [] and misses(task(), member(availability_mask=ALL_WEEK)) == []
+
+
+# --- the member's list -------------------------------------------------------------------------
+
+
+def _next(weekday: int, hour: int) -> datetime:
+    now = local_now()
+    day = now + timedelta(days=(weekday - now.weekday()) % 7 + 7)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def test_the_empty_list_shows_the_near_miss_with_its_fact_and_a_way_to_act(client, login, create_task, create_member):
+    when = _next(4, 15)                                    # a Friday afternoon
+    create_task(title="周五课业辅导", skills={"课业辅导": 1}, when=when)
+    member = create_member(skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(member.user)
+    html = client.get("/my/tasks").get_data(as_text=True)
+    assert "附近暂时没有适合您的服务" in html and "差一点就合适的" in html
+    assert f"{when.month}月{when.day}日{WEEKDAYS[4]}{PERIODS[1]}，和您勾选的时间不同" in html
+    assert 'href="/profile/edit/availability">改一下我的时间' in html
+    assert 'href="/my/tasks/nearby">看看附近所有的服务' in html
+
+
+def test_a_near_miss_stays_off_the_ranked_list(db, create_task, create_member):
+    create_task(skills={"课业辅导": 1}, when=_next(4, 15))
+    member = create_member(skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    assert near_me.tasks_near(member) == []
+    [around] = near_me.nearby(member)
+    assert around.near_miss and around.misses[0].code == "time"
+
+
+def test_a_task_missed_twice_is_no_near_miss_but_is_on_the_all_page(client, login, create_task, create_member):
+    create_task(title="周五普法", skills={"法律咨询": 2}, when=_next(4, 15))
+    member = create_member(skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(member.user)
+    html = client.get("/my/tasks").get_data(as_text=True)
+    assert "差一点就合适的" not in html and "有 1 项正在招募的服务" in html
+    everything = client.get("/my/tasks/nearby").get_data(as_text=True)
+    assert "周五普法" in everything and "需要专长“法律咨询”（熟练以上）" in everything
+    assert "和您勾选的时间不同" in everything
+
+
+def test_nothing_around_says_so(client, login, create_member):
+    member = create_member(skills={"课业辅导": 3})
+    login(member.user)
+    html = client.get("/my/tasks").get_data(as_text=True)
+    assert "您家附近现在没有正在招募的志愿服务" in html
+
+
+def test_what_the_profile_lacks_is_named_as_the_reason(client, login, create_member):
+    member = create_member(skills={}, availability_mask=0)
+    login(member.user)
+    html = client.get("/my/tasks").get_data(as_text=True)
+    assert "您的资料还缺" in html and 'href="/profile/edit/skills">专长' in html
+    assert 'href="/profile/edit/availability">方便的时间' in html
+
+
+def test_a_fitting_task_shows_no_explanation(client, login, create_task, create_member):
+    create_task(title="社区普法讲座")
+    member = create_member(skills={"法律咨询": 3})
+    login(member.user)
+    html = client.get("/my/tasks").get_data(as_text=True)
+    assert "社区普法讲座" in html and "为什么没有" not in html
+    everything = client.get("/my/tasks/nearby").get_data(as_text=True)
+    assert "社区普法讲座" in everything and "适合您" in everything
+
+
+def test_the_all_page_needs_a_profile(client, login, create_user):
+    login(create_user())
+    assert client.get("/my/tasks/nearby").status_code == 404
+
+
+# --- the organizer's candidates page -----------------------------------------------------------
+
+
+def _invite(client, task, **data):
+    return client.post(f"/tasks/{task.id}/invite", data={**data, "csrf_token": csrf_token(client, f"/tasks/{task.id}/candidates")})
+
+
+def test_the_candidates_page_shows_near_misses_apart_with_invite_anyway(client, login, create_task, create_member):
+    task = create_task(skills={"课业辅导": 1}, when=_next(4, 15))
+    member = create_member(name="周老师", skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    create_member(name="吴会计", skills={"法律咨询": 3}, availability_mask=MORNINGS)     # no skill: not a near miss
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "附近暂时没有完全合适的老同志" in html
+    assert "另有 1 人专长符合，但时间不合适" in html and "和本人勾选的时间不同" in html
+    assert f'name="anyway" value="{member.id}"' in html and "仍然邀请周老师" in html
+    assert "吴会计" not in html
+
+
+def test_a_limit_the_member_set_is_shown_but_cannot_be_overridden(client, db, login, create_task, create_member):
+    from app.members.models import Capacity
+
+    task = create_task(skills={"课业辅导": 1}, demand=Capacity.HEAVY)
+    member = create_member(name="郑老师", skills={"课业辅导": 3}, capacity=Capacity.LIGHT)
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "另有 1 人专长符合，但活动强度超出身体状况" in html and f'value="{member.id}"' not in html
+    refused = _invite(client, task, anyway=str(member.id))
+    assert refused.status_code == 400 and "不能邀请郑老师：活动强度超出身体状况" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+
+
+def test_inviting_anyway_tells_the_member_why_and_is_audited(client, db, login, create_task, create_member):
+    from app.audit.models import AuditEvent
+
+    task = create_task(skills={"课业辅导": 1}, when=_next(4, 15))
+    member = create_member(name="周老师", skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(task.organizer)
+    plain = _invite(client, task, member=str(member.id))          # a hard filter stays hard
+    assert plain.status_code == 400 and "这些时间没有空" in plain.get_data(as_text=True)
+    assert _invite(client, task, anyway=str(member.id)).status_code == 302
+    a = db.session.scalar(select(Assignment).where(Assignment.member_id == member.id))
+    assert a.status is AssignmentStatus.INVITED and "和您勾选的时间不同，组织者仍然想请您" in a.reasons
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "task.invite"))
+    assert member.id in json.loads(event.detail)["anyway"]
+
+
+def test_a_full_list_reads_no_near_misses(client, login, create_task, create_member):
+    task = create_task(skills={"课业辅导": 1}, headcount=1)
+    create_member(name="甲老师", skills={"课业辅导": 3})
+    create_member(name="乙老师", skills={"课业辅导": 3}, availability_mask=0)
+    login(task.organizer)
+    html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "甲老师" in html and "另有" not in html
