@@ -24,10 +24,12 @@ def test_every_schedule_entry_is_a_periodic_task_of_the_worker(extra_app, tmp_pa
     def due(*at):    # UTC, as the worker's scheduler asks
         return sorted(task.name for task in huey.read_periodic(datetime(*at)))
 
-    every = ["bookings.release_no_shows", "jobs.sweep", "outbox.send"]
+    every = ["bookings.release_no_shows", "jobs.sweep", "outbox.send", "sms.send"]
     assert due(2026, 12, 6, 12, 7) == every
     assert due(2026, 12, 6, 19, 0) == sorted(every + ["matching.refresh"])      # 03:00 Beijing
     assert due(2026, 12, 6, 19, 30) == sorted(every + ["sessions.purge"])
     assert due(2026, 12, 6, 20, 0) == sorted(every + ["exports.purge"])
     assert due(2026, 12, 20, 1, 0) == sorted(every + ["venues.remind"])         # the 20th, 09:00
     assert due(2026, 12, 21, 1, 0) == every
+    assert due(2026, 12, 7, 2, 0) == sorted(every + ["tasks.remind"])            # 10:00 Beijing
+    assert due(2026, 12, 7, 3, 10) == sorted(every + ["reports.refresh"])        # every hour at :10
