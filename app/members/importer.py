@@ -66,6 +66,7 @@ from app.members.profile import CONSENT_VERSION, ProfileData, SkillInput
 from app.members.taxonomy import SKILL_SYNONYMS
 from app.organizations.models import Organization, OrganizationKind
 from app.regions import gazetteer
+from app.regions.models import Region
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,9 @@ class Checker:
         self.choices = {text: skill_id for text, skill_id in skill_choices.items()
                         if skill_id == 0 or skill_id in self.skills.values()}
         self.has_consent_column = has_consent_column
+        # Held here so the profile checks find each county in the identity map (it holds rows only
+        # while something else does): one query instead of one per row.
+        self.regions = list(db.session.scalars(select(Region).where(Region.code.startswith(self.province))))
         self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
             Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
         self.accounts: dict[str, tuple[int, str, bool]] = {}     # phone → (user id, name, has a profile)
