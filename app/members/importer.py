@@ -878,7 +878,10 @@ def report(job: ImportJob, actions: tuple[str, ...] | None = None) -> list[dict]
     """The rows of the preview or of the import: [{"row": n, "name": …, "action": …, "notes": […],
     "errors": […]}], those with one of `actions` when given."""
     rows = json.loads(job.report or "[]")
-    return [r for r in rows if actions is None or r.get("action", "refuse") in actions]
+    for r in rows:        # imports made before the preview listed only refused rows, without notes
+        r.setdefault("action", "refuse")
+        r.setdefault("notes", [])
+    return [r for r in rows if actions is None or r["action"] in actions]
 
 
 def report_csv(job: ImportJob) -> str:
@@ -886,8 +889,8 @@ def report_csv(job: ImportJob) -> str:
     writer = csv.writer(out)
     writer.writerow(["行号", "姓名", "处理", "问题", "说明"])
     for item in report(job):
-        writer.writerow([item["row"], sheets.safe_cell(item["name"]), ACTIONS.get(item.get("action", "refuse"), ""),
-                         "；".join(item["errors"]), "；".join(item.get("notes", []))])
+        writer.writerow([item["row"], sheets.safe_cell(item["name"]), ACTIONS[item["action"]],
+                         "；".join(item["errors"]), "；".join(item["notes"])])
     return out.getvalue()
 
 
