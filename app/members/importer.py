@@ -34,6 +34,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from werkzeug.datastructures import FileStorage
 
 from app import access
@@ -438,6 +439,14 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
+def _for_update() -> tuple:
+    """Loader options for members compared with (and updated from) rows: their columns, user and
+    skills; their branch, region, periods away and pool entries only if something asks."""
+    return (selectinload(MemberProfile.skills), lazyload(MemberProfile.unavailable),
+            lazyload(MemberProfile.pool_entries), joinedload(MemberProfile.user).lazyload(User.grants),
+            lazyload(MemberProfile.branch), lazyload(MemberProfile.region))
+
+
 def compare(row: Row, member: MemberProfile, actor: User) -> None:
     """What updating a member from a row changes: the fields the row fills that differ, and skills
     the member does not hold yet (none removed; consent and health are the member's own)."""
@@ -611,7 +620,8 @@ def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
             _progress(job_id, total_rows=total, processed_rows=i)
     updates = {r.existing_id: r for r in outcome.rows if r.action == "update" and not r.errors}
     for chunk in _chunks(sorted(updates), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
+                *_for_update())):
             compare(updates[member.id], member, actor)
     outcome.unknown_skills = checker.unknown_skills
     return outcome
@@ -681,7 +691,8 @@ def update_rows(rows: list[Row]) -> int:
     by_id = {r.existing_id: r for r in rows}
     members = []
     for chunk in _chunks(sorted(by_id), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
+                *_for_update())):
             apply_update(by_id[member.id], member)
             members.append(member)
     reindex_members(members)

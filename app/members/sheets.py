@@ -126,7 +126,11 @@ class Book:
 
     def rows(self, name: str) -> Iterator[tuple]:
         if self.kind == "xlsx":
-            yield from self._wb[name].iter_rows(values_only=True)
+            sheet = self._wb[name]
+            # The sheet's own <dimension> may be wrong (other programs write A1:J2 for any size):
+            # read every row there is, not what it claims.
+            sheet.reset_dimensions()
+            yield from sheet.iter_rows(values_only=True)
         elif self.kind == "xls":
             yield from _xls_rows(self._wb, name)
         else:
