@@ -34,6 +34,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from werkzeug.datastructures import FileStorage
 
 from app import access
@@ -66,6 +67,7 @@ from app.members.profile import CONSENT_VERSION, ProfileData, SkillInput
 from app.members.taxonomy import SKILL_SYNONYMS
 from app.organizations.models import Organization, OrganizationKind
 from app.regions import gazetteer
+from app.regions.models import Region
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
@@ -224,6 +226,9 @@ class Checker:
         self.choices = {text: skill_id for text, skill_id in skill_choices.items()
                         if skill_id == 0 or skill_id in self.skills.values()}
         self.has_consent_column = has_consent_column
+        # Held here so the profile checks find each county in the identity map (it holds rows only
+        # while something else does): one query instead of one per row.
+        self.regions = list(db.session.scalars(select(Region).where(Region.code.startswith(self.province))))
         self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
             Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
         self.accounts: dict[str, tuple[int, str, bool]] = {}     # phone → (user id, name, has a profile)
@@ -434,6 +439,14 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
+def _for_update() -> tuple:
+    """Loader options for members compared with (and updated from) rows: their columns, user and
+    skills; their branch, region, periods away and pool entries only if something asks."""
+    return (selectinload(MemberProfile.skills), lazyload(MemberProfile.unavailable),
+            lazyload(MemberProfile.pool_entries), joinedload(MemberProfile.user).lazyload(User.grants),
+            lazyload(MemberProfile.branch), lazyload(MemberProfile.region))
+
+
 def compare(row: Row, member: MemberProfile, actor: User) -> None:
     """What updating a member from a row changes: the fields the row fills that differ, and skills
     the member does not hold yet (none removed; consent and health are the member's own)."""
@@ -607,7 +620,8 @@ def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
             _progress(job_id, total_rows=total, processed_rows=i)
     updates = {r.existing_id: r for r in outcome.rows if r.action == "update" and not r.errors}
     for chunk in _chunks(sorted(updates), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
+                *_for_update())):
             compare(updates[member.id], member, actor)
     outcome.unknown_skills = checker.unknown_skills
     return outcome
@@ -677,7 +691,8 @@ def update_rows(rows: list[Row]) -> int:
     by_id = {r.existing_id: r for r in rows}
     members = []
     for chunk in _chunks(sorted(by_id), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk))):
+        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
+                *_for_update())):
             apply_update(by_id[member.id], member)
             members.append(member)
     reindex_members(members)
@@ -874,7 +889,10 @@ def report(job: ImportJob, actions: tuple[str, ...] | None = None) -> list[dict]
     """The rows of the preview or of the import: [{"row": n, "name": …, "action": …, "notes": […],
     "errors": […]}], those with one of `actions` when given."""
     rows = json.loads(job.report or "[]")
-    return [r for r in rows if actions is None or r.get("action", "refuse") in actions]
+    for r in rows:        # imports made before the preview listed only refused rows, without notes
+        r.setdefault("action", "refuse")
+        r.setdefault("notes", [])
+    return [r for r in rows if actions is None or r["action"] in actions]
 
 
 def report_csv(job: ImportJob) -> str:
@@ -882,8 +900,8 @@ def report_csv(job: ImportJob) -> str:
     writer = csv.writer(out)
     writer.writerow(["行号", "姓名", "处理", "问题", "说明"])
     for item in report(job):
-        writer.writerow([item["row"], sheets.safe_cell(item["name"]), ACTIONS.get(item.get("action", "refuse"), ""),
-                         "；".join(item["errors"]), "；".join(item.get("notes", []))])
+        writer.writerow([item["row"], sheets.safe_cell(item["name"]), ACTIONS[item["action"]],
+                         "；".join(item["errors"]), "；".join(item["notes"])])
     return out.getvalue()
 
 

@@ -34,6 +34,7 @@ SAMPLES = 3
 KINDS = ("xlsx", "xls", "csv")
 
 _SUMMARY = re.compile(r"^(合计|小计|总计|共计|备注|说明|注[:：]|填表说明|填表人|审核人|制表)")
+_SUMMARY_FIRST = re.compile(r"^[\s\u3000]*[合小总共备说注填审制]")   # cheap test before the full one
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>]")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"[A-Z]+\d+:?[A-Z]*(\d*)\"")
 
@@ -125,7 +126,11 @@ class Book:
 
     def rows(self, name: str) -> Iterator[tuple]:
         if self.kind == "xlsx":
-            yield from self._wb[name].iter_rows(values_only=True)
+            sheet = self._wb[name]
+            # The sheet's own <dimension> may be wrong (other programs write A1:J2 for any size):
+            # read every row there is, not what it claims.
+            sheet.reset_dimensions()
+            yield from sheet.iter_rows(values_only=True)
         elif self.kind == "xls":
             yield from _xls_rows(self._wb, name)
         else:
@@ -284,10 +289,9 @@ def classify(values: tuple, header: Header) -> tuple[str, str]:
     filled = [t for t in texts if t]
     if not filled:
         return "blank", ""
-    first = columns.clean(filled[0])
-    if _SUMMARY.match(first):
+    if _SUMMARY_FIRST.match(filled[0]) and _SUMMARY.match(columns.clean(filled[0])):
         return "summary", filled[0][:10]
-    same = sum(1 for t, n in zip(texts, header.names, strict=False) if n and columns.clean(t) == columns.clean(n))
+    same = sum(1 for t, n in zip(texts, header.names, strict=False) if n and t == n)
     if same >= max(2, header.recognised // 2):
         return "header", ""
     return "data", ""

@@ -7,6 +7,7 @@ A JSON report of what was measured is written to test-artifacts/accessibility.js
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -77,6 +78,16 @@ def demo_ids(live_server) -> dict:
             db.session.add(job_row)
             db.session.commit()
             job = job_row.id
+        waiting_jobs = {}
+        for status in ("mapping", "checked"):   # an import waiting on its mapping page, and on its preview
+            found = db.session.scalar(select(ImportJob.id).where(ImportJob.created_by_id == users["19900000003"],
+                                                                 ImportJob.status == status))
+            if found is None:
+                row = waiting_import(users["19900000003"], status)
+                db.session.add(row)
+                db.session.commit()
+                found = row.id
+            waiting_jobs[status] = found
         skill = db.session.scalar(select(Skill.id).where(Skill.name == "法律咨询"))
         from app.tasks.models import Task
 
@@ -91,7 +102,33 @@ def demo_ids(live_server) -> dict:
                 "tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,
                 "venue": venue.id, "booking": pending.id, "package": package.id,
                 "branch": db.session.scalar(select(Organization.id).where(
-                    Organization.name == "东关南里社区离退休干部党支部"))}
+                    Organization.name == "东关南里社区离退休干部党支部")),
+                "job_mapping": waiting_jobs["mapping"], "job_checked": waiting_jobs["checked"]}
+
+
+def waiting_import(admin_id: int, status: str):
+    """A bureau's roster import stopped where the admin answers: two roster sheets (so the sheet
+    is asked), an unknown column, and in its preview an unknown skill and rows of every outcome."""
+    from app.members.models import ImportJob
+
+    headers = ["序号", "姓名", "出生年月", "现居住地", "联系电话", "特长（可多项）", "爱好"]
+    samples = [["1", "2"], ["张建国", "李梅"], ["1950.03", "1964年11月"], ["郑州市管城回族区东大街12号"],
+               ["138 0013 8001"], ["书法、象棋"], ["钓鱼"]]
+    sheets = [{"name": "人才名册", "header_row": 3, "headers": headers, "recognised": 6, "samples": samples},
+              {"name": "二七区", "header_row": 1, "headers": headers, "recognised": 6, "samples": samples}]
+    report = [{"row": 4, "name": "张建国", "action": "update", "notes": ["已在人才库中，将更新：专长"], "errors": []},
+              {"row": 5, "name": "李梅", "action": "review", "errors": [],
+               "notes": ["人才库里已有同名、同出生年份、同县的老同志，这一行没有导入，请核对后在人才库中修改"]},
+              {"row": 6, "name": "孙立", "action": "refuse", "notes": [],
+               "errors": ["“0371-66668888”是座机号码，账号需要手机号码"]}]
+    return ImportJob(created_by_id=admin_id, filename="管城区人才名册.xlsx", mode="valid", status=status,
+                     sheets=json.dumps(sheets, ensure_ascii=False), sheet="人才名册" if status == "checked" else "",
+                     mapping=json.dumps({"columns": ["", "name", "birth", "address", "phone", "skills", ""],
+                                         "skills": {}}),
+                     total_rows=6, processed_rows=6, valid_rows=2, updated_rows=1, unchanged_rows=0, error_rows=1,
+                     review_rows=1, unknown_skills=json.dumps({"象棋": 1}, ensure_ascii=False) if status == "checked" else "{}",
+                     message="可以新建 1 人，更新 1 人，0 人不用更新，1 行有错误，1 行疑似重复待核对。",
+                     report=json.dumps(report, ensure_ascii=False), content=b"PK")
 
 
 WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "consent", "limits", "radius",
@@ -131,7 +168,9 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/pool/members/{ids['wang']}/edit/skills", f"/pool/members/{ids['li']}/nominate",
                         "/pool/queue", f"/pool/entries/{ids['waiting']}/decide",
                         f"/pool/entries/{ids['approved']}/withdraw", "/pool/stats", "/pool/import",
-                        f"/pool/import/{ids['job']}", "/pool/skills",
+                        f"/pool/import/{ids['job']}", f"/pool/import/{ids['job_mapping']}",
+                        f"/pool/import/{ids['job_mapping']}?sheet=人才名册", f"/pool/import/{ids['job_checked']}",
+                        "/pool/skills",
                         "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages"],
         "19900000002": ["/", "/reports/regions/410100", "/reports/regions/410104",
                         f"/reports/organizations/{ids['branch']}"],

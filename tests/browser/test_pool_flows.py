@@ -1,6 +1,7 @@
 """The pool in a real browser: the self-registration wizard on a phone-sized screen, a proxy
 registration and its claim, and an approval from county up to province."""
 
+import io
 import itertools
 import os
 import re
@@ -186,3 +187,43 @@ def test_approval_from_county_up_to_province(browser, live_server):
     member.goto("/profile")
     expect(member.get_by_text("河南省省级人才库：已入库")).to_be_visible()
     member_ctx.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 360, "height": 740}, {"width": 1280, "height": 800}],
+                         ids=["phone", "desktop"])
+def test_a_bureau_roster_is_mapped_previewed_and_imported(browser, live_server, viewport):
+    """Upload the bureau's own file → the mapping page → the preview → import → the report."""
+    from openpyxl import Workbook
+
+    context = browser.new_context(viewport=viewport, base_url=live_server.url, locale="zh-CN")
+    page = context.new_page()
+    tag = "一" if viewport["width"] < 400 else "二"
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["管城回族区离退休干部人才名册"])
+    ws.merge_cells("A1:F1")
+    ws.append(["序号", "姓名", "出生年月", "现居住地", "联系电话", "特长（可多项）", "爱好"])
+    ws.append([1, f"浏览{tag}甲", "1950.03", "郑州市管城回族区东大街12号", fresh_phone("1377"), "书法、豫剧", "钓鱼"])
+    ws.append([2, f"浏览{tag}乙", "1952年6月", "郑州市管城回族区南大街3号", fresh_phone("1377"), "法律", "下棋"])
+    ws.append([3, f"浏览{tag}丙", "1955", "东大街", "0371-66668888", "", ""])
+    ws.append(["合计", "3人"])
+    out = io.BytesIO()
+    wb.save(out)
+
+    sign_in(page, "19900000003")
+    page.goto("/pool/import")
+    page.get_by_label("名册文件").set_input_files(files=[{"name": "管城名册.xlsx", "buffer": out.getvalue(),
+                                                       "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    submit(page, page.get_by_role("button", name="上传并检查"))
+    expect(page.get_by_role("heading", name="这个文件的每一列是什么？")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("标题在第 2 行")).to_be_visible()
+    page.get_by_label("对应").nth(6).select_option("ignore")         # 爱好: not kept
+    submit(page, page.get_by_role("button", name="下一步：检查每一行（先不导入）"))
+    expect(page.get_by_role("heading", name="检查结果（还没有导入）")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("可以新建 2 人")).to_be_visible()
+    expect(page.get_by_text("是座机号码").first).to_be_visible()
+    submit(page, page.get_by_role("button", name="导入 2 人（新建和更新）"))
+    expect(page.get_by_text("新建 2 人，更新 0 人").first).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("link", name="下载逐行结果（CSV）")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    context.close()

@@ -744,3 +744,11 @@ def test_the_command_refuses_a_county_or_account_it_may_not_use(app, db, tmp_pat
     result = roster_import(app, tmp_path, bureau_workbook(MESSY), *args)
     assert result.exit_code == 1 and message in result.output
     assert counts(db) == before
+
+
+def test_a_sheet_whose_dimension_understates_its_size_is_read_whole():
+    book = sheets.Book(huge_sheet(11, dimension="A1:B2"), "xlsx")
+    try:
+        assert len(list(book.rows(book.names[0]))) == 11
+    finally:
+        book.close()
