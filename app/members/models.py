@@ -158,6 +158,8 @@ class MemberProfile(TimestampMixin, Model):
     claim_code_expires_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # Marked 逝世 by staff (app/members/care.py): never matched or messaged again, hours still counted.
+    deceased_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[id], lazy="joined")
     branch: Mapped[Organization | None] = relationship(lazy="joined")
