@@ -154,6 +154,12 @@ def may_care_for_account(actor: User, member: MemberProfile) -> bool:
     return member.branch_id in organized(actor) or covers(actor, member.region_code)
 
 
+def may_transfer_member(actor: User, member: MemberProfile) -> bool:
+    """Moving a member's record to another county (they moved house): the admins whose region holds
+    their home now; the receiving county's admins see it from then on."""
+    return member.status is not MemberStatus.DELETED and actor.id != member.id and covers(actor, member.region_code)
+
+
 def may_undo_deceased(actor: User, member: MemberProfile) -> bool:
     """Taking back a 逝世 mark made in error: the admins whose region holds the member's home."""
     return member.deceased_at is not None and covers(actor, member.region_code)

@@ -159,3 +159,8 @@ class DeceasedForm(BaseForm):
 class PhoneChangeForm(BaseForm):
     phone = phone_field("新的手机号码")
     identity_checked = BooleanField("我已核实是老同志本人（当面核对身份证，或回拨登记过的电话）")
+
+
+class TransferForm(BaseForm):
+    address = StringField("新的家庭住址", filters=[strip], validators=[required("请填写新的家庭住址"), length(200, "家庭住址")],
+                          description="请写上县（市、区），例如：南阳市淅川县城关镇建设路8号。")

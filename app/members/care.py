@@ -1,5 +1,6 @@
 """Accounts staff look after for a member: disabling and re-enabling, marking 逝世 (and taking it
-back when it was a mistake), changing the registered phone after checking who the member is.
+back when it was a mistake), changing the registered phone after checking who the member is, and
+moving the record to another county when the member moves.
 
 Each is done by the organizers of the member's branch or the admins of their region
 (access.may_care_for_account; out of scope the pages answer 404), is audited in the same
@@ -9,6 +10,7 @@ app.members.services.delete_member).
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from app import access
@@ -21,9 +23,11 @@ from app.db import rowcount
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.members.index import reindex_member
-from app.members.models import MemberProfile, MemberStatus
+from app.members.models import LocationPrecision, MemberProfile, MemberStatus, PoolEvent, PoolLevel
 from app.notifications.models import SmsOutbox
 from app.notifications.services import notify
+from app.regions.gazetteer import locate
+from app.regions.models import Region, RegionLevel
 from app.tasks.services import leave_all_tasks
 
 NOT_YOURS = "只有这位老同志所在支部的组织者或所在地区的管理员可以办理"
@@ -133,3 +137,38 @@ def change_phone(*, actor: User, member: MemberProfile, phone: str, identity_che
                  detail={"from": mask_phone(old), "to": mask_phone(normal), "identity_checked": True})
     notify(user, kind="account", title="您登记的手机号已更换",
            body=f"工作人员{actor.name}已为您把登录用的手机号换成 {mask_phone(normal)}。以后请用新号码登录。")
+
+
+def transfer(*, actor: User, member: MemberProfile, address: str) -> Region:
+    """The member moved to another county: their record goes with them. Home and coordinates become
+    the new county's (a precise location is set again from their profile); the branch is cleared
+    (the receiving county assigns one); their pool entries move to the new county (and its city)
+    with their history and a line saying so, keeping their status. From then on the receiving
+    county's staff see them, the sending county's do not."""
+    if not access.may_transfer_member(actor, member):
+        raise PermissionDenied("只有老同志现居住地区的老干部局管理员可以办理迁出")
+    place = locate(address or "", within=current_app.config["HOME_PROVINCE"][:2])
+    county = db.session.get(Region, place.code) if place is not None else None
+    if county is None or county.level is not RegionLevel.COUNTY or not county.is_current:
+        raise Invalid("没有认出是哪个县（市、区），请把县（市、区）的名字写上，例如：南阳市淅川县城关镇建设路8号",
+                      field="address")
+    if county.code == member.region_code:
+        raise Invalid(f"老同志现在就住在{county.name}，不用迁移", field="address")
+    old = db.session.get_one(Region, member.region_code)
+    old_branch = member.branch.name if member.branch else None
+    member.region_code, member.address = county.code, address.strip()[:200]
+    member.lat, member.lon, member.location_precision = county.lat, county.lon, LocationPrecision.COUNTY
+    member.branch_id = None
+    note = f"从{old.name}迁往{county.name}"
+    for entry in member.pool_entries:
+        target = {PoolLevel.COUNTY: county.code, PoolLevel.CITY: county.parent_code}.get(entry.level)
+        if target is None or target == entry.region_code:
+            continue
+        entry.region_code = target
+        db.session.add(PoolEvent(entry_id=entry.id, actor_id=actor.id, action="transferred", note=note))
+    reindex_member(member)
+    record_audit(actor, "member.transfer", member, region_code=county.code,
+                 detail={"from": old.code, "to": county.code, "old_branch": old_branch})
+    notify(member.user, kind="account", title=f"您的登记信息已转到{county.name}",
+           body=f"{note}。以后由{county.name}老干部局和当地支部为您服务；如需加入当地党支部，请在“我的资料”里选择。")
+    return county

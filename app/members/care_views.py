@@ -10,11 +10,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app import access
-from app.accounts.forms import DeceasedForm, DisableForm, PhoneChangeForm
+from app.accounts.forms import DeceasedForm, DisableForm, PhoneChangeForm, TransferForm
 from app.accounts.phone import mask_phone
 from app.forms import BaseForm
 from app.members import care
 from app.members.models import MemberProfile
+from app.regions.models import Region
 from app.web import run_action, run_use_case
 
 bp = Blueprint("care", __name__, url_prefix="/pool/members")
@@ -30,7 +31,8 @@ def _page(member: MemberProfile, **forms: Any) -> dict[str, Any]:
     return {"member": member, "phone": member.user.phone if access.sees_phone(current_user, member)
             else mask_phone(member.user.phone), "disable_form": forms.get("disable_form") or DisableForm(),
             "deceased_form": forms.get("deceased_form") or DeceasedForm(),
-            "phone_form": forms.get("phone_form") or PhoneChangeForm(), "button": BaseForm()}
+            "phone_form": forms.get("phone_form") or PhoneChangeForm(),
+            "transfer_form": forms.get("transfer_form") or TransferForm(), "button": BaseForm()}
 
 
 @bp.get("/<int:member_id>/account")
@@ -94,3 +96,20 @@ def change_phone(member_id: int) -> ResponseReturnValue:
                         template="pool/account.html", **_page(member, phone_form=form))
 
 
+
+
+@bp.post("/<int:member_id>/account/transfer")
+@access.requires(access.may_organize)
+def transfer(member_id: int) -> ResponseReturnValue:
+    member = _member(member_id)
+    access.check_or_403(access.may_transfer_member(current_user, member))
+    form = TransferForm()
+
+    def moved(county: Region) -> tuple[str, str]:
+        # The record has left the actor's region unless it covers the new county too.
+        target = (url_for("care.account", member_id=member.id) if access.covers(current_user, county.code)
+                  else url_for("pool.index"))
+        return f"{member.user.name}的登记信息已转到{county.name}，由当地老干部局接续服务。", target
+
+    return run_use_case(form, lambda: care.transfer(actor=current_user, member=member, address=form.address.data or ""),
+                        done=moved, template="pool/account.html", **_page(member, transfer_form=form))

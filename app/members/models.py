@@ -354,7 +354,7 @@ class PoolEvent(Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("pool_entries.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    action: Mapped[str] = mapped_column(String(20))   # applied, nominated, approved, rejected, withdrawn
+    action: Mapped[str] = mapped_column(String(20))   # applied, nominated, approved, rejected, withdrawn, transferred
     note: Mapped[str] = mapped_column(Text, default="")
 
     entry: Mapped[PoolEntry] = relationship(back_populates="events")
@@ -363,7 +363,7 @@ class PoolEvent(Model):
     @property
     def label(self) -> str:
         return {"applied": "本人申请", "nominated": "推荐", "approved": "审核通过", "rejected": "未通过",
-                "withdrawn": "退出"}.get(self.action, self.action)
+                "withdrawn": "退出", "transferred": "随本人迁往外县"}.get(self.action, self.action)
 
 
 NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit

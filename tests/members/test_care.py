@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.accounts.models import RecoveryCode, UserSession
 from app.audit.models import AuditEvent
 from app.matching.search import suggest
+from app.members import pool
 from app.members.models import MemberStatus
 from app.notifications.models import Notification, SmsOutbox
 from app.notifications.services import notify
@@ -161,7 +162,7 @@ def test_change_the_registered_phone_after_checking_identity(app, client, db, lo
     assert "139****0000" in audit.detail and "13912340000" not in audit.detail
 
 
-@pytest.mark.parametrize("action", ["disable", "enable", "deceased", "deceased/undo", "phone"])
+@pytest.mark.parametrize("action", ["disable", "enable", "deceased", "deceased/undo", "phone", "transfer"])
 def test_staff_outside_the_members_area_get_404_for_every_action(client, db, login, elder, create_admin, create_user,
                                                                  create_org, action):
     outsiders = [create_admin("410105"), create_admin("110000"),
@@ -177,3 +178,39 @@ def test_staff_outside_the_members_area_get_404_for_every_action(client, db, log
         client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
     db.session.refresh(elder)
     assert elder.user.active and elder.deceased_at is None and elder.user.phone != "13912340001"
+
+
+def test_a_county_admin_moves_a_member_to_another_county_with_the_pool_entry_and_its_history(
+        client, db, login, elder, create_admin):
+    guancheng, xichuan = create_admin("410104"), create_admin("411326")
+    entry = pool.apply(actor=elder.user, member=elder, reason="想为社区出份力")
+    pool.decide(actor=guancheng, entry=entry, approve=True)
+    db.session.commit()
+    login(guancheng)
+    unknown = page_post(client, elder.id, "transfer", {"address": "火星基地1号"})
+    assert unknown.status_code == 400 and "没有认出是哪个县" in unknown.get_data(as_text=True)
+    same = page_post(client, elder.id, "transfer", {"address": "郑州市管城回族区东大街1号"})
+    assert same.status_code == 400 and "不用迁移" in same.get_data(as_text=True)
+    moved = page_post(client, elder.id, "transfer", {"address": "南阳市淅川县城关镇建设路8号"})
+    assert moved.status_code == 302 and moved.headers["Location"] == "/pool/"
+    db.session.expire_all()
+    assert (elder.region_code, elder.branch_id, elder.address) == ("411326", None, "南阳市淅川县城关镇建设路8号")
+    assert entry.region_code == "411326" and entry.status.value == "approved"
+    assert [e.action for e in entry.events][-1] == "transferred" and "迁往淅川县" in entry.events[-1].note
+    assert client.get(f"/pool/members/{elder.id}").status_code == 404          # the sending county: gone
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login(xichuan)
+    page = client.get(f"/pool/members/{elder.id}")
+    assert page.status_code == 200 and "王建国" in page.get_data(as_text=True)   # the receiving county sees it
+    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "member.transfer"))
+    assert audit.actor_id == guancheng.id and audit.region_code == "411326"
+
+
+def test_only_admins_of_the_members_region_move_them(client, db, login, secretary, elder, create_admin):
+    login(secretary)                      # the branch's organizer sees the member, may not move them
+    assert page_post(client, elder.id, "transfer", {"address": "南阳市淅川县城关镇"}).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login(create_admin("411326"))         # the county they would move to: not theirs yet
+    assert page_post(client, elder.id, "transfer", {"address": "南阳市淅川县城关镇"}).status_code == 404
+    db.session.refresh(elder)
+    assert elder.region_code == "410104"
