@@ -29,6 +29,7 @@ from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.formats import FILTERS
 from app.jobs import queue as jobs_queue
 from app.main.views import bp as main_bp
+from app.members.care_views import bp as care_bp
 from app.members.staff_views import bp as pool_bp
 from app.members.views import bp as members_bp
 from app.notifications.services import unread_count, unread_of
@@ -46,7 +47,7 @@ from app.web import elder_mode
 
 ROOT = configuration.ROOT
 BLUEPRINTS = (main_bp, accounts_bp, organizations_bp, notifications_bp, members_bp, pool_bp, tasks_bp, my_bp,
-              venues_bp, bookings_bp, reply_bp, reports_bp, attend_bp, proofs_bp)
+              venues_bp, bookings_bp, reply_bp, reports_bp, attend_bp, proofs_bp, care_bp)
 
 
 def create_app(config: dict | type | None = None) -> Flask:

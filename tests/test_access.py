@@ -78,7 +78,9 @@ manage_feed            NN YN NN NN NN NN
 see_member             NN YN NN YN YN YN
 edit_member            YN NN NN YN YN YN
 issue_claim_code       YN NN NN YN YN YN
-issue_reset_code       NN YN NN YN YN YN
+care_for_account       NN YN NN YN YN YN
+undo_deceased          NN NN NN NN NN NN
+transfer_member        NN NN NN YN YN YN
 sees_phone             YN NN NN YN YN YN
 decide_for_self        YN NN NN NN NN NN
 register_for_others    NN YN NN YN YN YN
@@ -234,7 +236,8 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "see_organization": (place.branch,), "edit_organization": (place.branch,), "place_in": (place.code,),
         "post_task_for": (place.branch,), "book_for": (place.branch,), "manage_feed": (place.branch,),
         "see_member": (place.member,), "edit_member": (place.member,), "issue_claim_code": (place.member,),
-        "issue_reset_code": (place.member,),
+        "care_for_account": (place.member,), "undo_deceased": (place.member,),
+        "transfer_member": (place.member,),
         "sees_phone": (place.member,), "decide_for_self": (place.member,),
         "register_for_others": (place.code, place.branch.id), "nominate": (place.member, PoolLevel.COUNTY),
         "decide_entry": (place.entry,), "withdraw_entry": (place.entry,),

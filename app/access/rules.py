@@ -158,12 +158,25 @@ def may_issue_claim_code(actor: User, member: MemberProfile) -> bool:
     return may_edit_member(actor, member)
 
 
-def may_issue_reset_code(actor: User, member: MemberProfile) -> bool:
-    """A one-time code to reset a member's password (shown once, to read out or hand over): the
-    organizers of the member's branch and the admins whose region holds their home; never one's own."""
+def may_care_for_account(actor: User, member: MemberProfile) -> bool:
+    """Looking after a member's account for them — a one-time password reset code (shown once, to
+    read out or hand over), disabling and re-enabling it, marking them deceased, changing the
+    registered phone after checking who they are: the organizers of the member's branch and the
+    admins whose region holds their home; never one's own account."""
     if member.status is MemberStatus.DELETED or actor.id == member.id:
         return False
     return member.branch_id in organized(actor) or covers(actor, member.region_code)
+
+
+def may_transfer_member(actor: User, member: MemberProfile) -> bool:
+    """Moving a member's record to another county (they moved house): the admins whose region holds
+    their home now; the receiving county's admins see it from then on."""
+    return member.status is not MemberStatus.DELETED and actor.id != member.id and covers(actor, member.region_code)
+
+
+def may_undo_deceased(actor: User, member: MemberProfile) -> bool:
+    """Taking back a 逝世 mark made in error: the admins whose region holds the member's home."""
+    return member.deceased_at is not None and covers(actor, member.region_code)
 
 
 def sees_phone(actor: User, member: MemberProfile) -> bool:

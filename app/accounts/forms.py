@@ -139,3 +139,28 @@ class NewPasswordForm(BaseForm):
     def validate_password_confirm(self, field):
         if self.password.data and field.data != self.password.data:
             raise ValidationError("两次输入的新密码不一样，请重新输入")
+
+
+# --- staff looking after a member's account (app/members/care.py) ---------------------------------
+
+
+class DisableForm(BaseForm):
+    reason = StringField("停用原因", filters=[strip], validators=[length(200, "停用原因")],
+                         description="例如“本人要求暂停使用”“手机丢失，等本人来换号”。会记录在操作日志里。")
+
+
+class DeceasedForm(BaseForm):
+    note = StringField("备注（选填）", filters=[strip], validators=[length(200, "备注")],
+                       description="例如“家属告知，2026年11月”。")
+    confirm = BooleanField("我已向家属或支部核实，这位老同志已经逝世",
+                           validators=[required("请先核实并勾选确认")])
+
+
+class PhoneChangeForm(BaseForm):
+    phone = phone_field("新的手机号码")
+    identity_checked = BooleanField("我已核实是老同志本人（当面核对身份证，或回拨登记过的电话）")
+
+
+class TransferForm(BaseForm):
+    address = StringField("新的家庭住址", filters=[strip], validators=[required("请填写新的家庭住址"), length(200, "家庭住址")],
+                          description="请写上县（市、区），例如：南阳市淅川县城关镇建设路8号。")

@@ -133,7 +133,7 @@ def issue_staff_code(*, actor: User, member: MemberProfile) -> str:
     """A one-time reset code for a member who cannot receive texts or has lost the phone, issued by
     their branch's organizer or an admin of their region: returned once, to show once; valid 24 hours.
     Any earlier staff code of theirs ends. The member is told (in the app and by their channels)."""
-    if not access.may_issue_reset_code(actor, member):
+    if not access.may_care_for_account(actor, member):
         raise PermissionDenied("只有这位老同志所在支部的组织者或所在地区的管理员可以生成重置码")
     user = member.user
     if not user.active:

@@ -221,7 +221,7 @@ def forgot_password() -> ResponseReturnValue:
 @access.requires(access.may_organize)
 def reset_code(member_id: int) -> ResponseReturnValue:
     member = access.get_or_404(MemberProfile, member_id, current_user)
-    access.check_or_404(access.may_issue_reset_code(current_user, member))
+    access.check_or_404(access.may_care_for_account(current_user, member))
     return run_action(lambda: recovery.issue_staff_code(actor=current_user, member=member),
                       done=lambda code: render_template(
                           "accounts/reset_code.html", member=member, code=code, hours=recovery.STAFF_CODE_HOURS,

@@ -158,6 +158,8 @@ class MemberProfile(TimestampMixin, Model):
     claim_code_expires_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # Marked 逝世 by staff (app/members/care.py): never matched or messaged again, hours still counted.
+    deceased_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[id], lazy="joined")
     branch: Mapped[Organization | None] = relationship(lazy="joined")
@@ -352,7 +354,7 @@ class PoolEvent(Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("pool_entries.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    action: Mapped[str] = mapped_column(String(20))   # applied, nominated, approved, rejected, withdrawn
+    action: Mapped[str] = mapped_column(String(20))   # applied, nominated, approved, rejected, withdrawn, transferred
     note: Mapped[str] = mapped_column(Text, default="")
 
     entry: Mapped[PoolEntry] = relationship(back_populates="events")
@@ -361,7 +363,7 @@ class PoolEvent(Model):
     @property
     def label(self) -> str:
         return {"applied": "本人申请", "nominated": "推荐", "approved": "审核通过", "rejected": "未通过",
-                "withdrawn": "退出"}.get(self.action, self.action)
+                "withdrawn": "退出", "transferred": "随本人迁往外县"}.get(self.action, self.action)
 
 
 NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit

@@ -243,6 +243,8 @@ def set_paused(*, actor: User, member: MemberProfile, paused: bool) -> None:
     """Take a break from being matched, or come back."""
     if not access.may_edit_member(actor, member):
         raise PermissionDenied("不能修改这位老同志的状态")
+    if not paused and member.deceased_at is not None:
+        raise Conflict("这位老同志已标记逝世，不能恢复参加")
     member.status = MemberStatus.PAUSED if paused else MemberStatus.ACTIVE
     reindex_member(member)
     record_audit(actor, "member.pause" if paused else "member.resume", member)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date, time
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
@@ -485,15 +485,37 @@ def withdraw(*, member: MemberProfile, assignment: Assignment) -> Assignment:
         if task.status not in (TaskStatus.OPEN, TaskStatus.FILLED):
             raise Conflict(f"这项需求已经{task.status.label}，不用退出")
         raise Conflict(f"现在是“{assignment.status.label}”，不用退出")
+    _step_back(task, assignment, title=f"{member.user.name}退出了：{task.title}", tell_always=False)
+    return assignment
+
+
+def _step_back(task: Task, assignment: Assignment, *, title: str, tell_always: bool) -> None:
+    """The member leaves the task: a place freed goes to the waitlist, and the organizers are told
+    (always, or only when a place was freed)."""
     was_accepted = assignment.status is AssignmentStatus.ACCEPTED
     assignment.status, assignment.responded_at = AssignmentStatus.WITHDRAWN, utcnow()
     db.session.flush()
     if was_accepted:
         _promote_waitlist(task)
+    if was_accepted or tell_always:
         for organizer in _organizers(task):
-            notify(organizer, kind="task.withdrawn", title=f"{member.user.name}退出了：{task.title}",
-                   link=path_for("tasks.detail", task_id=task.id))
-    return assignment
+            notify(organizer, kind="task.withdrawn", title=title, link=path_for("tasks.detail", task_id=task.id))
+
+
+def leave_all_tasks(*, member: MemberProfile, why: str) -> int:
+    """Take a member off every task still to come (staff marked them deceased): invitations,
+    applications, waitlist places and accepted places end; the organizers are told (`why`, e.g.
+    "已逝世"); a freed place goes to the waitlist. Tasks already served are left as they were, with
+    their hours. Returns how many."""
+    still_to_come = exists().where(TaskSession.task_id == Assignment.task_id, TaskSession.starts_at > local_now(),
+                                   TaskSession.cancelled.is_(False))
+    live = db.session.scalars(select(Assignment).join(Task, Task.id == Assignment.task_id).where(
+        Assignment.member_id == member.id, Assignment.status.in_(LIVE_ASSIGNMENT),
+        Task.status.in_((TaskStatus.OPEN, TaskStatus.FILLED)), still_to_come)).all()
+    for assignment in live:
+        task = lock_task(assignment.task_id)
+        _step_back(task, assignment, title=f"{member.user.name}同志{why}，不再参加：{task.title}", tell_always=True)
+    return len(live)
 
 
 # --- attendance and hours: app.tasks.records ------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Getting back in, SMS and reminders: the SMS outbox, one-time recovery codes, task reminders, channel choices and failed-login counts.
+"""Getting back in, SMS, reminders and account care: the SMS outbox, recovery codes, task reminders, channel choices, failed-login counts, deceased_at.
 
 Reviewed and written by hand:
 - sms_outbox: one row per text. The state is a checked list (pending, sending, sent, failed,
@@ -11,6 +11,7 @@ Reviewed and written by hand:
   start of its rolling day and when the member was last told. Existing rows get 0 and NULLs.
 - task_reminders: one row per (assignment, session) reminded the day before, unique, so that a
   member is reminded of a session once; answered_at when its link was used ("去不了了").
+- member_profiles.deceased_at: when staff marked the member 逝世 (NULL for everyone so far).
 - Downgrade drops the three tables (pending texts and live codes are lost: they expire within a day)
   and the columns.
 
@@ -97,6 +98,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_task_reminders_assignment_id'), ['assignment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_reminders_session_id'), ['session_id'], unique=False)
 
+    with op.batch_alter_table('member_profiles', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deceased_at', sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notify_sms', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('notify_email', sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -108,6 +112,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('member_profiles', schema=None) as batch_op:
+        batch_op.drop_column('deceased_at')
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('failed_logins_told_at')
         batch_op.drop_column('failed_logins_since')

@@ -3,7 +3,7 @@ is skipped, an email goes out once. Real threads on a real database of its own (
 the rolled-back test transaction), on SQLite or PostgreSQL (whichever TEST_DATABASE_URL names)."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,13 +16,16 @@ from app.extensions import db
 from app.jobs.models import ScheduleLease, ScheduleRun
 from app.jobs.schedule import SCHEDULES
 from app.jobs.services import run_scheduled
-from app.notifications.models import EmailOutbox, Notification
+from app.notifications.models import EmailOutbox, Notification, SmsOutbox
 from app.notifications.services import send_outbox
+from app.notifications.sms_outbox import queue_sms, send_due
 from app.organizations.models import LocationSource, Organization, OrganizationKind
 from app.regions.models import Region
 from app.regions.services import load_gazetteer
 from tests.conftest import database_url_for, make_app, reset_database
 from tests.notifications.test_notifications import Inbox, free_port
+from tests.sms_provider import FakeDysms
+from tests.venues.conftest import clock  # noqa: F401  (the fixed application clock)
 
 HOUR = timedelta(hours=1)
 
@@ -238,3 +241,32 @@ def test_the_monthly_reminder_run_on_two_hosts_at_once_reminds_each_organizer_on
         db.session.remove()
     with other_host.app_context():
         db.engine.dispose()
+
+
+def test_sms_senders_at_once_send_each_text_once_and_keep_the_daily_cap(shared_app, clock):  # noqa: F811
+    clock.now = datetime(2026, 9, 1, 10, 0)      # daytime: no quiet hours
+    fake = FakeDysms().start()
+    saved = {k: shared_app.config[k] for k in fake.config()}
+    shared_app.config.update(fake.config())
+    try:
+        with shared_app.app_context():
+            db.session.execute(delete(SmsOutbox))
+            for i in range(40):                   # ten numbers, four texts each
+                queue_sms(phone=f"1390000{i % 10:04d}", template="notice", params={"name": "甲", "title": f"第{i}条"})
+            for i in range(14):                   # one number, over its cap of 10
+                queue_sms(phone="13800000000", template="notice", params={"name": "乙", "title": f"第{i}条"})
+            db.session.commit()
+            db.session.remove()
+        results = in_threads(shared_app, *[lambda: send_due(limit=100)] * 4)
+        results += in_threads(shared_app, lambda: send_due(limit=100))
+    finally:
+        shared_app.config.update(saved)
+        fake.stop()
+    titles = [(d.phone, d.params["title"]) for d in fake.delivered]
+    assert len(titles) == len(set(titles)) == 50                        # each text once
+    assert len(fake.to("13800000000")) == 10                            # the cap held under four senders
+    assert sum(sent for sent, _ in results) == 50 and results[-1] == (0, 0)
+    with shared_app.app_context():
+        states = dict(db.session.execute(select(SmsOutbox.state, func.count()).group_by(SmsOutbox.state)).all())
+        db.session.remove()
+    assert states == {"sent": 50, "pending": 4}                         # the four over the cap wait for tomorrow
