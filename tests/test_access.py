@@ -119,6 +119,8 @@ grant                  NN NN NN YN YN YN
 revoke                 NN NN NN YN YN YN
 set_active             NN NN NN YN YN YN
 read_notification      YN YN YN YN YN YN
+see_region_figures     NN NN NN YN YN YN
+see_org_figures        NN NN NN YN YN YN
 """
 
 
@@ -253,6 +255,7 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "sees_booking": (place.booking,), "decide_booking": (place.booking,), "cancel_booking": (place.booking,),
         "sees_booker_phone": (place.booking,), "see_account": (place.organizer,),
         "grant": (Role.ORGANIZER, place.code), "revoke": (grant,), "set_active": (place.organizer,),
+        "see_region_figures": (db.session.get(Region, place.code),), "see_org_figures": (place.branch,),
     }.get(name, ())
 
 

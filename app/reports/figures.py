@@ -452,7 +452,3 @@ def chart_data(board: Dashboard) -> list[dict[str, Any]]:
             for section in board.sections for table in section.tables if table.chart is not None]
 
 
-def today_text() -> str:
-    return fmt_month(local_now().date())
-
-
