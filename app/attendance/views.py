@@ -43,13 +43,19 @@ def _managed(kind: str, target_id: int) -> services.Target:
     return target
 
 
-def _code_page(kind: str, target: services.Target) -> ResponseReturnValue:
+def _code_page(kind: str, target: services.Target, partial: bool = False) -> ResponseReturnValue:
+    """The organizer's screen; `partial`: only its live part (the code and who is in), which the
+    screen's script fetches every few seconds (without script, the page's 刷新 link does it)."""
     now = utcnow()
     code = codes.make_code(_secret(), kind, target.id, now)
     link = url_for("attend.scan", kind=kind, target_id=target.id, code=code, _external=True)
-    context: dict[str, Any] = {"kind": kind, "target": target, "link": link, "refresh": codes.seconds_left(now) + 1,
+    page = (url_for("attend.session_code", session_id=target.id) if kind == codes.SESSION
+            else url_for("attend.booking_code", occurrence_id=target.id))
+    context: dict[str, Any] = {"kind": kind, "target": target, "link": link, "page": page,
                                "qr": qr_svg(link, label="签到二维码：请用手机相机扫描"),
                                "present": services.attendances(target), "form": BaseForm()}
+    if partial:
+        return render_template("attendance/_live.html", **context)
     if isinstance(target, TaskSession):
         context["accepted"] = [a for a in target.task.assignments if a.status is AssignmentStatus.ACCEPTED]
     return render_template("attendance/code.html", **context)
@@ -65,6 +71,12 @@ def session_code(session_id: int) -> ResponseReturnValue:
 @access.requires(access.may_use_venues)
 def booking_code(occurrence_id: int) -> ResponseReturnValue:
     return _code_page(codes.OCCURRENCE, _managed(codes.OCCURRENCE, occurrence_id))
+
+
+@bp.get("/<kind>/<int:target_id>/live")
+@login_required
+def live(kind: str, target_id: int) -> ResponseReturnValue:
+    return _code_page(_kind_or_404(kind), _managed(kind, target_id), partial=True)
 
 
 @bp.post("/sessions/<int:session_id>/by-hand/<int:member_id>")

@@ -18,7 +18,7 @@ def _code_link(client, session) -> str:
     page = client.get(f"/attend/sessions/{session.id}/code")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert '<svg class="qr"' in html and 'http-equiv="refresh"' in html
+    assert '<svg class="qr"' in html and f'data-live="/attend/s/{session.id}/live"' in html
     return LINK.search(html).group(1).removeprefix("http://localhost")
 
 
@@ -73,7 +73,9 @@ def test_the_organizer_checks_a_member_in_by_hand_and_sees_the_list(client, db, 
     page = f"/attend/sessions/{session.id}/code"
     r = post(f"/attend/sessions/{session.id}/by-hand/{member.id}", token_from=page)
     assert r.status_code == 302
-    html = client.get(page).get_data(as_text=True)
+    live = client.get(f"/attend/s/{session.id}/live")       # what the screen's script fetches
+    html = live.get_data(as_text=True)
+    assert live.status_code == 200 and "<html" not in html and '<svg class="qr"' in html
     assert "已签到（1 人）" in html and "组织者代签" in html and member.user.name in html
     [row] = _rows(db, session)
     assert row.check_in_method is CheckInMethod.MANUAL and row.recorded_by_id == task.organizer.id
@@ -84,6 +86,7 @@ def test_the_code_page_is_not_found_outside_ones_tasks(client, db, clock, login,
     other = create_user(name="别处书记", roles=[("organizer", create_org())])
     login(other)
     assert client.get(f"/attend/sessions/{session.id}/code").status_code == 404
+    assert client.get(f"/attend/s/{session.id}/live").status_code == 404
     assert client.post(f"/attend/sessions/{session.id}/by-hand/{member.id}",
                        data={"csrf_token": csrf_token(client, "/")}).status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0

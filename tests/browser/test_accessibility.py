@@ -139,7 +139,7 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     venue, booking = ids["venue"], ids["booking"]
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim", "/login/forgot",
-               "/login/forgot/staff-code"],
+               "/login/forgot/staff-code", "/verify", "/verify/YH-AAAA-BBBB-CCCC-DDDD"],
         "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
                         f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
                         f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
@@ -160,7 +160,8 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                        + [f"/tasks/{ids['past']}", f"/tasks/{ids['past']}/sessions/{ids['past_session']}/attendance",
                           "/venues/", "/venues/?near=管城回族区&capacity=20&facilities=lift",
                           f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/month",
-                          f"/venues/{venue}/book", "/bookings/", f"/bookings/{booking}", f"/bookings/{booking}/cancel"],
+                          f"/venues/{venue}/book", "/bookings/", f"/bookings/{booking}", f"/bookings/{booking}/cancel",
+                          f"/attend/sessions/{ids['past_session']}/code", "/records/"],
         "19900000003": ["/", "/organizations/", "/organizations/new", f"/organizations/{ids['org']}",
                         f"/organizations/{ids['org']}/edit", "/admin/users",
                         "/admin/users?phone=19900000011", f"/admin/users/{ids['organizer']}",
@@ -171,7 +172,8 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/pool/import/{ids['job']}", f"/pool/import/{ids['job_mapping']}",
                         f"/pool/import/{ids['job_mapping']}?sheet=人才名册", f"/pool/import/{ids['job_checked']}",
                         "/pool/skills",
-                        "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages"],
+                        "/venues/new", f"/venues/{venue}/managers", f"/venues/{venue}/month", "/venues/packages",
+                        f"/records/members/{ids['wang']}", "/records/"],
         "19900000002": ["/", "/reports/regions/410100", "/reports/regions/410104",
                         f"/reports/organizations/{ids['branch']}"],
         "19900000001": ["/reports/regions/410000", "/pool/skills", f"/pool/skills/{ids['skill']}", "/venues/packages/new",

@@ -84,6 +84,7 @@ def test_post_match_invite_accept_confirm_prove(browser, live_server):
     expect(org.get_by_text("已确认这次服务的出勤和时长")).to_be_visible()
 
     member.goto("/my/proof")
+    submit(member, member.get_by_role("button", name="开具东关南里社区的证明"))
     proof = member.locator(".certificate")
     for text in ("志愿服务证明", "演示·李大夫", "东关南里社区", "社区义诊咨询", "2.5"):
         expect(proof).to_contain_text(text)

@@ -2,6 +2,20 @@
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
+    // A check-in screen keeps its code and its list of who is in current: its live part is
+    // fetched again every few seconds (without script, its 刷新 link does the same).
+    var live = document.querySelector("[data-live]");
+    if (live) {
+      window.setInterval(function () {
+        fetch(live.getAttribute("data-live"), { credentials: "same-origin" }).then(function (response) {
+          return response.ok ? response.text() : null;
+        }).then(function (html) {
+          if (html !== null) {
+            live.innerHTML = html;
+          }
+        }).catch(function () { /* offline for a moment: try again at the next tick */ });
+      }, 5000);
+    }
     // Move focus to the error summary so screen-reader and keyboard users hear what went wrong.
     var summary = document.querySelector(".error-summary");
     if (summary) {
