@@ -116,7 +116,7 @@ STEPS: list[Step] = [
     Step("unavailable", "近期有没有不方便的日子？", f.PeriodForm, "不方便的日子",
          lambda d, m: "；".join(f"{p.start:%Y年%m月%d日}至{p.end:%Y年%m月%d日}{('（' + p.reason + '）') if p.reason else ''}"
                                for p in d.unavailable) or "没有",
-         template="members/step_periods.html", is_list=True,
+         template="members/step_periods.html", is_list=True, kinds=("proxy", "profile"),   # self: later, if ever
          hint="例如外出探亲、住院、农忙。这些日子不会收到邀请。都没有就直接点“下一步”。"),
     Step("skills", "有哪些专长？", f.SkillForm, "专长", _skills_text,
          template="members/step_skills.html", is_list=True,

@@ -43,10 +43,13 @@ def test_the_organizer_still_sees_the_consent_form_version(client, login, create
     assert "同意书版本 2026-11" in client.get("/pool/proxy/consent").get_data(as_text=True)
 
 
-def test_pages_where_nothing_may_apply_say_so(client, login, create_user):
+def test_pages_where_nothing_may_apply_say_so(client, login, create_user, create_admin):
     login(create_user())
     assert "都没有就直接点“下一步”" in client.get("/profile/register/limits").get_data(as_text=True)
-    assert "都没有就直接点“下一步”" in client.get("/profile/register/unavailable").get_data(as_text=True)
+    assert client.get("/profile/register/unavailable").status_code == 404      # not asked when registering oneself
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    login(create_admin("410104"))
+    assert "都没有就直接点“下一步”" in client.get("/pool/proxy/unavailable").get_data(as_text=True)
 
 
 def test_a_short_list_of_branches_is_radios(client, db, login, create_user, create_org):
@@ -69,7 +72,7 @@ def test_a_shortcut_fills_the_weekly_grid_in_one_tap(client, db, login, create_u
     html = client.get("/profile/register/availability").get_data(as_text=True)
     assert "工作日上午都行" in html and "<th scope=\"col\">晚上</th>" in html
     response = answer(client, "availability", {"shortcut": "weekday_mornings"})
-    assert response.headers["Location"].endswith("/profile/register/unavailable")
+    assert response.headers["Location"].endswith("/profile/register/skills")
     assert draft(db, user)["availability_mask"] == sum(slot_bit(d, 0) for d in range(5))
     assert answer(client, "availability", {"shortcut": "whenever"}).status_code == 400
 
