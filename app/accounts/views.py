@@ -103,7 +103,7 @@ def register() -> ResponseReturnValue:
 
     def signed_up(user: User) -> tuple[str, str]:
         _sign_in(user)
-        return "注册成功，您已登录。", url_for("main.home")
+        return "注册成功，您已登录。下面登记您的专长和方便的时间。", url_for("members.register_start")
 
     return run_use_case(form, lambda: services.register_user(
         phone=form.phone.data or "", name=form.name.data, password=form.password.data, elder_mode=_device_elder_mode()),

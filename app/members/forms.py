@@ -19,7 +19,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, NumberRange, Optional, ValidationError
 
 from app.accounts.forms import phone_field
 from app.clock import PERIODS, WEEKDAYS, local_today
@@ -215,8 +215,21 @@ class RadiusForm(WizardForm):
         data.radius_km = int(self.radius_km.data)
 
 
+# One tap for the common answers: (label, days, parts of the day).
+SHORTCUTS = {
+    "weekday_mornings": ("工作日上午都行", range(5), (0,)),
+    "weekday_afternoons": ("工作日下午都行", range(5), (1,)),
+    "weekdays": ("工作日白天都行", range(5), (0, 1)),
+    "every_day": ("每天白天都行", range(7), (0, 1)),
+}
+
+
 class AvailabilityForm(WizardForm):
-    """Seven days × morning / afternoon / evening, as checkboxes d{day}p{period}."""
+    """Seven days × morning / afternoon / evening, as checkboxes d{day}p{period}; or one of the
+    SHORTCUTS, sent by its own button. Someone who said evenings are hard is not shown evenings,
+    and an answer leaves them out."""
+
+    shortcut = StringField(validators=[Optional(), AnyOf(list(SHORTCUTS), message="请从按钮中选择")])
 
     def fill(self, data, meta):
         for day in range(7):
@@ -225,14 +238,25 @@ class AvailabilityForm(WizardForm):
 
     def apply(self, data, meta):
         mask = 0
-        for day in range(7):
-            for period in range(3):
-                if self[f"d{day}p{period}"].data:
+        if self.shortcut.data:
+            _, days, parts = SHORTCUTS[self.shortcut.data]
+            for day in days:
+                for period in parts:
                     mask |= slot_bit(day, period)
+        else:
+            for day in range(7):
+                for period in range(3):
+                    if self[f"d{day}p{period}"].data and not (period == 2 and data.no_night):
+                        mask |= slot_bit(day, period)
         data.availability_mask = mask
 
-    def grid(self):
-        return [(WEEKDAYS[d], [self[f"d{d}p{p}"] for p in range(3)]) for d in range(7)]
+    def grid(self, no_night: bool = False):
+        parts = range(2) if no_night else range(3)
+        return [(WEEKDAYS[d], [self[f"d{d}p{p}"] for p in parts]) for d in range(7)]
+
+    @staticmethod
+    def shortcuts():
+        return [(key, label) for key, (label, _, _) in SHORTCUTS.items()]
 
 
 for _d in range(7):

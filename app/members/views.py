@@ -13,10 +13,12 @@ from app.accounts.sessions import this_session
 from app.audit.services import record_read
 from app.extensions import limiter
 from app.forms import BaseForm
+from app.matching import near_me
 from app.members import pool, services, wizard
 from app.members.forms import ClaimForm, DeleteForm, ReasonForm, SubmitForm
 from app.members.models import SKILL_LEVELS, Capacity, MemberProfile, PoolLevel
 from app.members.profile import ProfileData
+from app.tasks.services import describe_schedule
 from app.web import commit, file_response, finish_use_case, form_page, run_action, run_use_case
 
 bp = Blueprint("members", __name__)
@@ -168,8 +170,10 @@ def registered() -> ResponseReturnValue:
     """The confirmation: registration is done, and what happens next (suggestions, or what they
     wait for; the pool review and how long it takes)."""
     member = _own_or_register()
-    return render_template("members/registered.html", member=member,
-                           gaps=wizard.matching_missing(ProfileData.from_member(member)),
+    gaps = wizard.matching_missing(ProfileData.from_member(member))
+    return render_template("members/registered.html", member=member, gaps=gaps,
+                           near=near_me.tasks_near(member, limit=3) if member.is_matchable and not gaps else [],
+                           describe=describe_schedule,
                            county_entry=pool.live_entry(member, PoolLevel.COUNTY),
                            review_days=current_app.config["POOL_REVIEW_DAYS"])
 

@@ -11,8 +11,8 @@ def count_users(db):
 
 
 def register(post, **overrides):
-    data = {"name": "张建国", "phone": "13912345678", "password": "我家住在东大街3号",
-            "password_confirm": "我家住在东大街3号", "agree": "y", **overrides}
+    data = {"name": "张建国", "phone": "13912345678", "password": "老伴李秀英1958年",
+            "password_confirm": "老伴李秀英1958年", "agree": "y", **overrides}
     return post("/register", data, token_from="/register")
 
 
@@ -189,8 +189,8 @@ def test_password_change_ends_the_other_sessions(app, client, db, login, create_
 def test_post_without_csrf_token_is_refused(client, db, create_user):
     before = count_users(db)
     response = client.post("/register", data={"name": "张三", "phone": "13912345678",
-                                              "password": "我家住在东大街3号",
-                                              "password_confirm": "我家住在东大街3号", "agree": "y"})
+                                              "password": "老伴李秀英1958年",
+                                              "password_confirm": "老伴李秀英1958年", "agree": "y"})
     assert response.status_code == 400
     assert "表单校验码" in response.get_data(as_text=True)
     assert count_users(db) == before

@@ -131,8 +131,8 @@ def waiting_import(admin_id: int, status: str):
                      report=json.dumps(report, ensure_ascii=False), content=b"PK")
 
 
-WIZARD_STEPS = ["name", "gender", "birth_year", "home", "branch", "work", "consent", "limits", "radius",
-                "availability", "unavailable", "skills"]
+WIZARD_STEPS = ["gender", "birth_year", "home", "branch", "work", "consent", "limits", "radius",
+                "availability", "skills", "pool"]
 
 
 def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
@@ -143,9 +143,9 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
         "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
                         f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
                         f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
-        "19900000021": ["/", "/account", "/account/password", "/account/channels", "/notifications/",
-                        "/admin/users",  # 403
-                        "/my/tasks", f"/my/tasks/{ids['tutoring']}", f"/my/tasks/{ids['past']}", "/my/hours",
+        "19900000021": ["/", "/account", "/account/password", "/account/channels", "/notifications/", "/admin/users",  # 403
+                        "/my/tasks", "/my/tasks/nearby", f"/my/tasks/{ids['tutoring']}", f"/my/tasks/{ids['past']}",
+                        "/my/hours", f"/profile/entries/{ids['approved']}/withdraw",
                         "/my/proof",
                         "/profile", "/profile/data", "/profile/delete", "/profile/edit/skills",
                         "/profile/edit/availability", "/profile/edit/unavailable", "/profile/edit/consent",
@@ -153,7 +153,8 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
         "19900000023": ["/", "/profile/register"] + [f"/profile/register/{s}" for s in WIZARD_STEPS]
                        + ["/profile/register/check"],
         "19900000011": ["/", "/organizations/", f"/organizations/{ids['org']}", "/pool/", "/pool/proxy",
-                        "/pool/proxy/phone", "/pool/proxy/consent", "/tasks/", "/tasks/new",
+                        "/pool/proxy/phone", "/pool/proxy/name", "/pool/proxy/consent", "/pool/proxy/unavailable",
+                        "/pool/proxy/pool", "/tasks/", "/tasks/new", "/tasks/calls",
                         f"/tasks/{ids['tutoring']}", f"/tasks/{ids['tutoring']}/candidates",
                         f"/tasks/{ids['tutoring']}/cancel"] + [f"/tasks/{ids['tutoring']}/edit/{s}" for s in
                                                                ("basics", "place", "time", "needs", "skills")]
@@ -202,7 +203,7 @@ def check(page, axe: Axe | None, label: str, report: dict, elder: bool) -> list[
 
 ERROR_STATES = ("/login", "/register", "/account/password", "/organizations/new", "/claim", "/tasks/new",
                 "/login/forgot", "/login/forgot/staff-code",
-                "/profile/register/name", "/profile/register/home", "/profile/register/radius",
+                "/profile/register/gender", "/profile/register/home", "/profile/register/radius", "/profile/register/pool",
                 "/profile/delete", "/pool/proxy/phone", "/venues/new", "/venues/packages/new")
 VENUE_FORMS = ("/book", "/closures", "/packages/new", "/managers", "/reject", "/cancel")
 

@@ -35,10 +35,13 @@ WIZARD = {
 LIST_STEPS = {"unavailable", "skills"}
 
 
-@pytest.mark.parametrize("step", [s for s in WIZARD if s != "name"])   # the name: the account's, edited later
-def test_every_wizard_page_refuses_bad_input(client, db, login, create_user, step):
-    login(create_user())
-    path = f"/profile/register/{step}"
+PROXY_ONLY = {"name", "unavailable"}    # self-registration takes the account's name, and asks no dates
+
+
+@pytest.mark.parametrize("step", list(WIZARD))
+def test_every_wizard_page_refuses_bad_input(client, db, login, create_user, create_admin, step):
+    login(create_admin("410104") if step in PROXY_ONLY else create_user())
+    path = f"/pool/proxy/{step}" if step in PROXY_ONLY else f"/profile/register/{step}"
     fields, valid = WIZARD[step]
     extra = {"action": "add"} if step in LIST_STEPS else None
     tables = [ProfileDraft] if not valid else [MemberProfile]

@@ -243,3 +243,25 @@ def test_the_pool_question_is_not_a_profile_row(client, login, create_member):
     member = create_member(skills={"法律咨询": 3})
     login(member.user)
     assert client.get("/profile/edit/pool").status_code == 404
+
+
+def test_the_confirmation_shows_the_first_fitting_tasks(client, login, create_user, create_task, skill_ids):
+    from datetime import timedelta
+
+    from app.clock import local_now
+
+    now = local_now()
+    tuesday = (now + timedelta(days=(1 - now.weekday()) % 7 + 7)).replace(hour=9, minute=0, second=0, microsecond=0)
+    create_task(title="四点半课堂", skills={"课业辅导": 1}, when=tuesday)     # in the grid ANSWERS tick
+    login(create_user())
+    fill_all(client, skill_ids, pool="no")
+    submit(client)
+    done = client.get("/profile/registered").get_data(as_text=True)
+    assert "现在附近就有适合您的服务" in done and "四点半课堂" in done and "看看全部志愿服务" in done
+
+
+def test_signing_up_leads_straight_to_registering(client, db):
+    data = {"name": "赵淑芬", "phone": "13912340001", "password": "外孙女小雨2019年",
+            "password_confirm": "外孙女小雨2019年", "agree": "y", "csrf_token": csrf_token(client, "/register")}
+    response = client.post("/register", data=data)
+    assert response.headers["Location"].endswith("/profile/register")

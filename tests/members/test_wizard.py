@@ -17,8 +17,9 @@ ANSWERS = [   # self-registration: the name comes from the account
     ("limits", {"no_night": "y", "max_hours_week": "6"}),
     ("radius", {"radius_km": "5"}),
     ("availability", {"d1p0": "y", "d3p1": "y"}),
-    ("unavailable", {"start": "2099-01-10", "end": "2099-01-20", "reason": "探亲", "action": "next"}),
 ]
+# Asked by proxy (and changed from the profile), not in self-registration.
+UNAVAILABLE = ("unavailable", {"start": "2099-01-10", "end": "2099-01-20", "reason": "探亲", "action": "next"})
 
 
 def answer(client, step, values):
@@ -150,7 +151,7 @@ def test_deleting_through_the_page_needs_the_confirmation(client, db, login, cre
 def test_proxy_wizard_then_claim(app, client, db, login, create_admin, skill_ids):
     login(create_admin("410104"))
     steps = [("phone", {"phone": "139 8888 7777"}), ("name", {"name": "王建华"})] + ANSWERS[:5] + [
-        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[6:]
+        ("consent", {"consent": "y", "consent_method": "paper"})] + ANSWERS[6:] + [UNAVAILABLE]
     for step, values in steps:
         response = client.post(f"/pool/proxy/{step}", data={**values, "csrf_token": csrf_token(client, f"/pool/proxy/{step}")})
         assert response.status_code == 302, (step, response.get_data(as_text=True)[-1500:])
