@@ -131,7 +131,7 @@ class StaffCodeForm(BaseForm):
 
 class NewPasswordForm(BaseForm):
     password = PasswordField("新密码", validators=[required("请设置新密码")],
-                             description="至少 8 个字符。可以用一句好记的话，例如“我家住在东大街3号”。",
+                             description="至少 8 个字符。可以用一句只有您自己知道、好记的话，比如把家里人的名字和一个年份连起来。",
                              render_kw={"autocomplete": "new-password"})
     password_confirm = PasswordField("再输入一次新密码", validators=[required("请再输入一次新密码")],
                                      render_kw={"autocomplete": "new-password"})

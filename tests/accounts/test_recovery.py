@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.accounts.models import RecoveryCode, UserSession
 from app.audit.models import AuditEvent
@@ -101,26 +102,44 @@ def test_the_answer_is_the_same_whether_or_not_the_number_has_an_account(client,
     assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 2
 
 
-def test_asking_for_a_code_takes_as_long_for_an_unknown_number(extra_app, db, create_user):
-    # A queue as in production (the worker sends later): the request's own work is what is timed.
+def test_asking_for_a_code_does_the_same_work_for_an_unknown_number(extra_app, db, create_user):
+    """Neither the answer nor its time may tell whether a number has an account: the request sends
+    the same statements, in the same order, for a real and an unknown number (the worker, not the
+    request, decides whether to text). Timings are recorded for the report, not asserted: on a
+    shared machine they vary more than the difference they would look for."""
     import tempfile
     served = extra_app(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=tempfile.mkdtemp() + "/q.db", REDIS_URL=None,
                        RECOVERY_REQUEST_LIMIT_PER_IP="1000 per hour", RECOVERY_REQUEST_LIMIT_PER_PHONE="1000 per hour")
     client = served.test_client()
     user = create_user()
-    known, unknown = [], []
-    for i in range(60):
-        pair = ((user.phone, known), (f"1370000{i:04d}", unknown))
-        for phone, times in pair if i % 2 else reversed(pair):
-            token = csrf_token(client, "/login/forgot")
-            started = time.perf_counter()
-            response = client.post("/login/forgot", data={"phone": phone, "csrf_token": token})
-            times.append(time.perf_counter() - started)
-            assert response.status_code == 302
-    known_ms, unknown_ms = statistics.median(known) * 1000, statistics.median(unknown) * 1000
-    record("recovery", {"code_request_median_ms": {"existing": round(known_ms, 2), "unknown": round(unknown_ms, 2),
+    engine = db.session.get_bind()     # the test's connection, which every request's session uses
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _executemany):
+        statements.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement))
+
+    def ask(phone: str) -> tuple[float, list[str]]:
+        token = csrf_token(client, "/login/forgot")
+        statements.clear()
+        started = time.perf_counter()
+        response = client.post("/login/forgot", data={"phone": phone, "csrf_token": token})
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 302
+        return elapsed, list(statements)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        known, unknown = [], []
+        for i in range(20):
+            k, u = ask(user.phone), ask(f"1370000{i:04d}")
+            assert k[1] == u[1] and k[1], (k[1], u[1])
+            known.append(k[0])
+            unknown.append(u[0])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    record("recovery", {"code_request_median_ms": {"existing": round(statistics.median(known) * 1000, 2),
+                                                   "unknown": round(statistics.median(unknown) * 1000, 2),
                                                    "samples": len(known)}})
-    assert abs(known_ms - unknown_ms) < max(3.0, 0.25 * min(known_ms, unknown_ms)), (known_ms, unknown_ms)
 
 
 def test_guessing_beyond_five_tries_spends_the_code(client, db, create_user, provider):

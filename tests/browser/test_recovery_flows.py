@@ -19,7 +19,7 @@ from tests.sms_provider import FakeDysms
 
 pytestmark = pytest.mark.browser
 _numbers = itertools.count(1)
-OLD = "我家住在东大街3号"
+OLD = "老槐树下的第七个春天"
 
 
 def fresh_member(app) -> tuple[int, str]:

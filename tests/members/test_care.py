@@ -16,6 +16,7 @@ from app.members.models import MemberStatus
 from app.notifications.models import Notification, SmsOutbox
 from app.notifications.services import notify
 from app.organizations.models import OrganizationKind
+from app.tasks import records
 from app.tasks import services as tasks
 from app.tasks.ledger import member_hours
 from app.tasks.models import Assignment, AssignmentStatus
@@ -58,7 +59,7 @@ def test_a_member_marked_deceased_leaves_candidates_tasks_and_reminders_but_not_
     tasks.respond(member=elder, assignment=a, accept=True)
     db.session.commit()
     clock.now = TODAY + timedelta(days=2)
-    tasks.confirm_attendance(actor=served.organizer, session=served.sessions[0], entries={a.id: (True, 2.0, "")})
+    records.confirm_attendance(actor=served.organizer, session=served.sessions[0], entries={a.id: (True, 2.0, "")})
     db.session.commit()
     hours = member_hours(elder.id)
     assert hours == 2.0
