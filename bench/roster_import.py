@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.population import ready
 
     started = time.perf_counter()
-    content = workbook(args.rows)
+    cached = OUT / f"roster-{args.rows}.xlsx"       # the same file for both databases
+    content = cached.read_bytes() if cached.exists() else workbook(args.rows)
+    cached.write_bytes(content)
     print(f"workbook: {args.rows:,} rows, {len(content) / 2**20:.1f} MiB, built in {time.perf_counter() - started:.1f} s")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "SECRET_KEY": "bench", "REDIS_URL": None,
                       "JOBS_REDIS_URL": None, "RATELIMIT_ENABLED": False})

@@ -656,8 +656,8 @@ def write(job_id: int) -> None:
     updates in one transaction together with the job's "done", so nothing is ever half-written."""
     job = db.session.get_one(ImportJob, job_id)
     actor_id, mode = job.created_by_id, job.mode
-    _progress(job_id, status="writing")
-    outcome = check_file(job_id, db.session.get_one(User, actor_id), progress=False)
+    _progress(job_id, status="checking", processed_rows=0)
+    outcome = check_file(job_id, db.session.get_one(User, actor_id))
     summary = _summary(outcome)
     c = outcome.counts()
     if outcome.unknown_skills:
@@ -669,6 +669,8 @@ def write(job_id: int) -> None:
         summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
         _progress(job_id, **summary)
         return
+
+    _progress(job_id, status="writing")
 
     def run() -> None:
         actor = db.session.get_one(User, actor_id)

@@ -303,7 +303,7 @@ def table(book: Book, sheet: str, header: Header) -> Iterator[tuple[int, str, tu
     for number, values in enumerate(book.rows(sheet), start=1):
         if number <= header.row:
             continue
-        if number > MAX_ROWS + header.row:
+        if number > MAX_ROWS + HEADER_SEARCH_ROWS:       # as check_file() counts them
             raise Refused(_too_many())
         kind, _ = classify(values, header)
         yield number, kind, values

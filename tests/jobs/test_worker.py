@@ -30,6 +30,7 @@ from app.jobs.models import Job
 from app.members import importer
 from app.members.models import ImportJob, MemberProfile
 from app.regions.services import load_gazetteer
+from app.transactions import commit_fresh
 from tests.conftest import database_url_for, make_app, reset_database
 from tests.members.test_import import name_for, row, workbook
 
@@ -107,10 +108,17 @@ def test_a_worker_killed_halfway_leaves_a_whole_roster_or_none(setting, kill_whe
                                                               filename="名册.xlsx"), mode="all")
         db.session.commit()           # …and the job goes to the queue
         import_id = imp.id
-        job_id = db.session.scalar(select(Job.id).where(Job.kind == "import").order_by(Job.id.desc()))
+        admin_id = admin.id
         db.session.remove()
 
-    def state():
+    def last_job() -> int:
+        with app.app_context():
+            try:
+                return db.session.scalar(select(Job.id).where(Job.kind == "import").order_by(Job.id.desc()))
+            finally:
+                db.session.remove()
+
+    def state(job_id: int):
         with app.app_context():
             try:
                 return db.session.execute(select(ImportJob.status, ImportJob.processed_rows, Job.state, Job.attempts)
@@ -118,21 +126,44 @@ def test_a_worker_killed_halfway_leaves_a_whole_roster_or_none(setting, kill_whe
             finally:
                 db.session.remove()
 
+    def answer(step) -> int:
+        """The admin's part, as the mapping page or the preview's button does it; the next step's job."""
+        with app.app_context():    # a writing transaction from its start, as a POST's (SQLite: BEGIN IMMEDIATE)
+            commit_fresh(lambda: step(db.session.get_one(ImportJob, import_id), db.session.get_one(User, admin_id)))
+            db.session.remove()
+        return last_job()
+
+    def columns_as_proposed(imp, actor):
+        importer.choose_columns(actor=actor, job=imp, sheet=imp.sheet, chosen=importer.mapping_of(imp)["columns"])
+
+    def confirm(imp, actor):
+        importer.confirm(actor=actor, job=imp)
+
     worker = start_worker(env, log)
     try:
+        wait_for(lambda: state(last_job())[0] == "mapping", 300)
+        job_id = answer(columns_as_proposed)
         if kill_when == "checking":
-            wait_for(lambda: state()[0] == "checking" and state()[1] >= ROWS // 2, 300)
+            wait_for(lambda: state(job_id)[0] == "checking" and state(job_id)[1] >= ROWS // 2, 300)
         else:
-            wait_for(lambda: state()[0] == "writing", 300, step=0.01)   # its one transaction has begun
-        seen = state()
+            wait_for(lambda: state(job_id)[0] == "checked", 300)
+            job_id = answer(confirm)
+            wait_for(lambda: state(job_id)[0] == "writing", 300, step=0.01)   # its one transaction has begun
+        seen = state(job_id)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         killed = time.monotonic()
         assert seen[2] == "running" and seen[3] == 1
         worker = start_worker(env, log)
         restarted = time.monotonic()
-        requeued = wait_for(lambda: state()[3] >= 2 and time.monotonic(), DEADLINE)
-        final = wait_for(lambda: state()[2] in ("done", "failed") and state(), DEADLINE - (time.monotonic() - killed))
+        requeued = wait_for(lambda: state(job_id)[3] >= 2 and time.monotonic(), DEADLINE)
+        final = wait_for(lambda: state(job_id)[2] in ("done", "failed") and state(job_id),
+                         DEADLINE - (time.monotonic() - killed))
+        if kill_when == "checking":     # the preview was made again; the admin imports
+            assert final[0] == "checked", final
+            job_id = answer(confirm)
+            final = wait_for(lambda: state(job_id)[2] in ("done", "failed") and state(job_id),
+                             DEADLINE - (time.monotonic() - killed))
         ended = time.monotonic()
     finally:
         worker.kill()
