@@ -15,6 +15,7 @@ from flask import current_app
 from app.accounts.sessions import purge_expired
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
+from app.bookings.reminders import remind_tomorrow as remind_bookers
 from app.clock import local_now
 from app.db import write_intent
 from app.extensions import db
@@ -62,7 +63,9 @@ def remind_venues() -> str:
 
 
 def remind_members() -> str:
-    return f"{commit_fresh(remind_tomorrow)} members reminded of tomorrow's sessions"
+    sessions = commit_fresh(remind_tomorrow)
+    bookings = commit_fresh(remind_bookers)
+    return f"{sessions} members reminded of tomorrow's sessions, {bookings} bookers of tomorrow's bookings"
 
 
 def back_up() -> str:
@@ -112,7 +115,8 @@ SCHEDULES = (
     Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
     Schedule("tasks.remind", {"minute": "0", "hour": "2"}, _day, timedelta(hours=1), remind_members,
-             "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
+             "daily at 10:00 Beijing time: members on tomorrow's sessions and bookers of tomorrow's "
+             "approved bookings, with a link to say 去不了了"),
     Schedule("venues.remind", {"minute": "0", "hour": "1", "day": "20"}, _month, timedelta(hours=1), remind_venues,
              "on the 20th of each month at 09:00 Beijing time: the 主题党日 reminder"),
 )
