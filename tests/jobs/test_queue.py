@@ -24,9 +24,10 @@ def test_every_schedule_entry_is_a_periodic_task_of_the_worker(extra_app, tmp_pa
     def due(*at):    # UTC, as the worker's scheduler asks
         return sorted(task.name for task in huey.read_periodic(datetime(*at)))
 
-    assert due(2026, 12, 6, 12, 7) == ["jobs.sweep", "outbox.send"]
-    assert due(2026, 12, 6, 19, 0) == ["jobs.sweep", "matching.refresh", "outbox.send"]      # 03:00 Beijing
-    assert due(2026, 12, 6, 19, 30) == ["jobs.sweep", "outbox.send", "sessions.purge"]
-    assert due(2026, 12, 6, 20, 0) == ["exports.purge", "jobs.sweep", "outbox.send"]
-    assert due(2026, 12, 20, 1, 0) == ["jobs.sweep", "outbox.send", "venues.remind"]         # the 20th, 09:00
-    assert due(2026, 12, 21, 1, 0) == ["jobs.sweep", "outbox.send"]
+    assert due(2026, 12, 6, 12, 7) == ["jobs.sweep", "outbox.send", "sms.send"]
+    assert due(2026, 12, 6, 19, 0) == ["jobs.sweep", "matching.refresh", "outbox.send", "sms.send"]   # 03:00 Beijing
+    assert due(2026, 12, 6, 19, 30) == ["jobs.sweep", "outbox.send", "sessions.purge", "sms.send"]
+    assert due(2026, 12, 6, 20, 0) == ["exports.purge", "jobs.sweep", "outbox.send", "sms.send"]
+    assert due(2026, 12, 20, 1, 0) == ["jobs.sweep", "outbox.send", "sms.send", "venues.remind"]  # the 20th, 09:00
+    assert due(2026, 12, 21, 1, 0) == ["jobs.sweep", "outbox.send", "sms.send"]
+    assert due(2026, 12, 21, 2, 0) == ["jobs.sweep", "outbox.send", "sms.send", "tasks.remind"]   # 10:00 daily
