@@ -4,7 +4,7 @@ import app.members.index  # noqa: F401  (its flush hook keeps the index's has_fa
 from app.accounts.models import RecoveryCode, Role, RoleGrant, User, UserSession  # noqa: F401
 from app.attendance.models import Attendance, AttendanceScan  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
-from app.bookings.models import Booking, BookingHost, BookingOccurrence, CalendarFeed  # noqa: F401
+from app.bookings.models import Booking, BookingHost, BookingOccurrence, BookingReminder, CalendarFeed  # noqa: F401
 from app.jobs.models import Job, ScheduleLease, ScheduleRun  # noqa: F401
 from app.members.models import (  # noqa: F401
     ImportJob,

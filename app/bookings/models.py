@@ -176,3 +176,20 @@ class CalendarFeed(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship()
+
+
+class BookingReminder(Model):
+    """The reminder the booker of an approved date got the day before (app/bookings/reminders.py):
+    one per (date, person), and the link in it, answered at most once with "去不了了"."""
+
+    __tablename__ = "booking_reminders"
+    __table_args__ = (UniqueConstraint("occurrence_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("booking_occurrences.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+    occurrence: Mapped[BookingOccurrence] = relationship()
+    user: Mapped[User] = relationship()

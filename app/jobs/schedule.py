@@ -17,6 +17,7 @@ from app.attendance.services import purge_scans
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
 from app.bookings.services import release_no_shows
+from app.bookings.reminders import remind_tomorrow as remind_bookers
 from app.clock import local_now
 from app.extensions import db
 from app.jobs.services import sweep
@@ -63,7 +64,9 @@ def refresh_dashboards() -> str:
 
 
 def remind_members() -> str:
-    return f"{commit_fresh(remind_tomorrow)} members reminded of tomorrow's sessions"
+    sessions = commit_fresh(remind_tomorrow)
+    bookings = commit_fresh(remind_bookers)
+    return f"{sessions} members reminded of tomorrow's sessions, {bookings} bookers of tomorrow's bookings"
 
 
 def release_bookings() -> str:
@@ -122,7 +125,8 @@ SCHEDULES = (
     Schedule("exports.purge", {"minute": "0", "hour": "20"}, _day, timedelta(hours=1), purge_exports,
              "nightly at 04:00 Beijing time: export files older than EXPORT_KEEP_DAYS"),
     Schedule("tasks.remind", {"minute": "0", "hour": "2"}, _day, timedelta(hours=1), remind_members,
-             "daily at 10:00 Beijing time: members on tomorrow's sessions, with a link to say 去不了了"),
+             "daily at 10:00 Beijing time: members on tomorrow's sessions and bookers of tomorrow's "
+             "approved bookings, with a link to say 去不了了"),
     Schedule("reports.refresh", {"minute": "10"}, _hour, timedelta(minutes=30), refresh_dashboards,
              "every hour at :10: the dashboards' figures (region_figures)"),
     Schedule("bookings.release_no_shows", {"minute": "*"}, _minute, timedelta(minutes=5), release_bookings,

@@ -13,42 +13,31 @@ told at once and the longest-waiting member on the waitlist takes the place.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.audit.services import record_audit
 from app.clock import WEEKDAYS, local_now, local_today, to_instant, utcnow
 from app.errors import Conflict
 from app.extensions import db
-from app.links import path_for
+from app.links import path_for, signed_code, signed_id
 from app.members.models import MemberProfile, MemberStatus
 from app.notifications.services import notify
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskReminder, TaskSession, TaskStatus
 from app.tasks.services import withdraw
 
-SIGNATURE_CHARS = 12
-
-
-def _signature(reminder_id: int) -> str:
-    secret = current_app.secret_key
-    key = hashlib.sha256(b"cant-go:" + (secret if isinstance(secret, bytes) else str(secret).encode())).digest()
-    return hmac.new(key, str(reminder_id).encode(), hashlib.sha256).hexdigest()[:SIGNATURE_CHARS]
+PURPOSE = "task-cant-go"
 
 
 def link_code(reminder: TaskReminder) -> str:
-    return f"{reminder.id}-{_signature(reminder.id)}"
+    return signed_code(PURPOSE, reminder.id)
 
 
 def reminder_for(code: str) -> TaskReminder | None:
     """The reminder a link names, if its signature holds (whether or not it is still open)."""
-    ident, _, signature = (code or "").partition("-")
-    if not ident.isdigit() or len(ident) > 12 or not hmac.compare_digest(signature, _signature(int(ident))):
-        return None
-    return db.session.get(TaskReminder, int(ident))
+    ident = signed_id(PURPOSE, code)
+    return db.session.get(TaskReminder, ident) if ident is not None else None
 
 
 def is_open(reminder: TaskReminder) -> bool:

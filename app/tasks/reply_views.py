@@ -1,5 +1,6 @@
 """The one-tap answer to a reminder ("去不了了"), opened from a link in an SMS or the app without
-signing in (app/tasks/reminders.py)."""
+signing in: a session's reminder (app/tasks/reminders.py) or a booking date's
+(app/bookings/reminders.py, codes starting with "b")."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 
+from app.bookings import reminders as booking_reminders
 from app.extensions import limiter
 from app.forms import BaseForm
 from app.tasks import reminders
@@ -19,12 +21,27 @@ bp = Blueprint("reply", __name__)
 @bp.route("/r/<code>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RECOVERY_CHECK_LIMIT_PER_IP"], scope="reply-ip")
 def cant_go(code: str) -> ResponseReturnValue:
+    if booking_reminders.is_booking_code(code):
+        return _booking(code)
     reminder = reminders.reminder_for(code) or abort(404)
-    form = BaseForm()
     context: dict[str, Any] = {"reminder": reminder, "session": reminder.session, "task": reminder.session.task,
-               "when": reminders.describe(reminder.session), "open": reminders.is_open(reminder)}
+                               "when": reminders.describe(reminder.session), "open": reminders.is_open(reminder)}
+    return _answer(lambda: reminders.cant_go(reminder=reminder), "reply/cant_go.html", "reply/done.html", context)
+
+
+def _booking(code: str) -> ResponseReturnValue:
+    reminder = booking_reminders.reminder_for(code) or abort(404)
+    occurrence = reminder.occurrence
+    context: dict[str, Any] = {"reminder": reminder, "booking": occurrence.booking,
+                               "when": booking_reminders.describe(occurrence),
+                               "open": booking_reminders.is_open(reminder)}
+    return _answer(lambda: booking_reminders.cant_go(reminder=reminder), "reply/cant_go_booking.html",
+                   "reply/done_booking.html", context)
+
+
+def _answer(work: Any, page: str, done_page: str, context: dict[str, Any]) -> ResponseReturnValue:
+    form = BaseForm()
     if form.validate_on_submit():
-        return finish_use_case(form, lambda: reminders.cant_go(reminder=reminder),
-                               done=lambda _: render_template("reply/done.html", **context),
-                               template="reply/cant_go.html", **context)
-    return render_template("reply/cant_go.html", form=form, **context)
+        return finish_use_case(form, work, done=lambda _: render_template(done_page, **context),
+                               template=page, **context)
+    return render_template(page, form=form, **context)

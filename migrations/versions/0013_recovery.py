@@ -11,8 +11,9 @@ Reviewed and written by hand:
   start of its rolling day and when the member was last told. Existing rows get 0 and NULLs.
 - task_reminders: one row per (assignment, session) reminded the day before, unique, so that a
   member is reminded of a session once; answered_at when its link was used ("去不了了").
+- booking_reminders: the same for an approved booking date and its booker (unique per date and person).
 - member_profiles.deceased_at: when staff marked the member 逝世 (NULL for everyone so far).
-- Downgrade drops the three tables (pending texts and live codes are lost: they expire within a day)
+- Downgrade drops the four tables (pending texts and live codes are lost: they expire within a day)
   and the columns.
 
 Revision ID: 0013_recovery
@@ -98,6 +99,21 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_task_reminders_assignment_id'), ['assignment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_reminders_session_id'), ['session_id'], unique=False)
 
+    op.create_table('booking_reminders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('occurrence_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['occurrence_id'], ['booking_occurrences.id'], name=op.f('fk_booking_reminders_occurrence_id_booking_occurrences'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_booking_reminders_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_booking_reminders')),
+    sa.UniqueConstraint('occurrence_id', 'user_id', name=op.f('uq_booking_reminders_occurrence_id_user_id'))
+    )
+    with op.batch_alter_table('booking_reminders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_booking_reminders_occurrence_id'), ['occurrence_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_booking_reminders_user_id'), ['user_id'], unique=False)
+
     with op.batch_alter_table('member_profiles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deceased_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -112,6 +128,11 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('booking_reminders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_booking_reminders_user_id'))
+        batch_op.drop_index(batch_op.f('ix_booking_reminders_occurrence_id'))
+
+    op.drop_table('booking_reminders')
     with op.batch_alter_table('member_profiles', schema=None) as batch_op:
         batch_op.drop_column('deceased_at')
 

@@ -124,5 +124,5 @@ def test_no_reminder_for_a_paused_member_or_a_cancelled_task(db, clock, full_tas
 
 
 def test_the_scheduled_run_reminds_and_commits(db, full_task):
-    assert remind_members() == "1 members reminded of tomorrow's sessions"
+    assert remind_members() == "1 members reminded of tomorrow's sessions, 0 bookers of tomorrow's bookings"
     assert db.session.scalar(select(TaskReminder.id)) is not None
