@@ -14,7 +14,8 @@ the last 12 months with 4 % no-shows, waiting pool nominations, one shared venue
 and a year of approved bookings, some of them 主题党日. Then the summaries are refreshed (timed, as
 the scheduled job runs it) and each page is asked --requests times through the app's own
 request handling (Flask's test client, signed in as the admin, after warm-up requests): the
-milliseconds are the app's, without a network.
+milliseconds are the app's, without a network. The account page is timed too, as the floor
+every signed-in page pays (session, user, layout) on the same machine at the same moment.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                    "refresh_seconds": round(refresh_seconds, 2),
                    "refresh_seconds_in_sql": refresh_in_sql, "pages": {}}
 
-    pages = [("province dashboard", "410000", "/reports/regions/410000"),
+    pages = [("floor: account page", "410105", "/account"),     # what any signed-in page costs
+             ("province dashboard", "410000", "/reports/regions/410000"),
              ("province home page", "410000", "/"),
              ("city dashboard (郑州市)", "410100", "/reports/regions/410100"),
              ("county dashboard (金水区)", "410105", "/reports/regions/410105"),

@@ -5,8 +5,8 @@ never disagree.
 
 A province's units are its cities (and 济源, a county directly under it), a city's its counties,
 a county's its organizations (party branches, communities, villages); an organization has none.
-Province and city dashboards read county totals only (org_id COUNTY_TOTAL), grouped by the
-unit's code prefix in SQL: about 18 × 80 rows, whatever the number of members.
+Province and city dashboards read their children's totals only (org_id CITY_TOTAL or
+COUNTY_TOTAL): a few thousand rows, whatever the number of members.
 
 Privacy: below the county level (a county's organizations, an organization's own figures) a
 count of people from 1 to 2 is shown as "<3", in the tables, the charts and the export alike.
@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 
 from app.clock import add_months, local_now, utcnow
 from app.extensions import db
 from app.formats import fmt_hours, fmt_instant, fmt_month
 from app.members.models import Capacity, PoolLevel, Skill, SkillCategory
 from app.organizations.models import Organization
-from app.regions.codes import code_within
 from app.regions.models import Region, RegionLevel
 from app.reports.models import FigureRefresh, RegionFigure
 from app.reports.summary import (
     ACTIVE_DAYS,
     ACTIVE_DEFINITION,
     AGE_BANDS,
+    CITY_TOTAL,
     COUNTY_TOTAL,
     HOUR_MONTHS,
     NO_ORG,
@@ -52,30 +52,35 @@ VENUE_TOP = 10
 Key = tuple[str, str]          # (metric, key)
 
 
-@dataclass
 class Figures:
-    """Values and oldest times by (metric, key), for one unit."""
+    """Values and oldest times by metric and key, for one unit."""
 
-    values: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
-    since: dict[Key, datetime] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.by_metric: dict[str, dict[str, float]] = defaultdict(dict)
+        self.since: dict[str, datetime] = {}      # by metric: the oldest of its keys
 
     def add(self, metric: str, key: str, value: float, since: datetime | None) -> None:
-        self.values[(metric, key)] += value or 0
-        if since is not None and ((metric, key) not in self.since or since < self.since[(metric, key)]):
-            self.since[(metric, key)] = since
+        keys = self.by_metric[metric]
+        keys[key] = keys.get(key, 0) + (value or 0)
+        if since is not None and (metric not in self.since or since < self.since[metric]):
+            self.since[metric] = since
+
+    @property
+    def values(self) -> dict[Key, float]:
+        """Every figure by (metric, key)."""
+        return {(m, k): v for m, keys in self.by_metric.items() for k, v in keys.items()}
 
     def get(self, metric: str, key: str = "") -> float:
-        return self.values.get((metric, key), 0)
+        return self.by_metric[metric].get(key, 0) if metric in self.by_metric else 0
 
     def total(self, metric: str) -> float:
-        return sum(v for (m, _), v in self.values.items() if m == metric)
+        return sum(self.by_metric[metric].values()) if metric in self.by_metric else 0
 
     def keys(self, metric: str) -> dict[str, float]:
-        return {k: v for (m, k), v in self.values.items() if m == metric}
+        return dict(self.by_metric.get(metric, {}))
 
     def oldest(self, metric: str) -> datetime | None:
-        times = [t for (m, _), t in self.since.items() if m == metric]
-        return min(times) if times else None
+        return self.since.get(metric)
 
 
 @dataclass
@@ -169,22 +174,22 @@ def _child_regions(region: Region) -> list[Region]:
 
 
 def _region_children(region: Region) -> tuple[Figures, list[Child]]:
-    """Province and city: county totals grouped by each child's code prefix, in SQL."""
-    width = 4 if region.level is RegionLevel.PROVINCE else 6
+    """Province and city: each child's precounted total (a city's CITY_TOTAL rows, a county's
+    COUNTY_TOTAL rows), read by the index on (org_id, county_code); the region's own total is
+    their sum."""
+    regions = _child_regions(region)
+    children = {r.code: Child(key=r.code, name=r.name, region_code=r.code) for r in regions}
+    cities = [r.code for r in regions if r.level is RegionLevel.CITY]
+    counties = [r.code for r in regions if r.level is RegionLevel.COUNTY]
     f = RegionFigure
-    group = func.substr(f.county_code, 1, width)
-    rows = db.session.execute(
-        select(group, f.metric, f.key, func.sum(f.value), func.min(f.since))
-        .where(f.org_id == COUNTY_TOTAL, code_within(f.county_code, [region.prefix]))
-        .group_by(group, f.metric, f.key)).all()
-    children = [Child(key=r.code, name=r.name, region_code=r.code) for r in _child_regions(region)]
+    rows = db.session.execute(select(f.county_code, f.metric, f.key, f.value, f.since).where(or_(
+        and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities)),
+        and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties))))).all()
     totals = Figures()
-    for prefix, metric, key, value, since in rows:
+    for code, metric, key, value, since in rows:
         totals.add(metric, key, value, since)
-        child = next((c for c in children if c.key.startswith(prefix)), None)
-        if child is not None:
-            child.figures.add(metric, key, value, since)
-    return totals, children
+        children[code].figures.add(metric, key, value, since)
+    return totals, list(children.values())
 
 
 def _county_children(region: Region) -> tuple[Figures, list[Child]]:

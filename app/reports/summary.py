@@ -1,7 +1,7 @@
 """Counting the dashboards' figures into region_figures, in SQL: every figure is one
-INSERT … SELECT … GROUP BY over the underlying rows, per county and organization, and then once
-more summed per county (org_id COUNTY_TOTAL), so that a province or city dashboard reads a
-county's total instead of every branch in it. Nothing is loaded into Python.
+INSERT … SELECT … GROUP BY over the underlying rows, per county and organization, then summed
+per county (org_id COUNTY_TOTAL) and per city (CITY_TOTAL), so that a province's dashboard reads
+its cities' totals and a city's its counties', never every branch. Nothing is loaded into Python.
 
 Which county and organization a figure belongs to:
 - members, the pool, activity and hours: the member's home county and party branch (0: none);
@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import FunctionElement
 
 from app.bookings.models import ActivityType, Booking, BookingHost, BookingOccurrence, BookingStatus
@@ -52,11 +53,13 @@ from app.db import write_intent
 from app.extensions import db
 from app.members.models import EntryStatus, MemberProfile, MemberSkill, MemberStatus, PoolEntry, Skill
 from app.organizations.models import Organization, OrganizationKind
+from app.regions.models import Region, RegionLevel
 from app.reports.models import FigureRefresh, RegionFigure
 from app.tasks.models import ServiceRecord, Task, TaskSkill, TaskStatus
 from app.venues.models import Venue
 
 COUNTY_TOTAL = -1        # org_id of the rows that sum a whole county
+CITY_TOTAL = -2          # org_id of the rows that sum a whole city (county_code holds the city's code)
 NO_ORG = 0               # org_id of members without a branch, and of venues
 
 # Active, defined once: shown on the dashboard with these words.
@@ -252,7 +255,8 @@ class Refreshed:
 
 def _stage(conn: Connection, period: Period) -> None:
     """Count every figure into the staging table, then each county's total over its organizations
-    (the oldest `since` kept). Reads the data and writes only the connection's temporary table."""
+    and each city's over its counties (the oldest `since` kept). Reads the data and writes only
+    the connection's temporary table."""
     STAGING.drop(conn, checkfirst=True)
     STAGING.create(conn)
     for stmt in _members(period) + _activity(period) + _needs(period) + _venues(period):
@@ -261,6 +265,12 @@ def _stage(conn: Connection, period: Period) -> None:
     conn.execute(insert(STAGING).from_select(FIELDS, select(
         c.county_code, literal(COUNTY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
         .where(c.org_id != COUNTY_TOTAL).group_by(c.county_code, c.metric, c.key)))
+    city = aliased(Region)
+    conn.execute(insert(STAGING).from_select(FIELDS, select(
+        Region.parent_code, literal(CITY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
+        .join(Region, Region.code == c.county_code).join(city, city.code == Region.parent_code)
+        .where(c.org_id == COUNTY_TOTAL, city.level == RegionLevel.CITY)
+        .group_by(Region.parent_code, c.metric, c.key)))
 
 
 def _swap(conn: Connection, started: datetime, clock: float) -> Refreshed:
