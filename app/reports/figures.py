@@ -26,6 +26,7 @@ from app.extensions import db
 from app.formats import fmt_hours, fmt_instant, fmt_month
 from app.members.models import Capacity, PoolLevel, Skill, SkillCategory
 from app.organizations.models import Organization
+from app.regions.codes import code_within
 from app.regions.models import Region, RegionLevel
 from app.reports.models import FigureRefresh, RegionFigure
 from app.reports.summary import (
@@ -48,6 +49,7 @@ SMALL = 3                      # counts of people below this are hidden below th
 NOT_SHOWN = "不足3人，不单列"       # hours served by fewer people, below the county level
 MISSING_TOP = 10
 VENUE_TOP = 10
+PER_VENUE = "venue_hours"      # read for the top venues only (a province has thousands of venue-months)
 
 Key = tuple[str, str]          # (metric, key)
 
@@ -184,7 +186,7 @@ def _region_children(region: Region) -> tuple[Figures, list[Child]]:
     f = RegionFigure
     rows = db.session.execute(select(f.county_code, f.metric, f.key, f.value, f.since).where(or_(
         and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities)),
-        and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties))))).all()
+        and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties))), f.metric != PER_VENUE)).all()
     totals = Figures()
     for code, metric, key, value, since in rows:
         totals.add(metric, key, value, since)
@@ -196,7 +198,7 @@ def _county_children(region: Region) -> tuple[Figures, list[Child]]:
     """A county: its organizations' rows, and its total."""
     f = RegionFigure
     rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since)
-                              .where(f.county_code == region.code)).all()
+                              .where(f.county_code == region.code, f.metric != PER_VENUE)).all()
     totals, by_org = Figures(), defaultdict[int, Figures](Figures)
     for org_id, metric, key, value, since in rows:
         (totals if org_id == COUNTY_TOTAL else by_org[org_id]).add(metric, key, value, since)
@@ -409,19 +411,15 @@ def venues_section(board: Dashboard) -> Section:
     t, unit = board.totals, board.unit
     today = local_now().date()
     months = [add_months(today, -i) for i in range(VENUE_MONTHS - 1, -1, -1)]
-    by_venue: dict[int, dict[str, float]] = defaultdict(dict)
-    for key, value in t.keys("venue_hours").items():
-        venue_id, _, month = key.partition(":")
-        if month:
-            by_venue[int(venue_id)][month] = value
-    this = month_key(months[-1])
-    top = sorted(by_venue, key=lambda v: (-by_venue[v].get(this, 0), -sum(by_venue[v].values()), v))[:VENUE_TOP]
-    names = dict(db.session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(top))).all()) if top else {}
-    tables = [Table(caption=f"场地已批准的预约时长（小时，本月最多的前 {VENUE_TOP} 个场地）",
+    keys = [month_key(m) for m in months]
+    by_venue = _top_venues(unit, keys[-1], keys)
+    names = dict(db.session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(list(by_venue))))
+                 .all()) if by_venue else {}
+    tables = [Table(caption=f"本月已批准预约时长最多的前 {VENUE_TOP} 个场地（小时）",
                     head=["场地", *(fmt_month(m) for m in months)],
-                    rows=[[names.get(v, str(v)), *(fmt_hours(by_venue[v].get(month_key(m), 0)) for m in months)]
-                          for v in top])]
-    monthly = [round(sum(h.get(month_key(m), 0) for h in by_venue.values()), 2) for m in months]
+                    rows=[[names.get(v, str(v)), *(fmt_hours(hours.get(k, 0)) for k in keys)]
+                          for v, hours in by_venue.items()])]
+    monthly = [round(t.get("venue_month", k), 2) for k in keys]
     tables.append(Table(caption="全部场地每月已批准的预约时长", head=["月份", "预约时长（小时）"],
                         rows=[[fmt_month(m), fmt_hours(h)] for m, h in zip(months, monthly, strict=True)],
                         chart=Chart("chart-venues", "column", "全部场地每月已批准的预约时长（小时）",
@@ -442,6 +440,24 @@ def venues_section(board: Dashboard) -> Section:
                   f"{int(t.get('theme_day', 'missing'))} 个还没有预约。" if branches else "这里没有登记的党支部。"))
     return Section("venues", "场地与主题党日", summary, tables,
                    note="预约时长只算已批准的预约；主题党日算本月已批准或待审核的预约，支部作为主办或共同参加都算。")
+
+
+def _top_venues(unit: Unit, this: str, months: list[str]) -> dict[int, dict[str, float]]:
+    """The venues with the most approved hours this month (at most VENUE_TOP) and their hours by
+    month: two indexed reads of the county totals, not every venue's every month."""
+    if unit.org is not None:
+        return {}
+    f = RegionFigure
+    scope = (f.org_id == COUNTY_TOTAL, code_within(f.county_code, [unit.region.prefix]), f.metric == PER_VENUE)
+    top = [key.partition(":")[0] for key in db.session.scalars(
+        select(f.key).where(*scope, f.key.like(f"%:{this}")).order_by(f.value.desc(), f.key).limit(VENUE_TOP))]
+    result: dict[int, dict[str, float]] = {int(v): {} for v in top}
+    if top:
+        for key, value in db.session.execute(select(f.key, f.value).where(
+                *scope, f.key.in_([f"{v}:{m}" for v in top for m in months]))):
+            venue, _, month = key.partition(":")
+            result[int(venue)][month] = value
+    return result
 
 
 def refreshed_text(board: Dashboard) -> str:

@@ -212,7 +212,8 @@ def _needs(period: Period) -> list:
 
 
 def _venues(period: Period) -> list:
-    """Approved venue hours by venue and month; party branches with and without a 主题党日 this month."""
+    """Approved venue hours by venue and month, and by month for all venues; party branches with and
+    without a 主题党日 this month."""
     months = period.months(VENUE_MONTHS)
     start = datetime.combine(months[0], datetime.min.time())
     end = datetime.combine(add_months(period.today, 1), datetime.min.time())
@@ -234,6 +235,12 @@ def _venues(period: Period) -> list:
         .where(BookingOccurrence.status == BookingStatus.APPROVED, BookingOccurrence.start_at >= start,
                BookingOccurrence.start_at < end)
         .group_by(Venue.region_code, Venue.id, month),
+        select(Venue.region_code, literal(NO_ORG), _text("venue_month"), month,
+               func.sum(hours_between(BookingOccurrence.start_at, BookingOccurrence.end_at)), null())
+        .join(BookingOccurrence, BookingOccurrence.venue_id == Venue.id)
+        .where(BookingOccurrence.status == BookingStatus.APPROVED, BookingOccurrence.start_at >= start,
+               BookingOccurrence.start_at < end)
+        .group_by(Venue.region_code, month),
         select(Organization.region_code, Organization.id, _text("theme_day"), theme, literal(1), null())
         .where(Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active),
     ]

@@ -174,7 +174,7 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
 
 
 def shown(figures) -> dict[tuple[str, str], float]:
-    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "theme_day")}
+    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "venue_month", "theme_day")}
 
 
 def test_every_figure_matches_the_raw_rows_at_every_level(db, world):
@@ -212,18 +212,22 @@ def test_the_raw_figures_are_what_the_world_holds(db, world):
 
 def test_venue_hours_and_theme_days(db, world):
     refresh()
-    a, b, _, d = world["branches"]
+    a, b = world["branches"][:2]
     county = load(Unit(region=db.session.get(Region, GUANCHENG)))
     last = month_key(add_months(local_now().date(), -1))
     this = month_key(local_now().date())
-    venue = world["venue"].id
-    assert county.totals.get("venue_hours", f"{venue}:{last}") == pytest.approx(3)
-    assert county.totals.get("venue_hours", f"{venue}:{this}") == pytest.approx(2)
+    assert county.totals.get("venue_month", last) == pytest.approx(3)
+    assert county.totals.get("venue_month", this) == pytest.approx(2)
+    top = county.sections[3].tables[0]
+    assert top.rows == [["管城共享家园", "0", "0", "0", "0", "3", "2"]]
+    province = load(Unit(region=db.session.get(Region, "410000")))
+    assert province.sections[3].tables[0].rows == top.rows
+    assert [hours for _, hours in province.sections[3].tables[1].rows] == ["0", "0", "0", "0", "3", "2"]
     assert county.totals.get("theme_day", "booked") == 1 and county.totals.get("theme_day", "missing") == 1
+    assert load(Unit(region=db.session.get(Region, XICHUAN))).sections[3].tables[0].rows == []
     children = {c.key: c.figures for c in county.children}
     assert children[str(a.id)].get("theme_day", "booked") == 1
     assert children[str(b.id)].get("theme_day", "missing") == 1     # its rejected booking does not count
-    province = load(Unit(region=db.session.get(Region, "410000")))
     assert province.totals.get("theme_day", "missing") == 3        # b, 淅川's and 济源's branches
 
 
