@@ -38,6 +38,7 @@ from app.reports.summary import (
     HOUR_MONTHS,
     NO_ORG,
     OPEN_AGES,
+    PROVINCE_TOTAL,
     VENUE_MONTHS,
     last_refresh,
     month_key,
@@ -50,6 +51,8 @@ NOT_SHOWN = "不足3人，不单列"       # hours served by fewer people, below
 MISSING_TOP = 10
 VENUE_TOP = 10
 PER_VENUE = "venue_hours"      # read for the top venues only (a province has thousands of venue-months)
+# What the ranking tables show of each unit under the one on the page; the rest only of the unit itself.
+CHILD_METRICS = ("members", "pool", "waiting", "active", "served", "records", "hours", "tasks", "theme_day")
 
 Key = tuple[str, str]          # (metric, key)
 
@@ -176,29 +179,34 @@ def _child_regions(region: Region) -> list[Region]:
 
 
 def _region_children(region: Region) -> tuple[Figures, list[Child]]:
-    """Province and city: each child's precounted total (a city's CITY_TOTAL rows, a county's
-    COUNTY_TOTAL rows), read by the index on (org_id, county_code); the region's own total is
-    their sum."""
+    """Province and city: the region's own precounted total, and the figures the ranking tables
+    need of each child's (a city's CITY_TOTAL rows, a county's COUNTY_TOTAL rows), all read by
+    the index on (org_id, county_code)."""
     regions = _child_regions(region)
     children = {r.code: Child(key=r.code, name=r.name, region_code=r.code) for r in regions}
     cities = [r.code for r in regions if r.level is RegionLevel.CITY]
     counties = [r.code for r in regions if r.level is RegionLevel.COUNTY]
+    own = PROVINCE_TOTAL if region.level is RegionLevel.PROVINCE else CITY_TOTAL
     f = RegionFigure
-    rows = db.session.execute(select(f.county_code, f.metric, f.key, f.value, f.since).where(or_(
-        and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities)),
-        and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties))), f.metric != PER_VENUE)).all()
     totals = Figures()
-    for code, metric, key, value, since in rows:
-        totals.add(metric, key, value, since)
-        children[code].figures.add(metric, key, value, since)
+    for code, org_id, metric, key, value, since in db.session.execute(
+            select(f.county_code, f.org_id, f.metric, f.key, f.value, f.since).where(or_(
+                and_(f.org_id == own, f.county_code == region.code, f.metric != PER_VENUE),
+                and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities), f.metric.in_(CHILD_METRICS)),
+                and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties), f.metric.in_(CHILD_METRICS))))):
+        if org_id == own and code == region.code:
+            totals.add(metric, key, value, since)
+        else:
+            children[code].figures.add(metric, key, value, since)
     return totals, list(children.values())
 
 
 def _county_children(region: Region) -> tuple[Figures, list[Child]]:
-    """A county: its organizations' rows, and its total."""
+    """A county: its total, and the figures the ranking tables need of each organization."""
     f = RegionFigure
-    rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since)
-                              .where(f.county_code == region.code, f.metric != PER_VENUE)).all()
+    rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since).where(
+        f.county_code == region.code, f.metric != PER_VENUE,
+        or_(f.org_id == COUNTY_TOTAL, f.metric.in_(CHILD_METRICS)))).all()
     totals, by_org = Figures(), defaultdict[int, Figures](Figures)
     for org_id, metric, key, value, since in rows:
         (totals if org_id == COUNTY_TOTAL else by_org[org_id]).add(metric, key, value, since)

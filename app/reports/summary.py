@@ -1,7 +1,8 @@
 """Counting the dashboards' figures into region_figures, in SQL: every figure is one
 INSERT … SELECT … GROUP BY over the underlying rows, per county and organization, then summed
-per county (org_id COUNTY_TOTAL) and per city (CITY_TOTAL), so that a province's dashboard reads
-its cities' totals and a city's its counties', never every branch. Nothing is loaded into Python.
+per county (org_id COUNTY_TOTAL), city (CITY_TOTAL) and province (PROVINCE_TOTAL), so that a
+dashboard reads its own total and a few figures of each unit under it, never every branch.
+Nothing is loaded into Python.
 
 Which county and organization a figure belongs to:
 - members, the pool, activity and hours: the member's home county and party branch (0: none);
@@ -60,6 +61,7 @@ from app.venues.models import Venue
 
 COUNTY_TOTAL = -1        # org_id of the rows that sum a whole county
 CITY_TOTAL = -2          # org_id of the rows that sum a whole city (county_code holds the city's code)
+PROVINCE_TOTAL = -3      # and a whole province (county_code holds the province's code)
 NO_ORG = 0               # org_id of members without a branch, and of venues
 
 # Active, defined once: shown on the dashboard with these words.
@@ -262,7 +264,7 @@ class Refreshed:
 
 def _stage(conn: Connection, period: Period) -> None:
     """Count every figure into the staging table, then each county's total over its organizations
-    and each city's over its counties (the oldest `since` kept). Reads the data and writes only
+    and each city's and province's over its counties (the oldest `since` kept). Reads the data and writes only
     the connection's temporary table."""
     STAGING.drop(conn, checkfirst=True)
     STAGING.create(conn)
@@ -278,6 +280,10 @@ def _stage(conn: Connection, period: Period) -> None:
         .join(Region, Region.code == c.county_code).join(city, city.code == Region.parent_code)
         .where(c.org_id == COUNTY_TOTAL, city.level == RegionLevel.CITY)
         .group_by(Region.parent_code, c.metric, c.key)))
+    province = func.substr(c.county_code, 1, 2)
+    conn.execute(insert(STAGING).from_select(FIELDS, select(
+        province + _text("0000"), literal(PROVINCE_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
+        .where(c.org_id == COUNTY_TOTAL).group_by(province, c.metric, c.key)))
 
 
 def _swap(conn: Connection, started: datetime, clock: float) -> Refreshed:
