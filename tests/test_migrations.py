@@ -129,3 +129,24 @@ def test_0013_keeps_existing_users_notified_as_before():
         downgrade(revision="0010_sessions_signed_in_only")
         assert "sms_outbox" not in sa.inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_0014_adds_the_dashboard_tables_and_takes_them_away_again():
+    url = database_url_for("mig_figures")
+    reset_database(url)
+    app = make_app(url)
+    row = sa.text("INSERT INTO region_figures (county_code, org_id, metric, key, value) "
+                  "VALUES ('410104', -1, 'members', '', 3)")
+    with app.app_context():
+        upgrade(revision="0010_sessions_signed_in_only")
+        upgrade(revision="0014_dashboard_figures")
+        inspector = sa.inspect(db.engine)
+        assert {"region_figures", "figure_refreshes"} <= set(inspector.get_table_names())
+        assert {ix["name"] for ix in inspector.get_indexes("region_figures")} == {"ix_region_figures_org_id_county_code"}
+        with db.engine.begin() as conn:
+            conn.execute(row)
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(row)                      # one figure per county, organization, metric and key
+        downgrade(revision="0010_sessions_signed_in_only")
+        assert not {"region_figures", "figure_refreshes"} & set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()

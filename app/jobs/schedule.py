@@ -16,8 +16,8 @@ from app.accounts.sessions import purge_expired
 from app.attendance.services import purge_scans
 from app.backup.services import BackupSettings, create_backup
 from app.bookings.calendars import remind_theme_days
-from app.bookings.services import release_no_shows
 from app.bookings.reminders import remind_tomorrow as remind_bookers
+from app.bookings.services import release_no_shows
 from app.clock import local_now
 from app.extensions import db
 from app.jobs.services import sweep

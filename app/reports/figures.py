@@ -5,8 +5,8 @@ never disagree.
 
 A province's units are its cities (and 济源, a county directly under it), a city's its counties,
 a county's its organizations (party branches, communities, villages); an organization has none.
-Province and city dashboards read county totals only (org_id COUNTY_TOTAL), grouped by the
-unit's code prefix in SQL: about 18 × 80 rows, whatever the number of members.
+Province and city dashboards read their children's totals only (org_id CITY_TOTAL or
+COUNTY_TOTAL): a few thousand rows, whatever the number of members.
 
 Privacy: below the county level (a county's organizations, an organization's own figures) a
 count of people from 1 to 2 is shown as "<3", in the tables, the charts and the export alike.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 
 from app.clock import add_months, local_now, utcnow
 from app.extensions import db
@@ -33,10 +33,12 @@ from app.reports.summary import (
     ACTIVE_DAYS,
     ACTIVE_DEFINITION,
     AGE_BANDS,
+    CITY_TOTAL,
     COUNTY_TOTAL,
     HOUR_MONTHS,
     NO_ORG,
     OPEN_AGES,
+    PROVINCE_TOTAL,
     VENUE_MONTHS,
     last_refresh,
     month_key,
@@ -48,34 +50,42 @@ SMALL = 3                      # counts of people below this are hidden below th
 NOT_SHOWN = "不足3人，不单列"       # hours served by fewer people, below the county level
 MISSING_TOP = 10
 VENUE_TOP = 10
+PER_VENUE = "venue_hours"      # read for the top venues only (a province has thousands of venue-months)
+# What the ranking tables show of each unit under the one on the page; the rest only of the unit itself.
+CHILD_METRICS = ("members", "pool", "waiting", "active", "served", "records", "hours", "tasks", "theme_day")
 
 Key = tuple[str, str]          # (metric, key)
 
 
-@dataclass
 class Figures:
-    """Values and oldest times by (metric, key), for one unit."""
+    """Values and oldest times by metric and key, for one unit."""
 
-    values: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
-    since: dict[Key, datetime] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.by_metric: dict[str, dict[str, float]] = defaultdict(dict)
+        self.since: dict[str, datetime] = {}      # by metric: the oldest of its keys
 
     def add(self, metric: str, key: str, value: float, since: datetime | None) -> None:
-        self.values[(metric, key)] += value or 0
-        if since is not None and ((metric, key) not in self.since or since < self.since[(metric, key)]):
-            self.since[(metric, key)] = since
+        keys = self.by_metric[metric]
+        keys[key] = keys.get(key, 0) + (value or 0)
+        if since is not None and (metric not in self.since or since < self.since[metric]):
+            self.since[metric] = since
+
+    @property
+    def values(self) -> dict[Key, float]:
+        """Every figure by (metric, key)."""
+        return {(m, k): v for m, keys in self.by_metric.items() for k, v in keys.items()}
 
     def get(self, metric: str, key: str = "") -> float:
-        return self.values.get((metric, key), 0)
+        return self.by_metric[metric].get(key, 0) if metric in self.by_metric else 0
 
     def total(self, metric: str) -> float:
-        return sum(v for (m, _), v in self.values.items() if m == metric)
+        return sum(self.by_metric[metric].values()) if metric in self.by_metric else 0
 
     def keys(self, metric: str) -> dict[str, float]:
-        return {k: v for (m, k), v in self.values.items() if m == metric}
+        return dict(self.by_metric.get(metric, {}))
 
     def oldest(self, metric: str) -> datetime | None:
-        times = [t for (m, _), t in self.since.items() if m == metric]
-        return min(times) if times else None
+        return self.since.get(metric)
 
 
 @dataclass
@@ -169,29 +179,34 @@ def _child_regions(region: Region) -> list[Region]:
 
 
 def _region_children(region: Region) -> tuple[Figures, list[Child]]:
-    """Province and city: county totals grouped by each child's code prefix, in SQL."""
-    width = 4 if region.level is RegionLevel.PROVINCE else 6
+    """Province and city: the region's own precounted total, and the figures the ranking tables
+    need of each child's (a city's CITY_TOTAL rows, a county's COUNTY_TOTAL rows), all read by
+    the index on (org_id, county_code)."""
+    regions = _child_regions(region)
+    children = {r.code: Child(key=r.code, name=r.name, region_code=r.code) for r in regions}
+    cities = [r.code for r in regions if r.level is RegionLevel.CITY]
+    counties = [r.code for r in regions if r.level is RegionLevel.COUNTY]
+    own = PROVINCE_TOTAL if region.level is RegionLevel.PROVINCE else CITY_TOTAL
     f = RegionFigure
-    group = func.substr(f.county_code, 1, width)
-    rows = db.session.execute(
-        select(group, f.metric, f.key, func.sum(f.value), func.min(f.since))
-        .where(f.org_id == COUNTY_TOTAL, code_within(f.county_code, [region.prefix]))
-        .group_by(group, f.metric, f.key)).all()
-    children = [Child(key=r.code, name=r.name, region_code=r.code) for r in _child_regions(region)]
     totals = Figures()
-    for prefix, metric, key, value, since in rows:
-        totals.add(metric, key, value, since)
-        child = next((c for c in children if c.key.startswith(prefix)), None)
-        if child is not None:
-            child.figures.add(metric, key, value, since)
-    return totals, children
+    for code, org_id, metric, key, value, since in db.session.execute(
+            select(f.county_code, f.org_id, f.metric, f.key, f.value, f.since).where(or_(
+                and_(f.org_id == own, f.county_code == region.code, f.metric != PER_VENUE),
+                and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities), f.metric.in_(CHILD_METRICS)),
+                and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties), f.metric.in_(CHILD_METRICS))))):
+        if org_id == own and code == region.code:
+            totals.add(metric, key, value, since)
+        else:
+            children[code].figures.add(metric, key, value, since)
+    return totals, list(children.values())
 
 
 def _county_children(region: Region) -> tuple[Figures, list[Child]]:
-    """A county: its organizations' rows, and its total."""
+    """A county: its total, and the figures the ranking tables need of each organization."""
     f = RegionFigure
-    rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since)
-                              .where(f.county_code == region.code)).all()
+    rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since).where(
+        f.county_code == region.code, f.metric != PER_VENUE,
+        or_(f.org_id == COUNTY_TOTAL, f.metric.in_(CHILD_METRICS)))).all()
     totals, by_org = Figures(), defaultdict[int, Figures](Figures)
     for org_id, metric, key, value, since in rows:
         (totals if org_id == COUNTY_TOTAL else by_org[org_id]).add(metric, key, value, since)
@@ -404,19 +419,15 @@ def venues_section(board: Dashboard) -> Section:
     t, unit = board.totals, board.unit
     today = local_now().date()
     months = [add_months(today, -i) for i in range(VENUE_MONTHS - 1, -1, -1)]
-    by_venue: dict[int, dict[str, float]] = defaultdict(dict)
-    for key, value in t.keys("venue_hours").items():
-        venue_id, _, month = key.partition(":")
-        if month:
-            by_venue[int(venue_id)][month] = value
-    this = month_key(months[-1])
-    top = sorted(by_venue, key=lambda v: (-by_venue[v].get(this, 0), -sum(by_venue[v].values()), v))[:VENUE_TOP]
-    names = dict(db.session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(top))).all()) if top else {}
-    tables = [Table(caption=f"场地已批准的预约时长（小时，本月最多的前 {VENUE_TOP} 个场地）",
+    keys = [month_key(m) for m in months]
+    by_venue = _top_venues(unit, keys[-1], keys)
+    names = dict(db.session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(list(by_venue))))
+                 .all()) if by_venue else {}
+    tables = [Table(caption=f"本月已批准预约时长最多的前 {VENUE_TOP} 个场地（小时）",
                     head=["场地", *(fmt_month(m) for m in months)],
-                    rows=[[names.get(v, str(v)), *(fmt_hours(by_venue[v].get(month_key(m), 0)) for m in months)]
-                          for v in top])]
-    monthly = [round(sum(h.get(month_key(m), 0) for h in by_venue.values()), 2) for m in months]
+                    rows=[[names.get(v, str(v)), *(fmt_hours(hours.get(k, 0)) for k in keys)]
+                          for v, hours in by_venue.items()])]
+    monthly = [round(t.get("venue_month", k), 2) for k in keys]
     tables.append(Table(caption="全部场地每月已批准的预约时长", head=["月份", "预约时长（小时）"],
                         rows=[[fmt_month(m), fmt_hours(h)] for m, h in zip(months, monthly, strict=True)],
                         chart=Chart("chart-venues", "column", "全部场地每月已批准的预约时长（小时）",
@@ -437,6 +448,24 @@ def venues_section(board: Dashboard) -> Section:
                   f"{int(t.get('theme_day', 'missing'))} 个还没有预约。" if branches else "这里没有登记的党支部。"))
     return Section("venues", "场地与主题党日", summary, tables,
                    note="预约时长只算已批准的预约；主题党日算本月已批准或待审核的预约，支部作为主办或共同参加都算。")
+
+
+def _top_venues(unit: Unit, this: str, months: list[str]) -> dict[int, dict[str, float]]:
+    """The venues with the most approved hours this month (at most VENUE_TOP) and their hours by
+    month: two indexed reads of the county totals, not every venue's every month."""
+    if unit.org is not None:
+        return {}
+    f = RegionFigure
+    scope = (f.org_id == COUNTY_TOTAL, code_within(f.county_code, [unit.region.prefix]), f.metric == PER_VENUE)
+    top = [key.partition(":")[0] for key in db.session.scalars(
+        select(f.key).where(*scope, f.key.like(f"%:{this}")).order_by(f.value.desc(), f.key).limit(VENUE_TOP))]
+    result: dict[int, dict[str, float]] = {int(v): {} for v in top}
+    if top:
+        for key, value in db.session.execute(select(f.key, f.value).where(
+                *scope, f.key.in_([f"{v}:{m}" for v in top for m in months]))):
+            venue, _, month = key.partition(":")
+            result[int(venue)][month] = value
+    return result
 
 
 def refreshed_text(board: Dashboard) -> str:

@@ -1,7 +1,8 @@
 """Counting the dashboards' figures into region_figures, in SQL: every figure is one
-INSERT … SELECT … GROUP BY over the underlying rows, per county and organization, and then once
-more summed per county (org_id COUNTY_TOTAL), so that a province or city dashboard reads a
-county's total instead of every branch in it. Nothing is loaded into Python.
+INSERT … SELECT … GROUP BY over the underlying rows, per county and organization, then summed
+per county (org_id COUNTY_TOTAL), city (CITY_TOTAL) and province (PROVINCE_TOTAL), so that a
+dashboard reads its own total and a few figures of each unit under it, never every branch.
+Nothing is loaded into Python.
 
 Which county and organization a figure belongs to:
 - members, the pool, activity and hours: the member's home county and party branch (0: none);
@@ -44,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import FunctionElement
 
 from app.bookings.models import ActivityType, Booking, BookingHost, BookingOccurrence, BookingStatus
@@ -52,11 +54,14 @@ from app.db import write_intent
 from app.extensions import db
 from app.members.models import EntryStatus, MemberProfile, MemberSkill, MemberStatus, PoolEntry, Skill
 from app.organizations.models import Organization, OrganizationKind
+from app.regions.models import Region, RegionLevel
 from app.reports.models import FigureRefresh, RegionFigure
 from app.tasks.models import ServiceRecord, Task, TaskSkill, TaskStatus
 from app.venues.models import Venue
 
 COUNTY_TOTAL = -1        # org_id of the rows that sum a whole county
+CITY_TOTAL = -2          # org_id of the rows that sum a whole city (county_code holds the city's code)
+PROVINCE_TOTAL = -3      # and a whole province (county_code holds the province's code)
 NO_ORG = 0               # org_id of members without a branch, and of venues
 
 # Active, defined once: shown on the dashboard with these words.
@@ -209,7 +214,8 @@ def _needs(period: Period) -> list:
 
 
 def _venues(period: Period) -> list:
-    """Approved venue hours by venue and month; party branches with and without a 主题党日 this month."""
+    """Approved venue hours by venue and month, and by month for all venues; party branches with and
+    without a 主题党日 this month."""
     months = period.months(VENUE_MONTHS)
     start = datetime.combine(months[0], datetime.min.time())
     end = datetime.combine(add_months(period.today, 1), datetime.min.time())
@@ -231,6 +237,12 @@ def _venues(period: Period) -> list:
         .where(BookingOccurrence.status == BookingStatus.APPROVED, BookingOccurrence.start_at >= start,
                BookingOccurrence.start_at < end)
         .group_by(Venue.region_code, Venue.id, month),
+        select(Venue.region_code, literal(NO_ORG), _text("venue_month"), month,
+               func.sum(hours_between(BookingOccurrence.start_at, BookingOccurrence.end_at)), null())
+        .join(BookingOccurrence, BookingOccurrence.venue_id == Venue.id)
+        .where(BookingOccurrence.status == BookingStatus.APPROVED, BookingOccurrence.start_at >= start,
+               BookingOccurrence.start_at < end)
+        .group_by(Venue.region_code, month),
         select(Organization.region_code, Organization.id, _text("theme_day"), theme, literal(1), null())
         .where(Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active),
     ]
@@ -252,7 +264,8 @@ class Refreshed:
 
 def _stage(conn: Connection, period: Period) -> None:
     """Count every figure into the staging table, then each county's total over its organizations
-    (the oldest `since` kept). Reads the data and writes only the connection's temporary table."""
+    and each city's and province's over its counties (the oldest `since` kept). Reads the data and writes only
+    the connection's temporary table."""
     STAGING.drop(conn, checkfirst=True)
     STAGING.create(conn)
     for stmt in _members(period) + _activity(period) + _needs(period) + _venues(period):
@@ -261,6 +274,16 @@ def _stage(conn: Connection, period: Period) -> None:
     conn.execute(insert(STAGING).from_select(FIELDS, select(
         c.county_code, literal(COUNTY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
         .where(c.org_id != COUNTY_TOTAL).group_by(c.county_code, c.metric, c.key)))
+    city = aliased(Region)
+    conn.execute(insert(STAGING).from_select(FIELDS, select(
+        Region.parent_code, literal(CITY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
+        .join(Region, Region.code == c.county_code).join(city, city.code == Region.parent_code)
+        .where(c.org_id == COUNTY_TOTAL, city.level == RegionLevel.CITY)
+        .group_by(Region.parent_code, c.metric, c.key)))
+    province = func.substr(c.county_code, 1, 2)
+    conn.execute(insert(STAGING).from_select(FIELDS, select(
+        province + _text("0000"), literal(PROVINCE_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
+        .where(c.org_id == COUNTY_TOTAL).group_by(province, c.metric, c.key)))
 
 
 def _swap(conn: Connection, started: datetime, clock: float) -> Refreshed:

@@ -27,7 +27,7 @@ from app.members.models import (
 )
 from app.organizations.models import OrganizationKind
 from app.regions.models import Region
-from app.reports.figures import Unit, load
+from app.reports.figures import CHILD_METRICS, Unit, load
 from app.reports.summary import ACTIVE_DAYS, COUNTY_TOTAL, current_period, month_key, refresh
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskSkill, TaskStatus
 from app.venues.models import Venue, VenueKind
@@ -174,7 +174,12 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
 
 
 def shown(figures) -> dict[tuple[str, str], float]:
-    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "theme_day")}
+    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "venue_month", "theme_day")}
+
+
+def of_child(figures: dict) -> dict:
+    """What the ranking tables read of each unit under the one on the page."""
+    return {k: v for k, v in figures.items() if k[0] in CHILD_METRICS}
 
 
 def test_every_figure_matches_the_raw_rows_at_every_level(db, world):
@@ -184,17 +189,18 @@ def test_every_figure_matches_the_raw_rows_at_every_level(db, world):
     assert shown(province.totals) == expected(db, in_unit=lambda county, org: county.startswith("41"))
     assert {c.name for c in province.children} >= {"郑州市", "南阳市", "济源市"}
     for child in province.children:
-        assert shown(child.figures) == expected(db, in_unit=lambda county, org, c=child: county.startswith(c.key[:4])
-                                                if c.key != JIYUAN else county == JIYUAN), child.name
+        assert shown(child.figures) == of_child(expected(
+            db, in_unit=lambda county, org, c=child: county.startswith(c.key[:4]) if c.key != JIYUAN
+            else county == JIYUAN)), child.name
     city = load(Unit(region=db.session.get(Region, ZHENGZHOU)))
     assert shown(city.totals) == expected(db, in_unit=lambda county, org: county.startswith("4101"))
     by_code = {c.key: c for c in city.children}
-    assert shown(by_code[GUANCHENG].figures) == expected(db, in_unit=lambda county, org: county == GUANCHENG)
+    assert shown(by_code[GUANCHENG].figures) == of_child(expected(db, in_unit=lambda county, org: county == GUANCHENG))
     county = load(Unit(region=db.session.get(Region, GUANCHENG)))
     assert shown(county.totals) == expected(db, in_unit=lambda c, org: c == GUANCHENG)
     for child in county.children:
-        assert shown(child.figures) == expected(db, in_unit=lambda c, org, k=child.key: c == GUANCHENG
-                                                and org == int(k)), child.name
+        assert shown(child.figures) == of_child(expected(db, in_unit=lambda c, org, k=child.key: c == GUANCHENG
+                                                         and org == int(k))), child.name
     branch = load(Unit(region=a.region, org=a))
     assert shown(branch.totals) == expected(db, in_unit=lambda c, org: org == a.id)
     assert branch.children == []
@@ -212,18 +218,22 @@ def test_the_raw_figures_are_what_the_world_holds(db, world):
 
 def test_venue_hours_and_theme_days(db, world):
     refresh()
-    a, b, _, d = world["branches"]
+    a, b = world["branches"][:2]
     county = load(Unit(region=db.session.get(Region, GUANCHENG)))
     last = month_key(add_months(local_now().date(), -1))
     this = month_key(local_now().date())
-    venue = world["venue"].id
-    assert county.totals.get("venue_hours", f"{venue}:{last}") == pytest.approx(3)
-    assert county.totals.get("venue_hours", f"{venue}:{this}") == pytest.approx(2)
+    assert county.totals.get("venue_month", last) == pytest.approx(3)
+    assert county.totals.get("venue_month", this) == pytest.approx(2)
+    top = county.sections[3].tables[0]
+    assert top.rows == [["管城共享家园", "0", "0", "0", "0", "3", "2"]]
+    province = load(Unit(region=db.session.get(Region, "410000")))
+    assert province.sections[3].tables[0].rows == top.rows
+    assert [hours for _, hours in province.sections[3].tables[1].rows] == ["0", "0", "0", "0", "3", "2"]
     assert county.totals.get("theme_day", "booked") == 1 and county.totals.get("theme_day", "missing") == 1
+    assert load(Unit(region=db.session.get(Region, XICHUAN))).sections[3].tables[0].rows == []
     children = {c.key: c.figures for c in county.children}
     assert children[str(a.id)].get("theme_day", "booked") == 1
     assert children[str(b.id)].get("theme_day", "missing") == 1     # its rejected booking does not count
-    province = load(Unit(region=db.session.get(Region, "410000")))
     assert province.totals.get("theme_day", "missing") == 3        # b, 淅川's and 济源's branches
 
 
