@@ -3,13 +3,19 @@ the check-in code on an organizer's screen, the verification link on a proof of 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import qrcode
 import qrcode.image.svg
 from markupsafe import Markup
 
 
+@lru_cache(maxsize=512)
 def qr_svg(text: str, *, label: str) -> Markup:
-    """An <svg> of `text` as a QR code, scaled by CSS (class "qr"), with `label` for screen readers."""
+    """An <svg> of `text` as a QR code, scaled by CSS (class "qr"), with `label` for screen readers.
+
+    Drawing one takes tens of milliseconds; a check-in screen asks for the same code every few
+    seconds for its 30-second window, so the last few hundred drawn are kept (per process)."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
                          image_factory=qrcode.image.svg.SvgPathImage)
     code.add_data(text)

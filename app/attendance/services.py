@@ -99,7 +99,8 @@ def _arrive(target: Target, now: datetime) -> None:
         return
     changed = rowcount(db.session.execute(update(BookingOccurrence).where(
         BookingOccurrence.id == target.id, BookingOccurrence.status.in_(SLOT_HOLDING),
-        BookingOccurrence.checked_in_at.is_(None)).values(checked_in_at=now)))
+        BookingOccurrence.checked_in_at.is_(None)).values(checked_in_at=now)
+        .execution_options(synchronize_session=False)))
     db.session.refresh(target)
     if not changed and not target.status.holds_slot:
         raise Conflict(RELEASED)

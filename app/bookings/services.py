@@ -405,14 +405,15 @@ def release_no_shows() -> list[BookingOccurrence]:
         changed = rowcount(db.session.execute(update(BookingOccurrence).where(
             BookingOccurrence.id == occurrence_id, BookingOccurrence.status.in_(SLOT_HOLDING),
             BookingOccurrence.checked_in_at.is_(None)).values(
-            status=BookingStatus.CANCELLED, released_at=stamp, cancelled_at=stamp, cancel_reason=reason)))
+            status=BookingStatus.CANCELLED, released_at=stamp, cancelled_at=stamp, cancel_reason=reason)
+            .execution_options(synchronize_session=False)))
         if not changed:
             continue     # checked in (or cancelled) since it was read
-        occurrence = db.session.get_one(BookingOccurrence, occurrence_id)
-        db.session.refresh(occurrence)
+        occurrence = db.session.get_one(BookingOccurrence, occurrence_id, populate_existing=True)
         booking = occurrence.booking
-        db.session.refresh(booking)
-        if not any(o.status.holds_slot for o in booking.occurrences):
+        still_holding = db.session.scalar(select(func.count()).select_from(BookingOccurrence).where(
+            BookingOccurrence.booking_id == booking.id, BookingOccurrence.status.in_(SLOT_HOLDING)))
+        if not still_holding:
             booking.status = BookingStatus.CANCELLED
         record_audit(None, "booking.no_show_release", booking, region_code=booking.venue.region_code,
                      detail={"occurrence": occurrence.id, "minutes": minutes})

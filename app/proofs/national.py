@@ -32,12 +32,11 @@ from app.formats import fmt_hours
 from app.jobs import services as jobs
 from app.jobs.models import Job
 from app.members.exports import export_dir
-from app.members.models import MemberProfile
+from app.members.models import MemberProfile, profile_alone
 from app.organizations.models import Organization
 from app.proofs.models import Commendation, Training
 from app.regions.codes import code_within
-from app.tasks.ledger import current_hours
-from app.tasks.models import ServiceRecord
+from app.tasks.models import ServiceRecord, Task, TaskSession
 
 KIND = "volunteer_records"
 CHUNK = 500
@@ -64,7 +63,7 @@ SCOPES = ("member", "branch", "region")
 
 def members_in(actor: User, scope: str, key: str) -> Select[MemberProfile]:
     """The members an export covers, inside what the actor may see."""
-    stmt = select(MemberProfile).where(access.members_visible(actor))
+    stmt = select(MemberProfile).options(*profile_alone()).where(access.members_visible(actor))
     if scope == "member":
         stmt = stmt.where(MemberProfile.id == int(key))
     elif scope == "branch":
@@ -100,21 +99,27 @@ def _fmt_time(value: Any) -> str:
 
 
 def blocks(actor: User, members: list[MemberProfile]) -> Iterator[tuple[str, list]]:
-    """(sheet, row) for a chunk of members: each member's five blocks."""
+    """(sheet, row) for a chunk of members: each member's five blocks. The ledger is read as plain
+    columns, one statement per chunk (no ORM objects per entry: a province has millions)."""
     ids = [m.id for m in members]
-    originals = list(db.session.scalars(select(ServiceRecord).where(
-        ServiceRecord.member_id.in_(ids), ServiceRecord.corrects_id.is_(None)).order_by(
-        ServiceRecord.member_id, ServiceRecord.served_on, ServiceRecord.id)))
-    hours = current_hours([r.id for r in originals])
+    entries = db.session.execute(select(
+        ServiceRecord.id, ServiceRecord.member_id, ServiceRecord.corrects_id, ServiceRecord.attended,
+        ServiceRecord.hours, ServiceRecord.feedback, ServiceRecord.reason, ServiceRecord.served_on,
+        ServiceRecord.confirmed_at, TaskSession.starts_at, TaskSession.ends_at, Task.title, Task.description,
+        Task.category, Task.address, Organization.name)
+        .join(TaskSession, TaskSession.id == ServiceRecord.session_id).join(Task, Task.id == TaskSession.task_id)
+        .join(Organization, Organization.id == ServiceRecord.organization_id)
+        .where(ServiceRecord.member_id.in_(ids)).order_by(ServiceRecord.served_on, ServiceRecord.id)).all()
+    hours = {e.id: (e.hours if e.attended else 0.0) for e in entries if e.corrects_id is None}
     fixes: dict[int, list[str]] = {}
-    for fix in db.session.scalars(select(ServiceRecord).where(ServiceRecord.member_id.in_(ids),
-                                                               ServiceRecord.corrects_id.is_not(None))
-                                  .order_by(ServiceRecord.id)):
-        fixes.setdefault(fix.corrects_id or 0, []).append(
-            f"{fix.confirmed_at:%Y-%m-%d} {fix.hours:+g} 小时：{fix.reason}")
-    by_member: dict[int, list[ServiceRecord]] = {}
-    for r in originals:
-        by_member.setdefault(r.member_id, []).append(r)
+    for e in entries:
+        if e.corrects_id is not None:
+            hours[e.corrects_id] = hours.get(e.corrects_id, 0.0) + e.hours
+            fixes.setdefault(e.corrects_id, []).append(f"{e.confirmed_at:%Y-%m-%d} {e.hours:+g} 小时：{e.reason}")
+    by_member: dict[int, list[Any]] = {}
+    for e in entries:
+        if e.corrects_id is None:
+            by_member.setdefault(e.member_id, []).append(e)
     trainings: dict[int, list[Training]] = {}
     for t in db.session.scalars(select(Training).where(Training.member_id.in_(ids)).order_by(Training.trained_on)):
         trainings.setdefault(t.member_id, []).append(t)
@@ -124,23 +129,22 @@ def blocks(actor: User, members: list[MemberProfile]) -> Iterator[tuple[str, lis
         awards.setdefault(c.member_id, []).append(c)
     for m in members:
         name, phone = m.user.name, _phone(actor, m)
-        served = [r for r in by_member.get(m.id, []) if hours[r.id] > 0]
+        served = [e for e in by_member.get(m.id, []) if round(hours[e.id], 2) > 0]
         yield "志愿者基本信息", [name, m.gender.label if m.gender else "", m.birth_year or "", ID_TYPE, "", phone,
                             m.region.name if m.region else m.region_code, m.branch.name if m.branch else "",
-                            m.work_unit, fmt_hours(sum(hours[r.id] for r in served))]
-        for r in served:
-            task = r.session.task
-            yield "志愿服务记录", [name, "", phone, task.title, task.description[:500] or task.category.label,
-                              task.address or "线上或电话", _fmt_time(r.session.starts_at), _fmt_time(r.session.ends_at),
-                              fmt_hours(hours[r.id]), r.organization.name, f"{r.confirmed_at:%Y-%m-%d %H:%M}",
-                              "；".join(fixes.get(r.id, []))]
+                            m.work_unit, fmt_hours(sum(hours[e.id] for e in served))]
+        for e in served:
+            yield "志愿服务记录", [name, "", phone, e.title, (e.description or "")[:500] or e.category.label,
+                              e.address or "线上或电话", _fmt_time(e.starts_at), _fmt_time(e.ends_at),
+                              fmt_hours(hours[e.id]), e.name, f"{e.confirmed_at:%Y-%m-%d %H:%M}",
+                              "；".join(fixes.get(e.id, []))]
         for t in trainings.get(m.id, []):
             yield "培训记录", [name, "", phone, t.name, t.trained_on.isoformat(), fmt_hours(t.hours), t.provider]
         for c in awards.get(m.id, []):
             yield "表彰奖励记录", [name, "", phone, c.title, c.level.label, c.awarded_by, c.awarded_on.isoformat()]
-        for r in by_member.get(m.id, []):
-            if r.feedback:
-                yield "评价记录", [name, "", phone, r.feedback, r.organization.name, r.served_on.isoformat()]
+        for e in by_member.get(m.id, []):
+            if e.feedback:
+                yield "评价记录", [name, "", phone, e.feedback, e.name, e.served_on.isoformat()]
 
 
 def write_xlsx(actor: User, stmt: Select[MemberProfile], path: Path, work: jobs.Work | None = None) -> int:
