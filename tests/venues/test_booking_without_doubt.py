@@ -127,3 +127,10 @@ def test_the_organizers_home_offers_booking_a_venue(organizer_client):
     client, _, _ = organizer_client
     html = client.get("/").get_data(as_text=True)
     assert 'href="/venues/">预约场地</a>' in html and "我的预约" in html
+
+
+def test_the_list_of_venues_leads_straight_to_booking(organizer_client, create_venue):
+    client, _, _ = organizer_client
+    venue = create_venue()
+    html = client.get("/venues/").get_data(as_text=True)
+    assert f'href="/venues/{venue.id}/book">预约<span class="visually-hidden">{venue.name}</span>' in html
