@@ -42,7 +42,7 @@ def test_book_with_a_package_approve_see_it_in_the_calendar_and_cancel(browser, 
     submit(page, page.get_by_role("link", name="场地", exact=True))
     page.get_by_label("在哪里附近").fill("管城回族区")
     submit(page, page.get_by_role("button", name="查找场地"))
-    submit(page, page.get_by_role("link", name="管城回族区东大街街道老党员共享家园"))
+    submit(page, page.get_by_role("link", name="管城回族区东大街街道老党员共享家园", exact=True))
     submit(page, page.get_by_role("link", name="预约这个场地"))
 
     page.get_by_label("日期").fill(day.isoformat())
