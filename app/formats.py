@@ -9,7 +9,7 @@ messages, notifications and (as Jinja filters, registered in app/__init__.py) ev
     slot      2026年12月4日（周五）9:00–11:00   a stretch of local time
     instant   2026年12月4日 9:30          a moment something happened (stored in UTC)
     hours     2.5                       hours as people write them
-    distance  800 米 / 2.3 公里          how far, said one way everywhere
+    distance  800 米 / 2.3 公里          how far (app.regions.geo.format_km)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from app.clock import LOCAL, WEEKDAYS
+from app.regions.geo import format_km
 
 
 def fmt_date(value: date | datetime | None) -> str:
@@ -61,15 +62,5 @@ def fmt_hours(value: float | int | None) -> str:
     return f"{round(float(value or 0), 2):g}"
 
 
-def fmt_distance(km: float | None) -> str:
-    """How far: metres (to the nearest 10, at least 10) under a kilometre, else kilometres to one
-    decimal. The one way a distance is said, in reasons and on pages."""
-    if km is None:
-        return ""
-    if km < 1:
-        return f"{max(10, round(km * 1000, -1)):.0f} 米"
-    return f"{km:.1f} 公里"
-
-
-FILTERS = {"distance": fmt_distance, "date": fmt_date, "day": fmt_day, "weekday": fmt_weekday, "month": fmt_month, "time": fmt_time, "slot": fmt_slot,
+FILTERS = {"distance": format_km, "date": fmt_date, "day": fmt_day, "weekday": fmt_weekday, "month": fmt_month, "time": fmt_time, "slot": fmt_slot,
            "instant": fmt_instant, "hours": fmt_hours}

@@ -92,7 +92,7 @@ def one_off_conflict(actor: User, venue: Venue, wanted: Slot, holder: BookingOcc
                                             datetime.combine(day + timedelta(days=1), datetime.min.time()))]
     earliest = local_now() + timedelta(hours=venue.min_lead_hours)
     free = [s for s in venue_rules(venue, day, day).nearest_free(wanted, held, limit=6) if s.start >= earliest][:3]
-    said = f"时间冲突：{fmt_slot(*wanted)} 已被预约：{describe_holder(actor, holder)}。"
+    said = f"时间冲突：{fmt_time(wanted.start)}–{fmt_time(wanted.end)} 已被预约：{describe_holder(actor, holder)}。"
     if free:
         said += f"这天还空着、一样长的时间：{'、'.join(f'{fmt_time(s.start)}–{fmt_time(s.end)}' for s in free)}。请改一下开始和结束时间。"
     else:

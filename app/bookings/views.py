@@ -1,4 +1,4 @@
-"""Booking pages: the booking wizard (time, details, repeats, confirm), a booking and deciding or
+"""Booking pages: the booking wizard (time, activity, package, people, repeats, confirm), a booking and deciding or
 cancelling it, the managers' approval queue, the branch's bookings, and the iCalendar feeds
 (the secret token in their address is the key: calendar programs cannot sign in)."""
 
@@ -43,7 +43,7 @@ bp = Blueprint("bookings", __name__)
 # --- the booking wizard ----------------------------------------------------------------------------
 
 
-STEP_OF = {name: step for step, names in STEP_FIELDS.items() for name in names} | {"co_hosts": "details"}
+STEP_OF = {name: step for step, names in STEP_FIELDS.items() for name in names} | {"co_hosts": "people"}
 
 
 class Choices:
@@ -85,6 +85,18 @@ class Choices:
     def package(self, value: str | None) -> ActivityPackage | None:
         return next((p for p in self.packages if str(p.id) == (value or "")), None)
 
+    def steps(self) -> list[str]:
+        """The wizard's pages for this venue: no package page where it offers none."""
+        return [s for s in STEPS if s != "package" or self.packages]
+
+    def after(self, step: str) -> str:
+        steps = self.steps()
+        return steps[steps.index(step) + 1]
+
+    def before(self, step: str) -> str | None:
+        steps = self.steps()
+        return steps[steps.index(step) - 1] if steps.index(step) > 0 else None
+
 
 def _rule(form: BookingForm, venue: Venue, first_day: date) -> Rule | None:
     if form.repeat.data not in ("weekly", "monthly"):
@@ -102,7 +114,7 @@ def _rule(form: BookingForm, venue: Venue, first_day: date) -> Rule | None:
 def _request(form: BookingForm, venue: Venue, choices: Choices, step: str) -> BookingRequest:
     """The booking request as far as the wizard has asked it (the pages up to `step`)."""
     start, end = form.start_end()
-    if STEPS.index(step) < 1:
+    if STEPS.index(step) < STEPS.index("activity"):
         return BookingRequest(venue=venue, start=start, end=end)
     org = next((o for o in choices.orgs if str(o.id) == form.organization.data), None)
     if org is None:
@@ -118,8 +130,9 @@ def _request(form: BookingForm, venue: Venue, choices: Choices, step: str) -> Bo
             if host.data not in by_id:
                 raise Invalid("请从列表中选择联合主办的支部", field=host.name)
             co_hosts.append(CoHost(by_id[host.data], count.data or 0))
-    booking = dict(organization=org, attendees=form.attendees.data, package=package, co_hosts=co_hosts)
-    if STEPS.index(step) >= 2:
+    booking: dict[str, Any] = dict(organization=org, attendees=form.attendees.data or 0, package=package,
+                                   co_hosts=co_hosts)
+    if STEPS.index(step) >= STEPS.index("repeat"):
         booking["rule"] = _rule(form, venue, start.date())
     if step == "confirm":
         booking.update(activity=ActivityType(form.activity.data) if form.activity.data else None,
@@ -140,7 +153,7 @@ def book(venue_id: int) -> ResponseReturnValue:
     form = BookingForm()
     choices.fill(form, venue)
     back = request.form.get("back")
-    if back in STEPS[:-1]:
+    if back in choices.steps()[:-1]:
         return _step_page(form, venue, choices, back, 200)
     step = form.step.data if form.step.data in STEPS else "time"
     if not form.validate_steps(step):
@@ -151,7 +164,9 @@ def book(venue_id: int) -> ResponseReturnValue:
         asked = _request(form, venue, choices, step)
         if step == "time":
             services.check_time(actor=current_user, request=asked)
-        elif step in ("details", "repeat"):
+        elif step in ("activity", "package"):
+            pass        # nothing to check beyond the answers' shape until the people are known
+        elif step in ("people", "repeat"):
             preview = services.preview_booking(actor=current_user, request=asked)
         else:
             booking = commit(lambda: services.book_venue(actor=current_user, request=asked))
@@ -163,7 +178,7 @@ def book(venue_id: int) -> ResponseReturnValue:
         if STEPS.index(target) > STEPS.index(step):
             target = step
         return _step_page(form, venue, choices, target, e.status)
-    return _step_page(form, venue, choices, STEPS[STEPS.index(step) + 1], 200, preview=preview)
+    return _step_page(form, venue, choices, choices.after(step), 200, preview=preview)
 
 
 def _step_page(form: BookingForm, venue: Venue, choices: Choices, step: str, status: int, *,
@@ -176,7 +191,8 @@ def _step_page(form: BookingForm, venue: Venue, choices: Choices, step: str, sta
             pass
     carried = [(name, value) for name in STEP_OF if name in form._fields and name not in STEP_FIELDS[step]
                for value in request.form.getlist(name)] if request.method == "POST" else []
-    return render_template("venues/book.html", form=form, venue=venue, step=step, steps=STEPS,
+    return render_template("venues/book.html", form=form, venue=venue, step=step, steps=choices.steps(),
+                           back=choices.before(step),
                            step_titles=STEP_TITLES, carried=carried, preview=preview,
                            package=choices.package(form.package.data), packages=choices.packages,
                            describe_holder=lambda o: services.describe_holder(current_user, o),

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.clock import PERIODS, WEEKDAYS, period_of
-from app.formats import fmt_distance
 from app.matching.facts import MemberFacts, TaskFacts
 from app.matching.score import LEVELS, distance_km, exclusions
 from app.members.models import Capacity, slot_bit
+from app.regions.geo import format_km
 
 # Filters that say nothing about the task (the member's own state): never shown as a near miss.
 NOT_ABOUT_THE_TASK = {"consent", "paused", "on_task"}
@@ -65,8 +65,8 @@ def describe(code: str, task: TaskFacts, member: MemberFacts, *, you: str = "您
     if code == "distance":
         d = distance_km(task, member) or 0.0
         if member.radius_km <= task.radius_km:
-            return _fix("distance", f"离家 {fmt_distance(d)}，比{you}愿意去的 {member.radius_km:g} 公里远")
-        return Miss(code, f"离家 {fmt_distance(d)}，超出这项服务的 {task.radius_km:g} 公里范围")
+            return _fix("distance", f"离家 {format_km(d)}，比{you}愿意去的 {member.radius_km:g} 公里远")
+        return Miss(code, f"离家 {format_km(d)}，超出这项服务的 {task.radius_km:g} 公里范围")
     if code == "skill":
         lacking = [f"“{task.skill_names.get(s, '专长')}”（{LEVELS[lv]}以上）" for s, lv in task.required.items()
                    if member.skills.get(s, 0) < lv]

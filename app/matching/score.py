@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from app.clock import PERIODS, WEEKDAYS, period_of
-from app.formats import fmt_distance
 from app.matching.facts import WIDENED_REACH_KM, MemberFacts, Suggestion, TaskFacts
 from app.members.models import slot_bit
-from app.regions.geo import haversine_km
+from app.regions.geo import format_km, haversine_km
 
 LEVELS = {1: "了解", 2: "熟练", 3: "精通"}
 POOLS = {1: "县级人才库", 2: "市级人才库", 3: "省级人才库"}
@@ -145,7 +144,7 @@ def score(task: TaskFacts, member: MemberFacts, *, explain: bool = True) -> Sugg
         limit = WIDENED_REACH_KM if member.widened else max(MIN_REACH_KM, min(task.radius_km, member.radius_km))
         parts["distance"] = max(0.0, 1 - d / limit)
         if explain:
-            reasons.append(fmt_distance(d))
+            reasons.append(format_km(d))
 
     # Availability: the share of sessions inside the weekly grid and outside blocked dates.
     if task.sessions:

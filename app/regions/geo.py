@@ -79,6 +79,8 @@ def sql_haversine_km(lat_column, lon_column, lat: float, lon: float):
 
 
 def format_km(km: float) -> str:
+    """How far, said one way everywhere (reasons, pages, lists): metres to the nearest 10 (at least
+    10) under a kilometre, else kilometres to one decimal."""
     if km < 1:
-        return f"{round(km * 1000, -1):.0f} 米"
+        return f"{max(10, round(km * 1000, -1)):.0f} 米"
     return f"{km:.1f} 公里"

@@ -55,14 +55,19 @@ def date_field(label: str, message: str = "请选择日期", **kw) -> DateField:
 
 # --- booking: a short wizard, one form whose fields are asked step by step ----------------------
 
-STEPS = ["time", "details", "repeat", "confirm"]
-STEP_TITLES = {"time": "选择时间", "details": "活动内容", "repeat": "是否重复", "confirm": "核对并提交"}
+# One question a page: when, what, which package (only where the venue offers any), how many
+# people, whether it repeats; then the check page, which also takes a note for the manager.
+STEPS = ["time", "activity", "package", "people", "repeat", "confirm"]
+STEP_TITLES = {"time": "选择时间", "activity": "办什么活动？", "package": "要不要选活动套餐？",
+               "people": "有多少人参加？", "repeat": "是否重复", "confirm": "核对并提交"}
 STEP_FIELDS = {
     "time": ["date", "start", "end"],
-    "details": ["organization", "activity", "title", "package", "attendees",
-                "co_host_1", "co_attendees_1", "co_host_2", "co_attendees_2", "co_host_3", "co_attendees_3", "note"],
+    "activity": ["organization", "activity", "title"],
+    "package": ["package"],
+    "people": ["attendees", "co_host_1", "co_attendees_1", "co_host_2", "co_attendees_2", "co_host_3",
+               "co_attendees_3"],
     "repeat": ["repeat", "interval", "weekdays", "monthly", "until"],
-    "confirm": ["skip_conflicts"],
+    "confirm": ["note", "skip_conflicts"],
 }
 
 

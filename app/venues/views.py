@@ -24,7 +24,6 @@ from app.organizations.models import Organization, OrganizationKind
 from app.organizations.services import organizations_for
 from app.organizations.views import county_options
 from app.regions import gazetteer
-from app.regions.geo import format_km
 from app.venues import services
 from app.venues.forms import (
     ClosureForm,
@@ -92,8 +91,7 @@ def index() -> ResponseReturnValue:
                 actor=current_user, near=near, radius_km=float(form.radius.data) if form.radius.data else None,
                 kind=VenueKind(form.kind.data) if form.kind.data in {k.value for k in VenueKind} else None,
                 min_capacity=form.capacity.data, facilities=facility_set(form.facilities.data), free=free)
-    return render_template("venues/index.html", form=form, found=found, place=place, searched=searched,
-                           format_km=format_km)
+    return render_template("venues/index.html", form=form, found=found, place=place, searched=searched)
 
 
 @bp.get("/venues/<int:venue_id>")

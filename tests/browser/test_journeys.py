@@ -9,6 +9,7 @@ The counts are written to test-artifacts/journeys.json."""
 import itertools
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -142,4 +143,72 @@ def test_a_newcomer_registers_sees_a_task_accepts_an_invitation_and_gets_the_cal
     assert j.loads <= 3, accepting
     record("journeys", {"registration_to_first_task": registration, "invitation_to_calendar": accepting})
     print("journeys:", registration, accepting)
+    context.close()
+
+
+def test_the_organizer_posts_a_need_to_an_invitation_and_books_a_venue(browser, live_server):
+    """At 1280 × 800 from the organizer's home. Page loads before issue 16, on the same path: a
+    need to an invitation 10, a venue booked 8 (场地 → search → venue → 预约 → four pages)."""
+    from datetime import date
+
+    from app.venues.holidays import public_holiday
+    from tests.browser.test_task_flows import next_weekday
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, "19900000011")
+    j = Journey(page)
+
+    # --- a need posted, to an invitation ----------------------------------------------------------------
+    j.go(page.get_by_role("link", name="发布新需求"))
+    j.fill(page.get_by_label("需求名称"), "社区读报会")
+    j.tick(page.get_by_role("radio", name="为老服务"))
+    j.go(page.get_by_role("button", name="下一步"))
+    j.tick(page.get_by_role("radio", name="到现场"))
+    j.go(page.get_by_role("button", name="下一步"))
+    j.tick(page.get_by_role("radio", name="一次"))
+    j.fill(page.get_by_label("日期（每周固定时，为开始日期）"), next_weekday(4).isoformat())
+    j.fill(page.get_by_label("开始时间"), "09:00")
+    j.fill(page.get_by_label("结束时间"), "10:30")
+    j.go(page.get_by_role("button", name="下一步"))
+    j.fill(page.get_by_label("需要几个人"), "1")
+    j.tick(page.get_by_label(re.compile("^轻度")))
+    j.go(page.get_by_role("button", name="下一步"))
+    j.choose(page.get_by_label("需要的专长"), "矛盾纠纷调解")
+    j.tick(page.get_by_role("radio", name="熟练"))
+    j.go(page.get_by_role("button", name="添加这项专长"))
+    j.go(page.get_by_role("button", name="完成，去检查并发布"))
+    j.go(page.get_by_role("button", name="发布，开始找人"))
+    j.go(page.get_by_role("link", name="看看推荐的老同志"))
+    j.tick(page.locator(".candidate-list li", has_text="演示·张大爷").get_by_role("checkbox"))
+    j.go(page.get_by_role("button", name="邀请选中的老同志"))
+    expect(page.get_by_text("已邀请 1 位老同志")).to_be_visible()
+    posting = {"page_loads": j.loads, "taps": j.taps}
+    assert j.loads <= 10, posting
+
+    # --- a venue booked -----------------------------------------------------------------------------------
+    page.goto("/")
+    j.loads, j.taps = 0, 0
+    day = date.today() + timedelta(days=35)
+    while day.weekday() not in (1, 2) or public_holiday(day):
+        day += timedelta(days=1)
+    j.go(page.locator("main").get_by_role("link", name="预约场地"))
+    j.go(page.get_by_role("link", name=re.compile(r"^预约\s*管城回族区东大街街道老党员共享家园")))
+    j.fill(page.get_by_label("日期"), day.isoformat())
+    j.choose(page.get_by_label("开始时间"), "9:00")
+    j.choose(page.get_by_label("结束时间"), "10:00")
+    j.go(page.get_by_role("button", name="下一步"))
+    j.tick(page.get_by_label("主题党日", exact=True))
+    j.fill(page.get_by_label("活动主题"), f"读报学习会{day:%m%d}")
+    j.go(page.get_by_role("button", name="下一步"))
+    j.go(page.get_by_role("button", name="下一步"))                 # no package
+    j.fill(page.get_by_label("本单位参加人数"), "12")
+    j.go(page.get_by_role("button", name="下一步"))
+    j.go(page.get_by_role("button", name="下一步"))                 # no repeat
+    j.go(page.get_by_role("button", name="提交预约"))
+    expect(page.get_by_text("预约已提交")).to_be_visible()
+    booking = {"page_loads": j.loads, "taps": j.taps}
+    assert j.loads <= 8, booking
+    record("journeys", {"need_to_invitation": posting, "venue_booked": booking})
+    print("journeys:", posting, booking)
     context.close()

@@ -42,7 +42,7 @@ def test_book_with_a_package_approve_see_it_in_the_calendar_and_cancel(browser, 
     submit(page, page.get_by_role("link", name="场地", exact=True))
     page.get_by_label("在哪里附近").fill("管城回族区")
     submit(page, page.get_by_role("button", name="查找场地"))
-    submit(page, page.get_by_role("link", name="管城回族区东大街街道老党员共享家园"))
+    submit(page, page.get_by_role("link", name="管城回族区东大街街道老党员共享家园", exact=True))
     submit(page, page.get_by_role("link", name="预约这个场地"))
 
     page.get_by_label("日期").fill(day.isoformat())
@@ -50,11 +50,17 @@ def test_book_with_a_package_approve_see_it_in_the_calendar_and_cancel(browser, 
     page.get_by_label("结束时间").select_option("16:00")
     submit(page, page.get_by_role("button", name="下一步"))
 
-    expect(page.get_by_role("heading", name="活动内容")).to_be_visible()
-    accessible(page, "wizard/details")
+    expect(page.get_by_role("heading", name="办什么活动？")).to_be_visible()
+    accessible(page, "wizard/activity")
     page.get_by_label("主题党日", exact=True).check()
     page.get_by_label("活动主题").fill(title)
+    submit(page, page.get_by_role("button", name="下一步"))
+    expect(page.get_by_role("heading", name="要不要选活动套餐？")).to_be_visible()
+    accessible(page, "wizard/package")
     page.get_by_label(re.compile("^重温入党誓词")).check()
+    submit(page, page.get_by_role("button", name="下一步"))
+    expect(page.get_by_role("heading", name="有多少人参加？")).to_be_visible()
+    accessible(page, "wizard/people")
     page.get_by_label("本单位参加人数").fill("15")
     submit(page, page.get_by_role("button", name="下一步"))
 

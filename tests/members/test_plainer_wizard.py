@@ -9,9 +9,9 @@ import re
 from sqlalchemy import select
 
 from app.accounts.passwords import password_problem
-from app.formats import fmt_distance
 from app.members.models import ProfileDraft, slot_bit
 from app.organizations.models import OrganizationKind
+from app.regions.geo import format_km
 from tests.conftest import csrf_token
 from tests.members.test_wizard import answer
 
@@ -88,7 +88,7 @@ def test_evenings_are_not_asked_of_those_who_said_they_are_hard(client, db, logi
 
 
 def test_distances_are_said_one_way():
-    assert [fmt_distance(km) for km in (0.0, 0.004, 0.344, 0.996, 1.0, 2.345)] == [
+    assert [format_km(km) for km in (0.0, 0.004, 0.344, 0.996, 1.0, 2.345)] == [
         "10 米", "10 米", "340 米", "1000 米", "1.0 公里", "2.3 公里"]
 
 

@@ -99,7 +99,8 @@ def test_a_branch_is_never_offered_as_its_own_co_host(organizer_client, create_v
     client, org, _ = organizer_client
     venue = create_venue()
     other, _ = branch(name="东关南里社区党支部")
-    html = _post(client, venue, **booking_form(org, step="time")).get_data(as_text=True)
+    html = _post(client, venue, **booking_form(org, step="activity")).get_data(as_text=True)   # no packages: people next
+    assert "<h1>有多少人参加？</h1>" in html                  # a venue without packages asks none
     co_host = html[html.index('name="co_host_1"'):html.index('name="co_attendees_1"')]
     assert f'value="{other.id}"' in co_host and f'value="{org.id}"' not in co_host
 
@@ -107,7 +108,7 @@ def test_a_branch_is_never_offered_as_its_own_co_host(organizer_client, create_v
 def test_no_repeat_pre_ticks_no_weekday(organizer_client, create_venue):
     client, org, _ = organizer_client
     venue = create_venue()
-    html = _post(client, venue, **booking_form(org, step="details")).get_data(as_text=True)
+    html = _post(client, venue, **booking_form(org, step="people")).get_data(as_text=True)
     assert "是否重复" in html and 'name="weekdays"' in html
     weekdays = html[html.index('name="weekdays"') - 200:html.index("每月重复时")]
     assert "checked" not in weekdays
@@ -118,7 +119,7 @@ def test_a_package_promises_no_more_people_than_the_venue_holds(organizer_client
     client, org, _ = organizer_client
     venue = create_venue(capacity=20)
     create_package(name="红色观影", max_participants=50)
-    html = _post(client, venue, **booking_form(org, step="time")).get_data(as_text=True)
+    html = _post(client, venue, **booking_form(org, step="activity")).get_data(as_text=True)
     assert "红色观影（1 小时，最多 20 人）" in html and "最多 50 人" not in html
 
 
@@ -126,3 +127,10 @@ def test_the_organizers_home_offers_booking_a_venue(organizer_client):
     client, _, _ = organizer_client
     html = client.get("/").get_data(as_text=True)
     assert 'href="/venues/">预约场地</a>' in html and "我的预约" in html
+
+
+def test_the_list_of_venues_leads_straight_to_booking(organizer_client, create_venue):
+    client, _, _ = organizer_client
+    venue = create_venue()
+    html = client.get("/venues/").get_data(as_text=True)
+    assert f'href="/venues/{venue.id}/book">预约<span class="visually-hidden">{venue.name}</span>' in html

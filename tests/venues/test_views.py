@@ -34,9 +34,14 @@ def test_the_wizard_asks_time_details_repeat_then_books(db, organizer_client, cr
     data = {"csrf_token": token, "step": "time", "date": "2026-09-04", "start": "09:00", "end": "10:00"}
     page = client.post(path, data=data)
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "活动内容" in html and 'name="date" value="2026-09-04"' in html
-    data.update(step="details", organization=str(org.id), activity="theme_party_day", title="主题党日",
-                attendees="12", package="")
+    assert page.status_code == 200 and "<h1>办什么活动？</h1>" in html and 'name="date" value="2026-09-04"' in html
+    data.update(step="activity", organization=str(org.id), activity="theme_party_day", title="主题党日")
+    html = client.post(path, data=data).get_data(as_text=True)
+    assert "<h1>要不要选活动套餐？</h1>" in html and "重温入党誓词" in html      # one question a page
+    data.update(step="package", package="")
+    html = client.post(path, data=data).get_data(as_text=True)
+    assert "<h1>有多少人参加？</h1>" in html
+    data.update(step="people", attendees="12")
     page = client.post(path, data=data)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "每月第一个星期五" in html
@@ -57,7 +62,7 @@ def test_the_wizards_back_button_keeps_what_was_typed(organizer_client, create_v
     client, org, _ = organizer_client
     venue = create_venue()
     path = f"/venues/{venue.id}/book"
-    html = client.post(path, data={"csrf_token": csrf_token(client, path), "step": "details", "back": "time",
+    html = client.post(path, data={"csrf_token": csrf_token(client, path), "step": "activity", "back": "time",
                                    "date": "2026-09-04", "start": "09:00", "end": "10:00", "title": "主题党日"}).get_data(as_text=True)
     assert 'value="2026-09-04"' in html and 'name="title" value="主题党日"' in html
 
