@@ -224,3 +224,61 @@ def test_two_taps_of_one_member_at_once_count_once(race_app, fixed_clock):
                 Attendance.occurrence_id == occurrence_id))
             assert rows == 1
             db.session.remove()
+
+
+def test_two_corrections_of_one_entry_at_once_apply_one(race_app, fixed_clock):
+    """Both organizers saw 2 hours; one correction wins, the other is told and changes nothing."""
+    from app.accounts.models import Role, RoleGrant, User
+    from app.members.models import Capacity
+    from app.members.services import ProfileData, register_member
+    from app.organizations.models import LocationSource, Organization, OrganizationKind
+    from app.regions.models import Region
+    from app.tasks import ledger, records
+    from app.tasks import services as tasks
+    from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, TaskCategory
+
+    for n in range(ROUNDS):
+        fixed_clock["now"] = DAY.replace(hour=8)
+        with race_app.app_context():
+            region = db.session.get(Region, "410104")
+            org = Organization(name=f"更正社区{n}", kind=OrganizationKind.COMMUNITY, region_code="410104",
+                               lat=region.lat, lon=region.lon, location_source=LocationSource.GAZETTEER)
+            organizer = User(name="书记", phone=f"1962{n:03d}0001")
+            member_user = User(name="老同志", phone=f"1962{n:03d}0002")
+            db.session.add_all([org, organizer, member_user])
+            db.session.flush()
+            organizer.grants.append(RoleGrant(role=Role.ORGANIZER, organization_id=org.id))
+            member = register_member(actor=member_user, data=ProfileData(
+                name="老同志", county_code="410104", consent=True, capacity=Capacity.MODERATE,
+                availability_mask=(1 << 21) - 1))
+            task = tasks.create_task(actor=organizer, organization=org, title="要更正的服务", description="",
+                                     category=TaskCategory.GOVERNANCE)
+            tasks.set_schedule(actor=organizer, task=task, kind=ScheduleKind.ONCE, first_date=DAY.date(),
+                               last_date=None, weekdays=0, start_time=time(9), end_time=time(11))
+            assignment = Assignment(task_id=task.id, member_id=member.id, origin="invited",
+                                    status=AssignmentStatus.ACCEPTED)
+            db.session.add(assignment)
+            db.session.flush()
+            fixed_clock["now"] = DAY.replace(hour=14)
+            [record] = records.confirm_attendance(actor=organizer, session=task.sessions[0],
+                                                  entries={assignment.id: (True, 2.0, "")})
+            db.session.commit()
+            record_id, organizer_id, member_id = record.id, organizer.id, member.id
+            db.session.remove()
+
+        def correct(hours, record_id=record_id, organizer_id=organizer_id):
+            def work():
+                records.correct_hours(actor=db.session.get_one(User, organizer_id),
+                                      record=db.session.get_one(ServiceRecord, record_id), hours=hours,
+                                      reason="核对签到表", seen=2.0)
+            return work
+
+        outcomes, errors = _together(race_app, correct(2.5), correct(3.0))
+        assert errors == [] and sorted(o == "ok" for o in outcomes) == [False, True], (outcomes, errors)
+        assert any("刚被更正为" in (o or "") for o in outcomes)
+        with race_app.app_context():
+            winner = 2.5 if outcomes[0] == "ok" else 3.0
+            assert ledger.member_hours(member_id) == winner
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceRecord).where(
+                ServiceRecord.corrects_id == record_id)) == 1
+            db.session.remove()
