@@ -106,8 +106,8 @@ def test_one_json_line_per_request_with_the_user_and_no_query(client, login, cre
 def test_no_log_line_contains_a_phone_number(app, client, db, post, login, create_user, create_member, log_lines):
     app.config["SLOW_QUERY_MS"] = 0          # every statement logged as slow: its values must stay out too
     try:
-        registered = post("/register", {"name": "张建国", "phone": "13912345678", "password": "老槐树下的第七个春天",
-                                        "password_confirm": "老槐树下的第七个春天", "agree": "y"})
+        registered = post("/register", {"name": "张建国", "phone": "13912345678", "password": "老伴李秀英1958年",
+                                        "password_confirm": "老伴李秀英1958年", "agree": "y"})
         assert registered.status_code == 302
         client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
         failed = client.post("/login", data={"phone": "13912345678", "password": "wrong-password",
@@ -121,8 +121,8 @@ def test_no_log_line_contains_a_phone_number(app, client, db, post, login, creat
         for path in ("/", "/profile", "/account", "/profile/data.json", "/my/tasks?phone=13698765432"):
             client.get(path)
         client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
-        taken = post("/register", {"name": "王五", "phone": "13698765432", "password": "老槐树下的第七个春天",
-                                   "password_confirm": "老槐树下的第七个春天", "agree": "y"})
+        taken = post("/register", {"name": "王五", "phone": "13698765432", "password": "老伴李秀英1958年",
+                                   "password_confirm": "老伴李秀英1958年", "agree": "y"})
         assert taken.status_code == 409
     finally:
         app.config["SLOW_QUERY_MS"] = 200
