@@ -57,12 +57,17 @@ browser-deps:
 	    $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; }; \
 	  fi
 
+# pytest-xdist workers for `make test` and `make test-fast`; TEST_WORKERS=4 sets the number.
+TEST_WORKERS ?= auto
+
+# The whole suite: everything but the browser tests on every core (each pytest-xdist worker on
+# databases of its own, see tests/conftest.py), then the browser tests, which share one live server.
 test: $(VENV)/.installed-test browser-deps lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 # The fast lane: everything but the browser and slow tests, one pytest-xdist worker per core, each
-# worker on databases of its own (see tests/conftest.py). TEST_WORKERS=4 sets the number.
-TEST_WORKERS ?= auto
+# worker on databases of its own (see tests/conftest.py).
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow" $(PYTEST_ARGS)
 
