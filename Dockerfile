@@ -4,6 +4,9 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FLASK_APP=wsgi YINHUI_ENV=production BIND=0.0.0.0:8000
 
+# The Chinese font that draws a proof of service as an image (PROOF_FONT; WenQuanYi Micro Hei is small).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --home-dir /srv/yinhui --shell /usr/sbin/nologin yinhui
 WORKDIR /srv/yinhui
 

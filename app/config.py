@@ -2,7 +2,7 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, BACKUP_DIR, BACKUP_KEEP_DAYS,
+BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, PROOF_FONT, BACKUP_DIR, BACKUP_KEEP_DAYS,
 PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
 ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
 """
@@ -123,6 +123,11 @@ class Config:
     EXPORT_DIR: str | None = None   # default: instance/exports
     EXPORT_KEEP_DAYS = 7
 
+    # The CJK font that draws a proof of service as an image (app/proofs/image.py): a file on this
+    # server, never downloaded. None: the first of the Debian fonts there is (fonts-noto-cjk,
+    # fonts-wqy-microhei, fonts-wqy-zenhei); with none, the proof page offers no image.
+    PROOF_FONT: str | None = None
+
     # Email (optional): notifications are queued in the outbox and sent by the worker every minute
     # (app/jobs/schedule.py) or by `flask outbox send`.
     BASE_URL = "http://127.0.0.1:5000"   # for links in emails
@@ -197,7 +202,7 @@ def load(app: Flask, config: dict | type | None) -> None:
     for key in ("SMS_DAILY_CAP", "SMS_MAX_ATTEMPTS"):
         if os.environ.get(key):
             app.config[key] = int(os.environ[key])
-    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR"):
+    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR", "PROOF_FONT"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     for key in ("JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"):

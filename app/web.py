@@ -12,10 +12,11 @@ Views never commit or roll back themselves; this module is where a request's use
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Response, flash, g, redirect, render_template, request, send_file
 from flask_login import current_user
@@ -105,6 +106,7 @@ FILE_TYPES = {
     "json": "application/json",
     "ics": "text/calendar",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
 }
 
 
@@ -115,8 +117,17 @@ def file_response(body: bytes | str, *, kind: str, filename: str, inline: bool =
     if kind == "csv" and isinstance(body, str):
         body = "\ufeff" + body
     response = Response(body, mimetype=FILE_TYPES[kind])
-    response.headers.set("Content-Disposition", "inline" if inline else "attachment", filename=filename)
+    response.headers.set("Content-Disposition", "inline" if inline else "attachment", **_filename(filename))
     return response
+
+
+def _filename(name: str) -> dict[str, str]:
+    """Content-Disposition's filename: a Chinese name as RFC 5987's filename* (UTF-8, which every
+    current browser reads) after an ASCII fallback for the rest, as Werkzeug's send_file does."""
+    if name.isascii():
+        return {"filename": name}
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lstrip("-_ ")
+    return {"filename": fallback or "download", "filename*": "UTF-8''" + quote(name, safe="!#$&+-.^_`|~")}
 
 
 def stored_file_response(path: Path, *, kind: str, filename: str) -> Response:

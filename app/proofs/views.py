@@ -17,12 +17,12 @@ from app.forms import BaseForm
 from app.jobs.models import Job
 from app.members.models import MemberProfile
 from app.members.services import own_profile
-from app.proofs import national, services
+from app.proofs import image, national, services
 from app.proofs.forms import CommendationForm, TrainingForm
-from app.proofs.models import CommendationLevel
+from app.proofs.models import Certificate, CommendationLevel
 from app.qr import qr_svg
 from app.tasks.ledger import served_records
-from app.web import run_action, run_use_case, stored_file_response
+from app.web import file_response, run_action, run_use_case, stored_file_response
 
 bp = Blueprint("proofs", __name__)
 
@@ -39,17 +39,39 @@ def issue() -> ResponseReturnValue:
                       refused=url_for("my.proof"))
 
 
+def _visible_certificate(number: str) -> Certificate:
+    found = services.certificate_by_number(number)
+    if found is None or not access.may_see_certificate(current_user, found.member_id, found.organization):
+        abort(404)
+    return found
+
+
 @bp.get("/proofs/<number>")
 @login_required
 def certificate(number: str) -> ResponseReturnValue:
     """The printable proof, with the QR code of its verification page: its member, and those who
     may issue in the organization's name."""
-    found = services.certificate_by_number(number)
-    if found is None or not access.may_see_certificate(current_user, found.member_id, found.organization):
-        abort(404)
+    found = _visible_certificate(number)
     link = url_for("proofs.verify", number=found.number, _external=True)
     return render_template("proofs/certificate.html", certificate=found, link=link,
-                           qr=qr_svg(link, label=f"验证二维码：{found.number}"))
+                           qr=qr_svg(link, label=f"验证二维码：{found.number}"),
+                           offers_image=found.valid and image.configured_font() is not None)
+
+
+@bp.get("/proofs/<number>/image")
+@login_required
+def certificate_image(number: str) -> ResponseReturnValue:
+    """The proof as a PNG to save on a phone, for those who may see the proof. A revoked proof has
+    none (an image would travel on without its 已作废), nor has a server without a CJK font.
+    `?view=1` shows it in the browser instead of downloading it: inside WeChat, which does not
+    download files, one long-presses the image to save it."""
+    found = _visible_certificate(number)
+    font = image.configured_font()
+    if not found.valid or font is None:
+        abort(404)
+    link = url_for("proofs.verify", number=found.number, _external=True)
+    return file_response(image.render_png(found, link, font_path=font), kind="png",
+                         filename=f"志愿服务证明-{found.number}.png", inline=request.args.get("view") == "1")
 
 
 def _not_found(response) -> bool:

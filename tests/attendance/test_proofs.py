@@ -3,14 +3,17 @@ name masked, revoked when the hours are corrected after issue."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.errors import Invalid, PermissionDenied
+from app.proofs import image as proof_image
 from app.proofs import services as proofs
 from app.proofs.models import Certificate
 from app.tasks import records
@@ -116,3 +119,75 @@ def test_others_cannot_open_a_members_proof(client, db, login, confirmed, create
     db.session.commit()
     login(create_member(name="别人").user)
     assert client.get(f"/proofs/{certificate.number}").status_code == 404
+
+
+# --- the proof as an image to save on a phone ---------------------------------------------------------
+
+
+needs_font = pytest.mark.skipif(proof_image.font_file(None) is None,
+                                reason="no CJK font on this machine (apt-get install fonts-noto-cjk)")
+
+
+@needs_font
+def test_the_member_saves_the_proof_as_an_image(client, db, login, confirmed):
+    task, member, record = confirmed
+    certificate = proofs.issue_certificate(actor=member.user, member=member, organization=task.organization)
+    db.session.commit()
+    login(member.user)
+    page = client.get(f"/proofs/{certificate.number}").get_data(as_text=True)
+    assert "保存为图片" in page and f"/proofs/{certificate.number}/image" in page
+
+    r = client.get(f"/proofs/{certificate.number}/image")
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    disposition = r.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and f"filename={certificate.number}.png" in disposition
+    assert "filename*=UTF-8''%E5%BF%97%E6%84%BF%E6%9C%8D%E5%8A%A1%E8%AF%81%E6%98%8E-" in disposition  # 志愿服务证明-
+    assert "no-store" in r.headers["Cache-Control"] and "public" not in r.headers["Cache-Control"]
+    with Image.open(io.BytesIO(r.data)) as png:
+        assert png.format == "PNG" and png.size == (1240, 1754)
+        pixels = png.convert("RGB")
+        colours = pixels.getcolors(maxcolors=1 << 16) or []
+        ink = sum(count for count, rgb in colours if sum(rgb) < 300)
+        red = sum(count for count, (r_, g, b) in colours if r_ > 140 and g < 80 and b < 80)
+        assert ink > 40_000 and red > 10_000          # text, table rules and QR code; the red title and frame
+        title = pixels.crop((300, 130, 940, 240)).convert("L").getextrema()
+        assert title[0] < 120 and title[1] == 255     # the title is drawn where it belongs
+
+    inline = client.get(f"/proofs/{certificate.number}/image?view=1")
+    assert inline.headers["Content-Disposition"].startswith("inline;")
+
+
+@needs_font
+def test_no_image_for_others_nor_for_a_revoked_proof(client, db, login, confirmed, create_member):
+    task, member, record = confirmed
+    certificate = proofs.issue_certificate(actor=member.user, member=member, organization=task.organization)
+    db.session.commit()
+    path = f"/proofs/{certificate.number}/image"
+    assert client.get(path).status_code == 302                    # signing in first
+    login(create_member(name="别人").user)
+    assert client.get(path).status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(task.organizer)                                           # who may issue in the organization's name
+    assert client.get(path).status_code == 200
+
+    records.correct_hours(actor=task.organizer, record=record, hours=1.0, reason="更正", seen=2.0)
+    db.session.commit()
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(member.user)
+    page = client.get(f"/proofs/{certificate.number}").get_data(as_text=True)
+    assert "已作废" in page and "保存为图片" not in page and path not in page
+    assert client.get(path).status_code == 404                    # an image would travel on without its 已作废
+
+
+def test_without_a_cjk_font_no_image_is_offered(app, client, db, login, confirmed, caplog, monkeypatch):
+    task, member, record = confirmed
+    certificate = proofs.issue_certificate(actor=member.user, member=member, organization=task.organization)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "PROOF_FONT", "/nonexistent/proof-font.ttc")
+    login(member.user)
+    page = client.get(f"/proofs/{certificate.number}").get_data(as_text=True)
+    assert "志愿服务证明" in page and "保存为图片" not in page
+    assert client.get(f"/proofs/{certificate.number}/image").status_code == 404
+    client.get(f"/proofs/{certificate.number}")
+    warnings = [r for r in caplog.records if "PROOF_FONT" in r.getMessage()]
+    assert len(warnings) == 1                                        # logged once per process, not per request
