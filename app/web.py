@@ -107,6 +107,7 @@ FILE_TYPES = {
     "ics": "text/calendar",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "png": "image/png",
+    "pdf": "application/pdf",
 }
 
 

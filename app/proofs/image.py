@@ -27,7 +27,7 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",            # fonts-wqy-zenhei
 )
 
-WIDTH, MIN_HEIGHT, MARGIN = 1240, 1754, 110
+WIDTH, MIN_HEIGHT, MARGIN, DPI = 1240, 1754, 110, 150   # A4 at 150 dpi
 INK, MUTED, RED, RULE, PAPER = (20, 20, 20), (90, 90, 90), (176, 30, 35), (150, 150, 150), (255, 255, 255)
 Font = ImageFont.FreeTypeFont
 
@@ -99,8 +99,24 @@ def _qr(link: str, size: int) -> Image.Image:
 
 
 def render_png(certificate: Certificate, link: str, *, font_path: str) -> bytes:
-    """The proof as PNG bytes: title, number, the member, the organization, the period, the total
-    and each activity's hours, the issue date, and the QR code of `link` (its verification page)."""
+    """The proof as PNG bytes."""
+    out = io.BytesIO()
+    render(certificate, link, font_path=font_path).save(out, format="PNG")
+    return out.getvalue()
+
+
+def render_pdf(certificate: Certificate, link: str, *, font_path: str) -> bytes:
+    """The proof as a one-page PDF of the same drawing: an A4 page at 150 dpi (a longer page when
+    the list of activities is long), so that printing it fills a sheet."""
+    out = io.BytesIO()
+    render(certificate, link, font_path=font_path).save(out, format="PDF", resolution=DPI,
+                                                         title=f"志愿服务证明 {certificate.number}")
+    return out.getvalue()
+
+
+def render(certificate: Certificate, link: str, *, font_path: str) -> Image.Image:
+    """The proof drawn: title, number, the member, the organization, the period, the total and each
+    activity's hours, the issue date, and the QR code of `link` (its verification page)."""
     title, body, small = _font(font_path, 84), _font(font_path, 40), _font(font_path, 32)
     inner = WIDTH - 2 * MARGIN
     lines = certificate.lines
@@ -160,6 +176,4 @@ def render_png(certificate: Certificate, link: str, *, font_path: str) -> bytes:
         draw.text((hint_x, hint_y), text, font=small, fill=MUTED)
         hint_y += 48
 
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+    return image

@@ -59,19 +59,21 @@ def certificate(number: str) -> ResponseReturnValue:
 
 
 @bp.get("/proofs/<number>/image")
+@bp.get("/proofs/<number>/pdf", endpoint="certificate_pdf", defaults={"kind": "pdf"})
 @login_required
-def certificate_image(number: str) -> ResponseReturnValue:
-    """The proof as a PNG to save on a phone, for those who may see the proof. A revoked proof has
-    none (an image would travel on without its 已作废), nor has a server without a CJK font.
-    `?view=1` shows it in the browser instead of downloading it: inside WeChat, which does not
-    download files, one long-presses the image to save it."""
+def certificate_image(number: str, kind: str = "png") -> ResponseReturnValue:
+    """The proof as a PNG to save on a phone (or a PDF), for those who may see the proof. A revoked
+    proof has none (an image would travel on without its 已作废), nor has a server without a CJK
+    font. `?view=1` shows it in the browser instead of downloading it: inside WeChat, which does
+    not download files, one long-presses the image to save it."""
     found = _visible_certificate(number)
     font = image.configured_font()
     if not found.valid or font is None:
         abort(404)
     link = url_for("proofs.verify", number=found.number, _external=True)
-    return file_response(image.render_png(found, link, font_path=font), kind="png",
-                         filename=f"志愿服务证明-{found.number}.png", inline=request.args.get("view") == "1")
+    render = image.render_pdf if kind == "pdf" else image.render_png
+    return file_response(render(found, link, font_path=font), kind=kind,
+                         filename=f"志愿服务证明-{found.number}.{kind}", inline=request.args.get("view") == "1")
 
 
 def _not_found(response) -> bool:

@@ -156,6 +156,13 @@ def test_the_member_saves_the_proof_as_an_image(client, db, login, confirmed):
     inline = client.get(f"/proofs/{certificate.number}/image?view=1")
     assert inline.headers["Content-Disposition"].startswith("inline;")
 
+    assert f"/proofs/{certificate.number}/pdf" in page and "保存为 PDF" in page
+    pdf = client.get(f"/proofs/{certificate.number}/pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    assert f"filename={certificate.number}.pdf" in pdf.headers["Content-Disposition"]
+    # an A4 page: 1240 x 1754 pixels at 150 dpi are 595.2 x 841.92 points
+    assert pdf.data.count(b"/MediaBox") == 1 and re.search(rb"/MediaBox \[ ?0 0 595\.2 841\.9", pdf.data)
+
 
 @needs_font
 def test_no_image_for_others_nor_for_a_revoked_proof(client, db, login, confirmed, create_member):
@@ -177,6 +184,7 @@ def test_no_image_for_others_nor_for_a_revoked_proof(client, db, login, confirme
     page = client.get(f"/proofs/{certificate.number}").get_data(as_text=True)
     assert "已作废" in page and "保存为图片" not in page and path not in page
     assert client.get(path).status_code == 404                    # an image would travel on without its 已作废
+    assert client.get(f"/proofs/{certificate.number}/pdf").status_code == 404
 
 
 def test_without_a_cjk_font_no_image_is_offered(app, client, db, login, confirmed, caplog, monkeypatch):
