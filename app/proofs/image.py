@@ -101,7 +101,8 @@ def _qr(link: str, size: int) -> Image.Image:
 def render_png(certificate: Certificate, link: str, *, font_path: str) -> bytes:
     """The proof as PNG bytes."""
     out = io.BytesIO()
-    render(certificate, link, font_path=font_path).save(out, format="PNG")
+    # zlib level 3 instead of 6: twice as fast on a drawing like this one, 5-10 % larger
+    render(certificate, link, font_path=font_path).save(out, format="PNG", compress_level=3)
     return out.getvalue()
 
 
@@ -109,7 +110,8 @@ def render_pdf(certificate: Certificate, link: str, *, font_path: str) -> bytes:
     """The proof as a one-page PDF of the same drawing: an A4 page at 150 dpi (a longer page when
     the list of activities is long), so that printing it fills a sheet."""
     out = io.BytesIO()
-    render(certificate, link, font_path=font_path).save(out, format="PDF", resolution=DPI,
+    # Pillow embeds an RGB image as JPEG: quality 90 keeps the edges of small text and QR modules clean
+    render(certificate, link, font_path=font_path).save(out, format="PDF", resolution=DPI, quality=90,
                                                          title=f"志愿服务证明 {certificate.number}")
     return out.getvalue()
 
