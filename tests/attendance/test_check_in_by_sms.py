@@ -11,18 +11,18 @@ from app.accounts.models import RecoveryCode
 from app.attendance import codes
 from app.attendance.models import Attendance, CheckInMethod
 from app.audit.models import AuditEvent
+from app.bookings import services as bookings
 from app.clock import utcnow
 from app.notifications.models import SmsOutbox
-from tests.attendance.conftest import SESSION_START
+from tests.attendance.conftest import SESSION_START, at
 from tests.conftest import csrf_token
 
 
-def _tap(app, session) -> str:
-    """The one-tap page's address a fresh scan of the session's code leads to (now, on the clock)."""
+def _tap(app, target, kind: str = codes.SESSION) -> str:
+    """The one-tap page's address a fresh scan of the target's code leads to (now, on the clock)."""
     secret, now = app.config["SECRET_KEY"], utcnow()
-    scan = codes.read_code(secret, codes.make_code(secret, codes.SESSION, session.id, now), codes.SESSION,
-                           session.id, now)
-    return f"/attend/s/{session.id}/tap/{codes.make_ticket(secret, scan)}"
+    scan = codes.read_code(secret, codes.make_code(secret, kind, target.id, now), kind, target.id, now)
+    return f"/attend/{kind}/{target.id}/tap/{codes.make_ticket(secret, scan)}"
 
 
 def texted_codes(provider, phone: str) -> list[str]:
@@ -150,3 +150,22 @@ def test_guessing_codes_is_limited_per_ip(app, client, db, clock, on_session, pr
         statuses += [enter(client, tap, "000000").status_code for _ in range(4)]
     assert statuses[:30] == [400] * 30 and 429 in statuses[30:]
     assert _rows(db, session) == []
+
+
+def test_a_booking_is_checked_in_with_a_texted_code(app, client, db, clock, create_venue, book, branch, manager,
+                                                    create_member, provider):
+    venue = create_venue(lead_hours=0)
+    org, organizer = branch()
+    booking = book(venue, "2026-09-02 09:00", "2026-09-02 11:00", org=org, actor=organizer)
+    bookings.decide_booking(actor=manager(venue), booking=booking, approve=True)
+    member = create_member(name="到场的党员", branch=org)
+    db.session.commit()
+    occurrence = booking.occurrences[0]
+    clock.now = at("2026-09-02 08:50")
+    tap = _tap(app, occurrence, codes.OCCURRENCE)
+    assert booking.title in client.get(tap).get_data(as_text=True)
+    ask(client, tap, member.user.phone)
+    assert enter(client, tap, texted_codes(provider, member.user.phone)[-1]).headers["Location"] == tap
+    db.session.refresh(occurrence)
+    [row] = db.session.scalars(select(Attendance).where(Attendance.occurrence_id == occurrence.id))
+    assert row.user_id == member.id and occurrence.checked_in_at == at("2026-09-02 08:50")
