@@ -6,7 +6,8 @@ Two ways in, one ending:
   (XXXX-XXXX) shown once, to read out on the phone or hand over on paper, valid 24 hours, 5 tries,
   audited with who issued it.
 Either code, once checked, lets the member set a new password; every other session of theirs ends
-and they are signed in.
+and they are signed in. An SMS code may instead sign the member in straight away, spent in doing so
+(`sign_in_with_code`: the check-in page's way in without the password).
 
 Asking for an SMS code answers the same whether or not the number has an account: the same page,
 the same rows written (a code row for an unknown number too, which no account behind it can use)
@@ -178,6 +179,25 @@ def check_code(*, phone: str, code: str, purpose: RecoveryPurpose) -> CodeCheck:
     row.expires_at = now + timedelta(minutes=SET_PASSWORD_MINUTES)
     record_audit(row.user, "account.recovery_code_check", row.user, detail={"purpose": purpose.value})
     return CodeCheck(row.id)
+
+
+def sign_in_with_code(*, phone: str, code: str, elder_mode: bool | None = None) -> User | CodeCheck:
+    """Sign in with a texted code instead of the password (the check-in page offers it to a member
+    not signed in on that phone). The code is one asked for with request_sms_code() and is checked
+    as check_code() checks it (a wrong try counts, the fifth spends it), then spent at once: it
+    signs in, it does not open the way to a new password. Returns the account, or the refusal; the
+    caller commits either way and signs the browser in. `elder_mode` as at sign-in."""
+    checked = check_code(phone=phone, code=code, purpose=RecoveryPurpose.SMS)
+    row = checked_code(checked.recovery_id)
+    if row is None or row.user is None or not may_recover(row.user):
+        return checked if checked.message else CodeCheck(None, SPENT)
+    user = row.user
+    user.last_login_at = row.used_at = utcnow()
+    user.failed_logins, user.failed_logins_since = 0, None
+    if elder_mode is not None:
+        user.elder_mode = elder_mode
+    record_audit(user, "account.login", user, detail={"by": "sms_code"})
+    return user
 
 
 def checked_code(recovery_id: int | None) -> RecoveryCode | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -55,12 +55,13 @@ def _login_failed(_response: object) -> bool:
     return bool(g.get("login_failed"))
 
 
-def _device_elder_mode() -> bool | None:
+def device_elder_mode() -> bool | None:
     """The 长辈版 choice made on this device, if any: the latest choice wins at sign-in."""
     return request.cookies[ELDER_COOKIE] == "1" if ELDER_COOKIE in request.cookies else None
 
 
-def _sign_in(user: User) -> None:
+def sign_in(user: User) -> None:
+    """Sign this browser in as `user` (after a password or a one-time code)."""
     session.clear()
     this_session().regenerate()      # a session id planted before sign-in is useless after it
     login_user(user)
@@ -80,9 +81,9 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         # Committed either way: a failed attempt keeps its audit record.
         user = commit(lambda: services.authenticate(phone=form.phone.data or "", password=form.password.data,
-                                                    elder_mode=_device_elder_mode()))
+                                                    elder_mode=device_elder_mode()))
         if user is not None:
-            _sign_in(user)
+            sign_in(user)
             g.elder = user.elder_mode
             flash(f"{user.name}，欢迎您！", "success")
             return redirect(safe_next(form.next.data) or url_for("main.home"))
@@ -102,11 +103,11 @@ def register() -> ResponseReturnValue:
     form = RegisterForm()
 
     def signed_up(user: User) -> tuple[str, str]:
-        _sign_in(user)
+        sign_in(user)
         return "注册成功，您已登录。下面登记您的专长和方便的时间。", url_for("members.register_start")
 
     return run_use_case(form, lambda: services.register_user(
-        phone=form.phone.data or "", name=form.name.data, password=form.password.data, elder_mode=_device_elder_mode()),
+        phone=form.phone.data or "", name=form.name.data, password=form.password.data, elder_mode=device_elder_mode()),
         done=signed_up, template="accounts/register.html")
 
 
@@ -138,20 +139,31 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: str(current_app.config[name])
 
 
-def _code_check_limits(view: Callable[[], ResponseReturnValue]) -> Callable[[], ResponseReturnValue]:
-    """Checking codes is limited per IP and per number and IP; only wrong tries count."""
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., ResponseReturnValue])
+
+
+def code_check_limits(view: ViewFunc) -> ViewFunc:
+    """Checking codes is limited per IP and per number and IP; only wrong tries count (a view
+    sets g.recovery_failed). Shared by every page that checks an SMS code."""
     for setting, key, scope in (("RECOVERY_CHECK_LIMIT_PER_IP", get_remote_address, "recovery-check-ip"),
                                 ("RECOVERY_CHECK_LIMIT_PER_PHONE_IP", _phone_ip_key, "recovery-check-phone-ip")):
-        view = limiter.limit(_setting(setting), key_func=key, methods=["POST"], scope=scope,
-                             deduct_when=_recovery_failed)(view)
+        view = cast(ViewFunc, limiter.shared_limit(_setting(setting), scope, key_func=key, methods=["POST"],
+                                                   deduct_when=_recovery_failed)(view))
+    return view
+
+
+def sms_request_limits(view: ViewFunc) -> ViewFunc:
+    """Asking for an SMS code is limited per number and per IP, counted together on every page
+    that asks for one (a request that succeeded redirects: only those count)."""
+    for setting, key, scope in (("RECOVERY_REQUEST_LIMIT_PER_PHONE", _phone_key, "recovery-request-phone"),
+                                ("RECOVERY_REQUEST_LIMIT_PER_IP", get_remote_address, "recovery-request-ip")):
+        view = cast(ViewFunc, limiter.shared_limit(_setting(setting), scope, key_func=key, methods=["POST"],
+                                                   deduct_when=lambda r: r.status_code == 302)(view))
     return view
 
 
 @bp.route("/login/forgot", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RECOVERY_REQUEST_LIMIT_PER_PHONE"], key_func=_phone_key,
-               methods=["POST"], scope="recovery-request-phone", deduct_when=lambda r: r.status_code == 302)
-@limiter.limit(lambda: current_app.config["RECOVERY_REQUEST_LIMIT_PER_IP"], key_func=get_remote_address,
-               methods=["POST"], scope="recovery-request-ip", deduct_when=lambda r: r.status_code == 302)
+@sms_request_limits
 def forgot() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.change_password"))
@@ -166,7 +178,7 @@ def forgot() -> ResponseReturnValue:
 
 
 @bp.route("/login/forgot/code", methods=["GET", "POST"])
-@_code_check_limits
+@code_check_limits
 def forgot_code() -> ResponseReturnValue:
     phone = session.get(RECOVERY_PHONE)
     if not phone:
@@ -176,7 +188,7 @@ def forgot_code() -> ResponseReturnValue:
 
 
 @bp.route("/login/forgot/staff-code", methods=["GET", "POST"])
-@_code_check_limits
+@code_check_limits
 def forgot_staff_code() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.change_password"))
@@ -209,11 +221,11 @@ def forgot_password() -> ResponseReturnValue:
     form = NewPasswordForm()
 
     def reset(user: User) -> tuple[str, str]:
-        _sign_in(user)
+        sign_in(user)
         return f"{user.name}，您的密码已重新设置，您已登录。其他设备上的登录已退出。", url_for("main.home")
 
     return run_use_case(form, lambda: recovery.set_new_password(
-        recovery_id=recovery_id, password=form.password.data, elder_mode=_device_elder_mode()),
+        recovery_id=recovery_id, password=form.password.data, elder_mode=device_elder_mode()),
         done=reset, template="accounts/forgot_password.html")
 
 

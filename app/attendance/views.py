@@ -1,15 +1,22 @@
 """Check-in pages: the organizer's screen with a code that changes every 30 seconds and the list
-of who is in; the address the code holds, which a phone's camera opens; the one-tap page behind it."""
+of who is in; the address the code holds, which a phone's camera opens; the one-tap page behind it.
+A member not signed in on the phone gets in there with the password or with a code by SMS (two
+steps: number, code), which signs the phone in and checks them in with one more tap saved."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from app import access
+from app.accounts import recovery
+from app.accounts.forms import RecoveryPhoneForm, SmsCodeForm
+from app.accounts.models import User
+from app.accounts.phone import mask_phone
+from app.accounts.views import RECOVERY_PHONE, code_check_limits, device_elder_mode, sign_in, sms_request_limits
 from app.attendance import codes, services
 from app.bookings.models import Booking, BookingOccurrence
 from app.clock import utcnow
@@ -17,7 +24,7 @@ from app.extensions import db
 from app.forms import BaseForm
 from app.qr import qr_svg
 from app.tasks.models import AssignmentStatus, Task, TaskSession
-from app.web import run_action
+from app.web import commit, form_page, run_action, run_use_case
 
 bp = Blueprint("attend", __name__, url_prefix="/attend")
 
@@ -118,6 +125,15 @@ def scan(kind: str, target_id: int, code: str) -> ResponseReturnValue:
                             ticket=codes.make_ticket(_secret(), found)))
 
 
+def _ticket_or_refuse(kind: str, target_id: int, ticket: str) -> codes.Scan:
+    """The scan a ticket stands for; a stale or forged ticket ends the request with the refusal page."""
+    _kind_or_404(kind)
+    try:
+        return codes.read_ticket(_secret(), ticket, kind, target_id, utcnow())
+    except codes.CodeRefused as e:
+        abort(make_response(render_template("attendance/refused.html", message=str(e)), 400))
+
+
 def _tap_context(kind: str, target: services.Target, ticket: str) -> dict[str, Any]:
     row = services.attendance_of(target, current_user.id)
     return {"kind": kind, "target": target, "ticket": ticket, "row": row, "form": BaseForm(),
@@ -125,20 +141,72 @@ def _tap_context(kind: str, target: services.Target, ticket: str) -> dict[str, A
 
 
 @bp.route("/<kind>/<int:target_id>/tap/<ticket>", methods=["GET", "POST"])
-@login_required
 def tap(kind: str, target_id: int, ticket: str) -> ResponseReturnValue:
-    _kind_or_404(kind)
-    try:
-        found = codes.read_ticket(_secret(), ticket, kind, target_id, utcnow())
-    except codes.CodeRefused as e:
-        return render_template("attendance/refused.html", message=str(e)), 400
+    """The one-tap page. Signed out, it offers the two ways in: a code by SMS, or the password."""
+    found = _ticket_or_refuse(kind, target_id, ticket)
     target = _target(kind, target_id)
+    here = url_for("attend.tap", kind=kind, target_id=target_id, ticket=ticket)
+    if not current_user.is_authenticated:
+        if request.method == "POST":
+            return redirect(url_for("accounts.login", next=here))
+        return render_template("attendance/tap_signed_out.html", target=target, here=here,
+                               is_session=isinstance(target, TaskSession),
+                               by_sms=url_for("attend.sms_phone", kind=kind, target_id=target_id, ticket=ticket))
     if request.method == "GET":
         return render_template("attendance/tap.html", **_tap_context(kind, target, ticket))
-    out = request.form.get("action") == "out"
-    here = url_for("attend.tap", kind=kind, target_id=target_id, ticket=ticket)
-    if out:
+    if request.form.get("action") == "out":
         return run_action(lambda: services.scan_out(actor=current_user, target=target, scan=found),
                           done=("已签退，辛苦了！", here))
     return run_action(lambda: services.scan_in(actor=current_user, target=target, scan=found),
                       done=("签到成功，谢谢您！", here))
+
+
+# --- checking in with a code by SMS instead of the password (issue 18's codes, app/accounts/recovery.py)
+
+
+@bp.route("/<kind>/<int:target_id>/tap/<ticket>/sms", methods=["GET", "POST"])
+@sms_request_limits
+def sms_phone(kind: str, target_id: int, ticket: str) -> ResponseReturnValue:
+    """Step 1: the member's number; a code is texted if it has an account (the answer is the same)."""
+    _ticket_or_refuse(kind, target_id, ticket)
+    target = _target(kind, target_id)
+    if current_user.is_authenticated:
+        return redirect(url_for("attend.tap", kind=kind, target_id=target_id, ticket=ticket))
+    form = RecoveryPhoneForm()
+
+    def asked(_: None) -> tuple[str | None, str]:
+        session[RECOVERY_PHONE] = form.phone.data
+        return None, url_for("attend.sms_code", kind=kind, target_id=target_id, ticket=ticket)
+
+    return run_use_case(form, lambda: recovery.request_sms_code(phone=form.phone.data or ""), done=asked,
+                        template="attendance/sms_phone.html", target=target, is_session=isinstance(target, TaskSession),
+                        here=url_for("attend.tap", kind=kind, target_id=target_id, ticket=ticket))
+
+
+@bp.route("/<kind>/<int:target_id>/tap/<ticket>/sms/code", methods=["GET", "POST"])
+@code_check_limits
+def sms_code(kind: str, target_id: int, ticket: str) -> ResponseReturnValue:
+    """Step 2: the code from the text. A right one signs this phone in (as the password would) and
+    checks the member in; a refusal of the check-in itself is shown on the one-tap page."""
+    found = _ticket_or_refuse(kind, target_id, ticket)
+    target = _target(kind, target_id)
+    here = url_for("attend.tap", kind=kind, target_id=target_id, ticket=ticket)
+    phone = session.get(RECOVERY_PHONE)
+    if current_user.is_authenticated or not phone:
+        return redirect(here if current_user.is_authenticated
+                        else url_for("attend.sms_phone", kind=kind, target_id=target_id, ticket=ticket))
+    form = SmsCodeForm()
+    if form.validate_on_submit():
+        # Committed either way: a wrong try counts.
+        result = commit(lambda: recovery.sign_in_with_code(phone=phone, code=form.code.data or "",
+                                                           elder_mode=device_elder_mode()))
+        if isinstance(result, User):
+            sign_in(result)
+            return run_action(lambda: services.scan_in(actor=result, target=target, scan=found),
+                              done=("签到成功，谢谢您！", here))
+        form.code.errors = [*form.code.errors, result.message]
+    if request.method == "POST":
+        g.recovery_failed = True
+    return form_page("attendance/sms_code.html", form, target=target, is_session=isinstance(target, TaskSession),
+                     masked=mask_phone(phone),
+                     again=url_for("attend.sms_phone", kind=kind, target_id=target_id, ticket=ticket))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.tasks import services as tasks
 from app.tasks.models import Assignment
+from tests.sms_provider import provider  # noqa: F401  (the local Aliyun, for check-in by SMS code)
 from tests.venues.conftest import (  # noqa: F401  (fixtures shared with the venue tests)
     NOW,
     book,

@@ -35,7 +35,9 @@ def test_a_member_scans_signs_in_and_taps_once(client, db, clock, login, on_sess
     scanned = client.get(link)                       # the phone's camera opens the link, signed out
     assert scanned.status_code == 302 and "/tap/" in scanned.headers["Location"]
     tap = scanned.headers["Location"]
-    assert "/login" in client.get(tap).headers["Location"]
+    offer = client.get(tap).get_data(as_text=True)   # signed out: the two ways in
+    assert "用短信验证码签到" in offer and "/login?next=" in offer
+    assert "/login" in client.post(tap, data={"csrf_token": csrf_token(client, tap), "action": "in"}).headers["Location"]
     login(member.user)
     clock.now += timedelta(minutes=3)                # signing in took a while: the ticket still holds
     page = client.get(tap).get_data(as_text=True)

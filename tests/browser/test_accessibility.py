@@ -14,6 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
+from app.attendance import codes
+from app.clock import utcnow
 from tests.browser.conftest import sign_in, submit
 from tests.conftest import record
 
@@ -97,7 +99,9 @@ def demo_ids(live_server) -> dict:
         pending = db.session.scalar(select(Booking).where(Booking.venue_id == venue.id,
                                                           Booking.status == BookingStatus.PENDING).order_by(Booking.id))
         package = db.session.scalar(select(ActivityPackage).where(ActivityPackage.venue_id.is_(None)))
-        return {"org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
+        scanned = codes.Scan(codes.SESSION, past.sessions[0].id, codes.window_of(utcnow()))
+        tap = f"/attend/s/{scanned.target_id}/tap/{codes.make_ticket(live_server.app.config['SECRET_KEY'], scanned)}"
+        return {"tap": tap, "org": org.id, "organizer": users["19900000011"], "wang": users["19900000021"],
                 "li": users["19900000022"], "waiting": waiting, "approved": approved, "job": job, "skill": skill,
                 "tutoring": tutoring, "past": past.id, "past_session": past.sessions[0].id,
                 "venue": venue.id, "booking": pending.id, "package": package.id,
@@ -139,7 +143,8 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
     venue, booking = ids["venue"], ids["booking"]
     return {
         None: ["/", "/login", "/register", "/privacy", "/no-such-page", "/claim", "/login/forgot",
-               "/login/forgot/staff-code", "/verify", "/verify/YH-AAAA-BBBB-CCCC-DDDD"],
+               "/login/forgot/staff-code", "/verify", "/verify/YH-AAAA-BBBB-CCCC-DDDD",
+               ids["tap"], f"{ids['tap']}/sms"],   # a scan on a phone not signed in: check in by SMS code
         "19900000031": ["/venues/queue", f"/venues/{venue}", f"/venues/{venue}/week", f"/venues/{venue}/edit",
                         f"/venues/{venue}/hours", f"/venues/{venue}/closures", f"/venues/{venue}/packages",
                         f"/venues/{venue}/packages/new", f"/bookings/{booking}", f"/bookings/{booking}/reject"],
@@ -212,8 +217,9 @@ def with_errors(page, path: str) -> bool:
     """Also check forms in their error state: submit them empty (or with a wrong answer)."""
     button = page.locator("main form[method=post] button.primary").first
     venue_form = path.startswith(("/venues/", "/bookings/")) and path.endswith(VENUE_FORMS)
-    if (path in ERROR_STATES or venue_form) and button.count():
-        if path in ERROR_STATES:
+    asks = path in ERROR_STATES or (path.startswith("/attend/") and path.endswith("/sms"))
+    if (asks or venue_form) and button.count():
+        if asks:
             for box in page.locator("main form input[type=text], main form input[type=tel]").all():
                 box.fill("")
         submit(page, button)
