@@ -104,14 +104,33 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # SQLite alters a table by rebuilding it (batch mode: copy, drop, rename). With foreign keys
+        # enforced, dropping the old table first deletes its rows, and ON DELETE CASCADE takes every
+        # row that refers to them: rebuilding `users` emptied member_profiles and role_grants.
+        # SQLite's own procedure for such changes (sqlite.org/lang_altertable.html) turns
+        # enforcement off around them and checks the keys afterwards; so do we. The pragma only
+        # takes effect outside a transaction, hence on the driver's connection before any begins.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.rollback()
+                if broken:
+                    raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
