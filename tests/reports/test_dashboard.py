@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from io import BytesIO
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -360,6 +361,11 @@ def test_the_export_has_a_sheet_per_section_with_figures_not_formulas(client, db
     assert not any(isinstance(c, str) and c.startswith("=") for c in cells)
     pool_rows = {r[0]: r for r in sheets["入库情况"] if r and r[0]}
     assert pool_rows["郑州市"][1] == 6 and pool_rows["合计"][1] == 9
+    # The Chinese file name travels as RFC 5987's filename*: gunicorn writes headers as latin-1,
+    # so a raw Chinese name there would fail the response in production.
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")
+    assert "filename*=UTF-8''" in disposition and quote("统计报表") in disposition
 
 
 def test_a_county_admins_page_and_export_hold_nothing_of_another_county(client, db, login, create_admin, world):
