@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from app import config as configuration
+from app.notifications.sms import TEMPLATES
 
 MIN_SECRET_LENGTH = 32
 MAX_DEFAULT_WEB_WORKERS = 8
@@ -85,7 +86,28 @@ def problems(config: Mapping[str, Any], *, web_workers: int | None = None) -> li
         found.append(Problem("REDIS_URL", f"未设置：{web_workers} 个 Web 进程各记各的登录次数，限流形同虚设",
                              f"not set: {web_workers} web workers would each count login attempts alone; "
                              "rate limits need shared storage"))
+    found.extend(sms_problems(config))
     return found
+
+
+def sms_problems(config: Mapping[str, Any]) -> list[Problem]:
+    """Texts must really go out: the log backend writes every sign-in and reset code into the log,
+    where anyone who reads the logs could use it, and members who forgot their password would wait
+    for a code that never comes."""
+    backend = str(config.get("SMS_BACKEND") or "log")
+    if backend != "aliyun":
+        return [Problem("SMS_BACKEND", f"为 {backend}：短信不会发出，验证码只写进日志（看得到日志的人就能用它登录）；"
+                        "请设 SMS_BACKEND=aliyun 并配置阿里云短信",
+                        f"is {backend}: no text is sent and sign-in codes are written to the log, where anyone "
+                        "reading it could use them; set SMS_BACKEND=aliyun and configure Alibaba Cloud SMS")]
+    codes = config.get("SMS_TEMPLATE_CODES") or {}
+    missing = [name for name in ("SMS_ALIYUN_ACCESS_KEY_ID", "SMS_ALIYUN_ACCESS_KEY_SECRET", "SMS_SIGN_NAME")
+               if not config.get(name)]
+    missing += [f"SMS_TEMPLATE_CODES.{key}" for key in TEMPLATES if not codes.get(key)]
+    if missing:
+        return [Problem("SMS_BACKEND", f"阿里云短信缺少设置：{'、'.join(missing)}",
+                        f"Alibaba Cloud SMS is missing: {', '.join(missing)}")]
+    return []
 
 
 def refuse_unsafe(config: Mapping[str, Any], *, web_workers: int | None = None) -> None:

@@ -59,9 +59,13 @@ VENUE = "管城回族区东大街街道老党员共享家园"
 SECRET = "bench-http-secret-key-0123456789abcdef"   # production wants 32 characters or more
 # What app/production.py asks of a production start, for the app under test and the floor alike:
 # the rate limiter and the job queue in Redis (as with several web workers in production), links
-# to an https address, and the embedded database allowed on purpose when the bench runs on it.
+# to an https address, the embedded database allowed on purpose when the bench runs on it, and an
+# SMS provider that is complete but unreachable (no job worker runs, so nothing is ever sent).
 PRODUCTION = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "BASE_URL": "https://yinhui.bench.invalid",
-              "REDIS_URL": "redis://127.0.0.1:6379/14", "ALLOW_SQLITE_IN_PRODUCTION": "1"}
+              "REDIS_URL": "redis://127.0.0.1:6379/14", "ALLOW_SQLITE_IN_PRODUCTION": "1",
+              "SMS_BACKEND": "aliyun", "SMS_ALIYUN_ENDPOINT": "https://sms.bench.invalid/",
+              "SMS_ALIYUN_ACCESS_KEY_ID": "bench", "SMS_ALIYUN_ACCESS_KEY_SECRET": "bench",
+              "SMS_TEMPLATE_CODES": '{"login_code": "SMS_0", "notice": "SMS_0", "reminder": "SMS_0"}'}
 PAGES = ("member_home", "tasks_near_me", "candidates", "venue_week", "pool_search")
 SIGNED_IN = "退出登录"                  # the log-out button: only a signed-in page has it
 

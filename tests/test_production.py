@@ -21,7 +21,14 @@ SAFE = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/yinhui",
     "BASE_URL": "https://yinhui.example.gov.cn",
     "REDIS_URL": "redis://127.0.0.1:6379/6",
+    "SMS_BACKEND": "aliyun",
+    "SMS_ALIYUN_ACCESS_KEY_ID": "LTAI-test-key",
+    "SMS_ALIYUN_ACCESS_KEY_SECRET": "test-secret",
+    "SMS_TEMPLATE_CODES": '{"login_code": "SMS_1", "notice": "SMS_2", "reminder": "SMS_3"}',
 }
+SMS_SETTINGS = {"SMS_BACKEND": "aliyun", "SMS_ALIYUN_ACCESS_KEY_ID": "LTAI-test-key",
+                "SMS_ALIYUN_ACCESS_KEY_SECRET": "test-secret", "SMS_SIGN_NAME": "银晖",
+                "SMS_TEMPLATE_CODES": {"login_code": "SMS_1", "notice": "SMS_2", "reminder": "SMS_3"}}
 
 # (what is changed, the setting the one line names)
 UNSAFE = {
@@ -32,6 +39,9 @@ UNSAFE = {
     "no BASE_URL": ({"BASE_URL": None}, "BASE_URL"),
     "plain http BASE_URL": ({"BASE_URL": "http://yinhui.example.gov.cn"}, "BASE_URL"),
     "several workers, no Redis": ({"REDIS_URL": None, "WEB_CONCURRENCY": "3"}, "REDIS_URL"),
+    "texts only logged": ({"SMS_BACKEND": "log"}, "SMS_BACKEND"),
+    "no SMS backend named": ({"SMS_BACKEND": None}, "SMS_BACKEND"),
+    "Aliyun without its secret": ({"SMS_ALIYUN_ACCESS_KEY_SECRET": None}, "SMS_BACKEND"),
 }
 
 
@@ -43,14 +53,14 @@ def environment(changes: dict[str, str | None]) -> dict[str, str]:
 def check(env: dict[str, str]):
     """What the gunicorn master runs before it binds (gunicorn.conf.py), with only these settings."""
     cleared = {name: None for name in ("SECRET_KEY", "DATABASE_URL", "BASE_URL", "REDIS_URL", "WEB_CONCURRENCY",
-                                       "ALLOW_SQLITE_IN_PRODUCTION", "YINHUI_ENV")}
+                                       "ALLOW_SQLITE_IN_PRODUCTION", "YINHUI_ENV", *SMS_SETTINGS)}
     return CliRunner().invoke(main, [], env={**cleared, **env})
 
 
 def config(**changes):
     values = {"YINHUI_ENV": "production", "SECRET_KEY": SAFE["SECRET_KEY"], "BASE_URL": SAFE["BASE_URL"],
               "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1/yinhui",
-              "RATELIMIT_STORAGE_URI": SAFE["REDIS_URL"], "ALLOW_SQLITE_IN_PRODUCTION": False}
+              "RATELIMIT_STORAGE_URI": SAFE["REDIS_URL"], "ALLOW_SQLITE_IN_PRODUCTION": False, **SMS_SETTINGS}
     return {**values, **changes}
 
 
@@ -65,6 +75,8 @@ def test_safe_production_settings_have_no_problems():
     ({"BASE_URL": "http://127.0.0.1:5000"}, "BASE_URL"),
     ({"BASE_URL": ""}, "BASE_URL"),
     ({"YINHUI_ENV": "development"}, "YINHUI_ENV"),
+    ({"SMS_BACKEND": "log"}, "SMS_BACKEND"),
+    ({"SMS_TEMPLATE_CODES": {"login_code": "SMS_1"}}, "SMS_BACKEND"),
 ])
 def test_each_unsafe_setting_is_one_problem_with_both_languages(changes, setting):
     [problem] = problems(config(**changes), web_workers=1)
@@ -72,6 +84,17 @@ def test_each_unsafe_setting_is_one_problem_with_both_languages(changes, setting
     line = problem.line()
     assert "\n" not in line and line.startswith(setting + ":")
     assert any("\u4e00" <= c <= "\u9fff" for c in problem.zh) and problem.en.isascii()
+
+
+def test_production_refuses_texts_that_would_only_reach_the_log():
+    [problem] = problems(config(SMS_BACKEND="log"), web_workers=1)
+    assert "验证码只写进日志" in problem.zh and "SMS_BACKEND=aliyun" in problem.zh
+
+
+def test_production_names_every_missing_aliyun_setting_in_one_line():
+    [problem] = problems(config(SMS_ALIYUN_ACCESS_KEY_ID="", SMS_TEMPLATE_CODES={"login_code": "SMS_1"}),
+                         web_workers=1)
+    assert problem.zh == "阿里云短信缺少设置：SMS_ALIYUN_ACCESS_KEY_ID、SMS_TEMPLATE_CODES.notice、SMS_TEMPLATE_CODES.reminder"
 
 
 def test_sqlite_is_allowed_in_production_only_when_asked_for():
@@ -135,17 +158,19 @@ def test_seed_demo_refuses_in_production(tmp_path):
 def test_doctor_prints_every_problem_and_exits_non_zero():
     env = {"YINHUI_ENV": "production", "SECRET_KEY": "short", "BASE_URL": "http://yinhui.example",
            "WEB_CONCURRENCY": "4", "REDIS_URL": "redis://127.0.0.1:1/0",
-           "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}
+           "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere", "SMS_BACKEND": "log"}
     result = flask("doctor", env=env)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["✗ SECRET_KEY", "✗ BASE_URL", "✗ DATABASE_URL", "✗ REDIS_URL"]
+    assert [line.split(":")[0] for line in lines] == ["✗ SECRET_KEY", "✗ BASE_URL", "✗ SMS_BACKEND", "✗ DATABASE_URL",
+                                                      "✗ REDIS_URL"]
     assert all(" / " in line and any("\u4e00" <= c <= "\u9fff" for c in line) for line in lines)
 
 
 def test_doctor_counts_the_web_workers_for_the_rate_limit_rule():
     env = {"YINHUI_ENV": "production", "SECRET_KEY": SAFE["SECRET_KEY"], "BASE_URL": SAFE["BASE_URL"],
-           "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere", "WEB_CONCURRENCY": "3"}
+           "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere", "WEB_CONCURRENCY": "3",
+           **{k: v for k, v in SAFE.items() if k.startswith("SMS_")}}
     result = flask("doctor", env=env)
     assert "✗ REDIS_URL: 未设置：3 个 Web 进程" in result.stdout
 
