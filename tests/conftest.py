@@ -198,6 +198,10 @@ def extra_app():
 
 @pytest.fixture(autouse=True)
 def _reset_rate_limits(app):
+    """Every test starts with empty counters and limits switched on. Flask-Limiter keeps `enabled`
+    on its one module-level instance, so an app built with RATELIMIT_ENABLED=False (the booking
+    storm) would otherwise switch limits off for every later test in the process."""
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
     limiter.reset()
     yield
 
