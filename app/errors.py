@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.ops.context import current_request_id
 from app.ops.metrics import failed_logins
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -51,7 +56,22 @@ ERROR_TEXT = {
     413: ("文件太大", "上传的文件太大，请拆分后再上传。"),
     429: ("操作太频繁", "尝试次数太多，为保护账号安全请稍后再试。"),
     500: ("系统出错了", "很抱歉，系统暂时出了问题，您填写的内容没有保存。请稍后再试，或拨打帮助热线。"),
+    503: ("系统正忙", "现在办理的人多，您这次提交没有保存。请按手机或浏览器的“返回”键回到上一页（填好的内容还在），"
+                   "等几秒钟再提交一次。"),
 }
+
+BUSY_RETRY_SECONDS = 5
+# PostgreSQL's retryable refusals: lock_timeout (55P03), serialization failure (40001), deadlock (40P01).
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+
+
+def database_busy(error: OperationalError) -> bool:
+    """The database refused for now, not for good: SQLite's lock outlasted the busy timeout, or
+    PostgreSQL gave up waiting on a lock or a concurrent transaction. Trying again shortly works."""
+    if getattr(error.orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 def wants_json() -> bool:
@@ -104,6 +124,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         return render_error(e.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def operational_error(e: OperationalError):
+        if not database_busy(e):
+            raise e         # any other database error is a server error, logged as Flask logs those
+        db.session.rollback()
+        log.warning("database busy: %s", type(e.orig).__name__)
+        body, status = render_error(503, retry_after=BUSY_RETRY_SECONDS)
+        response = app.make_response((body, status))
+        response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return response
 
     @app.errorhandler(500)
     def server_error(e):
