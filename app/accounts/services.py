@@ -54,7 +54,7 @@ def register_user(*, phone: str, name: str, password: str, elder_mode: bool | No
         raise Invalid("请填写姓名", field="name")
     _check_password(password, phone)
     if phone_taken(phone):
-        raise Conflict("这个手机号已经注册过了。请直接登录；忘记密码请联系所在支部或拨打帮助热线。",
+        raise Conflict("这个手机号已经注册过了。请直接登录；忘记密码可以在登录页点“忘记密码”，用短信验证码重新设置。",
                        field="phone")
     now = utcnow()
     user = User(phone=phone, name=name, password_hash=hash_password(password), password_changed_at=now)

@@ -32,6 +32,7 @@ def test_registration_with_a_taken_phone_is_a_conflict_and_adds_nobody(client, d
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "这个手机号已经注册过了" in html and "<title>错误：" in html
+    assert "用短信验证码重新设置" in html and "联系所在支部" not in html     # the way back in that exists
     assert count_users(db) == before
 
 
