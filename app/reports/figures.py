@@ -135,6 +135,7 @@ class Chart:
     label: str                     # what the chart shows, for its aria-label
     categories: list[str]
     series: list[tuple[str, list[float | None]]]
+    unit: str = ""                 # after each bar's number and the value axis' ("%")
 
 
 @dataclass
@@ -446,7 +447,7 @@ def venues_section(board: Dashboard) -> Section:
                                 [str(r[0]) for r in venue_rows],
                                 [("本月占用率（%）", [occupancy_value(f.get("venue_hours", this),
                                                                   f.get("venue_open", this))
-                                                   for f in by_venue.values()])]) if venue_rows else None)]
+                                                   for f in by_venue.values()])], unit="%") if venue_rows else None)]
     monthly = [round(t.get("venue_month", k), 2) for k in keys]
     open_monthly = [round(t.get("venue_month_open", k), 2) for k in keys]
     pairs = list(zip(months, monthly, open_monthly, strict=True))
@@ -454,7 +455,7 @@ def venues_section(board: Dashboard) -> Section:
                         head=["月份", "预约时长（小时）", "开放时长（小时）", "占用率"],
                         rows=[[fmt_month(m), fmt_hours(h), fmt_hours(o), occupancy(h, o)] for m, h, o in pairs],
                         chart=Chart("chart-venues", "column", "全部场地每月占用率（%）", [fmt_month(m) for m in months],
-                                    [("占用率（%）", [occupancy_value(h, o) for _, h, o in pairs])])))
+                                    [("占用率（%）", [occupancy_value(h, o) for _, h, o in pairs])], unit="%")))
     if board.children:
         branch_children = [c for c in board.children if c.figures.total("theme_day")]
         ranked = sorted(branch_children, key=lambda c: (-c.figures.get("theme_day", "missing"), c.key))
@@ -504,7 +505,8 @@ def refreshed_text(board: Dashboard) -> str:
 def chart_data(board: Dashboard) -> list[dict[str, Any]]:
     """Every chart's data, for the JSON script tag the page's static script reads."""
     return [{"id": table.chart.id, "kind": table.chart.kind, "label": table.chart.label,
-             "categories": table.chart.categories, "series": [{"name": n, "data": d} for n, d in table.chart.series]}
+             "categories": table.chart.categories, "unit": table.chart.unit,
+             "series": [{"name": n, "data": d} for n, d in table.chart.series]}
             for section in board.sections for table in section.tables if table.chart is not None]
 
 
