@@ -67,13 +67,17 @@ HISTORY_TABLES = ("tasks", "task_sessions", "task_skills", "assignments", "servi
                   "opening_hours", "closures", "bookings", "booking_occurrences")
 
 
+COPY = {"on": True}    # --executemany turns it off, to compare
+CHECKS = {"skip": False}   # --skip-fk-checks: COPY without the foreign-key triggers (pg_restore --disable-triggers)
+
+
 def bulk_insert(model, rows: list[dict]) -> None:
     """Rows into the model's table in the session's transaction: on PostgreSQL by COPY (psycopg's
     cursor.copy(), each value converted by its column's own type as an INSERT would), elsewhere by
     bench.population's batched executemany."""
     if not rows:
         return
-    if db.engine.dialect.name != "postgresql":
+    if db.engine.dialect.name != "postgresql" or not COPY["on"]:
         _insert(model, rows)
         return
     table = model.__table__
@@ -81,9 +85,12 @@ def bulk_insert(model, rows: list[dict]) -> None:
     processors = [table.c[name].type.bind_processor(db.engine.dialect) for name in names]
     raw = db.session.connection().connection.driver_connection
     columns = ", ".join(f'"{name}"' for name in names)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True)])
+    with raw.cursor() as cursor:
+        if CHECKS["skip"]:     # the rows name only ids that exist: checking each costs more than the copy
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True)])
 
 
 def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
@@ -171,7 +178,7 @@ def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
     for org, county in branches:
         branch_of.setdefault(county, []).append(org)
     for i, (org, county, lat, lon) in enumerate(communities):
-        venues.append({"id": venue_first + i, "name": f"测试共享家园{county}", "kind": VenueKind.SHARED_HOME,
+        venues.append({"id": venue_first + i, "name": f"测试共享家园{venue_first + i}", "kind": VenueKind.SHARED_HOME,
                        "operator_id": org, "region_code": county, "address": "", "lat": lat, "lon": lon, "capacity": 40,
                        "description": "", "contact_phone": None, "active": True, "closed_on_holidays": True,
                        "min_lead_hours": 24, "horizon_days": 90, "feed_token": None, "created_at": now,
@@ -245,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", action="store_true",
                         help="with --reuse: add the year of history to it (a copy of a base holding bench.population only)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--executemany", action="store_true",
+                        help="on PostgreSQL, add the history by batched INSERTs as SQLite does, not by COPY (to compare)")
+    parser.add_argument("--skip-fk-checks", action="store_true",
+                        help="on PostgreSQL, COPY the history without foreign-key triggers (its rows name existing ids)")
     args = parser.parse_args(argv)
+    COPY["on"], CHECKS["skip"] = not args.executemany, args.skip_fk_checks
 
     logging.getLogger("yinhui.request").setLevel(logging.WARNING)   # one line a request drowns the table
     OUT.mkdir(exist_ok=True)

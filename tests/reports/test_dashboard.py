@@ -176,7 +176,8 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
 
 
 def shown(figures) -> dict[tuple[str, str], float]:
-    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "venue_month", "theme_day")}
+    venue_metrics = ("venue_hours", "venue_month", "venue_open", "venue_month_open", "theme_day")   # tested apart
+    return {k: v for k, v in figures.values.items() if v and k[0] not in venue_metrics}
 
 
 def of_child(figures: dict) -> dict:
