@@ -33,6 +33,7 @@ from app.reports.summary import ACTIVE_DAYS, COUNTY_TOTAL, current_period, month
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskSkill, TaskStatus
 from app.venues.holidays import public_holiday
 from app.venues.models import Closure, OpeningHours, Venue, VenueKind
+from app.venues.services import venue_rules
 
 ZHENGZHOU, GUANCHENG, JINSHUI, XICHUAN, JIYUAN = "410100", "410104", "410105", "411326", "419001"
 
@@ -318,6 +319,14 @@ def test_venue_occupancy_matches_the_raw_rows(db, world, venues):
         assert county.totals.get("venue_month_open", key) == pytest.approx(sum(_open_hours(db, v, m) for v in guancheng))
         assert province.totals.get("venue_month_open", key) == pytest.approx(
             sum(_open_hours(db, v, m) for v in [*guancheng, venues["far"]]))
+    # The same hours as the booking code's own rules leave free on an empty calendar.
+    for venue in guancheng:
+        for m in months:
+            last_day = add_months(m, 1) - timedelta(days=1)
+            rules = venue_rules(venue, m, last_day)
+            free = sum((s.end - s.start).total_seconds() / 3600 for i in range((last_day - m).days + 1)
+                       for s in rules.free_periods(m + timedelta(days=i), []))
+            assert free == pytest.approx(_open_hours(db, venue, m)), (venue.name, m)
     # The closure (five days last month) and holidays are taken out of the home venue's hours.
     assert _open_hours(db, venues["home"], months[-2]) < 6 * sum(
         1 for i in range(31) if (months[-2] + timedelta(days=i)).month == months[-2].month
