@@ -7,11 +7,13 @@ home page (which carries the same dashboard).
       .venv/bin/python -m bench.dashboard --members 1000000 --json out.json                 # PostgreSQL
 
 The database is filled by bench.population as bench.matching fills it (--reuse: an already
-filled one), then given the history a province has after a year: --tasks past needs (default
+filled one, used as it is; --reuse --history: a copy of a shared base holding bench.population
+only, to which the history is added), then given the history a province has after a year: --tasks past needs (default
 members / 10) published over the last 12 months (closed, filled, cancelled and some still open,
 with the skills they ask for), --records confirmed-hour rows (default one per member) spread over
 the last 12 months with 4 % no-shows, waiting pool nominations, one shared venue per county
-and a year of approved bookings, some of them 主题党日. Then the summaries are refreshed (timed, as
+(open weekdays 8:30–11:30 and 14:30–17:30, every fifth closed three days last month) and a year of
+approved bookings, some of them 主题党日. Then the summaries are refreshed (timed, as
 the scheduled job runs it) and each page is asked --requests times through the app's own
 request handling (Flask's test client, signed in as the admin, after warm-up requests): the
 milliseconds are the app's, without a network. The account page is timed too, as the floor
@@ -28,6 +30,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,7 +40,7 @@ from app import create_app
 from app.accounts.models import Role, RoleGrant, User
 from app.accounts.passwords import hash_password
 from app.bookings.models import ActivityType, Booking, BookingOccurrence, BookingStatus
-from app.clock import local_now, utcnow
+from app.clock import add_months, local_now, utcnow
 from app.extensions import db
 from app.members.models import Capacity, EntryOrigin, EntryStatus, MemberProfile, PoolEntry, PoolLevel, Skill
 from app.organizations.models import Organization, OrganizationKind
@@ -54,12 +57,40 @@ from app.tasks.models import (
     TaskSkill,
     TaskStatus,
 )
-from app.venues.models import Venue, VenueKind
+from app.venues.models import Closure, OpeningHours, Venue, VenueKind
 from bench.matching import OUT, fresh_database, percentile
 from bench.population import BATCH, _insert, _next_id, ready
 
 PASSWORD = "bench-dashboard-密码-2026"
 WARM_UP = 5
+HISTORY_TABLES = ("tasks", "task_sessions", "task_skills", "assignments", "service_records", "pool_entries", "venues",
+                  "opening_hours", "closures", "bookings", "booking_occurrences")
+
+
+COPY = {"on": True}    # --executemany turns it off, to compare
+CHECKS = {"skip": False}   # --skip-fk-checks: COPY without the foreign-key triggers (pg_restore --disable-triggers)
+
+
+def bulk_insert(model, rows: list[dict]) -> None:
+    """Rows into the model's table in the session's transaction: on PostgreSQL by COPY (psycopg's
+    cursor.copy(), each value converted by its column's own type as an INSERT would), elsewhere by
+    bench.population's batched executemany."""
+    if not rows:
+        return
+    if db.engine.dialect.name != "postgresql" or not COPY["on"]:
+        _insert(model, rows)
+        return
+    table = model.__table__
+    names = list(rows[0])
+    processors = [table.c[name].type.bind_processor(db.engine.dialect) for name in names]
+    raw = db.session.connection().connection.driver_connection
+    columns = ", ".join(f'"{name}"' for name in names)
+    with raw.cursor() as cursor:
+        if CHECKS["skip"]:     # the rows name only ids that exist: checking each costs more than the copy
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True)])
 
 
 def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
@@ -95,14 +126,16 @@ def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
         sessions.append({"task_id": task_id, "starts_at": day, "ends_at": day + timedelta(hours=2),
                          "cancelled": False, "attendance_confirmed_at": now})
         task_skills.append({"task_id": task_id, "skill_id": rng.choice(skills), "min_level": 1, "required": True})
-    _insert(Task, rows)
-    _insert(TaskSession, sessions)
-    _insert(TaskSkill, task_skills)
+    bulk_insert(Task, rows)
+    bulk_insert(TaskSession, sessions)
+    bulk_insert(TaskSkill, task_skills)
     db.session.commit()
     session_of = dict(db.session.execute(select(TaskSession.task_id, TaskSession.id)
                                          .where(TaskSession.task_id >= first_task)).all())
-    log(f"  {tasks:,} past needs  {time.perf_counter() - started:6.0f} s")
+    tasks_seconds = time.perf_counter() - started
+    log(f"  {tasks:,} past needs  {tasks_seconds:6.0f} s")
 
+    records_started = time.perf_counter()
     assignment_id, done, used = _next_id(Assignment), 0, set()
     while done < records:
         assignments, history = [], []
@@ -122,10 +155,11 @@ def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
                             "attended": rng.random() > 0.04, "hours": rng.choice([1, 2, 2, 3]), "feedback": "",
                             "confirmed_by_id": None, "confirmed_at": now})
             assignment_id += 1
-        _insert(Assignment, assignments)
-        _insert(ServiceRecord, history)
+        bulk_insert(Assignment, assignments)
+        bulk_insert(ServiceRecord, history)
         db.session.commit()
         log(f"  {done:>9,} confirmed-hour rows  {time.perf_counter() - started:6.0f} s")
+    records_seconds = time.perf_counter() - records_started
 
     waiting = [{"member_id": m, "level": PoolLevel.COUNTY, "region_code": county, "status": EntryStatus.NOMINATED,
                 "origin": EntryOrigin.APPLIED, "basis_id": None, "nominated_by_id": None,
@@ -136,19 +170,26 @@ def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
                    select(MemberProfile.id, MemberProfile.region_code)
                    .where(~select(PoolEntry.id).where(PoolEntry.member_id == MemberProfile.id).exists())
                    .where(MemberProfile.id % 50 == 0))]
-    _insert(PoolEntry, waiting)
+    bulk_insert(PoolEntry, waiting)
 
     venue_first, booking_first = _next_id(Venue), _next_id(Booking)
-    venues, bookings, occurrences = [], [], []
+    venues, bookings, occurrences, hours, closures = [], [], [], [], []
     branch_of: dict[str, list[int]] = {}
     for org, county in branches:
         branch_of.setdefault(county, []).append(org)
     for i, (org, county, lat, lon) in enumerate(communities):
-        venues.append({"id": venue_first + i, "name": f"测试共享家园{county}", "kind": VenueKind.SHARED_HOME,
+        venues.append({"id": venue_first + i, "name": f"测试共享家园{venue_first + i}", "kind": VenueKind.SHARED_HOME,
                        "operator_id": org, "region_code": county, "address": "", "lat": lat, "lon": lon, "capacity": 40,
                        "description": "", "contact_phone": None, "active": True, "closed_on_holidays": True,
                        "min_lead_hours": 24, "horizon_days": 90, "feed_token": None, "created_at": now,
                        "updated_at": now})
+        # Open as a new venue is (app.venues.services.create_venue), every fifth closed 3 days last month.
+        hours += [{"venue_id": venue_first + i, "weekday": day, "opens": opens, "closes": closes}
+                  for day in range(5) for opens, closes in ((dtime(8, 30), dtime(11, 30)), (dtime(14, 30), dtime(17, 30)))]
+        if i % 5 == 0:
+            first = add_months(today.date(), -1) + timedelta(days=9)
+            closures.append({"venue_id": venue_first + i, "first_day": first, "last_day": first + timedelta(days=2),
+                             "reason": "设备维修", "created_by_id": None, "created_at": now})
         for week in range(52):
             start = (today.replace(hour=9) - timedelta(weeks=week)).replace(tzinfo=None)
             booking_id = booking_first + len(bookings)
@@ -162,17 +203,29 @@ def add_history(*, tasks: int, records: int, seed: int, log=print) -> dict:
                                 "end_at": start + timedelta(hours=rng.choice([1, 2, 3])),
                                 "status": BookingStatus.APPROVED, "cancelled_by_id": None, "cancelled_at": None,
                                 "cancel_reason": ""})
-    _insert(Venue, venues)
-    _insert(Booking, bookings)
-    _insert(BookingOccurrence, occurrences)
+    bulk_insert(Venue, venues)
+    bulk_insert(OpeningHours, hours)
+    bulk_insert(Closure, closures)
+    bulk_insert(Booking, bookings)
+    bulk_insert(BookingOccurrence, occurrences)
     db.session.commit()
+    analyze_seconds = None
     if db.engine.dialect.name == "postgresql":
-        for table in ("tasks", "assignments", "venues", "bookings"):
+        for table in ("tasks", "task_sessions", "assignments", "service_records", "pool_entries", "venues", "bookings",
+                      "booking_occurrences"):
             db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                     f"(SELECT max(id) FROM {table}))"))
         db.session.commit()
+        # The planner's statistics for the tables just grown, as autovacuum would soon have them.
+        analyzed = time.perf_counter()
+        db.session.execute(text(f"ANALYZE {', '.join(HISTORY_TABLES)}"))
+        db.session.commit()
+        analyze_seconds = round(time.perf_counter() - analyzed, 1)
     return {"tasks_added": tasks, "records_added": records, "waiting_added": len(waiting), "venues_added": len(venues),
-            "bookings_added": len(bookings), "history_seconds": round(time.perf_counter() - started, 1)}
+            "bookings_added": len(bookings), "tasks_seconds": round(tasks_seconds, 1),
+            "records_seconds": round(records_seconds, 1),
+            "records_per_second": round(records / records_seconds) if records_seconds else None,
+            "analyze_seconds": analyze_seconds, "history_seconds": round(time.perf_counter() - started, 1)}
 
 
 def timings(client, path: str, count: int) -> dict:
@@ -196,8 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--reuse", action="store_true", help="use an already filled database as it is")
+    parser.add_argument("--history", action="store_true",
+                        help="with --reuse: add the year of history to it (a copy of a base holding bench.population only)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--executemany", action="store_true",
+                        help="on PostgreSQL, add the history by batched INSERTs as SQLite does, not by COPY (to compare)")
+    parser.add_argument("--skip-fk-checks", action="store_true",
+                        help="on PostgreSQL, COPY the history without foreign-key triggers (its rows name existing ids)")
     args = parser.parse_args(argv)
+    COPY["on"], CHECKS["skip"] = not args.executemany, args.skip_fk_checks
 
     logging.getLogger("yinhui.request").setLevel(logging.WARNING)   # one line a request drowns the table
     OUT.mkdir(exist_ok=True)
@@ -211,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     with app.app_context():
         engine = db.engine.dialect.name
         fill = ready(args.members, seed=args.seed, reuse=args.reuse)
-        if not args.reuse:
+        if not args.reuse or args.history:
             fill.update(add_history(tasks=args.tasks if args.tasks is not None else args.members // 10,
                                     records=args.records if args.records is not None else args.members,
                                     seed=args.seed))
@@ -220,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                   "service_records": db.session.scalar(select(func.count()).select_from(ServiceRecord))}
         print(f"{engine}: {counts}")
         db.session.commit()
+        load_at_start = os.getloadavg()     # as the refresh and the pages are timed
         started = time.perf_counter()
         refreshed = refresh_apart()        # what the scheduled job runs
         refresh_seconds = time.perf_counter() - started
@@ -252,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         results["pages"][name] = figures = timings(client, path, count)
         print(f"{engine} {name:28} p50 {figures['p50_ms']:7.1f} ms  p95 {figures['p95_ms']:7.1f} ms  "
               f"max {figures['max_ms']:7.1f} ms  ({figures['n']} requests, {figures['bytes']:,} bytes)")
+    results["load_average"] = {"start": [round(v, 2) for v in load_at_start],
+                               "end": [round(v, 2) for v in os.getloadavg()]}
+    print(f"load average: start {results['load_average']['start']}, end {results['load_average']['end']}")
     print(json.dumps(results, ensure_ascii=False, indent=1, default=str))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))

@@ -34,18 +34,27 @@ def workbook(board: Dashboard) -> bytes:
             ws.append(table.head)
             for cell in ws[ws.max_row]:
                 cell.font = bold
-            for row in table.rows:
+            for row in [*table.rows, *([table.foot] if table.foot else [])]:
                 ws.append([_value(v) for v in row])
-            if table.foot:
-                ws.append([_value(v) for v in table.foot])
+                for cell, v in zip(ws[ws.max_row], row, strict=False):
+                    if _is_percent(v):
+                        cell.number_format = "0.0%"
         ws.column_dimensions["A"].width = 28
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
+def _is_percent(v: object) -> bool:
+    return isinstance(v, str) and v.endswith("%") and v[:-1].replace(".", "", 1).isdigit()
+
+
 def _value(v: object) -> object:
-    """Numbers stay numbers (hours are written "2.5" on the page); text such as "<3" stays text."""
+    """Numbers stay numbers (hours are written "2.5" on the page, shares "35.2%": a fraction shown
+    as a percentage); text such as "<3" stays text."""
+    if _is_percent(v):
+        assert isinstance(v, str)
+        return round(float(v[:-1]) / 100, 4)
     if isinstance(v, str):
         try:
             return float(v) if "." in v else int(v)

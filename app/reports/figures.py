@@ -37,7 +37,9 @@ from app.reports.summary import (
     COUNTY_TOTAL,
     HOUR_MONTHS,
     NO_ORG,
+    OCCUPANCY_DEFINITION,
     OPEN_AGES,
+    PER_VENUE_METRICS,
     PROVINCE_TOTAL,
     VENUE_MONTHS,
     last_refresh,
@@ -50,7 +52,6 @@ SMALL = 3                      # counts of people below this are hidden below th
 NOT_SHOWN = "不足3人，不单列"       # hours served by fewer people, below the county level
 MISSING_TOP = 10
 VENUE_TOP = 10
-PER_VENUE = "venue_hours"      # read for the top venues only (a province has thousands of venue-months)
 # What the ranking tables show of each unit under the one on the page; the rest only of the unit itself.
 CHILD_METRICS = ("members", "pool", "waiting", "active", "served", "records", "hours", "tasks", "theme_day")
 
@@ -134,6 +135,7 @@ class Chart:
     label: str                     # what the chart shows, for its aria-label
     categories: list[str]
     series: list[tuple[str, list[float | None]]]
+    unit: str = ""                 # after each bar's number and the value axis' ("%")
 
 
 @dataclass
@@ -191,7 +193,7 @@ def _region_children(region: Region) -> tuple[Figures, list[Child]]:
     totals = Figures()
     for code, org_id, metric, key, value, since in db.session.execute(
             select(f.county_code, f.org_id, f.metric, f.key, f.value, f.since).where(or_(
-                and_(f.org_id == own, f.county_code == region.code, f.metric != PER_VENUE),
+                and_(f.org_id == own, f.county_code == region.code, f.metric.not_in(PER_VENUE_METRICS)),
                 and_(f.org_id == CITY_TOTAL, f.county_code.in_(cities), f.metric.in_(CHILD_METRICS)),
                 and_(f.org_id == COUNTY_TOTAL, f.county_code.in_(counties), f.metric.in_(CHILD_METRICS))))):
         if org_id == own and code == region.code:
@@ -205,7 +207,7 @@ def _county_children(region: Region) -> tuple[Figures, list[Child]]:
     """A county: its total, and the figures the ranking tables need of each organization."""
     f = RegionFigure
     rows = db.session.execute(select(f.org_id, f.metric, f.key, f.value, f.since).where(
-        f.county_code == region.code, f.metric != PER_VENUE,
+        f.county_code == region.code, f.metric.not_in(PER_VENUE_METRICS),
         or_(f.org_id == COUNTY_TOTAL, f.metric.in_(CHILD_METRICS)))).all()
     totals, by_org = Figures(), defaultdict[int, Figures](Figures)
     for org_id, metric, key, value, since in rows:
@@ -415,6 +417,16 @@ def needs_section(board: Dashboard) -> Section:
     return Section("needs", "服务需求", summary, tables)
 
 
+def occupancy(booked: float, open_hours: float) -> str:
+    """A venue's (or all venues') occupancy as shown, OCCUPANCY_DEFINITION: "—" without open hours."""
+    return f"{booked / open_hours * 100:.1f}%" if open_hours > 0 else "—"
+
+
+def occupancy_value(booked: float, open_hours: float) -> float | None:
+    """The same as a number for the charts (percent, one decimal), None without open hours."""
+    return round(booked / open_hours * 100, 1) if open_hours > 0 else None
+
+
 def venues_section(board: Dashboard) -> Section:
     t, unit = board.totals, board.unit
     today = local_now().date()
@@ -423,15 +435,27 @@ def venues_section(board: Dashboard) -> Section:
     by_venue = _top_venues(unit, keys[-1], keys)
     names = dict(db.session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(list(by_venue))))
                  .all()) if by_venue else {}
-    tables = [Table(caption=f"本月已批准预约时长最多的前 {VENUE_TOP} 个场地（小时）",
-                    head=["场地", *(fmt_month(m) for m in months)],
-                    rows=[[names.get(v, str(v)), *(fmt_hours(hours.get(k, 0)) for k in keys)]
-                          for v, hours in by_venue.items()])]
+    this = keys[-1]
+    venue_rows = [[names.get(v, str(v)), *(occupancy(f.get("venue_hours", k), f.get("venue_open", k))
+                                          for k in keys),
+                   fmt_hours(f.get("venue_hours", this)), fmt_hours(f.get("venue_open", this))]
+                  for v, f in by_venue.items()]
+    tables = [Table(caption=f"本月已批准预约时长最多的前 {VENUE_TOP} 个场地：每月占用率",
+                    head=["场地", *(fmt_month(m) for m in months), "本月已批准（小时）", "本月开放（小时）"],
+                    rows=venue_rows,
+                    chart=Chart("chart-venue-occupancy", "bar", f"本月占用率（%），前 {VENUE_TOP} 个场地",
+                                [str(r[0]) for r in venue_rows],
+                                [("本月占用率（%）", [occupancy_value(f.get("venue_hours", this),
+                                                                  f.get("venue_open", this))
+                                                   for f in by_venue.values()])], unit="%") if venue_rows else None)]
     monthly = [round(t.get("venue_month", k), 2) for k in keys]
-    tables.append(Table(caption="全部场地每月已批准的预约时长", head=["月份", "预约时长（小时）"],
-                        rows=[[fmt_month(m), fmt_hours(h)] for m, h in zip(months, monthly, strict=True)],
-                        chart=Chart("chart-venues", "column", "全部场地每月已批准的预约时长（小时）",
-                                    [fmt_month(m) for m in months], [("预约时长（小时）", list[float | None](monthly))])))
+    open_monthly = [round(t.get("venue_month_open", k), 2) for k in keys]
+    pairs = list(zip(months, monthly, open_monthly, strict=True))
+    tables.append(Table(caption="全部场地每月已批准的预约时长、开放时长和占用率",
+                        head=["月份", "预约时长（小时）", "开放时长（小时）", "占用率"],
+                        rows=[[fmt_month(m), fmt_hours(h), fmt_hours(o), occupancy(h, o)] for m, h, o in pairs],
+                        chart=Chart("chart-venues", "column", "全部场地每月占用率（%）", [fmt_month(m) for m in months],
+                                    [("占用率（%）", [occupancy_value(h, o) for _, h, o in pairs])], unit="%")))
     if board.children:
         branch_children = [c for c in board.children if c.figures.total("theme_day")]
         ranked = sorted(branch_children, key=lambda c: (-c.figures.get("theme_day", "missing"), c.key))
@@ -443,28 +467,32 @@ def venues_section(board: Dashboard) -> Section:
             links=[_link(c) for c in ranked],
             foot=["合计", int(t.total("theme_day")), int(t.get("theme_day", "booked")), int(t.get("theme_day", "missing"))]))
     branches = int(t.total("theme_day"))
-    summary = (f"本月已批准的场地预约共 {fmt_hours(monthly[-1])} 小时。"
+    summary = (f"本月已批准的场地预约共 {fmt_hours(monthly[-1])} 小时，全部场地本月开放 {fmt_hours(open_monthly[-1])} 小时，"
+               f"占用率 {occupancy(monthly[-1], open_monthly[-1])}。"
                + (f"{branches} 个党支部中，{int(t.get('theme_day', 'booked'))} 个已预约本月的主题党日，"
                   f"{int(t.get('theme_day', 'missing'))} 个还没有预约。" if branches else "这里没有登记的党支部。"))
     return Section("venues", "场地与主题党日", summary, tables,
-                   note="预约时长只算已批准的预约；主题党日算本月已批准或待审核的预约，支部作为主办或共同参加都算。")
+                   note=f"{OCCUPANCY_DEFINITION}。预约时长只算已批准的预约；主题党日算本月已批准或待审核的预约，"
+                        "支部作为主办或共同参加都算。")
 
 
-def _top_venues(unit: Unit, this: str, months: list[str]) -> dict[int, dict[str, float]]:
-    """The venues with the most approved hours this month (at most VENUE_TOP) and their hours by
-    month: two indexed reads of the county totals, not every venue's every month."""
+def _top_venues(unit: Unit, this: str, months: list[str]) -> dict[int, Figures]:
+    """The venues with the most approved hours this month (at most VENUE_TOP), with their approved
+    and open hours by month (metrics venue_hours and venue_open, keyed by month): two indexed reads
+    of the county totals, not every venue's every month."""
     if unit.org is not None:
         return {}
     f = RegionFigure
-    scope = (f.org_id == COUNTY_TOTAL, code_within(f.county_code, [unit.region.prefix]), f.metric == PER_VENUE)
+    scope = (f.org_id == COUNTY_TOTAL, code_within(f.county_code, [unit.region.prefix]))
     top = [key.partition(":")[0] for key in db.session.scalars(
-        select(f.key).where(*scope, f.key.like(f"%:{this}")).order_by(f.value.desc(), f.key).limit(VENUE_TOP))]
-    result: dict[int, dict[str, float]] = {int(v): {} for v in top}
+        select(f.key).where(*scope, f.metric == "venue_hours", f.key.like(f"%:{this}"))
+        .order_by(f.value.desc(), f.key).limit(VENUE_TOP))]
+    result: dict[int, Figures] = {int(v): Figures() for v in top}
     if top:
-        for key, value in db.session.execute(select(f.key, f.value).where(
-                *scope, f.key.in_([f"{v}:{m}" for v in top for m in months]))):
+        for metric, key, value in db.session.execute(select(f.metric, f.key, f.value).where(
+                *scope, f.metric.in_(PER_VENUE_METRICS), f.key.in_([f"{v}:{m}" for v in top for m in months]))):
             venue, _, month = key.partition(":")
-            result[int(venue)][month] = value
+            result[int(venue)].add(metric, month, value, None)
     return result
 
 
@@ -477,7 +505,8 @@ def refreshed_text(board: Dashboard) -> str:
 def chart_data(board: Dashboard) -> list[dict[str, Any]]:
     """Every chart's data, for the JSON script tag the page's static script reads."""
     return [{"id": table.chart.id, "kind": table.chart.kind, "label": table.chart.label,
-             "categories": table.chart.categories, "series": [{"name": n, "data": d} for n, d in table.chart.series]}
+             "categories": table.chart.categories, "unit": table.chart.unit,
+             "series": [{"name": n, "data": d} for n, d in table.chart.series]}
             for section in board.sections for table in section.tables if table.chart is not None]
 
 

@@ -7,7 +7,7 @@ Nothing is loaded into Python.
 Which county and organization a figure belongs to:
 - members, the pool, activity and hours: the member's home county and party branch (0: none);
 - needs: the task's county and the organization that posted it;
-- venue hours: the venue's county (organization 0);
+- venue hours and open hours (occupancy): the venue's county (organization 0);
 - the 主题党日 obligation: the party branch's county and the branch.
 
 A refresh counts into a temporary table first and then replaces every row in one short
@@ -24,8 +24,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
+    Date,
     DateTime,
     Float,
     Integer,
@@ -57,7 +59,8 @@ from app.organizations.models import Organization, OrganizationKind
 from app.regions.models import Region, RegionLevel
 from app.reports.models import FigureRefresh, RegionFigure
 from app.tasks.models import ServiceRecord, Task, TaskSkill, TaskStatus
-from app.venues.models import Venue
+from app.venues.holidays import public_holiday
+from app.venues.models import Closure, OpeningHours, Venue
 
 COUNTY_TOTAL = -1        # org_id of the rows that sum a whole county
 CITY_TOTAL = -2          # org_id of the rows that sum a whole city (county_code holds the city's code)
@@ -69,6 +72,12 @@ ACTIVE_DAYS = 90
 ACTIVE_DEFINITION = f"近 {ACTIVE_DAYS} 天内（含今天）至少有一次已确认出勤的志愿服务"
 HOUR_MONTHS = 12         # confirmed hours by month, this month included
 VENUE_MONTHS = 6         # venue hours by month, this month included
+# Occupancy, defined once: the refresh counts both sums in SQL (venue_month / venue_month_open for
+# all venues of a unit, venue_hours / venue_open for one venue), the page divides them; shown with
+# these words.
+OCCUPANCY_DEFINITION = ("占用率 = 该月已批准预约的时长 ÷ 该月的开放时长。开放时长按场地每周的开放时间逐日相加（整月，"
+                        "含尚未到来的日子），扣除闭馆日；节假日闭馆的场地再扣除法定节假日")
+PER_VENUE_METRICS = ("venue_hours", "venue_open")   # keyed "venue id:YYYY-MM", summed up to counties only
 POSTED_MONTHS = 12       # needs counted when published within this many months
 KEEP_DAYS = 30           # refreshes remembered
 
@@ -213,9 +222,52 @@ def _needs(period: Period) -> list:
     ]
 
 
+# The days of the venue months, for counting open hours in SQL: a temporary table of the refreshing
+# connection, written from the calendar (no rows are read for it), with Python's weekday (0 = Monday,
+# as opening_hours.weekday) and whether the day is a statutory holiday (app.venues.holidays, as the
+# booking rules use it).
+CALENDAR = Table("venue_calendar_days", MetaData(),
+                 Column("day", Date), Column("weekday", Integer), Column("month", String(7)),
+                 Column("holiday", Boolean), prefixes=["TEMPORARY"])
+
+
+def calendar_days(period: Period) -> list[dict[str, Any]]:
+    """Every day of the venue months, this month to its last day."""
+    first, end = period.months(VENUE_MONTHS)[0], add_months(period.today, 1)
+    days = []
+    day = first
+    while day < end:
+        days.append({"day": day, "weekday": day.weekday(), "month": month_key(day),
+                     "holiday": public_holiday(day) is not None})
+        day += timedelta(days=1)
+    return days
+
+
+def _venue_open() -> list:
+    """Open hours by venue and month, and by month for all venues of a county: each opening period
+    on each day of its weekday, except the venue's closure days and, for venues closed on holidays,
+    statutory holidays (the days app.venues.recurrence.VenueRules refuses)."""
+    day = CALENDAR.c
+    open_hours = func.sum(hours_between(OpeningHours.opens, OpeningHours.closes))
+    is_open = (or_(~Venue.closed_on_holidays, ~day.holiday),
+               ~exists().where(Closure.venue_id == Venue.id, Closure.first_day <= day.day, Closure.last_day >= day.day))
+
+    def counted(*columns: Any) -> Any:
+        return (select(*columns).select_from(Venue).join(OpeningHours, OpeningHours.venue_id == Venue.id)
+                .join(CALENDAR, day.weekday == OpeningHours.weekday).where(*is_open))
+
+    return [
+        counted(Venue.region_code, literal(NO_ORG), _text("venue_open"),
+                cast(Venue.id, String) + _text(":") + day.month, open_hours, null())
+        .group_by(Venue.region_code, Venue.id, day.month),
+        counted(Venue.region_code, literal(NO_ORG), _text("venue_month_open"), day.month, open_hours, null())
+        .group_by(Venue.region_code, day.month),
+    ]
+
+
 def _venues(period: Period) -> list:
-    """Approved venue hours by venue and month, and by month for all venues; party branches with and
-    without a 主题党日 this month."""
+    """Approved venue hours by venue and month, and by month for all venues, with their open hours;
+    party branches with and without a 主题党日 this month."""
     months = period.months(VENUE_MONTHS)
     start = datetime.combine(months[0], datetime.min.time())
     end = datetime.combine(add_months(period.today, 1), datetime.min.time())
@@ -245,6 +297,7 @@ def _venues(period: Period) -> list:
         .group_by(Venue.region_code, month),
         select(Organization.region_code, Organization.id, _text("theme_day"), theme, literal(1), null())
         .where(Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active),
+        *_venue_open(),
     ]
 
 
@@ -268,8 +321,12 @@ def _stage(conn: Connection, period: Period) -> None:
     the connection's temporary table."""
     STAGING.drop(conn, checkfirst=True)
     STAGING.create(conn)
+    CALENDAR.drop(conn, checkfirst=True)
+    CALENDAR.create(conn)
+    conn.execute(insert(CALENDAR), calendar_days(period))
     for stmt in _members(period) + _activity(period) + _needs(period) + _venues(period):
         conn.execute(insert(STAGING).from_select(FIELDS, stmt))
+    CALENDAR.drop(conn)
     c = STAGING.c
     conn.execute(insert(STAGING).from_select(FIELDS, select(
         c.county_code, literal(COUNTY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
@@ -278,12 +335,12 @@ def _stage(conn: Connection, period: Period) -> None:
     conn.execute(insert(STAGING).from_select(FIELDS, select(
         Region.parent_code, literal(CITY_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
         .join(Region, Region.code == c.county_code).join(city, city.code == Region.parent_code)
-        .where(c.org_id == COUNTY_TOTAL, city.level == RegionLevel.CITY)
+        .where(c.org_id == COUNTY_TOTAL, city.level == RegionLevel.CITY, c.metric.not_in(PER_VENUE_METRICS))
         .group_by(Region.parent_code, c.metric, c.key)))
     province = func.substr(c.county_code, 1, 2)
     conn.execute(insert(STAGING).from_select(FIELDS, select(
         province + _text("0000"), literal(PROVINCE_TOTAL), c.metric, c.key, func.sum(c.value), func.min(c.since))
-        .where(c.org_id == COUNTY_TOTAL).group_by(province, c.metric, c.key)))
+        .where(c.org_id == COUNTY_TOTAL, c.metric.not_in(PER_VENUE_METRICS)).group_by(province, c.metric, c.key)))
 
 
 def _swap(conn: Connection, started: datetime, clock: float) -> Refreshed:

@@ -16,17 +16,43 @@ from app.audit.services import record_read
 from app.extensions import db
 from app.formats import fmt_instant
 from app.organizations.models import Organization
-from app.regions.models import Region
+from app.regions.models import Region, RegionLevel
 from app.reports import exports, figures
 from app.web import file_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
+def own_regions(actor: User) -> list[Region]:
+    """Every region the admin administers (a county admin of two counties, county and city grants),
+    once each, highest first and then by code; a region no longer current is left out."""
+    regions: dict[str, Region] = {}
+    for region in sorted(access.admin_regions(actor), key=lambda r: (len(r.prefix), r.code)):
+        if region.is_current:
+            regions.setdefault(region.code, region)
+    return list(regions.values())
+
+
 def home_region(actor: User) -> Region | None:
     """The region an admin's own dashboard is about: their highest, then first, admin region."""
-    regions = sorted(access.admin_regions(actor), key=lambda r: (len(r.prefix), r.code))
+    regions = own_regions(actor)
     return regions[0] if regions else None
+
+
+def _region_label(region: Region) -> str:
+    """A region with its city, so that two counties of the same name stay apart: 郑州市管城回族区."""
+    parent = db.session.get(Region, region.parent_code) if region.parent_code else None
+    return f"{parent.name}{region.name}" if parent is not None and parent.level is RegionLevel.CITY else region.name
+
+
+def region_switcher(actor: User, unit: figures.Unit) -> list[dict[str, Any]]:
+    """For an admin of several regions, each of them with its dashboard's link, the one shown
+    marked; nothing for an admin of one region."""
+    regions = own_regions(actor)
+    if len(regions) < 2:
+        return []
+    return [{"name": _region_label(r), "url": url_for("reports.region", code=r.code),
+             "current": unit.org is None and unit.region.code == r.code} for r in regions]
 
 
 def region_unit(code: str) -> figures.Unit:
@@ -61,7 +87,7 @@ def board_context(unit: figures.Unit) -> dict[str, Any]:
     """What templates/reports/_board.html needs to show a unit's dashboard."""
     board = figures.load(unit)
     return {"board": board, "trail": trail(unit), "charts": figures.chart_data(board),
-            "refreshed": figures.refreshed_text(board),
+            "refreshed": figures.refreshed_text(board), "own_regions": region_switcher(current_user, unit),
             "export_url": (url_for("reports.org_export", org_id=unit.org.id) if unit.org
                            else url_for("reports.region_export", code=unit.region.code))}
 

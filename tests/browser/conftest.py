@@ -18,11 +18,16 @@ import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from app.accounts.models import Role, RoleGrant, User
+from app.accounts.passwords import hash_password
 from app.extensions import db as _db
 from tests.conftest import database_url_for, make_app, reset_database
 
+DEMO_PASSWORD = "yinhui-demo-2026"
+TWO_COUNTIES = "19900000005"   # an admin of 管城回族区 and 淅川县: not in the demo data, made by two_county_admin()
 TIMEOUT = 30_000   # ms, for every wait and every expect(): an upper bound, never a pause
 expect.set_options(timeout=TIMEOUT)
 
@@ -103,7 +108,21 @@ def submit(page, target) -> None:
         target.click()
 
 
-def sign_in(page, phone: str, password: str = "yinhui-demo-2026") -> None:
+def two_county_admin(live_server) -> str:
+    """The phone of an admin of two counties (管城回族区 and 淅川县), made once on the live server's
+    database: the dashboard's region switcher is shown to admins of several regions only."""
+    with live_server.app.app_context():
+        if _db.session.scalar(select(User.id).where(User.phone == TWO_COUNTIES)) is None:
+            _db.session.add(User(name="测试·两县老干部局", phone=TWO_COUNTIES, active=True,
+                                 password_hash=hash_password(DEMO_PASSWORD),
+                                 grants=[RoleGrant(role=Role.ADMIN, region_code="410104"),
+                                         RoleGrant(role=Role.ADMIN, region_code="411326")]))
+            _db.session.commit()
+        _db.session.remove()
+    return TWO_COUNTIES
+
+
+def sign_in(page, phone: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("手机号码").fill(phone)
     page.get_by_label("密码").fill(password)

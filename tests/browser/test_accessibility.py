@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.attendance import codes
 from app.clock import utcnow
-from tests.browser.conftest import sign_in, submit
+from tests.browser.conftest import sign_in, submit, two_county_admin
 from tests.conftest import record
 
 pytestmark = [
@@ -107,7 +107,8 @@ def demo_ids(live_server) -> dict:
                 "venue": venue.id, "booking": pending.id, "package": package.id,
                 "branch": db.session.scalar(select(Organization.id).where(
                     Organization.name == "东关南里社区离退休干部党支部")),
-                "job_mapping": waiting_jobs["mapping"], "job_checked": waiting_jobs["checked"]}
+                "job_mapping": waiting_jobs["mapping"], "job_checked": waiting_jobs["checked"],
+                "two_counties": two_county_admin(live_server)}
 
 
 def waiting_import(admin_id: int, status: str):
@@ -182,6 +183,7 @@ def pages_by_role(ids: dict) -> dict[str | None, list[str]]:
                         f"/records/members/{ids['wang']}", "/records/"],
         "19900000002": ["/", "/reports/regions/410100", "/reports/regions/410104",
                         f"/reports/organizations/{ids['branch']}"],
+        ids["two_counties"]: ["/", "/reports/regions/411326"],     # the region switcher
         "19900000001": ["/reports/regions/410000", "/pool/skills", f"/pool/skills/{ids['skill']}", "/venues/packages/new",
                         f"/venues/packages/{ids['package']}/edit"],
     }

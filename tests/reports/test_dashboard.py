@@ -5,7 +5,7 @@ province, a city, a county and an organization; small counts hidden below the co
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from urllib.parse import quote
 
@@ -31,7 +31,9 @@ from app.regions.models import Region
 from app.reports.figures import CHILD_METRICS, Unit, load
 from app.reports.summary import ACTIVE_DAYS, COUNTY_TOTAL, current_period, month_key, refresh
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskSkill, TaskStatus
-from app.venues.models import Venue, VenueKind
+from app.venues.holidays import public_holiday
+from app.venues.models import Closure, OpeningHours, Venue, VenueKind
+from app.venues.services import venue_rules
 
 ZHENGZHOU, GUANCHENG, JINSHUI, XICHUAN, JIYUAN = "410100", "410104", "410105", "411326", "419001"
 
@@ -175,7 +177,8 @@ def expected(db, *, in_unit) -> dict[tuple[str, str], float]:
 
 
 def shown(figures) -> dict[tuple[str, str], float]:
-    return {k: v for k, v in figures.values.items() if v and k[0] not in ("venue_hours", "venue_month", "theme_day")}
+    venue_metrics = ("venue_hours", "venue_month", "venue_open", "venue_month_open", "theme_day")   # tested apart
+    return {k: v for k, v in figures.values.items() if v and k[0] not in venue_metrics}
 
 
 def of_child(figures: dict) -> dict:
@@ -226,16 +229,148 @@ def test_venue_hours_and_theme_days(db, world):
     assert county.totals.get("venue_month", last) == pytest.approx(3)
     assert county.totals.get("venue_month", this) == pytest.approx(2)
     top = county.sections[3].tables[0]
-    assert top.rows == [["管城共享家园", "0", "0", "0", "0", "3", "2"]]
+    # The venue has no opening hours: no occupancy, its hours still shown (this month's).
+    assert top.rows == [["管城共享家园", "—", "—", "—", "—", "—", "—", "2", "0"]]
     province = load(Unit(region=db.session.get(Region, "410000")))
     assert province.sections[3].tables[0].rows == top.rows
-    assert [hours for _, hours in province.sections[3].tables[1].rows] == ["0", "0", "0", "0", "3", "2"]
+    assert [row[1] for row in province.sections[3].tables[1].rows] == ["0", "0", "0", "0", "3", "2"]
     assert county.totals.get("theme_day", "booked") == 1 and county.totals.get("theme_day", "missing") == 1
     assert load(Unit(region=db.session.get(Region, XICHUAN))).sections[3].tables[0].rows == []
     children = {c.key: c.figures for c in county.children}
     assert children[str(a.id)].get("theme_day", "booked") == 1
     assert children[str(b.id)].get("theme_day", "missing") == 1     # its rejected booking does not count
     assert province.totals.get("theme_day", "missing") == 3        # b, 淅川's and 济源's branches
+
+
+def _open_hours(db, venue: Venue, first: date) -> float:
+    """A venue's open hours in the month starting `first`, from its raw rows: every opening period
+    on its weekday, not on a closure day, nor on a holiday when the venue closes on holidays."""
+    periods = db.session.scalars(select(OpeningHours).where(OpeningHours.venue_id == venue.id)).all()
+    closures = db.session.scalars(select(Closure).where(Closure.venue_id == venue.id)).all()
+    total, day = 0.0, first
+    while day < add_months(first, 1):
+        closed = any(c.first_day <= day <= c.last_day for c in closures) or \
+            (venue.closed_on_holidays and public_holiday(day) is not None)
+        if not closed:
+            total += sum((datetime.combine(day, p.closes) - datetime.combine(day, p.opens)).total_seconds() / 3600
+                         for p in periods if p.weekday == day.weekday())
+        day += timedelta(days=1)
+    return total
+
+
+def _booked_hours(db, venue: Venue, first: date) -> float:
+    start, end = (datetime.combine(d, time()) for d in (first, add_months(first, 1)))
+    return sum((o.end_at - o.start_at).total_seconds() / 3600 for o in db.session.scalars(select(BookingOccurrence).where(
+        BookingOccurrence.venue_id == venue.id, BookingOccurrence.status == BookingStatus.APPROVED,
+        BookingOccurrence.start_at >= start, BookingOccurrence.start_at < end)))
+
+
+def _pct(booked: float, open_hours: float) -> str:
+    return f"{booked / open_hours * 100:.1f}%" if open_hours else "—"
+
+
+@pytest.fixture
+def venues(db, world):
+    """Opening hours for the world's venue (weekdays, two periods, closed on holidays) with a
+    closure last month; a Saturday-morning venue that opens on holidays, with an approved and a
+    pending booking this month; a venue in 淅川 with hours and a booking."""
+    home, community, d = world["venue"], world["branches"][2], world["branches"][3]
+    today = local_now().date()
+    for weekday in range(5):
+        home.hours.append(OpeningHours(weekday=weekday, opens=time(8, 30), closes=time(11, 30)))
+        home.hours.append(OpeningHours(weekday=weekday, opens=time(14, 30), closes=time(17, 30)))
+    last = add_months(today, -1)
+    db.session.add(Closure(venue_id=home.id, first_day=last + timedelta(days=2), last_day=last + timedelta(days=6),
+                           reason="设备维修"))
+    saturday = Venue(name="管城老党员之家", kind=VenueKind.SHARED_HOME, operator=community, region_code=GUANCHENG,
+                     address="北大街", lat=34.7, lon=113.6, capacity=20, closed_on_holidays=False)
+    saturday.hours.append(OpeningHours(weekday=5, opens=time(9), closes=time(12)))
+    far = Venue(name="淅川政治生活馆", kind=VenueKind.POLITICAL_LIFE_HALL, operator=d, region_code=XICHUAN,
+                address="城关", lat=33.1, lon=111.5, capacity=30)
+    far.hours.append(OpeningHours(weekday=2, opens=time(9), closes=time(11)))
+    db.session.add_all([saturday, far])
+    db.session.flush()
+    first = datetime.combine(month_start(today), time(9))
+    for venue, org, hours, status in [(saturday, community, 3, BookingStatus.APPROVED),
+                                      (saturday, community, 1, BookingStatus.PENDING),
+                                      (far, d, 2, BookingStatus.APPROVED)]:
+        start = first + timedelta(days=7 if status is BookingStatus.PENDING else 0)
+        booking = Booking(venue_id=venue.id, organization_id=org.id, title="活动", activity=ActivityType.MICRO_LECTURE,
+                          attendees=10, status=status)
+        booking.occurrences.append(BookingOccurrence(venue_id=venue.id, start_at=start,
+                                                     end_at=start + timedelta(hours=hours), status=status))
+        db.session.add(booking)
+    db.session.commit()
+    return {"home": home, "saturday": saturday, "far": far}
+
+
+def test_venue_occupancy_matches_the_raw_rows(db, world, venues):
+    """Open hours, booked hours and occupancy by venue and month, recomputed from the venues'
+    opening hours, closures, holidays and bookings, at the county and the province, in the table,
+    the chart and the summary; 淅川's venue counts in 淅川 only."""
+    refresh()
+    today = local_now().date()
+    months = [add_months(today, -i) for i in range(5, -1, -1)]
+    guancheng = [venues["home"], venues["saturday"]]
+    county = load(Unit(region=db.session.get(Region, GUANCHENG)))
+    province = load(Unit(region=db.session.get(Region, "410000")))
+    for m in months:
+        key = month_key(m)
+        assert county.totals.get("venue_month_open", key) == pytest.approx(sum(_open_hours(db, v, m) for v in guancheng))
+        assert province.totals.get("venue_month_open", key) == pytest.approx(
+            sum(_open_hours(db, v, m) for v in [*guancheng, venues["far"]]))
+    # The same hours as the booking code's own rules leave free on an empty calendar.
+    for venue in guancheng:
+        for m in months:
+            last_day = add_months(m, 1) - timedelta(days=1)
+            rules = venue_rules(venue, m, last_day)
+            free = sum((s.end - s.start).total_seconds() / 3600 for i in range((last_day - m).days + 1)
+                       for s in rules.free_periods(m + timedelta(days=i), []))
+            assert free == pytest.approx(_open_hours(db, venue, m)), (venue.name, m)
+    # The closure (five days last month) and holidays are taken out of the home venue's hours.
+    assert _open_hours(db, venues["home"], months[-2]) < 6 * sum(
+        1 for i in range(31) if (months[-2] + timedelta(days=i)).month == months[-2].month
+        and (months[-2] + timedelta(days=i)).weekday() < 5)
+
+    top = county.sections[3].tables[0]
+    assert top.head[-2:] == ["本月已批准（小时）", "本月开放（小时）"]
+    rows = {r[0]: r for r in top.rows}
+    for venue in guancheng:
+        assert rows[venue.name][1:7] == [_pct(_booked_hours(db, venue, m), _open_hours(db, venue, m)) for m in months]
+    assert rows["管城老党员之家"][6] != "—"                    # 3 of its Saturday hours: shown as a share
+    assert "淅川政治生活馆" not in rows
+    by_month = county.sections[3].tables[1]
+    assert by_month.head == ["月份", "预约时长（小时）", "开放时长（小时）", "占用率"]
+    for row, m in zip(by_month.rows, months, strict=True):
+        booked = sum(_booked_hours(db, v, m) for v in guancheng)
+        open_hours = sum(_open_hours(db, v, m) for v in guancheng)
+        assert row[3] == _pct(booked, open_hours)
+        assert float(row[2]) == pytest.approx(open_hours)
+    chart = by_month.chart
+    assert chart is not None and chart.series[0][1][-1] == pytest.approx(
+        round(5 / sum(_open_hours(db, v, months[-1]) for v in guancheng) * 100, 1))
+    section = county.sections[3]
+    assert f"占用率 {by_month.rows[-1][3]}" in section.summary
+    assert section.note.startswith("占用率 = 该月已批准预约的时长 ÷ 该月的开放时长")
+    assert {r[0] for r in province.sections[3].tables[0].rows} == {"管城共享家园", "管城老党员之家", "淅川政治生活馆"}
+    xichuan = load(Unit(region=db.session.get(Region, XICHUAN)))
+    assert [r[0] for r in xichuan.sections[3].tables[0].rows] == ["淅川政治生活馆"]
+
+
+def test_occupancy_is_in_the_page_the_export_and_the_print_view(client, db, login, create_admin, world, venues):
+    refresh()
+    db.session.commit()
+    login(create_admin(GUANCHENG))
+    page = client.get(f"/reports/regions/{GUANCHENG}").get_data(as_text=True)
+    board = load(Unit(region=db.session.get(Region, GUANCHENG)))
+    this_month = board.sections[3].tables[1].rows[-1][3]
+    assert "占用率 = 该月已批准预约的时长 ÷ 该月的开放时长" in page and f"<td>{this_month}</td>" in page
+    sheet = _sheets(client.get(f"/reports/regions/{GUANCHENG}.xlsx").get_data())["场地与主题党日"]
+    assert any(isinstance(c, str) and c.startswith("占用率 = ") for r in sheet for c in r)
+    month_rows = [r for r in sheet if r and r[0] == board.sections[3].tables[1].rows[-1][0]]
+    assert month_rows[-1][3] == pytest.approx(float(this_month[:-1]) / 100)   # a number, shown as a percentage
+    wb = load_workbook(BytesIO(client.get(f"/reports/regions/{GUANCHENG}.xlsx").get_data()))
+    assert any(c.number_format == "0.0%" for r in wb["场地与主题党日"].iter_rows() for c in r if isinstance(c.value, float))
 
 
 def test_a_county_total_row_sums_its_organizations(db, world):
@@ -380,3 +515,44 @@ def test_a_county_admins_page_and_export_hold_nothing_of_another_county(client, 
     assert "淅川老党员支部" in page and "淅川老党员支部" in text
     pool_rows = {r[0]: r for r in _sheets(body)["入库情况"] if r and r[0]}
     assert pool_rows["合计"][1] == 2           # 淅川's two members, nothing of 管城's five
+
+
+def test_an_admin_of_two_counties_sees_both_on_the_home_page(client, db, login, create_user, world):
+    """A county admin of 管城 and 淅川: the home page shows the first (by code) with a switcher
+    naming both; the other's dashboard is one click away, and nothing outside the two is."""
+    refresh()
+    db.session.commit()
+    login(create_user(name="两县管理员", roles=[("admin", XICHUAN), ("admin", GUANCHENG)]))
+    home = client.get("/").get_data(as_text=True)
+    assert "管城回族区银发人才工作统计" in home and 'aria-label="您管理的地区"' in home
+    assert "您管理 2 个地区" in home and "郑州市管城回族区（正在查看）" in home
+    assert f'<a href="/reports/regions/{XICHUAN}">南阳市淅川县</a>' in home
+    other = client.get(f"/reports/regions/{XICHUAN}")
+    assert other.status_code == 200
+    page = other.get_data(as_text=True)
+    assert "淅川县银发人才工作统计" in page and "南阳市淅川县（正在查看）" in page and "淅川老党员支部" in page
+    assert f'<a href="/reports/regions/{GUANCHENG}">郑州市管城回族区</a>' in page
+    for path in (f"/reports/regions/{JINSHUI}", f"/reports/regions/{ZHENGZHOU}", "/reports/regions/410000",
+                 f"/reports/regions/{JIYUAN}", f"/reports/regions/{JINSHUI}.xlsx"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_an_admin_of_a_city_and_a_county_elsewhere_sees_the_city_first(client, db, login, create_user, world):
+    refresh()
+    db.session.commit()
+    login(create_user(name="市县管理员", roles=[("admin", XICHUAN), ("admin", ZHENGZHOU)]))
+    home = client.get("/").get_data(as_text=True)
+    assert "郑州市银发人才工作统计" in home and "郑州市（正在查看）" in home
+    assert f'<a href="/reports/regions/{XICHUAN}">南阳市淅川县</a>' in home
+    assert client.get("/reports/").headers["Location"].endswith(f"/reports/regions/{ZHENGZHOU}")
+    # Below the city, drilled into, none of the two is the one shown: both are links.
+    county = client.get(f"/reports/regions/{GUANCHENG}").get_data(as_text=True)
+    assert "（正在查看）" not in county and f'<a href="/reports/regions/{ZHENGZHOU}">郑州市</a>' in county
+    assert client.get("/reports/regions/410000").status_code == 404
+
+
+def test_an_admin_of_one_region_has_no_switcher(client, db, login, create_admin, world):
+    refresh()
+    db.session.commit()
+    login(create_admin(GUANCHENG))
+    assert "您管理的地区" not in client.get("/").get_data(as_text=True)

@@ -14,13 +14,17 @@
 
   function option(chart) {
     var size = fontSize();
+    var unit = chart.unit || "";
+    function withUnit(value) {
+      return value === null || value === undefined ? "" : value + unit;
+    }
     var horizontal = chart.kind === "bar";
     var categories = { type: "category", data: chart.categories, inverse: horizontal,
       axisLabel: { color: TEXT, fontSize: size, width: horizontal ? size * 6 : undefined,
                    overflow: horizontal ? "truncate" : undefined, interval: horizontal ? 0 : "auto",
                    rotate: horizontal ? 0 : 30, hideOverlap: !horizontal },
       axisLine: { lineStyle: { color: TEXT } }, axisTick: { lineStyle: { color: TEXT } } };
-    var values = { type: "value", axisLabel: { color: TEXT, fontSize: size }, minInterval: 1,
+    var values = { type: "value", axisLabel: { color: TEXT, fontSize: size, formatter: withUnit }, minInterval: 1,
       splitLine: { lineStyle: { color: "#6b6b6b", type: "dashed" } } };
     return {
       animation: false,
@@ -34,7 +38,8 @@
       yAxis: horizontal ? categories : values,
       series: chart.series.map(function (s) {
         return { name: s.name, type: "bar", data: s.data,
-                 label: { show: true, position: horizontal ? "right" : "top", color: TEXT, fontSize: size } };
+                 label: { show: true, position: horizontal ? "right" : "top", color: TEXT, fontSize: size,
+                          formatter: function (p) { return withUnit(p.value); } } };
       })
     };
   }
