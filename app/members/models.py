@@ -495,3 +495,19 @@ class ImportMapping(Model):
     skills: Mapped[str] = mapped_column(Text, default="{}")   # JSON: {text: skill id, or 0 to leave out}
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AccountMerge(Model):
+    """Two accounts of the same person made one (app/members/merge.py): the account that stays, the
+    one closed into it, who did it and when, and what moved (JSON: counts and the ids of every row
+    moved, dropped or changed, per table), so that a merge can be reviewed and, by hand,
+    reconstructed. A closed account is merged once: `merged_id` is unique."""
+
+    __tablename__ = "account_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
