@@ -41,7 +41,7 @@ def _require_care(actor: User, member: MemberProfile) -> None:
         raise PermissionDenied("这位老同志还担任工作人员角色，请由上级老干部局管理员办理")
 
 
-def _stop_messages(user: User) -> int:
+def stop_messages(user: User) -> int:
     """Texts not yet sent to a user are not sent; their live recovery codes end."""
     now = utcnow()
     db.session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
@@ -71,7 +71,7 @@ def set_active(*, actor: User, member: MemberProfile, active: bool, reason: str)
                body="可以用手机号和密码登录了。想重新参加志愿服务，请在“我的资料”里点“恢复参加”。")
     else:
         end_user_sessions(user.id)
-        _stop_messages(user)
+        stop_messages(user)
         if member.status is MemberStatus.ACTIVE:
             member.status = MemberStatus.PAUSED
             reindex_member(member)
@@ -94,7 +94,7 @@ def mark_deceased(*, actor: User, member: MemberProfile, note: str) -> int:
     member.status = MemberStatus.PAUSED
     user.active = False
     end_user_sessions(user.id)
-    _stop_messages(user)
+    stop_messages(user)
     left = leave_all_tasks(member=member, why="已逝世")
     reindex_member(member)
     record_audit(actor, "member.deceased", member, detail={"note": note, "tasks_left": left})

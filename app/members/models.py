@@ -363,7 +363,8 @@ class PoolEvent(Model):
     @property
     def label(self) -> str:
         return {"applied": "本人申请", "nominated": "推荐", "approved": "审核通过", "rejected": "未通过",
-                "withdrawn": "退出", "transferred": "随本人迁往外县"}.get(self.action, self.action)
+                "withdrawn": "退出", "transferred": "随本人迁往外县",
+                "merged": "账号合并"}.get(self.action, self.action)
 
 
 NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit

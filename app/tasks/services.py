@@ -310,6 +310,12 @@ def _take_place(task: Task, assignment: Assignment) -> bool:
     return False
 
 
+def fill_from_waitlist(task_id: int) -> None:
+    """A place on a task came free outside the usual paths (two accounts of one person merged):
+    the waitlist moves up as it does when someone withdraws."""
+    _promote_waitlist(lock_task(task_id))
+
+
 def _promote_waitlist(task: Task) -> None:
     """A place came free: the longest-waiting member who said yes takes it."""
     waiting = db.session.scalars(select(Assignment).where(
