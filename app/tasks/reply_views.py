@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.bookings import reminders as booking_reminders
@@ -25,8 +25,13 @@ def cant_go(code: str) -> ResponseReturnValue:
         return _booking(code)
     reminder = reminders.reminder_for(code) or abort(404)
     context: dict[str, Any] = {"reminder": reminder, "session": reminder.session, "task": reminder.session.task,
-                               "when": reminders.describe(reminder.session), "open": reminders.is_open(reminder)}
-    return _answer(lambda: reminders.cant_go(reminder=reminder), "reply/cant_go.html", "reply/done.html", context)
+                               "when": reminders.describe(reminder.session), "open": reminders.is_open(reminder),
+                               "offers_once": reminders.offers_once(reminder)}
+    # "只是这一次去不了" is the default; "以后都不去了" must be chosen.
+    once = request.form.get("choice", "once") != "all"
+    context["once"] = once and context["offers_once"]
+    return _answer(lambda: reminders.cant_go(reminder=reminder, only_this_time=once), "reply/cant_go.html",
+                   "reply/done.html", context)
 
 
 def _booking(code: str) -> ResponseReturnValue:

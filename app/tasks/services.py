@@ -410,6 +410,11 @@ def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment
     return existing
 
 
+def organizers_of_task(task: Task) -> list[User]:
+    """Who is told about a task's changes: the active organizers of its organization."""
+    return _organizers(task)
+
+
 def _organizers(task: Task) -> list[User]:
     return list(db.session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
         RoleGrant.role == Role.ORGANIZER, RoleGrant.organization_id == task.organization_id, User.active)))
