@@ -33,7 +33,8 @@ def _page(member: MemberProfile, **forms: Any) -> dict[str, Any]:
             else mask_phone(member.user.phone), "disable_form": forms.get("disable_form") or DisableForm(),
             "deceased_form": forms.get("deceased_form") or DeceasedForm(),
             "phone_form": forms.get("phone_form") or PhoneChangeForm(),
-            "transfer_form": forms.get("transfer_form") or TransferForm(), "button": BaseForm()}
+            "transfer_form": forms.get("transfer_form") or TransferForm(), "button": BaseForm(),
+            "merged": merge.was_merged(member.id), "merged_into": care.merged_into(member)}
 
 
 @bp.get("/<int:member_id>/account")

@@ -58,7 +58,7 @@ from app.clock import utcnow
 from app.db import rowcount
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
-from app.members.care import NOT_YOURS, stop_messages
+from app.members.care import NOT_YOURS, merged_into, stop_messages
 from app.members.index import reindex_member
 from app.members.models import (
     AccountMerge,
@@ -149,11 +149,6 @@ class Side:
     merged_into: int | None
 
 
-def merged_into(user_id: int) -> int | None:
-    """The account a closed account was merged into, if it was."""
-    return db.session.scalar(select(AccountMerge.survivor_id).where(AccountMerge.merged_id == user_id))
-
-
 def was_merged(user_id: int) -> bool:
     return db.session.scalar(select(AccountMerge.id).where(AccountMerge.merged_id == user_id)) is not None
 
@@ -170,7 +165,7 @@ def side(actor: User, member: MemberProfile) -> Side:
                 skills=[f"{s.skill.name}（{s.level_label}）" for s in member.skills],
                 pool=[f"{e.level.label}·{e.status.label}" for e in member.pool_entries],
                 hours=round(float(hours), 2), assignments=count, sessions=sessions,
-                merged_into=merged_into(member.id))
+                merged_into=merged_into(member))
 
 
 def find_duplicates(actor: User, member: MemberProfile, query: str, limit: int = 20) -> list[MemberProfile]:

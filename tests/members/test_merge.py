@@ -205,6 +205,14 @@ def test_merging_moves_everything_once_and_keeps_the_hours(
     # Merged once: the closed account cannot be merged again.
     assert "已经合并到别的账号" in merge_post(client, new.id, old.id, {"survivor": "this", "identity_checked": "y"}
                                           ).get_data(as_text=True)
+    # The closed account cannot be enabled again or given a number: it is looked after through the survivor.
+    page = client.get(f"/pool/members/{old.id}/account").get_data(as_text=True)
+    assert f"合并到<a href=\"/pool/members/{new.id}/account\">编号 {new.id} 的账号</a>" in page
+    response = client.post(f"/pool/members/{old.id}/account/enable",
+                           data={"csrf_token": csrf_token(client, "/account")})
+    assert "已经合并到编号" in client.get(response.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(MemberProfile, old.id).user.active is False
     # The old phone no longer signs in; the number is free for the survivor.
     assert fresh.post("/login", data={"phone": "13800000001", "password": PASSWORD,
                                       "csrf_token": csrf_token(fresh)}).status_code != 302
