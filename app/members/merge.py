@@ -45,7 +45,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
@@ -68,12 +68,14 @@ from app.members.models import (
     MemberStatus,
     PoolEntry,
     PoolEvent,
+    PoolLevel,
     ProfileDraft,
     UnavailablePeriod,
 )
 from app.notifications.models import Notification
 from app.notifications.services import notify
 from app.proofs.models import Certificate, Commendation, Training
+from app.regions.models import Region
 from app.tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -170,7 +172,7 @@ def side(actor: User, member: MemberProfile) -> Side:
 
 def find_duplicates(actor: User, member: MemberProfile, query: str, limit: int = 20) -> list[MemberProfile]:
     """Accounts the actor looks after that may be the same person: by a whole phone number, its last
-    four digits or more, or a name; never the member's own account."""
+    four digits or more, or a name; never the member's own account, nor one already merged away."""
     query = (query or "").strip()
     if not query:
         return []
@@ -183,7 +185,8 @@ def find_duplicates(actor: User, member: MemberProfile, query: str, limit: int =
         match = User.name.contains(query, autoescape=True)
     return list(db.session.scalars(
         select(MemberProfile).join(User, User.id == MemberProfile.id)
-        .where(access.accounts_cared_for(actor), MemberProfile.id != member.id, match)
+        .where(access.accounts_cared_for(actor), MemberProfile.id != member.id, match,
+               ~exists().where(AccountMerge.merged_id == MemberProfile.id))
         .order_by(User.name, MemberProfile.id).limit(limit)))
 
 
@@ -388,7 +391,10 @@ def _fill_profile(survivor: MemberProfile, merged: MemberProfile) -> dict[str, A
 def _merge_pool(actor: User, survivor: MemberProfile, merged: MemberProfile) -> dict[str, list[int]]:
     live = (EntryStatus.NOMINATED, EntryStatus.APPROVED)
     held = {e.level: e for e in survivor.pool_entries if e.status in live}
-    moved, withdrawn = [], []
+    moved: list[int] = []
+    withdrawn: list[int] = []
+    retargeted: list[int] = []
+    county = db.session.get_one(Region, survivor.region_code)
     note = f"账号合并：编号 {merged.id} 的账号并入编号 {survivor.id}"
     for entry in list(merged.pool_entries):
         mine = held.get(entry.level) if entry.status in live else None
@@ -403,11 +409,18 @@ def _merge_pool(actor: User, survivor: MemberProfile, merged: MemberProfile) -> 
             db.session.flush()
         db.session.add(PoolEvent(entry_id=entry.id, actor_id=actor.id, action="merged", note=note))
         moved.append(entry.id)
+        # An entry of another county (or city) follows the survivor's home, as a transfer does.
+        target = {PoolLevel.COUNTY: county.code, PoolLevel.CITY: county.parent_code}.get(entry.level)
+        if target is not None and target != entry.region_code:
+            db.session.add(PoolEvent(entry_id=entry.id, actor_id=actor.id, action="transferred",
+                                     note=f"随账号合并转到{county.name}"))
+            retargeted.append(entry.id)
+            entry.region_code = target
     db.session.flush()
     if moved:
         db.session.execute(update(PoolEntry).where(PoolEntry.id.in_(moved)).values(member_id=survivor.id),
                            execution_options={"synchronize_session": False})
-    return {"moved": moved, "withdrawn": withdrawn}
+    return {"moved": moved, "withdrawn": withdrawn, "moved_to_survivors_region": retargeted}
 
 
 def _move_children(old: int, new: int) -> dict[str, list[int]]:

@@ -73,6 +73,7 @@ def _task_context(task: Task, member: MemberProfile, assignment: Assignment | No
                 sessions=mine.upcoming_sessions(task) if accepted else [],
                 released=dates.released(assignment.id) if accepted and assignment is not None else set(),
                 several_dates=accepted and dates.has_several_dates(task),
+                releasable={s.id for s in dates.sessions_still_to_come(task)} if accepted else set(),
                 contacts=queries.organizers_of({task.organization_id}).get(task.organization_id, []) if accepted else [])
 
 

@@ -13,6 +13,7 @@ from app.bookings import reminders as booking_reminders
 from app.extensions import limiter
 from app.forms import BaseForm
 from app.tasks import reminders
+from app.tasks.models import Assignment, AssignmentStatus
 from app.web import finish_use_case
 
 bp = Blueprint("reply", __name__)
@@ -29,9 +30,13 @@ def cant_go(code: str) -> ResponseReturnValue:
                                "offers_once": reminders.offers_once(reminder)}
     # "只是这一次去不了" is the default; "以后都不去了" must be chosen.
     once = request.form.get("choice", "once") != "all"
-    context["once"] = once and context["offers_once"]
+
+    def done(assignment: Assignment) -> str:
+        # Still on the task: only this date was released (the last date left means leaving the task).
+        return render_template("reply/done.html", **context, once=assignment.status is AssignmentStatus.ACCEPTED)
+
     return _answer(lambda: reminders.cant_go(reminder=reminder, only_this_time=once), "reply/cant_go.html",
-                   "reply/done.html", context)
+                   done, context)
 
 
 def _booking(code: str) -> ResponseReturnValue:
@@ -41,12 +46,11 @@ def _booking(code: str) -> ResponseReturnValue:
                                "when": booking_reminders.describe(occurrence),
                                "open": booking_reminders.is_open(reminder)}
     return _answer(lambda: booking_reminders.cant_go(reminder=reminder), "reply/cant_go_booking.html",
-                   "reply/done_booking.html", context)
+                   lambda _: render_template("reply/done_booking.html", **context), context)
 
 
-def _answer(work: Any, page: str, done_page: str, context: dict[str, Any]) -> ResponseReturnValue:
+def _answer(work: Any, page: str, done: Any, context: dict[str, Any]) -> ResponseReturnValue:
     form = BaseForm()
     if form.validate_on_submit():
-        return finish_use_case(form, work, done=lambda _: render_template(done_page, **context),
-                               template=page, **context)
+        return finish_use_case(form, work, done=done, template=page, **context)
     return render_template(page, form=form, **context)

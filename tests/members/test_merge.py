@@ -17,6 +17,7 @@ from app.extensions import db as _db
 from app.members import merge, pool
 from app.members.models import (
     AccountMerge,
+    EntryStatus,
     MemberProfile,
     MemberSkill,
     MemberStatus,
@@ -298,3 +299,18 @@ def test_the_search_lists_only_accounts_in_scope(client, db, login, secretary, o
     assert f"/account/merge/{new.id}\"" not in page
     page = client.get(f"/pool/members/{new.id}/account/merge?q=13800000001").get_data(as_text=True)
     assert f"/account/merge/{old.id}" in page
+
+
+def test_a_city_admin_merges_accounts_in_two_counties_and_the_pool_entry_follows_the_home(
+        client, db, login, new, create_member, create_admin):
+    elsewhere = create_member(name="王建国", county="410105", phone="13600000004", skills={"课业辅导": 2})
+    entry = pool.nominate(actor=create_admin("410105"), member=elsewhere, level=PoolLevel.COUNTY, reason="老教师多年")
+    pool.decide(actor=create_admin("410105"), entry=entry, approve=True)
+    db.session.commit()
+    login(create_admin("410100"))
+    assert merge_post(client, new.id, elsewhere.id, {"survivor": "this", "identity_checked": "y"}).status_code == 302
+    db.session.expire_all()
+    moved = db.session.get(PoolEntry, entry.id)
+    assert (moved.member_id, moved.region_code, moved.status) == (new.id, "410104", EntryStatus.APPROVED)
+    assert [e.action for e in moved.events][-2:] == ["merged", "transferred"]
+    assert db.session.get(MemberProfile, new.id).pool_rank == 1

@@ -174,3 +174,18 @@ def test_a_date_already_begun_cannot_be_released(db, clock, weekly):  # noqa: F8
     with pytest.raises(Conflict, match="已经开始"):
         dates.release(member=wang, assignment=a, session=task.sessions[0], via="app")
     assert not db.session.scalar(select(func.count()).select_from(SessionRelease))
+
+
+def test_only_this_time_for_the_last_date_left_is_leaving_the_task(client, db, clock, weekly):  # noqa: F811
+    task, wang, li, a = weekly
+    for s in task.sessions[1:]:
+        dates.release(member=wang, assignment=a, session=s, via="app")
+    db.session.commit()
+    remind_tomorrow()
+    db.session.commit()
+    link = reminder_link(db, wang)
+    done = client.post(link, data={"csrf_token": csrf_token(client, link), "choice": "once"})
+    assert "您已退出这项服务" in done.get_data(as_text=True)
+    assert status(db, a.id) is AssignmentStatus.WITHDRAWN
+    assert db.session.scalar(select(Assignment.status).where(Assignment.member_id == li.id)) \
+        is AssignmentStatus.ACCEPTED
