@@ -32,8 +32,11 @@ The closed account stays as a row, disabled and paused: it cannot sign in, its s
 pending texts and live codes stop, it is left out of matching. Its phone number is freed (set
 empty), so that it can be registered again or given to the surviving account with "更换登录手机号"
 after an identity check; keeping it as a second login would let a number nobody looks after any more
-sign into the account. A merge cannot be undone automatically: the record keeps the ids of every row
-moved, dropped or changed per table, so that it can be reviewed and reconstructed by hand.
+sign into the account. A merge cannot be undone automatically: the record (account_merges) keeps the
+ids of every row moved per table, the contents of the few rows deleted as duplicates (a skill both
+held, a second check-in to one session, the weaker assignment to one task) and the freed number, so
+that it can be reviewed and reconstructed by hand; the audit event points at it, with the number
+masked.
 
 Every foreign key to users or member_profiles is listed in HANDLED, with what a merge does to it;
 tests/members/test_merge.py fails when one is added that is not.
@@ -273,15 +276,17 @@ def merge(*, actor: User, survivor: MemberProfile, merged: MemberProfile, identi
     if abs(hours_after - hours_before) > 0.001:   # the ledger rows moved whole; anything else is a bug
         raise Conflict("合并后服务时长合计和合并前不一致，已取消合并，请联系技术支持")
     counts = _counts(moved)
-    detail = {"survivor_id": s, "merged_id": m, "merged_name": user.name, "merged_phone": mask_phone(old_phone),
+    # The record keeps the freed number whole (a reconstruction needs it; no page shows the record);
+    # the audit event, which staff read, has it masked as every phone change does.
+    detail = {"survivor_id": s, "merged_id": m, "merged_name": user.name, "merged_phone": old_phone,
               "identity_checked": True, "hours": round(hours_after, 2), "counts": counts, "rows": moved}
     record = AccountMerge(survivor_id=s, merged_id=m, actor_id=actor.id,
                           detail=json.dumps(detail, ensure_ascii=False, default=str))
     db.session.add(record)
     db.session.flush()
     record_audit(actor, "member.merge", survivor,
-                 detail={"merge_id": record.id, "survivor_id": s, "merged_id": m, "counts": counts,
-                         "hours": round(hours_after, 2)})
+                 detail={"merge_id": record.id, "survivor_id": s, "merged_id": m, "merged_phone": mask_phone(old_phone),
+                        "counts": counts, "hours": round(hours_after, 2)})
     notify(survivor.user, kind="account", title="您的两个银晖账号已合并",
            body=f"工作人员{actor.name}已把您的另一个账号（{mask_phone(old_phone) or '未登记手机号'}）合并到这个账号："
                 "技能、服务时长和参加的服务都在这里了。以后请用这个账号登录。")
@@ -320,9 +325,12 @@ def _ids_moved(model: Any, column: Any, old: int, new: int) -> list[int]:
     return ids
 
 
-def _merge_skills(survivor: MemberProfile, merged: MemberProfile) -> dict[str, list[int]]:
+def _merge_skills(survivor: MemberProfile, merged: MemberProfile) -> dict[str, list[Any]]:
+    """Skills the survivor lacks move; a skill both hold keeps the better of each (the other
+    account's row, deleted, is kept in the merge record)."""
     held = {s.skill_id: s for s in survivor.skills}
-    moved, combined = [], []
+    moved: list[int] = []
+    combined: list[dict[str, Any]] = []
     for skill in list(merged.skills):
         mine = held.get(skill.skill_id)
         if mine is None:
@@ -335,10 +343,11 @@ def _merge_skills(survivor: MemberProfile, merged: MemberProfile) -> dict[str, l
                 mine.certificate_expires is not None
                 and (skill.certificate_expires is None or skill.certificate_expires > mine.certificate_expires))):
             mine.certificate, mine.certificate_expires = skill.certificate, skill.certificate_expires
-        combined.append(skill.id)
+        combined.append({"id": skill.id, "skill_id": skill.skill_id, "level": skill.level, "years": skill.years,
+                         "certificate": skill.certificate, "certificate_expires": str(skill.certificate_expires or "")})
     db.session.flush()
     if combined:
-        db.session.execute(delete(MemberSkill).where(MemberSkill.id.in_(combined)),
+        db.session.execute(delete(MemberSkill).where(MemberSkill.id.in_([c["id"] for c in combined])),
                            execution_options={"synchronize_session": False})
     if moved:
         db.session.execute(update(MemberSkill).where(MemberSkill.id.in_(moved)).values(member_id=survivor.id),
@@ -466,8 +475,8 @@ def _merge_assignments(s: int, m: int) -> tuple[dict[str, Any], set[int]]:
     return {"moved": moved, "dropped": dropped}, freed
 
 
-def _merge_attendance(s: int, m: int) -> dict[str, list[int]]:
-    combined = []
+def _merge_attendance(s: int, m: int) -> dict[str, list[Any]]:
+    combined: list[dict[str, Any]] = []
     for theirs in db.session.scalars(select(Attendance).where(Attendance.user_id == m)).all():
         mine = db.session.scalar(select(Attendance).where(
             Attendance.user_id == s, or_(and_(Attendance.session_id.is_not(None),
@@ -476,13 +485,14 @@ def _merge_attendance(s: int, m: int) -> dict[str, list[int]]:
                                               Attendance.occurrence_id == theirs.occurrence_id))))
         if mine is None:
             continue
+        combined.append({"id": theirs.id, "session_id": theirs.session_id, "occurrence_id": theirs.occurrence_id,
+                         "checked_in_at": str(theirs.checked_in_at), "checked_out_at": str(theirs.checked_out_at or "")})
         mine.checked_in_at = min(mine.checked_in_at, theirs.checked_in_at)
         outs = [t for t in (mine.checked_out_at, theirs.checked_out_at) if t is not None]
         mine.checked_out_at = max(outs) if outs else None
-        combined.append(theirs.id)
     db.session.flush()
     if combined:
-        db.session.execute(delete(Attendance).where(Attendance.id.in_(combined)),
+        db.session.execute(delete(Attendance).where(Attendance.id.in_([c["id"] for c in combined])),
                            execution_options={"synchronize_session": False})
     return {"moved": _ids_moved(Attendance, Attendance.user_id, m, s), "combined": combined}
 

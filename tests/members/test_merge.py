@@ -200,9 +200,11 @@ def test_merging_moves_everything_once_and_keeps_the_hours(
     assert record.survivor_id == new.id and record.actor_id == secretary.id
     detail = json.loads(record.detail)
     assert detail["counts"]["service_records"] == 1 and a.id in detail["rows"]["assignments"]["moved"]
-    assert detail["merged_phone"] == "138****0001"
+    assert detail["merged_phone"] == "13800000001"                              # to reconstruct
+    assert detail["rows"]["member_skills"]["combined"][0]["certificate"] == "律师执业证"
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "member.merge"))
     assert audit.actor_id == secretary.id and audit.object_id == str(new.id) and str(record.id) in audit.detail
+    assert "138****0001" in audit.detail and "13800000001" not in audit.detail
     # Merged once: the closed account cannot be merged again.
     assert "已经合并到别的账号" in merge_post(client, new.id, old.id, {"survivor": "this", "identity_checked": "y"}
                                           ).get_data(as_text=True)
