@@ -107,7 +107,7 @@ HANDLED: dict[tuple[str, str], str] = {
     ("notifications", "user_id"): "moved",
     ("booking_reminders", "user_id"): "moved; one per date",
     ("profile_drafts", "owner_id"): "moved unless the survivor has a draft of the same kind",
-    ("role_grants", "user_id"): "the member role dropped; staff roles refuse the merge",
+    ("role_grants", "user_id"): "the member role held once; staff roles refuse the merge",
     ("user_sessions", "user_id"): "ended",
     ("recovery_codes", "user_id"): "live codes expired, kept as history",
     ("sms_outbox", "user_id"): "pending texts stopped; texts sent stay with the number they went to",
@@ -233,8 +233,8 @@ def merge(*, actor: User, survivor: MemberProfile, merged: MemberProfile, identi
         raise Invalid("请先核实两个账号是同一个人（当面核对身份证，或回拨两个登记过的电话），再勾选确认",
                       field="identity_checked")
     _lock(survivor.id, merged.id)
-    db.session.refresh(survivor.user)
-    db.session.refresh(merged.user)
+    for row in (survivor.user, merged.user, survivor, merged):   # as they are now, under the lock
+        db.session.refresh(row)
     check(actor=actor, survivor=survivor, merged=merged)
     s, m = survivor.id, merged.id
     moved: dict[str, Any] = {}
@@ -259,7 +259,7 @@ def merge(*, actor: User, survivor: MemberProfile, merged: MemberProfile, identi
     # Close the other account.
     user = merged.user
     old_phone = user.phone
-    db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == m, RoleGrant.role == Role.MEMBER))
+    moved["role_grants"] = _merge_member_role(s, m)
     user.phone, user.active = None, False
     merged.status = MemberStatus.PAUSED
     merged.claim_code_hash = merged.claim_code_expires_at = None
@@ -505,6 +505,17 @@ def _merge_booking_reminders(s: int, m: int) -> dict[str, list[int]]:
         db.session.execute(delete(BookingReminder).where(BookingReminder.id.in_(clash)),
                            execution_options={"synchronize_session": False})
     return {"moved": _ids_moved(BookingReminder, BookingReminder.user_id, m, s), "dropped": clash}
+
+
+def _merge_member_role(s: int, m: int) -> dict[str, list[int]]:
+    """The member role is held once: the survivor's, or else the other account's, moved."""
+    theirs = list(db.session.scalars(select(RoleGrant.id).where(RoleGrant.user_id == m, RoleGrant.role == Role.MEMBER)))
+    if not theirs:
+        return {}
+    if db.session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == s, RoleGrant.role == Role.MEMBER)) is None:
+        return {"moved": _ids_moved(RoleGrant, RoleGrant.user_id, m, s)}
+    db.session.execute(delete(RoleGrant).where(RoleGrant.id.in_(theirs)), execution_options={"synchronize_session": False})
+    return {"dropped": theirs}
 
 
 def _merge_drafts(s: int, m: int) -> dict[str, list[int]]:

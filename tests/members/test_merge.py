@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.models import UserSession
+from app.accounts.models import Role, RoleGrant, UserSession
 from app.attendance.models import Attendance, CheckInMethod
 from app.audit.models import AuditEvent
 from app.extensions import db as _db
@@ -316,3 +316,19 @@ def test_a_city_admin_merges_accounts_in_two_counties_and_the_pool_entry_follows
     assert (moved.member_id, moved.region_code, moved.status) == (new.id, "410104", EntryStatus.APPROVED)
     assert [e.action for e in moved.events][-2:] == ["merged", "transferred"]
     assert db.session.get(MemberProfile, new.id).pool_rank == 1
+
+
+def test_an_account_with_a_staff_role_is_not_closed_by_a_merge(client, db, login, old, new, branch, create_admin):
+    db.session.add(RoleGrant(user_id=old.id, role=Role.ORGANIZER, organization_id=branch.id))
+    db.session.commit()
+    login(create_admin("410104"))
+    before = snapshot(db, old.id, new.id)
+    response = merge_post(client, new.id, old.id, {"survivor": "this", "identity_checked": "y"})
+    assert response.status_code == 409 and "担任着工作人员角色" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert snapshot(db, old.id, new.id) == before
+    # Kept instead, it stays an organizer and takes the other account in.
+    assert merge_post(client, new.id, old.id, {"survivor": "other", "identity_checked": "y"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(MemberProfile, old.id).user.has_role(Role.ORGANIZER)
+    assert not db.session.get(MemberProfile, new.id).user.active
