@@ -79,6 +79,7 @@ see_member             NN YN NN YN YN YN
 edit_member            YN NN NN YN YN YN
 issue_claim_code       YN NN NN YN YN YN
 care_for_account       NN YN NN YN YN YN
+merge_accounts         NN YN NN YN YN YN
 undo_deceased          NN NN NN NN NN NN
 transfer_member        NN NN NN YN YN YN
 sees_phone             YN NN NN YN YN YN
@@ -239,6 +240,7 @@ def arguments(name: str, place: Place, actor: User, inside: bool, someone: User,
         "post_task_for": (place.branch,), "book_for": (place.branch,), "manage_feed": (place.branch,),
         "see_member": (place.member,), "edit_member": (place.member,), "issue_claim_code": (place.member,),
         "care_for_account": (place.member,), "undo_deceased": (place.member,),
+        "merge_accounts": (place.member, place.member),
         "transfer_member": (place.member,),
         "sees_phone": (place.member,), "decide_for_self": (place.member,),
         "register_for_others": (place.code, place.branch.id), "nominate": (place.member, PoolLevel.COUNTY),
@@ -299,6 +301,15 @@ def test_each_list_query_agrees_with_its_rule(db, world, model, check, objects):
         for place in places.values():
             for obj in objects(place):
                 assert (obj.id in listed) == ask(check, actor, (obj,)), (model.__name__, role, place.code)
+
+
+def test_the_accounts_staff_may_look_after_agree_with_the_rule(db, world):
+    """accounts_cared_for (the merge's search) is the SQL twin of may_care_for_account."""
+    places, actors, someone = world
+    for actor in [*actors.values(), someone]:
+        listed = set(db.session.scalars(select(MemberProfile.id).where(access.accounts_cared_for(actor))))
+        for place in places.values():
+            assert (place.member.id in listed) == ask("care_for_account", actor, (place.member,)), place.code
 
 
 def test_own_records_lists_agree_with_their_rules(db, world):

@@ -168,6 +168,22 @@ def may_care_for_account(actor: User, member: MemberProfile) -> bool:
     return member.branch_id in organized(actor) or covers(actor, member.region_code)
 
 
+def accounts_cared_for(actor: User) -> ColumnElement[bool]:
+    """The members whose accounts an actor may look after (SQL twin of may_care_for_account)."""
+    clause = code_within(MemberProfile.region_code, admin_prefixes(actor))
+    own = organized(actor)
+    if own:
+        clause = or_(clause, MemberProfile.branch_id.in_(sorted(own)))
+    return clause & (MemberProfile.status != MemberStatus.DELETED) & (MemberProfile.id != actor.id)
+
+
+def may_merge_accounts(actor: User, survivor: MemberProfile, merged: MemberProfile) -> bool:
+    """Merging two accounts of one person into one: staff who may look after both (an organizer of
+    a branch holding both, an admin whose region holds both homes). The same account twice is
+    allowed here and refused with a message by the merge itself."""
+    return may_care_for_account(actor, survivor) and may_care_for_account(actor, merged)
+
+
 def may_transfer_member(actor: User, member: MemberProfile) -> bool:
     """Moving a member's record to another county (they moved house): the admins whose region holds
     their home now; the receiving county's admins see it from then on."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import Email, Optional, Regexp, ValidationError
 
 from app.accounts.phone import normalise_phone
-from app.forms import BaseForm, PersonName, PlainText, length, required, strip
+from app.forms import BaseForm, PersonName, PlainText, length, options, required, strip
 
 
 class PhoneField(StringField):
@@ -164,3 +164,18 @@ class PhoneChangeForm(BaseForm):
 class TransferForm(BaseForm):
     address = StringField("新的家庭住址", filters=[strip], validators=[required("请填写新的家庭住址"), length(200, "家庭住址")],
                           description="请写上县（市、区），例如：南阳市淅川县城关镇建设路8号。")
+
+
+class MergeSearchForm(BaseForm):
+    class Meta:
+        csrf = False   # a search (GET) changes nothing
+
+    q = StringField("找另一个账号", filters=[strip], validators=[length(40, "查找内容")],
+                    description="输入完整手机号、手机号后四位以上，或姓名。只列出您负责的老同志。")
+
+
+class MergeForm(BaseForm):
+    survivor = RadioField("保留哪个账号？", choices=options([("this", "这个账号"), ("other", "另一个账号")], None),
+                          validators=[required("请选择保留哪个账号")],
+                          description="保留的账号的登录手机号不变；另一个账号会关闭，手机号释放。")
+    identity_checked = BooleanField("我已核实两个账号是同一个人（当面核对身份证，或回拨两个登记过的电话）")

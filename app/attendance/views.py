@@ -23,6 +23,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.forms import BaseForm
 from app.qr import qr_svg
+from app.tasks import dates
 from app.tasks.models import AssignmentStatus, Task, TaskSession
 from app.web import commit, form_page, run_action, run_use_case
 
@@ -65,6 +66,7 @@ def _code_page(kind: str, target: services.Target, partial: bool = False) -> Res
         return render_template("attendance/_live.html", **context)
     if isinstance(target, TaskSession):
         context["accepted"] = [a for a in target.task.assignments if a.status is AssignmentStatus.ACCEPTED]
+        context["excused"] = dates.released_on(target)
     return render_template("attendance/code.html", **context)
 
 

@@ -23,7 +23,7 @@ from app.db import rowcount
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.members.index import reindex_member
-from app.members.models import LocationPrecision, MemberProfile, MemberStatus, PoolEvent, PoolLevel
+from app.members.models import AccountMerge, LocationPrecision, MemberProfile, MemberStatus, PoolEvent, PoolLevel
 from app.notifications.models import SmsOutbox
 from app.notifications.services import notify
 from app.regions.gazetteer import locate
@@ -36,12 +36,26 @@ NOT_YOURS = "只有这位老同志所在支部的组织者或所在地区的管�
 def _require_care(actor: User, member: MemberProfile) -> None:
     if not access.may_care_for_account(actor, member):
         raise PermissionDenied(NOT_YOURS)
+    _refuse_merged(member)
     staff = member.user.staff_grants
     if staff and not access.may_set_active(actor, member.user):
         raise PermissionDenied("这位老同志还担任工作人员角色，请由上级老干部局管理员办理")
 
 
-def _stop_messages(user: User) -> int:
+def merged_into(member: MemberProfile) -> int | None:
+    """The account this one was merged into and closed for (app/members/merge.py), if it was."""
+    return db.session.scalar(select(AccountMerge.survivor_id).where(AccountMerge.merged_id == member.id))
+
+
+def _refuse_merged(member: MemberProfile) -> None:
+    """A closed account merged into another is looked after through the account kept."""
+    record = db.session.scalar(select(AccountMerge).where(AccountMerge.merged_id == member.id))
+    if record is not None:
+        raise Conflict(f"这个账号已经合并到编号 {record.survivor_id} 的账号并关闭了，请到保留的账号办理"
+                       if record.survivor_id else "这个账号已经合并到别的账号并关闭了")
+
+
+def stop_messages(user: User) -> int:
     """Texts not yet sent to a user are not sent; their live recovery codes end."""
     now = utcnow()
     db.session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
@@ -71,7 +85,7 @@ def set_active(*, actor: User, member: MemberProfile, active: bool, reason: str)
                body="可以用手机号和密码登录了。想重新参加志愿服务，请在“我的资料”里点“恢复参加”。")
     else:
         end_user_sessions(user.id)
-        _stop_messages(user)
+        stop_messages(user)
         if member.status is MemberStatus.ACTIVE:
             member.status = MemberStatus.PAUSED
             reindex_member(member)
@@ -94,7 +108,7 @@ def mark_deceased(*, actor: User, member: MemberProfile, note: str) -> int:
     member.status = MemberStatus.PAUSED
     user.active = False
     end_user_sessions(user.id)
-    _stop_messages(user)
+    stop_messages(user)
     left = leave_all_tasks(member=member, why="已逝世")
     reindex_member(member)
     record_audit(actor, "member.deceased", member, detail={"note": note, "tasks_left": left})
@@ -147,6 +161,7 @@ def transfer(*, actor: User, member: MemberProfile, address: str) -> Region:
     county's staff see them, the sending county's do not."""
     if not access.may_transfer_member(actor, member):
         raise PermissionDenied("只有老同志现居住地区的老干部局管理员可以办理迁出")
+    _refuse_merged(member)
     place = locate(address or "", within=current_app.config["HOME_PROVINCE"][:2])
     county = db.session.get(Region, place.code) if place is not None else None
     if county is None or county.level is not RegionLevel.COUNTY or not county.is_current:

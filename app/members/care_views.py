@@ -1,19 +1,20 @@
 """Staff pages for looking after a member's account: disable and enable, mark 逝世, change the
-registered phone (app/members/care.py). Out of scope: 404."""
+registered phone, move to another county (app/members/care.py), merge two accounts of the same
+person (app/members/merge.py). Out of scope: 404."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app import access
-from app.accounts.forms import DeceasedForm, DisableForm, PhoneChangeForm, TransferForm
+from app.accounts.forms import DeceasedForm, DisableForm, MergeForm, MergeSearchForm, PhoneChangeForm, TransferForm
 from app.accounts.phone import mask_phone
-from app.forms import BaseForm
-from app.members import care
+from app.forms import BaseForm, options
+from app.members import care, merge
 from app.members.models import MemberProfile
 from app.regions.models import Region
 from app.web import run_action, run_use_case
@@ -32,7 +33,8 @@ def _page(member: MemberProfile, **forms: Any) -> dict[str, Any]:
             else mask_phone(member.user.phone), "disable_form": forms.get("disable_form") or DisableForm(),
             "deceased_form": forms.get("deceased_form") or DeceasedForm(),
             "phone_form": forms.get("phone_form") or PhoneChangeForm(),
-            "transfer_form": forms.get("transfer_form") or TransferForm(), "button": BaseForm()}
+            "transfer_form": forms.get("transfer_form") or TransferForm(), "button": BaseForm(),
+            "merged": merge.was_merged(member.id), "merged_into": care.merged_into(member)}
 
 
 @bp.get("/<int:member_id>/account")
@@ -113,3 +115,57 @@ def transfer(member_id: int) -> ResponseReturnValue:
 
     return run_use_case(form, lambda: care.transfer(actor=current_user, member=member, address=form.address.data or ""),
                         done=moved, template="pool/account.html", **_page(member, transfer_form=form))
+
+
+# --- merging two accounts of the same person ------------------------------------------------------
+
+
+def _other(member: MemberProfile, other_id: int) -> MemberProfile:
+    other = access.get_or_404(MemberProfile, other_id, current_user)
+    access.check_or_404(access.may_merge_accounts(current_user, member, other))
+    return other
+
+
+def _merge_page(member: MemberProfile, other: MemberProfile | None, form: MergeForm | None = None) -> dict[str, Any]:
+    search = MergeSearchForm(request.args)
+    found = merge.find_duplicates(current_user, member, search.q.data or "") if search.validate() else []
+    context: dict[str, Any] = {"member": member, "other": other, "search": search, "found": found,
+                               "this_side": merge.side(current_user, member), "not_undone": merge.NOT_UNDONE,
+                               "was_merged": merge.was_merged(member.id)}
+    if other is not None:
+        that = merge.side(current_user, other)
+        form = form or MergeForm()
+        form.survivor.choices = options([
+            ("this", f"保留 {member.user.name}（编号 {member.id}，{context['this_side'].phone or '未登记手机号'}）"),
+            ("other", f"保留 {other.user.name}（编号 {other.id}，{that.phone or '未登记手机号'}）")], None)
+        context.update(that_side=that, form=form)
+    return context
+
+
+@bp.get("/<int:member_id>/account/merge")
+@access.requires(access.may_organize)
+def merge_search(member_id: int) -> ResponseReturnValue:
+    member = _member(member_id)
+    return render_template("pool/merge.html", **_merge_page(member, None))
+
+
+@bp.route("/<int:member_id>/account/merge/<int:other_id>", methods=["GET", "POST"])
+@access.requires(access.may_organize)
+def merge_accounts(member_id: int, other_id: int) -> ResponseReturnValue:
+    member = _member(member_id)
+    other = _other(member, other_id)
+    context = _merge_page(member, other, MergeForm())
+    form = context.pop("form")
+
+    def work() -> MemberProfile:
+        survivor, merged = (member, other) if form.survivor.data == "this" else (other, member)
+        merge.merge(actor=current_user, survivor=survivor, merged=merged,
+                    identity_checked=bool(form.identity_checked.data))
+        return survivor
+
+    def merged(survivor: MemberProfile) -> tuple[str, str]:
+        return (f"两个账号已合并到{survivor.user.name}（编号 {survivor.id}）。另一个账号已关闭，合并记录已写入操作日志。",
+                url_for("care.account", member_id=survivor.id))
+
+    return run_use_case(form, work, done=merged, template="pool/merge.html", **context)
+

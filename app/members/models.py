@@ -363,7 +363,8 @@ class PoolEvent(Model):
     @property
     def label(self) -> str:
         return {"applied": "本人申请", "nominated": "推荐", "approved": "审核通过", "rejected": "未通过",
-                "withdrawn": "退出", "transferred": "随本人迁往外县"}.get(self.action, self.action)
+                "withdrawn": "退出", "transferred": "随本人迁往外县",
+                "merged": "账号合并"}.get(self.action, self.action)
 
 
 NO_HOURS_CAP = 168   # hours in a week: a member who set no weekly limit
@@ -495,3 +496,19 @@ class ImportMapping(Model):
     skills: Mapped[str] = mapped_column(Text, default="{}")   # JSON: {text: skill id, or 0 to leave out}
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AccountMerge(Model):
+    """Two accounts of the same person made one (app/members/merge.py): the account that stays, the
+    one closed into it, who did it and when, and what moved (JSON: counts and the ids of every row
+    moved, dropped or changed, per table), so that a merge can be reviewed and, by hand,
+    reconstructed. A closed account is merged once: `merged_id` is unique."""
+
+    __tablename__ = "account_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="{}")

@@ -15,7 +15,7 @@ from app.members.models import MemberProfile
 from app.members.profile import ProfileData
 from app.members.services import own_profile
 from app.proofs import services as proofs
-from app.tasks import ledger, mine, queries, services
+from app.tasks import dates, ledger, mine, queries, services
 from app.tasks.forms import ApplyForm
 from app.tasks.models import Assignment, AssignmentStatus, Task
 from app.web import file_response, run_action, run_use_case
@@ -71,6 +71,9 @@ def _task_context(task: Task, member: MemberProfile, assignment: Assignment | No
     return dict(task=task, assignment=assignment, reasons=reasons, schedule=services.describe_schedule(task),
                 AssignmentStatus=AssignmentStatus, distance=near_me.distance_between(task, member),
                 sessions=mine.upcoming_sessions(task) if accepted else [],
+                released=dates.released(assignment.id) if accepted and assignment is not None else set(),
+                several_dates=accepted and dates.has_several_dates(task),
+                releasable={s.id for s in dates.sessions_still_to_come(task)} if accepted else set(),
                 contacts=queries.organizers_of({task.organization_id}).get(task.organization_id, []) if accepted else [])
 
 
@@ -123,6 +126,22 @@ def withdraw(task_id: int) -> ResponseReturnValue:
     member, assignment = _own_assignment(task_id)
     return run_action(lambda: services.withdraw(member=member, assignment=assignment),
                       done=("已退出。身体要紧，下次有合适的再来。", url_for("my.task", task_id=task_id)))
+
+
+@bp.post("/tasks/<int:task_id>/sessions/<int:session_id>/release")
+@login_required
+def release_session(task_id: int, session_id: int) -> ResponseReturnValue:
+    """"只是这一次去不了": the member misses one date and stays on the task for the others."""
+    member, assignment = _own_assignment(task_id)
+    session = queries.session_of(assignment.task, session_id) or abort(404)
+
+    def released(row: object) -> tuple[str, str]:
+        message = (f"已告诉组织者：{dates.day_of(session)}这一次您不去，其他日期照常参加。" if row is not None
+                   else "这是您最后一个日期，已退出这项服务，组织者已收到通知。")
+        return message, url_for("my.task", task_id=task_id)
+
+    return run_action(lambda: dates.release(member=member, assignment=assignment, session=session, via="app"),
+                      done=released)
 
 
 @bp.get("/hours")

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from icalendar import Alarm, Calendar, Event
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from app.clock import local_now, to_instant, utcnow
 from app.extensions import db
 from app.members.models import MemberProfile
-from app.tasks.models import Assignment, AssignmentStatus, Task, TaskSession, TaskStatus
+from app.tasks.models import Assignment, AssignmentStatus, SessionRelease, Task, TaskSession, TaskStatus
 
 UPCOMING = (AssignmentStatus.ACCEPTED, AssignmentStatus.APPLIED, AssignmentStatus.WAITLISTED)
 
@@ -56,12 +56,14 @@ REMINDER = timedelta(days=1)     # the calendar reminds a member this long befor
 
 
 def calendar(member: MemberProfile, *, task_id: int | None = None) -> bytes:
-    """The member's accepted sessions still to come (of one task, or all), as iCalendar (RFC 5545),
+    """The member's accepted sessions still to come (of one task, or all; not those they said they
+    cannot come to), as iCalendar (RFC 5545),
     each with a reminder the day before (VALARM): what 加到手机日历 hands to the phone."""
     stmt = select(TaskSession, Task).join(Task).join(Assignment, Assignment.task_id == Task.id).where(
         Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED, ~TaskSession.cancelled,
         Task.status.in_([TaskStatus.OPEN, TaskStatus.FILLED, TaskStatus.CLOSED]),
-        TaskSession.starts_at > local_now())
+        TaskSession.starts_at > local_now(),
+        ~exists().where(SessionRelease.assignment_id == Assignment.id, SessionRelease.session_id == TaskSession.id))
     if task_id is not None:
         stmt = stmt.where(Task.id == task_id)
     cal = Calendar()

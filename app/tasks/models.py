@@ -261,3 +261,21 @@ class TaskReminder(Model):
 
     assignment: Mapped[Assignment] = relationship()
     session: Mapped[TaskSession] = relationship()
+
+
+class SessionRelease(Model):
+    """A member on a task with several sessions who cannot come to one of them ("只是这一次去不了"):
+    they stay on the task, but are not expected, reminded or checked in for that session. There is
+    no per-session headcount (a task's headcount holds for every session), so nobody is moved up
+    from the waitlist for the one date; the organizers are told which date it is."""
+
+    __tablename__ = "session_releases"
+    __table_args__ = (UniqueConstraint("assignment_id", "session_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("task_sessions.id", ondelete="CASCADE"), index=True)
+    released_at: Mapped[datetime] = mapped_column(default=utcnow)
+    via: Mapped[str] = mapped_column(String(10))   # "reminder" (the one-tap link) or "app" (the member's page)
+
+    session: Mapped[TaskSession] = relationship()

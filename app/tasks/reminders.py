@@ -7,24 +7,37 @@ reminder carries a link that opens a one-tap "去不了了" page without signing
 purpose only, so it opens this one reminder and does nothing else; it lapses when the session
 starts, and is spent once answered. Short enough to fit an SMS template's variable.
 
-Answering "去不了了" withdraws the member from the task (tasks.services.withdraw): the organizers are
-told at once and the longest-waiting member on the waitlist takes the place.
+Answering "去不了了" for a task with several sessions still to come releases that one session by
+default ("只是这一次去不了", app/tasks/dates.py): the member stays on the task for the other dates
+and the organizers are told which date. The member may choose "以后都不去了" instead, which
+withdraws them from the task (tasks.services.withdraw): the organizers are told at once and the
+longest-waiting member on the waitlist takes the place. A task with one session left offers only
+the second.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from app.audit.services import record_audit
-from app.clock import WEEKDAYS, local_now, local_today, to_instant, utcnow
+from app.clock import local_now, local_today, to_instant, utcnow
 from app.errors import Conflict
 from app.extensions import db
 from app.links import path_for, signed_code, signed_id
 from app.members.models import MemberProfile, MemberStatus
 from app.notifications.services import notify
-from app.tasks.models import Assignment, AssignmentStatus, Task, TaskReminder, TaskSession, TaskStatus
+from app.tasks import dates
+from app.tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    SessionRelease,
+    Task,
+    TaskReminder,
+    TaskSession,
+    TaskStatus,
+)
 from app.tasks.services import withdraw
 
 PURPOSE = "task-cant-go"
@@ -42,16 +55,21 @@ def reminder_for(code: str) -> TaskReminder | None:
 
 def is_open(reminder: TaskReminder) -> bool:
     """May the link still be answered: not answered yet, the session not begun or called off, the
-    member still on the task."""
+    member still on the task and not already excused from that session."""
     return (reminder.answered_at is None and not reminder.session.cancelled
             and reminder.session.starts_at > local_now()
-            and reminder.assignment.status is AssignmentStatus.ACCEPTED)
+            and reminder.assignment.status is AssignmentStatus.ACCEPTED
+            and reminder.session_id not in dates.released(reminder.assignment_id))
 
 
 def describe(session: TaskSession) -> str:
-    """明天（周三）9:00–11:00."""
-    start, end = session.starts_at, session.ends_at
-    return f"{start.month}月{start.day}日（{WEEKDAYS[start.weekday()]}）{start:%H:%M}–{end:%H:%M}"
+    """9月2日（周三）9:00–11:00."""
+    return dates.day_of(session)
+
+
+def offers_once(reminder: TaskReminder) -> bool:
+    """Whether the page offers "只是这一次去不了": the task has other dates still to come."""
+    return dates.has_several_dates(reminder.session.task)
 
 
 def due(day: date) -> list[tuple[Assignment, TaskSession]]:
@@ -64,6 +82,8 @@ def due(day: date) -> list[tuple[Assignment, TaskSession]]:
         .join(MemberProfile, MemberProfile.id == Assignment.member_id)
         .where(TaskSession.starts_at >= start, TaskSession.starts_at < start + timedelta(days=1),
                TaskSession.cancelled.is_(False), Assignment.status == AssignmentStatus.ACCEPTED,
+               ~exists().where(SessionRelease.assignment_id == Assignment.id,
+                               SessionRelease.session_id == TaskSession.id),
                Task.status.in_((TaskStatus.OPEN, TaskStatus.FILLED)), MemberProfile.status == MemberStatus.ACTIVE)
         .order_by(TaskSession.starts_at, Assignment.id))
     return [(assignment, session) for assignment, session in rows]
@@ -92,12 +112,19 @@ def remind_tomorrow() -> int:
     return count
 
 
-def cant_go(*, reminder: TaskReminder) -> Assignment:
-    """The member answers the reminder: they cannot go. They leave the task, the organizers are told,
-    the waitlist moves up (tasks.services.withdraw). Once only."""
+def cant_go(*, reminder: TaskReminder, only_this_time: bool = True) -> Assignment:
+    """The member answers the reminder: they cannot go. By default, for a task with other dates
+    still to come, only to this session (dates.release: they stay on the task, the organizers are
+    told the date); else, or when they choose "以后都不去了", they leave the task, the organizers are
+    told and the waitlist moves up (tasks.services.withdraw). Once only."""
     if not is_open(reminder):
         raise Conflict("这个提醒已经处理过了，或者服务已经开始了。如有变化请直接联系组织者。")
-    assignment = withdraw(member=reminder.assignment.member, assignment=reminder.assignment)
+    assignment = reminder.assignment
+    if only_this_time and offers_once(reminder):
+        dates.release(member=assignment.member, assignment=assignment, session=reminder.session, via="reminder")
+    else:
+        withdraw(member=assignment.member, assignment=assignment)
+        record_audit(assignment.member.user, "task.cant_go", assignment.task,
+                     detail={"session_id": reminder.session_id})
     reminder.answered_at = utcnow()
-    record_audit(assignment.member.user, "task.cant_go", assignment.task, detail={"session_id": reminder.session_id})
     return assignment

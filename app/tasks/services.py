@@ -310,6 +310,12 @@ def _take_place(task: Task, assignment: Assignment) -> bool:
     return False
 
 
+def fill_from_waitlist(task_id: int) -> None:
+    """A place on a task came free outside the usual paths (two accounts of one person merged):
+    the waitlist moves up as it does when someone withdraws."""
+    _promote_waitlist(lock_task(task_id))
+
+
 def _promote_waitlist(task: Task) -> None:
     """A place came free: the longest-waiting member who said yes takes it."""
     waiting = db.session.scalars(select(Assignment).where(
@@ -402,6 +408,11 @@ def apply(*, member: MemberProfile, task: Task, message: str = "") -> Assignment
         notify(organizer, kind="task.applied", title=f"{member.user.name}报名参加：{task.title}",
                link=path_for("tasks.detail", task_id=task.id))
     return existing
+
+
+def organizers_of_task(task: Task) -> list[User]:
+    """Who is told about a task's changes: the active organizers of its organization."""
+    return _organizers(task)
 
 
 def _organizers(task: Task) -> list[User]:

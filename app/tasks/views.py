@@ -20,7 +20,7 @@ from app.matching.near_candidates import near_candidates
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
 from app.organizations.services import organizations_for
-from app.tasks import ledger, queries, records, services
+from app.tasks import dates, ledger, queries, records, services
 from app.tasks.forms import (
     BasicsForm,
     CancelForm,
@@ -310,9 +310,11 @@ def attendance(task_id: int, session_id: int) -> ResponseReturnValue:
     proposed = records.proposals(session)
     defaults = {a.id: proposed.get(a.member_id) for a in pending}
     form = attendance_form(pending, {k: (v if v is not None else session.hours) for k, v in defaults.items()})()
+    excused = dates.released_on(session)
     if request.method == "GET":
         for a in pending:
-            form[f"attended_{a.id}"].data = defaults[a.id] is not None or not proposed
+            # Excused from this date ("只是这一次去不了"): not there, unless they checked in after all.
+            form[f"attended_{a.id}"].data = defaults[a.id] is not None or (not proposed and a.id not in excused)
 
     def entries() -> dict[int, records.HoursEntry | tuple]:
         return {a.id: records.HoursEntry(
@@ -325,7 +327,7 @@ def attendance(task_id: int, session_id: int) -> ResponseReturnValue:
                         template="tasks/attendance.html", task=task, session=session, pending=pending,
                         confirmed=confirmed, current=ledger.current_hours([r.id for r in confirmed.values()]),
                         proposed=proposed, present={r.user_id: r for r in attendances(session)},
-                        names={a.id: a.member.user.name for a in accepted})
+                        names={a.id: a.member.user.name for a in accepted}, excused=excused)
 
 
 @bp.route("/<int:task_id>/records/<int:record_id>/correct", methods=["GET", "POST"])

@@ -1,9 +1,10 @@
 """Getting back in, in a real browser: on a 360 × 740 phone in 长辈版, forgot password → SMS code
-(through the local Aliyun) → new password → signed in; and a county admin's reset code, from the
-admin's screen to the member's."""
+(through the local Aliyun) → new password → signed in; a county admin's reset code, from the
+admin's screen to the member's; and a county admin merging two accounts of one member."""
 
 import itertools
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -101,4 +102,33 @@ def test_a_county_admin_gives_a_reset_code_and_the_member_uses_it(page, phone_pa
     member.get_by_label("重置码").fill(code.lower())
     submit(member, member.get_by_role("button", name="下一步"))
     new_password(member, "梧桐树下的老房子")
+    expect(member.get_by_role("link", name="我的账号").first).to_be_visible()
+
+
+def test_a_county_admin_merges_two_accounts_of_one_member(page, phone_page, live_server):
+    kept, kept_phone = fresh_member(live_server.app)
+    closed, closed_phone = fresh_member(live_server.app)
+    sign_in(page, "19900000003")                      # 管城回族区委老干部局
+    page.goto(f"/pool/members/{kept}/account")
+    submit(page, page.get_by_role("link", name="查找并合并另一个账号"))
+    page.get_by_label("找另一个账号").fill(closed_phone[-6:])
+    submit(page, page.get_by_role("button", name="查找"))
+    submit(page, page.get_by_role("link", name=re.compile(f"编号 {closed}，")))
+    expect(page.get_by_role("heading", name="两个账号对比")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("服务时长"))).to_be_visible()
+    expect(page.get_by_text("合并后不能自动撤销").first).to_be_visible()
+    page.get_by_label(re.compile(f"保留 赵秀兰（编号 {kept}，")).check()
+    page.get_by_label(re.compile("我已核实两个账号是同一个人")).check()
+    submit(page, page.get_by_role("button", name="合并这两个账号"))
+    expect(page.get_by_text("两个账号已合并到赵秀兰")).to_be_visible()
+    expect(page.get_by_role("heading", name="账号维护：赵秀兰")).to_be_visible()
+
+    # The closed account's number no longer signs in; the kept one does.
+    member = phone_page
+    member.goto("/login")
+    member.get_by_label("手机号码").fill(closed_phone)
+    member.get_by_label("密码").fill(OLD)
+    submit(member, member.get_by_role("button", name="登录"))
+    expect(member.get_by_role("button", name="登录")).to_be_visible()
+    sign_in(member, kept_phone, OLD)
     expect(member.get_by_role("link", name="我的账号").first).to_be_visible()
