@@ -24,7 +24,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -46,7 +46,7 @@ from app.extensions import db
 from app.forms import PersonName
 from app.jobs import services as jobs
 from app.jobs.models import Job
-from app.members import cells, columns, profile, sheets
+from app.members import cells, columns, profile, sheets, staging
 from app.members.index import member_columns, reindex_members
 from app.members.models import (
     SKILL_LEVELS,
@@ -100,6 +100,7 @@ CAPACITIES = {c.label: c for c in Capacity}
 METHODS = {"纸质同意书": ConsentMethod.PAPER, "纸质": ConsentMethod.PAPER, "口头同意": ConsentMethod.SPOKEN,
            "口头": ConsentMethod.SPOKEN}
 YES, NO = {"是", "同意", "y", "yes"}, {"否", "不同意", "", "n", "no"}
+ACTIONS = {"create": "新建", "update": "更新", "unchanged": "不变", "refuse": "不导入", "review": "待核对"}
 _SLOT = re.compile(r"(周[一二三四五六日天])(上午|下午|晚上)")
 
 
@@ -201,8 +202,8 @@ class Row:
 
 
 @lru_cache(maxsize=20_000)
-def _locate(address: str, province: str) -> gazetteer.Place | None:
-    return gazetteer.locate(address, within=province)
+def _resolve(address: str, province: str) -> gazetteer.Resolved:
+    return gazetteer.resolve(address, within=province)
 
 
 _HAN_NAME = re.compile(r"^[\u3400-\u9fff·\s]+$")
@@ -310,16 +311,23 @@ class Checker:
                 row.notes.append(f"没有找到党支部“{branch[:30]}”，没有关联支部（须是本辖区内已登记的支部，名称一致）")
 
     def _home(self, data: ProfileData, unread: dict[str, str]) -> None:
-        """The county a home address names, in the actor's region."""
+        """The county a home address names (or the county of the township it names), in the actor's
+        region. A township name several counties have is not guessed."""
         if not data.address or len(data.address) > 200:
             return
-        place = _locate(data.address, self.province)
+        resolved = _resolve(data.address, self.province)
+        place = resolved.place
+        if self.county is not None and self.county in resolved.counties:
+            data.county_code = self.county.code        # 城关镇, and the county being loaded has one
+            return
         if self.county is not None and (place is None or place.level != "county"
                                         or not place.code.startswith(self.province)):
             data.county_code = self.county.code        # a village or street of the county being loaded
             return
         if self.county is not None and place is not None and place.code != self.county.code:
             unread["address"] = f"家庭住址在{place.name}，不在这次导入的{self.county.name}"
+        elif resolved.ambiguous:
+            unread["address"] = f"家庭住址里的{resolved.reason()}"
         elif place is None or place.level != "county":
             unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
         elif not access.may_place_in(self.actor, place.code):
@@ -570,72 +578,120 @@ def _sheet_layout(job: ImportJob) -> dict:
 
 @dataclass
 class Outcome:
-    rows: list[Row]
+    """What checking a file found: counts by action, the skipped rows, the skills the taxonomy lacks,
+    and the row report as JSON text (written row by row as the rows go by, never held as objects)."""
+
+    data_rows: int = 0
     blank: int = 0
     skipped: int = 0
+    actions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     unknown_skills: dict[str, int] = field(default_factory=dict)
+    report: str = "[]"
 
     def counts(self) -> dict[str, int]:
-        actions = [r.report()["action"] for r in self.rows]
-        return {"create": actions.count("create"), "update": actions.count("update"),
-                "unchanged": actions.count("unchanged"), "refuse": actions.count("refuse"),
-                "review": actions.count("review")}
+        return dict(self.actions)
 
 
-def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
-    """Every data row of the chosen sheet, read by the mapping and checked; nothing written."""
+def _table(job: ImportJob, header: sheets.Header) -> Iterator[tuple[int, str, tuple]]:
+    """The chosen sheet's rows below the header, parsed once: staged on disk by the first step that
+    reads them, streamed from there by the next ones."""
+    content, kind, sheet = job.content or b"", job.kind, job.sheet or ""
+
+    def parse() -> Iterator[tuple[int, str, tuple]]:
+        book = sheets.Book(content, kind)
+        try:
+            yield from sheets.table(book, sheet, header)
+        finally:
+            book.close()
+
+    return staging.staged(staging.rows_path(content, f"{kind}:{sheet}", header.row), parse)
+
+
+def _staged_rows(job: ImportJob) -> Any:
+    layout = next((s for s in layouts_of(job) if s["name"] == job.sheet and s["headers"]), None)
+    if not job.content or layout is None:
+        return None
+    return staging.rows_path(job.content, f"{job.kind}:{job.sheet or ''}", layout["header_row"])
+
+
+CHECK_CHUNK = 1000
+
+
+def check_file(job_id: int, actor: User, *, progress: bool = True,
+               plan: Callable[[Row], None] | None = None) -> Outcome:
+    """Every data row of the chosen sheet, read by the mapping and checked; nothing written. Two
+    passes over the staged rows: the phones and names first (the members they may be, loaded in
+    batches), then each row checked, chunk by chunk, with its report written as it goes. The rows
+    that would be created or update a member go to `plan`, when given."""
     job = db.session.get_one(ImportJob, job_id)
     layout, mapping = _sheet_layout(job), mapping_of(job)
     header = sheets.Header(layout["header_row"], layout["headers"], layout["recognised"])
     keys = [k or "" for k in mapping["columns"]]
-    book = sheets.Book(job.content or b"", job.kind)
-    outcome = Outcome([])
-    records: list[tuple[int, Record]] = []
-    try:
-        for number, kind, values in sheets.table(book, job.sheet, header):
-            if kind == "blank":
-                outcome.blank += 1
-            elif kind in ("summary", "header"):
-                outcome.skipped += 1
-            else:
-                records.append((number, to_record(values, keys)))
-    finally:
-        book.close()
+    outcome = Outcome()
     phones: set[str] = set()
-    for _, record in records:
-        try:
-            phone, _ = cells.phone(record.cells.get("phone"))
-        except cells.Unreadable:
-            continue
-        if phone:
-            phones.add(phone)
-    names = {re.sub(r"\s+", "", _text(r.cells.get("name"))) for _, r in records}
+    names: set[str] = set()
+    for _, kind, values in _table(job, header):
+        if kind == "blank":
+            outcome.blank += 1
+        elif kind in ("summary", "header"):
+            outcome.skipped += 1
+        else:
+            outcome.data_rows += 1
+            record = to_record(values, keys)
+            try:
+                phone, _ = cells.phone(record.cells.get("phone"))
+            except cells.Unreadable:
+                phone = None
+            if phone:
+                phones.add(phone)
+            names.add(re.sub(r"\s+", "", _text(record.cells.get("name"))))
     checker = Checker(actor, phones=phones, names=names - {""},
                       skill_choices={k: int(v) for k, v in mapping.get("skills", {}).items()},
                       has_consent_column="consent" in keys, county=mapping.get("county"))
-    total = len(records)
-    for i, (number, record) in enumerate(records, start=1):
-        outcome.rows.append(checker.check(number, record))
-        if progress and i % PROGRESS_EVERY == 0:
-            _progress(job_id, total_rows=total, processed_rows=i)
-    updates = {r.existing_id: r for r in outcome.rows if r.action == "update" and not r.errors}
-    for chunk in _chunks(sorted(updates), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
-                *_for_update())):
-            compare(updates[member.id], member, actor)
+    del phones, names
+    total, done = outcome.data_rows, 0
+    report: list[str] = []
+    chunk: list[Row] = []
+
+    def settle() -> None:
+        nonlocal done
+        updates = {r.existing_id: r for r in chunk if r.action == "update" and not r.errors}
+        if updates:
+            for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(sorted(updates)))
+                                             .options(*_for_update())):
+                compare(updates[member.id], member, actor)
+        for row in chunk:
+            item = row.report()
+            outcome.actions[item["action"]] += 1
+            report.append(json.dumps(item, ensure_ascii=False))
+            if plan is not None and not row.errors and row.action in ("create", "update"):
+                plan(row)
+        done += len(chunk)
+        chunk.clear()
+        if progress:
+            _progress(job_id, total_rows=total, processed_rows=done)
+
+    for number, kind, values in _table(job, header):
+        if kind != "data":
+            continue
+        chunk.append(checker.check(number, to_record(values, keys)))
+        if len(chunk) >= CHECK_CHUNK:
+            settle()
+    settle()
     outcome.unknown_skills = checker.unknown_skills
+    outcome.report = "[" + ",".join(report) + "]"
     return outcome
 
 
 def _summary(outcome: Outcome) -> dict[str, Any]:
     c = outcome.counts()
-    data_rows = len(outcome.rows)
+    data_rows = outcome.data_rows
     return {"total_rows": data_rows + outcome.blank + outcome.skipped, "processed_rows": data_rows,
             "blank_rows": outcome.blank, "skipped_rows": outcome.skipped,
             "valid_rows": c["create"] + c["update"] + c["unchanged"], "error_rows": c["refuse"],
             "review_rows": c["review"], "updated_rows": c["update"], "unchanged_rows": c["unchanged"],
             "unknown_skills": json.dumps(outcome.unknown_skills, ensure_ascii=False),
-            "report": json.dumps([r.report() for r in outcome.rows], ensure_ascii=False)}
+            "report": outcome.report}
 
 
 def preview(job_id: int) -> None:
@@ -653,45 +709,57 @@ def preview(job_id: int) -> None:
 
 def write(job_id: int) -> None:
     """Check again (the pool may have changed since the preview) and write: the new members and the
-    updates in one transaction together with the job's "done", so nothing is ever half-written."""
+    updates in one transaction together with the job's "done", so nothing is ever half-written.
+    The checked rows wait in a temporary file between the check and the transaction."""
     job = db.session.get_one(ImportJob, job_id)
     actor_id, mode = job.created_by_id, job.mode
+    staged_rows = _staged_rows(job)
     _progress(job_id, status="checking", processed_rows=0)
-    outcome = check_file(job_id, db.session.get_one(User, actor_id))
-    summary = _summary(outcome)
-    c = outcome.counts()
-    if outcome.unknown_skills:
-        raise sheets.Refused("还有专长不在专长列表中，请先在检查结果页选择怎样登记。")
-    refused = c["refuse"] + c["review"]
-    if mode == "all" and refused:
-        summary["message"] = (f"有 {refused} 行有错误或待核对。按“全部或全不”的方式，没有导入任何一行。"
-                              "请改正后重新上传。")
-        summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
-        _progress(job_id, **summary)
-        return
+    plan = staging.Plan()
+    try:
+        outcome = check_file(job_id, db.session.get_one(User, actor_id), plan=plan.add)
+        summary = _summary(outcome)
+        c = outcome.counts()
+        if outcome.unknown_skills:
+            raise sheets.Refused("还有专长不在专长列表中，请先在检查结果页选择怎样登记。")
+        refused = c["refuse"] + c["review"]
+        if mode == "all" and refused:
+            summary["message"] = (f"有 {refused} 行有错误或待核对。按“全部或全不”的方式，没有导入任何一行。"
+                                  "请改正后重新上传。")
+            summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
+            _progress(job_id, **summary)
+            staging.discard(staged_rows)
+            return
 
-    _progress(job_id, status="writing")
+        _progress(job_id, status="writing")
 
-    def run() -> None:
-        actor = db.session.get_one(User, actor_id)
-        created = write_rows(actor, [r for r in outcome.rows if r.action == "create" and not r.errors])
-        updated = update_rows([r for r in outcome.rows if r.action == "update" and not r.errors])
-        message = f"新建 {created} 人，更新 {updated} 人，{c['unchanged']} 人资料相同"
-        message += (f"，{c['refuse']} 行有错误没有导入" if c["refuse"] else "")
-        message += (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
-        db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            **{**summary, "imported_rows": created, "updated_rows": updated}, message=message, status="done",
-            finished_at=utcnow(), content=None))
-        record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
-                     detail={"imported": created, "updated": updated, "errors": c["refuse"], "mode": mode})
+        def run() -> None:
+            created = updated = 0
+            for rows in plan.chunks():
+                actor = db.session.get_one(User, actor_id)
+                created += write_rows(actor, [r for r in rows if r.action == "create"])
+                updated += update_rows([r for r in rows if r.action == "update"])
+                db.session.flush()
+            actor = db.session.get_one(User, actor_id)
+            message = f"新建 {created} 人，更新 {updated} 人，{c['unchanged']} 人资料相同"
+            message += (f"，{c['refuse']} 行有错误没有导入" if c["refuse"] else "")
+            message += (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
+            db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                **{**summary, "imported_rows": created, "updated_rows": updated}, message=message, status="done",
+                finished_at=utcnow(), content=None))
+            record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
+                         detail={"imported": created, "updated": updated, "errors": c["refuse"], "mode": mode})
 
-    commit_fresh(run)   # every row, or none of them
+        commit_fresh(run)   # every row, or none of them
+        staging.discard(staged_rows)
+    finally:
+        plan.discard()
 
 
 def update_rows(rows: list[Row]) -> int:
     """Update members already in the pool from checked rows, in the caller's transaction."""
     by_id = {r.existing_id: r for r in rows}
-    members = []
+    members: list[MemberProfile] = []
     for chunk in _chunks(sorted(by_id), 500):
         for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
                 *_for_update())):
@@ -878,13 +946,12 @@ def cancel(*, actor: User, job: ImportJob) -> ImportJob:
     """Import nothing: the file is dropped, the report stays."""
     if not job.waiting:
         raise Conflict("这次导入已经往下进行了，请刷新页面查看")
+    staging.discard(_staged_rows(job))
     job.status, job.content, job.finished_at = "cancelled", None, utcnow()
     job.message = "已放弃，没有导入任何一行。"
     record_audit(actor, "pool.import_cancel", job)
     return job
 
-
-ACTIONS = {"create": "新建", "update": "更新", "unchanged": "不变", "refuse": "不导入", "review": "待核对"}
 
 
 def report(job: ImportJob, actions: tuple[str, ...] | None = None) -> list[dict]:
