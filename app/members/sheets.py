@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -254,7 +255,7 @@ def survey(book: Book) -> list[SheetLayout]:
         if header is not None:
             layout.samples = [[] for _ in header.names]
             taken = 0
-            for values in [*first[header.row:], *rows]:
+            for values in itertools.chain(first[header.row:], rows):    # never the whole sheet
                 kind, _ = classify(values, header)
                 if kind != "data":
                     continue
