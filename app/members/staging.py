@@ -72,12 +72,20 @@ def read_chunks(path: Path) -> Iterator[list]:
 
 
 def staged(path: Path, parse: Callable[[], Iterator[Any]]) -> Iterator[Any]:
-    """The items staged at `path`, or parse()'s, staged as they go by."""
-    if path.exists():
-        for chunk in read_chunks(path):
-            yield from chunk
-    else:
+    """The items staged at `path`, or parse()'s, staged as they go by. (A file removed by another
+    import's end while it is read stays readable: it is open.)"""
+    try:
+        source = path.open("rb")
+    except FileNotFoundError:
         yield from _write_chunks(path, parse())
+        return
+    with source:
+        while True:
+            try:
+                chunk = pickle.load(source)
+            except EOFError:
+                return
+            yield from chunk
 
 
 class Plan:
