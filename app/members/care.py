@@ -26,7 +26,7 @@ from app.members.index import reindex_member
 from app.members.models import AccountMerge, LocationPrecision, MemberProfile, MemberStatus, PoolEvent, PoolLevel
 from app.notifications.models import SmsOutbox
 from app.notifications.services import notify
-from app.regions.gazetteer import locate
+from app.regions.gazetteer import resolve
 from app.regions.models import Region, RegionLevel
 from app.tasks.services import leave_all_tasks
 
@@ -162,7 +162,10 @@ def transfer(*, actor: User, member: MemberProfile, address: str) -> Region:
     if not access.may_transfer_member(actor, member):
         raise PermissionDenied("只有老同志现居住地区的老干部局管理员可以办理迁出")
     _refuse_merged(member)
-    place = locate(address or "", within=current_app.config["HOME_PROVINCE"][:2])
+    resolved = resolve(address or "", within=current_app.config["HOME_PROVINCE"][:2])
+    if resolved.ambiguous:
+        raise Invalid(resolved.reason(), field="address")
+    place = resolved.place
     county = db.session.get(Region, place.code) if place is not None else None
     if county is None or county.level is not RegionLevel.COUNTY or not county.is_current:
         raise Invalid("没有认出是哪个县（市、区），请把县（市、区）的名字写上，例如：南阳市淅川县城关镇建设路8号",

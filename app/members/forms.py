@@ -26,7 +26,7 @@ from app.clock import PERIODS, WEEKDAYS, local_today
 from app.forms import BaseForm, PersonName, PlainText, length, options, required, strip
 from app.members.models import SKILL_LEVELS, Capacity, ConsentMethod, Gender, slot_bit
 from app.members.profile import PeriodInput, SkillInput, oldest_birth_year, youngest_birth_year
-from app.regions.gazetteer import locate
+from app.regions.gazetteer import resolve
 
 RADII = [1, 3, 5, 10, 20, 50]
 
@@ -105,7 +105,10 @@ class HomeForm(WizardForm):
         render_kw={"autocomplete": "street-address"})
 
     def validate_address(self, field):
-        place = locate(field.data or "", within=current_app.config["HOME_PROVINCE"][:2])
+        resolved = resolve(field.data or "", within=current_app.config["HOME_PROVINCE"][:2])
+        place = resolved.place
+        if resolved.ambiguous:
+            raise ValidationError(resolved.reason())
         if place is None or place.level != "county":
             raise ValidationError("没有认出是哪个县（市、区），请把县（市、区）的名字写上，"
                                   "例如：郑州市管城回族区东大街12号")

@@ -1,4 +1,9 @@
-"""Roster import: the bureau's own spreadsheet, or our template (openpyxl, xlrd, csv).
+"""Roster import: the bureau's own spreadsheet, or our template (.xlsx, .xls, .csv).
+
+The jobs' steps live here; the pieces they use beside it: app.members.sheets (finding the table,
+app.members.xlsx reading .xlsx fast), app.members.columns (the mapping), app.members.cells (values),
+app.members.rows (checking a row, comparing it with a member), app.members.staging (the sheet's
+rows parsed once and staged on disk, the write step's plan).
 
 An import runs as background jobs (app.jobs, kind "import"), one per step, with the admin in
 between: read the file (app.members.sheets finds each sheet's header row and first values) → the
@@ -24,34 +29,27 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy import Table, insert, select, update
 from werkzeug.datastructures import FileStorage
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.audit.services import record_audit
-from app.clock import PERIODS, WEEKDAYS, utcnow
+from app.clock import utcnow
 from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
-from app.forms import PersonName
 from app.jobs import services as jobs
 from app.jobs.models import Job
-from app.members import cells, columns, profile, sheets
+from app.members import cells, columns, sheets, staging
 from app.members.index import member_columns, reindex_members
 from app.members.models import (
-    SKILL_LEVELS,
-    Capacity,
-    ConsentMethod,
     ImportJob,
     ImportMapping,
     LocationPrecision,
@@ -61,19 +59,15 @@ from app.members.models import (
     Skill,
     SkillCategory,
     SkillLocation,
-    slot_bit,
 )
-from app.members.profile import CONSENT_VERSION, ProfileData, SkillInput
-from app.members.taxonomy import SKILL_SYNONYMS
-from app.organizations.models import Organization, OrganizationKind
+from app.members.profile import CONSENT_VERSION
+from app.members.rows import Checker, Row, apply_update, chunks, compare, to_record, update_options
 from app.regions import gazetteer
-from app.regions.models import Region
 from app.transactions import commit_fresh
 
 log = logging.getLogger(__name__)
 
 MAX_ROWS = sheets.MAX_ROWS
-DEFAULT_LEVEL = 2     # 熟练: a skill a roster lists without a level
 PROGRESS_EVERY = 500
 SKILL_SLOTS = 3
 
@@ -95,12 +89,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("身体状况", "轻度、中度或较重；同意时才填"),
 ]
 REQUIRED = {"姓名", "家庭住址"}
-LEVELS = {v: k for k, v in SKILL_LEVELS.items()} | {"1": 1, "2": 2, "3": 3}
-CAPACITIES = {c.label: c for c in Capacity}
-METHODS = {"纸质同意书": ConsentMethod.PAPER, "纸质": ConsentMethod.PAPER, "口头同意": ConsentMethod.SPOKEN,
-           "口头": ConsentMethod.SPOKEN}
-YES, NO = {"是", "同意", "y", "yes"}, {"否", "不同意", "", "n", "no"}
-_SLOT = re.compile(r"(周[一二三四五六日天])(上午|下午|晚上)")
+ACTIONS = {"create": "新建", "update": "更新", "unchanged": "不变", "refuse": "不导入", "review": "待核对"}
 
 
 # --- the template -------------------------------------------------------------------------------
@@ -142,366 +131,6 @@ def template_workbook() -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-# --- reading a file into records ----------------------------------------------------------------
-
-
-@dataclass
-class Record:
-    """One data row's cells by field: the cell of each single field, and for skills each skills
-    cell with the level cell that follows it (the template's 专长1/程度1), if any."""
-
-    cells: dict[str, object] = field(default_factory=dict)
-    skills: list[tuple[object, object]] = field(default_factory=list)
-
-
-def to_record(values: tuple, mapping: list[str]) -> Record:
-    record = Record()
-    for key, value in zip(mapping, values, strict=False):
-        if not key:
-            continue
-        if key == "skills":
-            record.skills.append((value, None))
-        elif key == "level":
-            if record.skills and record.skills[-1][1] is None:
-                record.skills[-1] = (record.skills[-1][0], value)
-            else:
-                record.skills.append((None, value))
-        else:
-            record.cells[key] = value
-    return record
-
-
-def _text(value: object) -> str:
-    return sheets.display(value)
-
-
-# --- checking -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One roster row, read into the profile the services would register, with what was wrong,
-    what was interpreted, and what importing it will do."""
-
-    number: int
-    data: ProfileData
-    phone: str | None = None
-    birth_month: int | None = None
-    consent_method: ConsentMethod | None = None
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    action: str = "create"          # create | update | unchanged | refuse | review
-    existing_id: int | None = None
-
-    def report(self) -> dict:
-        return {"row": self.number, "name": self.data.name[:40], "action": "refuse" if self.errors else self.action,
-                "notes": self.notes, "errors": self.errors}
-
-
-@lru_cache(maxsize=20_000)
-def _locate(address: str, province: str) -> gazetteer.Place | None:
-    return gazetteer.locate(address, within=province)
-
-
-_HAN_NAME = re.compile(r"^[\u3400-\u9fff·\s]+$")
-
-
-class Checker:
-    """Reads records one by one into profiles and checks them with the profile's own rules
-    (app.members.profile), against the database state loaded once up front. What only a roster
-    can get wrong (a cell that cannot be read, one person twice in the file) is said here; a rule
-    a row breaks is said as the services say it. Every problem of a row is listed, and every
-    value that had to be interpreted is noted."""
-
-    def __init__(self, actor: User, *, phones: set[str], names: set[str], skill_choices: dict[str, int],
-                 has_consent_column: bool, county: str | None = None):
-        self.actor = actor
-        self.county = gazetteer.place(county) if county else None   # loading one county (the command)
-        self.province = current_app.config["HOME_PROVINCE"][:2]
-        self.known_skills = {s.id: s for s in db.session.scalars(select(Skill))}
-        self.skills = {s.name: s.id for s in self.known_skills.values() if s.active}
-        self.synonyms = {word: self.skills[name] for word, name in SKILL_SYNONYMS.items() if name in self.skills}
-        self.choices = {text: skill_id for text, skill_id in skill_choices.items()
-                        if skill_id == 0 or skill_id in self.skills.values()}
-        self.has_consent_column = has_consent_column
-        # Held here so the profile checks find each county in the identity map (it holds rows only
-        # while something else does): one query instead of one per row.
-        self.regions = list(db.session.scalars(select(Region).where(Region.code.startswith(self.province))))
-        self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
-            Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
-        self.accounts: dict[str, tuple[int, str, bool]] = {}     # phone → (user id, name, has a profile)
-        for chunk in _chunks(sorted(phones), 900):
-            for uid, phone, name, member in db.session.execute(
-                    select(User.id, User.phone, User.name, MemberProfile.id).outerjoin(
-                        MemberProfile, MemberProfile.id == User.id).where(User.phone.in_(chunk))):
-                if phone is not None:
-                    self.accounts[phone] = (uid, name, member is not None)
-        # Members already in the pool under the same name, by (name, birth year, county).
-        self.people: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
-        for chunk in _chunks(sorted(names), 900):
-            for uid, name, year, county in db.session.execute(
-                    select(User.id, User.name, MemberProfile.birth_year, MemberProfile.region_code)
-                    .join(MemberProfile, MemberProfile.id == User.id)
-                    .where(User.name.in_(chunk), MemberProfile.status != MemberStatus.DELETED)):
-                self.people.setdefault((name, county), []).append((uid, year))
-        self.first_row_of_phone: dict[str, int] = {}
-        self.first_row_of_person: dict[tuple[str, int | None, int | None, str], int] = {}
-        self.unknown_skills: dict[str, int] = {}
-
-    def check(self, number: int, record: Record) -> Row:
-        cells = record.cells
-        name = _text(cells.get("name"))
-        if _HAN_NAME.match(name):
-            name = re.sub(r"\s+", "", name)        # 张  三: spaces that line names up in print
-        work_unit = _text(cells.get("work_unit")) or _text(cells.get("work_unit_post"))
-        data = ProfileData(name=name, work_unit=work_unit, post=_text(cells.get("post")),
-                           address=_text(cells.get("address")))
-        row = Row(number, data)
-        unread: dict[str, str] = {}     # field → why its cell could not be read
-        if data.name and not PersonName.pattern.match(data.name):     # the name forms' format
-            unread["name"] = "姓名只能包含汉字、字母和“·”，最多 40 个字"
-        self._phone(row, cells.get("phone"), unread)
-        self._person(row, cells, unread)
-        self._home(data, unread)
-        self._service(data, cells, unread)
-        self._skills(row, record.skills, unread)
-        self._consent(row, cells, unread)
-        broken = profile.problems(data, known_skills=self.known_skills)
-        try:
-            profile.check_consent_method(data, row.consent_method)
-        except Invalid as e:
-            broken.append(e)
-        row.errors = list(unread.values()) + [e.message for e in broken if e.field not in unread]
-        if not row.errors:
-            self._same_person(row)
-        return row
-
-    def _phone(self, row: Row, raw: object, unread: dict[str, str]) -> None:
-        try:
-            row.phone, note = cells.phone(raw)
-        except cells.Unreadable as e:
-            unread["phone"] = str(e)
-            return
-        if note:
-            row.notes.append(note)
-
-    def _person(self, row: Row, values: dict[str, object], unread: dict[str, str]) -> None:
-        data = row.data
-        try:
-            data.gender = cells.gender(values.get("gender"))
-        except cells.Unreadable as e:
-            unread["gender"] = str(e)
-        try:
-            born = cells.birth_date(values.get("birth"))
-        except cells.Unreadable as e:
-            unread["birth_year"] = str(e)
-        else:
-            if born is not None:
-                data.birth_year, row.birth_month = born.year, born.month
-                raw = values.get("birth")
-                if isinstance(raw, (int, float)) and not 1900 <= raw <= 2100 and not 190001 <= raw <= 21001231:
-                    row.notes.append(f"出生年月是 Excel 日期序号 {_text(raw)}，读作 {born.year} 年 {born.month} 月")
-        branch = _text(values.get("branch"))
-        if branch:
-            data.branch_id = self.branches.get(branch)
-            if data.branch_id is None:
-                row.notes.append(f"没有找到党支部“{branch[:30]}”，没有关联支部（须是本辖区内已登记的支部，名称一致）")
-
-    def _home(self, data: ProfileData, unread: dict[str, str]) -> None:
-        """The county a home address names, in the actor's region."""
-        if not data.address or len(data.address) > 200:
-            return
-        place = _locate(data.address, self.province)
-        if self.county is not None and (place is None or place.level != "county"
-                                        or not place.code.startswith(self.province)):
-            data.county_code = self.county.code        # a village or street of the county being loaded
-            return
-        if self.county is not None and place is not None and place.code != self.county.code:
-            unread["address"] = f"家庭住址在{place.name}，不在这次导入的{self.county.name}"
-        elif place is None or place.level != "county":
-            unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
-        elif not access.may_place_in(self.actor, place.code):
-            unread["address"] = f"{place.name}不在您管辖的地区内"
-        else:
-            data.county_code = place.code
-
-    @staticmethod
-    def _service(data: ProfileData, values: dict[str, object], unread: dict[str, str]) -> None:
-        radius = _text(values.get("radius"))
-        if radius:
-            if radius.isdigit():
-                data.radius_km = int(radius)
-            else:
-                unread["radius_km"] = "服务范围应为 1 到 100 之间的整数"
-        slots = _text(values.get("availability")).replace("周天", "周日")
-        if slots:
-            found = _SLOT.findall(slots)
-            if not found or re.sub(r"[\s、，,;；]", "", _SLOT.sub("", slots)):
-                unread["availability"] = "方便的时间请写成“周一上午、周三下午”这样"
-            for day, period in found:
-                data.availability_mask |= slot_bit(WEEKDAYS.index(day), PERIODS.index(period))
-
-    def skill_of(self, text: str) -> int | None:
-        """The skill a roster's word means: the admin's choice for this file, the taxonomy's name, a
-        synonym; 0 when the admin chose to leave it out; None when unknown."""
-        if text in self.choices:
-            return self.choices[text]
-        return self.skills.get(text) or self.synonyms.get(text)
-
-    def _skills(self, row: Row, pairs: list[tuple[object, object]], unread: dict[str, str]) -> None:
-        levels: dict[int, int] = {}
-        for i, (cell, level_cell) in enumerate(pairs, start=1):
-            level_text = _text(level_cell)
-            tokens = cells.split_skills(cell)
-            if not tokens:
-                if level_text:
-                    unread[f"skill{i}"] = f"填了程度{i}却没有填专长{i}"
-                continue
-            if level_text and level_text not in LEVELS:
-                unread[f"skill{i}"] = f"程度{i}只能填了解、熟练或精通"
-                continue
-            for token, written in tokens:
-                skill_id = self.skill_of(token)
-                if skill_id is None:
-                    self.unknown_skills[token] = self.unknown_skills.get(token, 0) + 1
-                    row.notes.append(f"专长“{token[:20]}”不在专长列表中，待您选择对应的专长或不登记")
-                    continue
-                if skill_id == 0:
-                    row.notes.append(f"专长“{token[:20]}”按您的选择不登记")
-                    continue
-                level = LEVELS[level_text] if level_text else written or DEFAULT_LEVEL
-                levels[skill_id] = max(level, levels.get(skill_id, 0))
-        row.data.skills = [SkillInput(skill_id, level) for skill_id, level in levels.items()]
-
-    def _consent(self, row: Row, values: dict[str, object], unread: dict[str, str]) -> None:
-        data = row.data
-        consent = _text(values.get("consent")).lower()
-        if consent not in YES | NO:
-            unread["consent"] = "同意保存敏感信息只能填“是”或“否”"
-        data.consent = consent in YES
-        if data.consent:
-            row.consent_method = METHODS.get(_text(values.get("consent_method")))
-        raw = _text(values.get("capacity"))
-        if not raw:
-            return
-        try:
-            level, review = cells.capacity(raw)
-        except cells.Unreadable as e:
-            if self.has_consent_column:
-                unread["capacity"] = str(e)
-            else:
-                row.notes.append(f"身体状况“{raw[:20]}”没有导入：要本人同意后才能登记")
-            return
-        if not self.has_consent_column:
-            # A bureau's roster records no consent: health stays out until the member agrees.
-            row.notes.append(f"身体状况“{raw[:20]}”没有导入：要本人同意后才能登记")
-            return
-        data.capacity = level
-        if review and level is not None:
-            row.notes.append(f"待核对：身体状况“{raw[:20]}”记为{level.label}")
-
-    def _same_person(self, row: Row) -> None:
-        """One person twice in the file is refused the second time; a member already in the pool is
-        updated (found by phone) or held back for a person to check (found by name, birth year and
-        county, when the row has no phone)."""
-        d = row.data
-        person = (d.name, d.birth_year, row.birth_month, d.county_code)
-        if row.phone and row.phone in self.first_row_of_phone:
-            row.errors.append(f"手机号码与第 {self.first_row_of_phone[row.phone]} 行重复")
-            return
-        if person in self.first_row_of_person:
-            row.errors.append(f"与第 {self.first_row_of_person[person]} 行可能是同一人（姓名、出生年月、县都相同）")
-            return
-        if row.phone:
-            self.first_row_of_phone[row.phone] = row.number
-        self.first_row_of_person[person] = row.number
-        if row.phone and row.phone in self.accounts:
-            uid, name, is_member = self.accounts[row.phone]
-            if not is_member:
-                row.errors.append("这个手机号码已经注册过账号")
-            elif name != d.name:
-                row.errors.append(f"这个手机号码已登记为“{name[:20]}”，与姓名不一致")
-            else:
-                row.action, row.existing_id = "update", uid
-            return
-        if not row.phone:
-            same = [uid for uid, year in self.people.get((d.name, d.county_code), [])
-                    if year is None or d.birth_year is None or year == d.birth_year]
-            if same:
-                row.action, row.existing_id = "review", same[0]
-                row.notes.append("人才库里已有同名、同出生年份、同县的老同志，这一行没有导入，请核对后在人才库中修改")
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _for_update() -> tuple:
-    """Loader options for members compared with (and updated from) rows: their columns, user and
-    skills; their branch, region, periods away and pool entries only if something asks."""
-    return (selectinload(MemberProfile.skills), lazyload(MemberProfile.unavailable),
-            lazyload(MemberProfile.pool_entries), joinedload(MemberProfile.user).lazyload(User.grants),
-            lazyload(MemberProfile.branch), lazyload(MemberProfile.region))
-
-
-def compare(row: Row, member: MemberProfile, actor: User) -> None:
-    """What updating a member from a row changes: the fields the row fills that differ, and skills
-    the member does not hold yet (none removed; consent and health are the member's own)."""
-    if not access.may_edit_member(actor, member):
-        row.errors.append("这位老同志不在您管辖的地区内，不能修改")
-        return
-    d, changed = row.data, []
-    if d.gender is not None and d.gender is not member.gender:
-        changed.append("性别")
-    if d.birth_year is not None and d.birth_year != member.birth_year:
-        changed.append("出生年份")
-    if d.work_unit and d.work_unit != member.work_unit:
-        changed.append("原工作单位")
-    if d.post and d.post != member.post:
-        changed.append("原职务")
-    if d.branch_id is not None and d.branch_id != member.branch_id:
-        changed.append("党支部")
-    if d.address and (d.address != member.address or d.county_code != member.region_code):
-        changed.append("家庭住址")
-    held = {s.skill_id: s.level for s in member.skills}
-    if any(held.get(s.skill_id, 0) < s.level for s in d.skills):
-        changed.append("专长")
-    if d.availability_mask and d.availability_mask != member.availability_mask:
-        changed.append("方便的时间")
-    if changed:
-        row.action = "update"
-        row.notes.append("已在人才库中，将更新：" + "、".join(changed))
-    else:
-        row.action = "unchanged"
-        row.notes.append("已在人才库中，资料相同，不用更新")
-
-
-def apply_update(row: Row, member: MemberProfile) -> None:
-    """Write what compare() found into the member (the index is refreshed by the caller)."""
-    d = row.data
-    if d.gender is not None:
-        member.gender = d.gender
-    if d.birth_year is not None:
-        member.birth_year = d.birth_year
-    member.work_unit = d.work_unit or member.work_unit
-    member.post = d.post or member.post
-    if d.branch_id is not None:
-        member.branch_id = d.branch_id
-    if d.address and (d.address != member.address or d.county_code != member.region_code):
-        county = gazetteer.place(d.county_code)
-        member.address, member.region_code = d.address, d.county_code
-        member.lat, member.lon, member.location_precision = county.lat, county.lon, LocationPrecision.COUNTY
-    held = {s.skill_id: s for s in member.skills}
-    for item in d.skills:
-        if item.skill_id in held:
-            held[item.skill_id].level = max(held[item.skill_id].level, item.level)
-        else:
-            member.skills.append(MemberSkill(skill_id=item.skill_id, level=item.level))
-    if d.availability_mask:
-        member.availability_mask = d.availability_mask
 
 
 # --- the job: read, map, check, write ----------------------------------------------------------
@@ -570,72 +199,120 @@ def _sheet_layout(job: ImportJob) -> dict:
 
 @dataclass
 class Outcome:
-    rows: list[Row]
+    """What checking a file found: counts by action, the skipped rows, the skills the taxonomy lacks,
+    and the row report as JSON text (written row by row as the rows go by, never held as objects)."""
+
+    data_rows: int = 0
     blank: int = 0
     skipped: int = 0
+    actions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
     unknown_skills: dict[str, int] = field(default_factory=dict)
+    report: str = "[]"
 
     def counts(self) -> dict[str, int]:
-        actions = [r.report()["action"] for r in self.rows]
-        return {"create": actions.count("create"), "update": actions.count("update"),
-                "unchanged": actions.count("unchanged"), "refuse": actions.count("refuse"),
-                "review": actions.count("review")}
+        return dict(self.actions)
 
 
-def check_file(job_id: int, actor: User, *, progress: bool = True) -> Outcome:
-    """Every data row of the chosen sheet, read by the mapping and checked; nothing written."""
+def _table(job: ImportJob, header: sheets.Header) -> Iterator[tuple[int, str, tuple]]:
+    """The chosen sheet's rows below the header, parsed once: staged on disk by the first step that
+    reads them, streamed from there by the next ones."""
+    content, kind, sheet = job.content or b"", job.kind, job.sheet or ""
+
+    def parse() -> Iterator[tuple[int, str, tuple]]:
+        book = sheets.Book(content, kind)
+        try:
+            yield from sheets.table(book, sheet, header)
+        finally:
+            book.close()
+
+    return staging.staged(staging.rows_path(content, f"{kind}:{sheet}", header.row), parse)
+
+
+def _staged_rows(job: ImportJob) -> Any:
+    layout = next((s for s in layouts_of(job) if s["name"] == job.sheet and s["headers"]), None)
+    if not job.content or layout is None:
+        return None
+    return staging.rows_path(job.content, f"{job.kind}:{job.sheet or ''}", layout["header_row"])
+
+
+CHECK_CHUNK = 1000
+
+
+def check_file(job_id: int, actor: User, *, progress: bool = True,
+               plan: Callable[[Row], None] | None = None) -> Outcome:
+    """Every data row of the chosen sheet, read by the mapping and checked; nothing written. Two
+    passes over the staged rows: the phones and names first (the members they may be, loaded in
+    batches), then each row checked, chunk by chunk, with its report written as it goes. The rows
+    that would be created or update a member go to `plan`, when given."""
     job = db.session.get_one(ImportJob, job_id)
     layout, mapping = _sheet_layout(job), mapping_of(job)
     header = sheets.Header(layout["header_row"], layout["headers"], layout["recognised"])
     keys = [k or "" for k in mapping["columns"]]
-    book = sheets.Book(job.content or b"", job.kind)
-    outcome = Outcome([])
-    records: list[tuple[int, Record]] = []
-    try:
-        for number, kind, values in sheets.table(book, job.sheet, header):
-            if kind == "blank":
-                outcome.blank += 1
-            elif kind in ("summary", "header"):
-                outcome.skipped += 1
-            else:
-                records.append((number, to_record(values, keys)))
-    finally:
-        book.close()
+    outcome = Outcome()
     phones: set[str] = set()
-    for _, record in records:
-        try:
-            phone, _ = cells.phone(record.cells.get("phone"))
-        except cells.Unreadable:
-            continue
-        if phone:
-            phones.add(phone)
-    names = {re.sub(r"\s+", "", _text(r.cells.get("name"))) for _, r in records}
+    names: set[str] = set()
+    for _, kind, values in _table(job, header):
+        if kind == "blank":
+            outcome.blank += 1
+        elif kind in ("summary", "header"):
+            outcome.skipped += 1
+        else:
+            outcome.data_rows += 1
+            record = to_record(values, keys)
+            try:
+                phone, _ = cells.phone(record.cells.get("phone"))
+            except cells.Unreadable:
+                phone = None
+            if phone:
+                phones.add(phone)
+            names.add(re.sub(r"\s+", "", sheets.display(record.cells.get("name"))))
     checker = Checker(actor, phones=phones, names=names - {""},
                       skill_choices={k: int(v) for k, v in mapping.get("skills", {}).items()},
                       has_consent_column="consent" in keys, county=mapping.get("county"))
-    total = len(records)
-    for i, (number, record) in enumerate(records, start=1):
-        outcome.rows.append(checker.check(number, record))
-        if progress and i % PROGRESS_EVERY == 0:
-            _progress(job_id, total_rows=total, processed_rows=i)
-    updates = {r.existing_id: r for r in outcome.rows if r.action == "update" and not r.errors}
-    for chunk in _chunks(sorted(updates), 500):
-        for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
-                *_for_update())):
-            compare(updates[member.id], member, actor)
+    del phones, names
+    total, done = outcome.data_rows, 0
+    report: list[str] = []
+    chunk: list[Row] = []
+
+    def settle() -> None:
+        nonlocal done
+        updates = {r.existing_id: r for r in chunk if r.action == "update" and not r.errors}
+        if updates:
+            for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(sorted(updates)))
+                                             .options(*update_options())):
+                compare(updates[member.id], member, actor)
+        for row in chunk:
+            item = row.report()
+            outcome.actions[item["action"]] += 1
+            report.append(json.dumps(item, ensure_ascii=False))
+            if plan is not None and not row.errors and row.action in ("create", "update"):
+                plan(row)
+        done += len(chunk)
+        chunk.clear()
+        if progress:
+            _progress(job_id, total_rows=total, processed_rows=done)
+
+    for number, kind, values in _table(job, header):
+        if kind != "data":
+            continue
+        chunk.append(checker.check(number, to_record(values, keys)))
+        if len(chunk) >= CHECK_CHUNK:
+            settle()
+    settle()
     outcome.unknown_skills = checker.unknown_skills
+    outcome.report = "[" + ",".join(report) + "]"
     return outcome
 
 
 def _summary(outcome: Outcome) -> dict[str, Any]:
     c = outcome.counts()
-    data_rows = len(outcome.rows)
+    data_rows = outcome.data_rows
     return {"total_rows": data_rows + outcome.blank + outcome.skipped, "processed_rows": data_rows,
             "blank_rows": outcome.blank, "skipped_rows": outcome.skipped,
             "valid_rows": c["create"] + c["update"] + c["unchanged"], "error_rows": c["refuse"],
             "review_rows": c["review"], "updated_rows": c["update"], "unchanged_rows": c["unchanged"],
             "unknown_skills": json.dumps(outcome.unknown_skills, ensure_ascii=False),
-            "report": json.dumps([r.report() for r in outcome.rows], ensure_ascii=False)}
+            "report": outcome.report}
 
 
 def preview(job_id: int) -> None:
@@ -653,48 +330,60 @@ def preview(job_id: int) -> None:
 
 def write(job_id: int) -> None:
     """Check again (the pool may have changed since the preview) and write: the new members and the
-    updates in one transaction together with the job's "done", so nothing is ever half-written."""
+    updates in one transaction together with the job's "done", so nothing is ever half-written.
+    The checked rows wait in a temporary file between the check and the transaction."""
     job = db.session.get_one(ImportJob, job_id)
     actor_id, mode = job.created_by_id, job.mode
+    staged_rows = _staged_rows(job)
     _progress(job_id, status="checking", processed_rows=0)
-    outcome = check_file(job_id, db.session.get_one(User, actor_id))
-    summary = _summary(outcome)
-    c = outcome.counts()
-    if outcome.unknown_skills:
-        raise sheets.Refused("还有专长不在专长列表中，请先在检查结果页选择怎样登记。")
-    refused = c["refuse"] + c["review"]
-    if mode == "all" and refused:
-        summary["message"] = (f"有 {refused} 行有错误或待核对。按“全部或全不”的方式，没有导入任何一行。"
-                              "请改正后重新上传。")
-        summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
-        _progress(job_id, **summary)
-        return
+    plan = staging.Plan()
+    try:
+        outcome = check_file(job_id, db.session.get_one(User, actor_id), plan=plan.add)
+        summary = _summary(outcome)
+        c = outcome.counts()
+        if outcome.unknown_skills:
+            raise sheets.Refused("还有专长不在专长列表中，请先在检查结果页选择怎样登记。")
+        refused = c["refuse"] + c["review"]
+        if mode == "all" and refused:
+            summary["message"] = (f"有 {refused} 行有错误或待核对。按“全部或全不”的方式，没有导入任何一行。"
+                                  "请改正后重新上传。")
+            summary.update(status="done", finished_at=utcnow(), content=None, imported_rows=0, updated_rows=0)
+            _progress(job_id, **summary)
+            staging.discard(staged_rows)
+            return
 
-    _progress(job_id, status="writing")
+        _progress(job_id, status="writing")
 
-    def run() -> None:
-        actor = db.session.get_one(User, actor_id)
-        created = write_rows(actor, [r for r in outcome.rows if r.action == "create" and not r.errors])
-        updated = update_rows([r for r in outcome.rows if r.action == "update" and not r.errors])
-        message = f"新建 {created} 人，更新 {updated} 人，{c['unchanged']} 人资料相同"
-        message += (f"，{c['refuse']} 行有错误没有导入" if c["refuse"] else "")
-        message += (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
-        db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            **{**summary, "imported_rows": created, "updated_rows": updated}, message=message, status="done",
-            finished_at=utcnow(), content=None))
-        record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
-                     detail={"imported": created, "updated": updated, "errors": c["refuse"], "mode": mode})
+        def run() -> None:
+            created = updated = 0
+            for rows in plan.chunks():
+                actor = db.session.get_one(User, actor_id)
+                created += write_rows(actor, [r for r in rows if r.action == "create"])
+                updated += update_rows([r for r in rows if r.action == "update"])
+                db.session.flush()
+            actor = db.session.get_one(User, actor_id)
+            message = f"新建 {created} 人，更新 {updated} 人，{c['unchanged']} 人资料相同"
+            message += (f"，{c['refuse']} 行有错误没有导入" if c["refuse"] else "")
+            message += (f"，{c['review']} 行疑似重复待核对" if c["review"] else "") + "。"
+            db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                **{**summary, "imported_rows": created, "updated_rows": updated}, message=message, status="done",
+                finished_at=utcnow(), content=None))
+            record_audit(actor, "pool.import", db.session.get(ImportJob, job_id),
+                         detail={"imported": created, "updated": updated, "errors": c["refuse"], "mode": mode})
 
-    commit_fresh(run)   # every row, or none of them
+        commit_fresh(run)   # every row, or none of them
+        staging.discard(staged_rows)
+    finally:
+        plan.discard()
 
 
 def update_rows(rows: list[Row]) -> int:
     """Update members already in the pool from checked rows, in the caller's transaction."""
     by_id = {r.existing_id: r for r in rows}
-    members = []
-    for chunk in _chunks(sorted(by_id), 500):
+    members: list[MemberProfile] = []
+    for chunk in chunks(sorted(by_id), 500):
         for member in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(chunk)).options(
-                *_for_update())):
+                *update_options())):
             apply_update(by_id[member.id], member)
             members.append(member)
     reindex_members(members)
@@ -719,25 +408,31 @@ def run_import(job_id: int, step: str = "read") -> None:
         _fail(job_id, "文件无法读取，请确认是 Excel（.xlsx、.xls）或 CSV 文件，用 Excel 或 WPS 打开后另存一份再试。")
 
 
+def _core(model: type) -> Table:
+    return cast(Table, model.__table__)     # type: ignore[attr-defined]
+
+
 def write_rows(actor: User, rows: list[Row]) -> int:
-    """Create accounts and profiles for checked rows, in the caller's transaction."""
+    """Create accounts and profiles for checked rows, in the caller's transaction (SQLAlchemy Core:
+    no ORM bookkeeping per row)."""
     if not rows:
         return 0
+    users = _core(User)
     now = utcnow()
     counties = {code: gazetteer.place(code) for code in {r.data.county_code for r in rows}}
     ids: list[int] = []
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]
-        result = db.session.execute(insert(User).returning(User.id, sort_by_parameter_order=True), [
+        result = db.session.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True), [
             {"name": r.data.name, "phone": r.phone, "password_hash": None, "active": True, "elder_mode": False,
              "created_at": now, "updated_at": now} for r in chunk])
         ids.extend(result.scalars().all())
-    db.session.execute(insert(RoleGrant), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
+    db.session.execute(insert(_core(RoleGrant)), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
     profiles, skills, index = [], [], []
     for uid, r in zip(ids, rows, strict=True):
         d, county = r.data, counties[r.data.county_code]
         profiles.append({
-            "id": uid, "gender": d.gender, "birth_year": d.birth_year, "work_unit": d.work_unit, "post": d.post,
+            "id": uid, "gender": d.gender, "birth_year": d.birth_year, "birth_month": r.birth_month, "work_unit": d.work_unit, "post": d.post,
             "branch_id": d.branch_id, "region_code": d.county_code, "address": d.address,
             "lat": county.lat, "lon": county.lon, "location_precision": LocationPrecision.COUNTY,
             "service_radius_km": d.radius_km, "capacity": d.capacity if d.consent else None,
@@ -754,7 +449,8 @@ def write_rows(actor: User, rows: list[Row]) -> int:
             skills.append({"member_id": uid, "skill_id": item.skill_id, "level": item.level})
             if d.consent:
                 index.append({**common, "skill_id": item.skill_id, "level": item.level})
-    for table, values in ((MemberProfile, profiles), (MemberSkill, skills), (SkillLocation, index)):
+    for table, values in ((_core(MemberProfile), profiles), (_core(MemberSkill), skills),
+                          (_core(SkillLocation), index)):
         for start in range(0, len(values), 2000):
             db.session.execute(insert(table), values[start:start + 2000])
     return len(ids)
@@ -878,13 +574,12 @@ def cancel(*, actor: User, job: ImportJob) -> ImportJob:
     """Import nothing: the file is dropped, the report stays."""
     if not job.waiting:
         raise Conflict("这次导入已经往下进行了，请刷新页面查看")
+    staging.discard(_staged_rows(job))
     job.status, job.content, job.finished_at = "cancelled", None, utcnow()
     job.message = "已放弃，没有导入任何一行。"
     record_audit(actor, "pool.import_cancel", job)
     return job
 
-
-ACTIONS = {"create": "新建", "update": "更新", "unchanged": "不变", "refuse": "不导入", "review": "待核对"}
 
 
 def report(job: ImportJob, actions: tuple[str, ...] | None = None) -> list[dict]:

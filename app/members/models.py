@@ -132,6 +132,9 @@ class MemberProfile(TimestampMixin, Model):
     id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     gender: Mapped[Gender | None] = mapped_column(enum_type(Gender))
     birth_year: Mapped[int | None]
+    # From a roster's 出生年月 when it gives the month: matches a row without a phone to a member.
+    birth_month: Mapped[int | None] = mapped_column(
+        CheckConstraint("birth_month >= 1 AND birth_month <= 12", name="birth_month_range"))
     work_unit: Mapped[str] = mapped_column(String(100), default="")
     post: Mapped[str] = mapped_column(String(60), default="")
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)

@@ -1,4 +1,4 @@
-"""Reading a roster file as bureaus keep it: .xlsx (openpyxl, read-only), .xls (xlrd) or .csv
+"""Reading a roster file as bureaus keep it: .xlsx (app.members.xlsx, read-only), .xls (xlrd) or .csv
 (UTF-8 or GBK), one or several sheets, the table somewhere below title rows.
 
 check_file() refuses, before anything reads the workbook whole, what is too big: the file, the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -21,10 +22,9 @@ from datetime import date, datetime, time
 from typing import Any
 
 import xlrd
-from openpyxl import load_workbook
 from openpyxl.cell import WriteOnlyCell
 
-from app.members import columns
+from app.members import columns, xlsx
 
 MAX_FILE_BYTES = 15 * 1024 * 1024
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
@@ -112,8 +112,8 @@ class Book:
         self._wb: Any = None
         self._csv: list[list[str]] | None = None
         if kind == "xlsx":
-            self._wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-            self.names = list(self._wb.sheetnames)
+            self._wb = xlsx.Workbook(content)
+            self.names = list(self._wb.names)
         elif kind == "xls":
             try:
                 self._wb = xlrd.open_workbook(file_contents=content, on_demand=True)
@@ -126,11 +126,9 @@ class Book:
 
     def rows(self, name: str) -> Iterator[tuple]:
         if self.kind == "xlsx":
-            sheet = self._wb[name]
-            # The sheet's own <dimension> may be wrong (other programs write A1:J2 for any size):
-            # read every row there is, not what it claims.
-            sheet.reset_dimensions()
-            yield from sheet.iter_rows(values_only=True)
+            # Every row there is, whatever the sheet's own <dimension> claims (other programs
+            # write A1:J2 for any size).
+            yield from self._wb.rows(name)
         elif self.kind == "xls":
             yield from _xls_rows(self._wb, name)
         else:
@@ -257,7 +255,7 @@ def survey(book: Book) -> list[SheetLayout]:
         if header is not None:
             layout.samples = [[] for _ in header.names]
             taken = 0
-            for values in [*first[header.row:], *rows]:
+            for values in itertools.chain(first[header.row:], rows):    # never the whole sheet
                 kind, _ = classify(values, header)
                 if kind != "data":
                     continue
