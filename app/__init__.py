@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import Flask, g, request
+from flask import Flask, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -158,10 +158,31 @@ def _unread() -> int:
     return unread_count(current_user.id)
 
 
+def _permissions() -> Permissions:
+    """`may` for this request: made once and asked many times (the navigation alone asks seven)."""
+    user = current_user._get_current_object()
+    found = g.get("_may")
+    if found is None or found.actor is not user:
+        found = g._may = Permissions(user)
+    return found
+
+
 def _register_template_helpers(app: Flask) -> None:
     # `may`: every permission check, bound to whoever is signed in (app.access.web), in every
     # template and macro.
-    app.jinja_env.globals["may"] = LocalProxy(lambda: Permissions(current_user._get_current_object()))
+    app.jinja_env.globals["may"] = LocalProxy(_permissions)
+    links: dict[tuple[str, str, str | None], str] = {}
+
+    def fixed_url(endpoint: str, filename: str | None = None) -> str:
+        """url_for() of a page that takes no arguments, or of a static file: the same path on every
+        request, so built once per mount point (the layout has fifteen of them on every page)."""
+        key = (request.script_root, endpoint, filename)
+        found = links.get(key)
+        if found is None:
+            found = links[key] = url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+        return found
+
+    app.jinja_env.globals["fixed_url"] = fixed_url
 
     @app.context_processor
     def inject() -> dict[str, Any]:
