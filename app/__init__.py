@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import Flask, g, request
+from flask import Flask, g, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.local import LocalProxy
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,7 +16,7 @@ import app.models  # noqa: F401  (every model, so that metadata and Alembic see 
 from app import config as configuration
 from app import ops
 from app.access import Permissions
-from app.accounts.models import User
+from app.accounts.models import User, UserSession
 from app.accounts.sessions import SAFE_METHODS, DatabaseSessionInterface
 from app.accounts.views import bp as accounts_bp
 from app.attendance.views import bp as attend_bp
@@ -81,7 +81,7 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    app.session_interface = DatabaseSessionInterface()
+    app.session_interface = DatabaseSessionInterface(read_row=_read_session_and_user)
     jobs_queue.init_app(app)
 
     login_manager.init_app(app)
@@ -92,18 +92,44 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(_load_user)
 
 
+# The signed-in user with their role grants (each with its region or organization) and the count
+# of their unread notifications: every signed-in page needs all three (permissions, and the badge
+# in the header) before anything else. Built once: only the id changes from request to request.
+_USER = (select(User, unread_of(User.id)).options(joinedload(User.grants))
+         .where(User.id == bindparam("user_id")))
+# The same, read with the session's row in one statement on a page that only reads (a GET): the
+# session interface asks for the row by its digest, and the user comes along for _load_user.
+_SESSION_AND_USER = (select(UserSession, User, unread_of(User.id))
+                     .outerjoin(User, User.id == UserSession.user_id)
+                     .options(joinedload(User.grants)).where(UserSession.id == bindparam("digest")))
+PRELOADED = "_session_user"     # g: (user, unread count), read with the session's row
+
+
+def _read_session_and_user(digest: str) -> UserSession | None:
+    row = db.session.execute(_SESSION_AND_USER, {"digest": digest}).unique().one_or_none()
+    if row is None:
+        return None
+    setattr(g, PRELOADED, (row[1], row[2]))
+    return row[0]
+
+
 def _load_user(user_id: str) -> User | None:
-    """The signed-in user with their role grants (each with its region or organization) and the
-    count of their unread notifications, in one statement: every signed-in page needs all three
-    (permissions, and the badge in the header) before anything else."""
+    """The signed-in user (with grants and unread count): the one read with the session's row
+    when there is one for this id, otherwise in a statement of its own."""
     if not user_id.isdigit():
         return None
-    row = db.session.execute(select(User, unread_of(User.id)).options(joinedload(User.grants))
-                             .where(User.id == int(user_id))).unique().one_or_none()
-    if row is None or not row[0].active:
+    preloaded = g.pop(PRELOADED, None)
+    if preloaded is not None and preloaded[0] is not None and preloaded[0].id == int(user_id):
+        user, unread = preloaded
+    else:
+        row = db.session.execute(_USER, {"user_id": int(user_id)}).unique().one_or_none()
+        if row is None:
+            return None
+        user, unread = row
+    if not user.active:
         return None
-    g.unread_notifications = row[1]
-    return row[0]
+    g.unread_notifications = unread
+    return user
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -132,10 +158,31 @@ def _unread() -> int:
     return unread_count(current_user.id)
 
 
+def _permissions() -> Permissions:
+    """`may` for this request: made once and asked many times (the navigation alone asks seven)."""
+    user = current_user._get_current_object()
+    found = g.get("_may")
+    if found is None or found.actor is not user:
+        found = g._may = Permissions(user)
+    return found
+
+
 def _register_template_helpers(app: Flask) -> None:
     # `may`: every permission check, bound to whoever is signed in (app.access.web), in every
     # template and macro.
-    app.jinja_env.globals["may"] = LocalProxy(lambda: Permissions(current_user._get_current_object()))
+    app.jinja_env.globals["may"] = LocalProxy(_permissions)
+    links: dict[tuple[str, str, str | None], str] = {}
+
+    def fixed_url(endpoint: str, filename: str | None = None) -> str:
+        """url_for() of a page that takes no arguments, or of a static file: the same path on every
+        request, so built once per mount point (the layout has fifteen of them on every page)."""
+        key = (request.script_root, endpoint, filename)
+        found = links.get(key)
+        if found is None:
+            found = links[key] = url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+        return found
+
+    app.jinja_env.globals["fixed_url"] = fixed_url
 
     @app.context_processor
     def inject() -> dict[str, Any]:

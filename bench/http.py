@@ -45,6 +45,8 @@ from app.demo import DEMO_PASSWORD, seed_demo
 from app.extensions import db
 from app.members.models import MemberProfile, MemberSkill, SkillLocation
 from app.organizations.models import Organization
+from app.regions.models import Region
+from app.reports.summary import last_refresh, refresh_apart
 from app.tasks.models import Task, TaskStatus
 from app.venues.models import Venue
 from bench.matching import OUT, fresh_database
@@ -53,6 +55,7 @@ from bench.population import ready
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 ORGANIZER_PHONE = "19900000011"        # the demo's 东关南里社区 organizer
+ADMIN_PHONE = "19900000003"            # the demo's 管城回族区 admin: the county's dashboard
 MEMBER_PHONES = ("19900000021", "19900000022")   # the demo's 王老师 and 李大夫
 COUNTY = "410104"                      # 管城回族区: the demo organizer's county
 VENUE = "管城回族区东大街街道老党员共享家园"
@@ -62,11 +65,12 @@ SECRET = "bench-http-secret-key-0123456789abcdef"   # production wants 32 charac
 # to an https address, the embedded database allowed on purpose when the bench runs on it, and an
 # SMS provider that is complete but unreachable (no job worker runs, so nothing is ever sent).
 PRODUCTION = {"YINHUI_ENV": "production", "SECRET_KEY": SECRET, "BASE_URL": "https://yinhui.bench.invalid",
-              "REDIS_URL": "redis://127.0.0.1:6379/14", "ALLOW_SQLITE_IN_PRODUCTION": "1",
+              "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+              "ALLOW_SQLITE_IN_PRODUCTION": "1",
               "SMS_BACKEND": "aliyun", "SMS_ALIYUN_ENDPOINT": "https://sms.bench.invalid/",
               "SMS_ALIYUN_ACCESS_KEY_ID": "bench", "SMS_ALIYUN_ACCESS_KEY_SECRET": "bench",
               "SMS_TEMPLATE_CODES": '{"login_code": "SMS_0", "notice": "SMS_0", "reminder": "SMS_0"}'}
-PAGES = ("member_home", "tasks_near_me", "candidates", "venue_week", "pool_search")
+PAGES = ("member_home", "tasks_near_me", "candidates", "venue_week", "pool_search", "dashboard")
 SIGNED_IN = "退出登录"                  # the log-out button: only a signed-in page has it
 
 
@@ -114,6 +118,7 @@ def prepare(members_wanted: int) -> dict:
     tasks = list(db.session.scalars(select(Task).where(Task.organization_id.in_(organized),
                                                        Task.status == TaskStatus.OPEN).order_by(Task.id).limit(30)))
     venue = db.session.scalars(select(Venue).where(Venue.name == VENUE)).one()
+    county = db.session.get_one(Region, COUNTY)
     skills = list(db.session.scalars(
         select(MemberSkill.skill_id).join(MemberProfile, MemberProfile.id == MemberSkill.member_id)
         .where(MemberProfile.branch_id.in_(organized)).group_by(MemberSkill.skill_id)
@@ -124,8 +129,14 @@ def prepare(members_wanted: int) -> dict:
         "tasks": [(t.id, t.title) for t in tasks],
         "venue": (venue.id, venue.name),
         "pool_queries": [""] + [urlencode({"skill": s}) for s in skills],
+        "admin": ADMIN_PHONE,
+        "dashboard": (COUNTY, county.name),
     }
     db.session.commit()
+    if last_refresh() is None:
+        # The dashboards read precounted figures: count them once (the hourly job's work; about
+        # two minutes at a million members on SQLite), as a running service would have them.
+        refresh_apart()
     return plan
 
 
@@ -235,6 +246,7 @@ def sign_in(port: int, phone: str) -> str:
 
 def targets(port: int, plan: dict) -> list[Target]:
     organizer = sign_in(port, plan["organizer"])
+    admin = sign_in(port, plan["admin"])
     members = [(sign_in(port, phone), name) for phone, name in plan["members"]]
     venue_id, venue_name = plan["venue"]
     found = {name: Target(name) for name in PAGES}
@@ -252,6 +264,9 @@ def targets(port: int, plan: dict) -> list[Target]:
     for query in plan["pool_queries"]:
         found["pool_search"].requests.append((f"/pool/?{query}" if query else "/pool/", organizer))
         found["pool_search"].markers.append("共找到")
+    code, county = plan["dashboard"]
+    found["dashboard"].requests.append((f"/reports/regions/{code}", admin))
+    found["dashboard"].markers.append(f"{county}银发人才工作统计")
     return [found[name] for name in PAGES]
 
 
@@ -456,6 +471,7 @@ def profile(args: argparse.Namespace, url: str, plan: dict) -> int:
         "candidates": [(plan["organizer"], f"/tasks/{task_id}/candidates") for task_id, _ in plan["tasks"][:5]],
         "venue_week": [(plan["organizer"], f"/venues/{plan['venue'][0]}/week")],
         "pool_search": [(plan["organizer"], f"/pool/?{q}") for q in plan["pool_queries"]],
+        "dashboard": [(plan["admin"], f"/reports/regions/{plan['dashboard'][0]}")],
     }
     print(f"\n{'page':<15}{'wall p50':>9}{'CPU p50':>9}{'queries':>9}   (ms per request, one at a time)")
     profiler = cProfile.Profile(time.process_time)     # CPU time: other work on the machine does not count

@@ -42,6 +42,7 @@ class Permissions:
     Nobody signed in may do nothing."""
 
     def __init__(self, actor: User | None):
+        self.actor = actor
         self._actor = actor if signed_in(actor) else None
 
     def __getattr__(self, name: str) -> Callable[..., bool]:

@@ -67,7 +67,20 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.modified = True
 
 
+# Reads a signed-in session's row by its digest, for a request that only reads (GET): the row, and
+# whatever else the application wants read in the same statement (app/__init__.py reads the user
+# with it, so that a page pays one statement for both), or None when there is no such row.
+RowReader = Callable[[str], "UserSession | None"]
+
+
+def _row_alone(digest: str) -> UserSession | None:
+    return db.session.get(UserSession, digest)
+
+
 class DatabaseSessionInterface(SessionInterface):
+    def __init__(self, read_row: RowReader = _row_alone):
+        self.read_row = read_row
+
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         value = request.cookies.get(self.get_cookie_name(app))
         if request.path.startswith(f"{app.static_url_path}/"):
@@ -81,7 +94,8 @@ class DatabaseSessionInterface(SessionInterface):
             # the last visit as a signed-in session's row does after its last request.
             session.modified = bool(data) and signed_at is not None and utcnow() - signed_at > RESIGN_AFTER
             return session
-        row = db.session.get(UserSession, _digest(value)) if len(value) <= 128 else None
+        reader = self.read_row if request.method in SAFE_METHODS else _row_alone
+        row = reader(_digest(value)) if len(value) <= 128 else None
         found = (row.data, row.last_seen_at) if row is not None and row.expires_at > utcnow() else None
         # A request that may write (a POST) ends this read here, before the before_request hook
         # declares its write intent, so that its own transaction begins afresh (on SQLite with

@@ -8,9 +8,8 @@ from flask_login import current_user
 
 from app.accounts.models import Role
 from app.accounts.services import set_elder_mode
-from app.members.services import own_profile
 from app.reports.views import home_board
-from app.tasks.mine import open_invitations
+from app.tasks.mine import profile_and_invitations
 from app.web import ELDER_COOKIE, commit, safe_next
 
 bp = Blueprint("main", __name__)
@@ -20,10 +19,9 @@ bp = Blueprint("main", __name__)
 def home() -> ResponseReturnValue:
     if not current_user.is_authenticated:
         return render_template("main/home.html")
-    profile = own_profile(current_user)
+    profile, invitations = profile_and_invitations(current_user)
     dashboard = home_board(current_user)
-    return render_template("main/home.html", profile=profile,
-                           invitations=open_invitations(profile.id) if profile is not None else 0,
+    return render_template("main/home.html", profile=profile, invitations=invitations,
                            admin_grants=current_user.grants_for(Role.ADMIN),
                            organizer_grants=current_user.grants_for(Role.ORGANIZER),
                            dashboard=dashboard is not None, heading="h2", **(dashboard or {}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, exists, literal, or_, select
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
@@ -20,7 +20,7 @@ from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
-from app.tasks.ledger import hours_since
+from app.tasks.ledger import hours_total_and_since
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
 
 
@@ -53,8 +53,18 @@ def reasons_for(task: Task, member: MemberProfile) -> str:
     return score(task_facts(task), member_facts(member, task)).reason_text
 
 
-def own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
-    """One member's facts for judging many tasks at once, and the organizations they declined lately."""
+@dataclass(frozen=True)
+class OwnContext:
+    """One member's side of judging many tasks at once: their facts, the organizations they
+    declined lately, and (for the page that lists them) every hour they have served."""
+
+    facts: MemberFacts
+    declined: set[int]
+    hours_total: float
+
+
+def own_context(member: MemberProfile) -> OwnContext:
+    """Read once per page: tasks near me and, when that list is empty, what is around both use it."""
     now = local_now()
     facts = member_facts(member)
     blocked = tuple((p.start_date, p.end_date) for p in member.unavailable if p.end_date >= now.date())
@@ -62,14 +72,22 @@ def own_context(member: MemberProfile) -> tuple[MemberFacts, set[int]]:
                                     .join(Assignment, Assignment.task_id == TaskSession.task_id).where(
         Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED,
         ~TaskSession.cancelled, TaskSession.ends_at > now)).all())
-    pending = db.session.scalar(select(func.count()).select_from(Assignment).where(
-        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.INVITED))
-    declined = set(db.session.scalars(select(Task.organization_id).join(Assignment, Assignment.task_id == Task.id).where(
-        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.DECLINED,
-        Assignment.updated_at >= utc_days_ago(DECLINE_MEMORY_DAYS))))
-    hours = hours_since([member.id], local_today() - timedelta(days=DECLINE_MEMORY_DAYS)).get(member.id, 0.0)
-    return replace(facts, unavailable=blocked, busy=busy, open_invitations=pending or 0,
-                   hours_30d=hours), declined
+    # Invitations waiting for an answer, and the organizations declined lately: one read of the
+    # member's assignments in those two states.
+    pending, declined = 0, set()
+    lately = Assignment.updated_at >= utc_days_ago(DECLINE_MEMORY_DAYS)
+    for status, org_id, recent in db.session.execute(
+            select(Assignment.status, Task.organization_id, lately)
+            .join(Task, Task.id == Assignment.task_id).where(
+                Assignment.member_id == member.id,
+                Assignment.status.in_([AssignmentStatus.INVITED, AssignmentStatus.DECLINED]))):
+        if status is AssignmentStatus.INVITED:
+            pending += 1
+        elif recent:
+            declined.add(org_id)
+    total, recent = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
+    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent),
+                      declined, total)
 
 
 def widened_reach(member: MemberProfile):
@@ -84,17 +102,19 @@ def widened_reach(member: MemberProfile):
     return and_(Task.widen_to == "city", code_within(Task.region_code, [c[:4] for c in cities]))
 
 
-def tasks_near(member: MemberProfile, *, limit: int = 20) -> list[tuple[Suggestion, Task]]:
+def tasks_near(member: MemberProfile, *, limit: int = 20,
+               context: OwnContext | None = None) -> list[tuple[Suggestion, Task]]:
     """Open tasks a member could take, best-fitting and nearest first ("tasks near me"): the same
     hard filters and score as the organizer's list, seen from the member's side.
 
     One statement finds them: open tasks around the member or widened to a pool that approved
     them, that the member has no assignment on, and whose skills, demand and setting the member
     meets (the database drops the rest before they load); it also says which reached the member
-    only by being widened."""
+    only by being widened. `context`: own_context(member), when the page has read it already."""
     reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
     widened = reach if reach is not None else literal(False)
-    base, declined = own_context(member)
+    own = context or own_context(member)
+    base, declined = own.facts, own.declined
     query = select(Task, widened.label("widened")).where(
         Task.status == TaskStatus.OPEN, or_(_around(member, member.service_radius_km), widened),
         _not_on(member), *within_means(base)).options(lazyload(Task.assignments))   # matching does not read them
@@ -143,12 +163,13 @@ class Nearby:
         return len(self.misses) == 1
 
 
-def nearby(member: MemberProfile, *, limit: int = 50) -> list[Nearby]:
+def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:
     """Every open task around a member (twice their radius, 10 to 50 km), with the reasons for each,
     fitting ones first, then the near misses, nearest first: what explains an empty list, and what
     看看附近所有的服务 shows. The hard filters are app.matching.score's, unchanged."""
     reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
-    base, declined = own_context(member)
+    own = context or own_context(member)
+    base, declined = own.facts, own.declined
     found = []
     for task in db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN, _around(member, reach),
                                                       _not_on(member)).options(lazyload(Task.assignments))):

@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import lazyload
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
@@ -327,10 +328,16 @@ def discard_draft(owner: User, kind: str) -> None:
     db.session.execute(delete(ProfileDraft).where(ProfileDraft.owner_id == owner.id, ProfileDraft.kind == kind))
 
 
+def own_profile_options() -> tuple:
+    """Loader options for the signed-in member's own profile: its lists load when asked (the pages
+    that ask on every visit, home and tasks near me, read none of them), and its user is the
+    signed-in one, already loaded: taken from the session's identity map, not read again."""
+    return (*profile_alone()[:3], lazyload(MemberProfile.user))
+
+
 def own_profile(actor: User) -> MemberProfile | None:
-    """The actor's own member profile, if they have registered. Its lists load when asked: the
-    pages that ask on every visit (home, tasks near me) read none of them."""
-    return db.session.get(MemberProfile, actor.id, options=profile_alone())
+    """The actor's own member profile, if they have registered."""
+    return db.session.get(MemberProfile, actor.id, options=own_profile_options())
 
 
 def own_entry(actor: User, entry_id: int) -> PoolEntry | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from icalendar import Alarm, Calendar, Event
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 
+from app.accounts.models import User
 from app.clock import local_now, to_instant, utcnow
 from app.extensions import db
 from app.members.models import MemberProfile
+from app.members.services import own_profile_options
 from app.tasks.models import Assignment, AssignmentStatus, SessionRelease, Task, TaskSession, TaskStatus
 
 UPCOMING = (AssignmentStatus.ACCEPTED, AssignmentStatus.APPLIED, AssignmentStatus.WAITLISTED)
@@ -37,10 +40,26 @@ def my_assignments(member: MemberProfile) -> MyAssignments:
     return MyAssignments(invitations, upcoming, past)
 
 
+def _invited_of(member_id: Any) -> Any:
+    return select(func.count()).select_from(Assignment).where(
+        Assignment.member_id == member_id, Assignment.status == AssignmentStatus.INVITED)
+
+
+# The member home page's own reads, one statement built once: the signed-in member's profile and
+# how many invitations wait for their answer.
+_HOME = (select(MemberProfile, _invited_of(MemberProfile.id).scalar_subquery())
+         .where(MemberProfile.id == bindparam("member_id")))
+
+
+def profile_and_invitations(actor: User) -> tuple[MemberProfile | None, int]:
+    """own_profile() and open_invitations() in one statement."""
+    row = db.session.execute(_HOME.options(*own_profile_options()), {"member_id": actor.id}).one_or_none()
+    return (row[0], int(row[1] or 0)) if row is not None else (None, 0)
+
+
 def open_invitations(member_id: int) -> int:
     """How many invitations wait for the member's answer."""
-    return db.session.scalar(select(func.count()).select_from(Assignment).where(
-        Assignment.member_id == member_id, Assignment.status == AssignmentStatus.INVITED)) or 0
+    return db.session.scalar(_invited_of(member_id)) or 0
 
 
 def task(task_id: int) -> Task | None:

@@ -141,3 +141,38 @@ def test_a_signed_in_read_reads_its_session_in_its_own_transaction(client, db, l
     assert len(read) == 1, read
     # The POST: the session's read, ended; the request's own transaction; the session row's write.
     assert len(write) >= 2, write
+
+
+def test_a_signed_in_read_loads_its_session_and_user_in_one_statement(app, client, db, login, create_user):
+    """The session's row and its user (grants, unread count) come in one statement on a GET, and
+    nothing about the user is kept between requests: a role revoked, an account disabled or a
+    logout takes effect on the very next request."""
+    from app.accounts.models import Role, RoleGrant, User
+
+    user = create_user(roles=(("member", None), ("admin", "410104")))
+    login(user)
+    client.get("/privacy")      # the welcome, shown once
+    statements: list[str] = []
+
+    def sent(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", sent)
+    try:
+        assert client.get("/privacy").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", sent)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 1, reads
+    assert "FROM user_sessions" in reads[0] and "users" in reads[0] and "role_grants" in reads[0]
+
+    assert client.get("/admin/users").status_code == 200           # an admin page, while an admin
+    db.session.execute(RoleGrant.__table__.delete().where(RoleGrant.user_id == user.id,
+                                                          RoleGrant.role == Role.ADMIN))
+    db.session.commit()
+    assert client.get("/admin/users").status_code == 403           # revoked: the next request knows
+    assert "人员与权限" not in client.get("/privacy").get_data(as_text=True)
+
+    db.session.get_one(User, user.id).active = False
+    db.session.commit()
+    assert client.get("/account").status_code == 302                # disabled: signed out at once
