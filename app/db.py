@@ -8,9 +8,11 @@ import enum
 import functools
 import math
 import threading
+import weakref
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import Int4, Int4BinaryDumper, Int4Dumper, IntBinaryDumper, IntDumper
@@ -291,13 +293,15 @@ def configure_postgresql(engine: Engine) -> None:
             conn.info[MAY_HAVE_WRITTEN] = True
 
     @event.listens_for(engine, "commit")
-    def _forget_statements(conn):
+    def _end(conn):
         conn.info.pop(MAY_HAVE_WRITTEN, None)
+        forget_plan_settings(conn.connection.dbapi_connection)
 
     @event.listens_for(engine, "rollback")
     def _end_read_only(conn):
         may_have_written = conn.info.pop(MAY_HAVE_WRITTEN, False)
         dbapi_connection = conn.connection.dbapi_connection
+        forget_plan_settings(dbapi_connection)
         if dbapi_connection.info.transaction_status != TransactionStatus.INTRANS:
             return      # nothing begun, or failed: only ROLLBACK will do
         if may_have_written:
@@ -325,22 +329,105 @@ PLAN_SETTINGS = ("SELECT current_setting('plan_cache_mode'), current_setting('ma
                  "set_config('plan_cache_mode', %s, true), set_config('max_parallel_workers_per_gather', %s, true)")
 GENERIC_PLANS = ("force_generic_plan", "0")
 
+# The settings cost no round trip of their own. They go to the server with the block's first
+# statement, in one pipeline (psycopg's pipeline mode: one wait for both answers); and they are put
+# back only when the transaction runs another statement after the block, just before it: a
+# transaction that ends after the block (a request that only showed the list) loses them with
+# its end, which is what putting them back would have done. A search thus waits for its reads
+# alone (on a loaded machine each wait costs milliseconds: the process gives up its core).
+
+
+class _Plans:
+    """generic_plans() on one driver connection: the settings in force before the block (once the
+    block has set its own) and what the block changed on the driver."""
+
+    def __init__(self, raw: psycopg.Connection):
+        self.raw, self.inside = raw, True
+        self.previous: tuple[str, str] | None = None
+        self.factory, self.threshold = raw.cursor_factory, raw.prepare_threshold
+
+    def before(self) -> None:
+        """Before a statement on the connection: set the settings with the block's first one (by
+        the caller, in a pipeline), or put them back before the first one after the block."""
+        raw = self.raw
+        if self.previous is not None and raw.info.transaction_status == TransactionStatus.IDLE:
+            self.previous = None        # the transaction that held them has ended, and they with it
+        if not self.inside:
+            self.forget()
+            if self.previous is not None:
+                psycopg.Cursor(raw).execute(PLAN_SETTINGS, self.previous)
+
+    def forget(self) -> None:
+        """The connection's cursors as before the block, and nothing left to put back."""
+        self.raw.cursor_factory = self.factory
+        _PLANS.pop(self.raw, None)
+
+
+_PLANS: weakref.WeakKeyDictionary[psycopg.Connection, _Plans] = weakref.WeakKeyDictionary()
+
+
+class _PlanSettingsStatements:
+    """A cursor of a connection within (or just after) generic_plans(): see _Plans.before()."""
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        raw: Any = self.connection       # type: ignore[attr-defined]
+        plans = _PLANS.get(raw)
+        if plans is not None:
+            plans.before()
+        if plans is None or not plans.inside or plans.previous is not None:
+            return super().execute(query, params, **options)       # type: ignore[misc]
+        with raw.pipeline():
+            settings = psycopg.Cursor(raw).execute(PLAN_SETTINGS, GENERIC_PLANS)
+            super().execute(query, params, **options)               # type: ignore[misc]
+        before = settings.fetchone()
+        assert before is not None
+        plans.previous = before[:2]
+        return self
+
+
+class PlanSettingsCursor(_PlanSettingsStatements, psycopg.Cursor):
+    pass
+
+
+class PlanSettingsRawCursor(_PlanSettingsStatements, psycopg.RawCursor):
+    pass
+
+
+def raw_cursor(raw: psycopg.Connection) -> psycopg.RawCursor:
+    """A cursor taking PostgreSQL's own $1, $2 … placeholders on the driver's connection `raw`
+    (within generic_plans(), one that sets the block's settings)."""
+    return PlanSettingsRawCursor(raw) if raw in _PLANS else psycopg.RawCursor(raw)
+
+
+def forget_plan_settings(raw: Any) -> None:
+    """The transaction on the driver's connection `raw` ends: settings still to be put back end
+    with it."""
+    plans = _PLANS.get(raw)
+    if plans is not None and not plans.inside:
+        plans.forget()
+
 
 @contextlib.contextmanager
 def generic_plans(connection):
     """Within the block, `connection` (a SQLAlchemy Connection) prepares each statement at once
     and reuses its generic plan, with no parallel workers; a no-op outside PostgreSQL. The
-    server settings are the transaction's own and are put back after the block (or end with the
-    transaction, if the block failed); so is the driver's prepare threshold, always. One round
-    trip each way, on the driver's connection."""
+    server settings are the transaction's own: set with the block's first statement, and put back
+    before the transaction's next statement after the block (or ended with the transaction);
+    the driver's prepare threshold is put back when the block ends, always."""
     if connection.dialect.name != "postgresql":
         yield
         return
     raw = connection.connection.dbapi_connection
-    previous = raw.execute(PLAN_SETTINGS, GENERIC_PLANS).fetchone()[:2]
-    threshold, raw.prepare_threshold = raw.prepare_threshold, 0
+    plans = _PLANS.get(raw)
+    if plans is not None:       # a block just before this one, its settings not yet put back
+        plans.inside = True
+    else:
+        plans = _PLANS[raw] = _Plans(raw)
+        raw.cursor_factory = PlanSettingsCursor
+    raw.prepare_threshold = 0
     try:
         yield
     finally:
-        raw.prepare_threshold = threshold
-    raw.execute(PLAN_SETTINGS, previous)
+        raw.prepare_threshold, plans.inside = plans.threshold, False
+        if plans.previous is None:
+            plans.forget()      # no statement ran: nothing was set

@@ -129,3 +129,52 @@ def test_generic_plans_end_with_the_transaction_when_the_block_fails(extra_app):
             assert driver.prepare_threshold == threshold != 0
         _request(fail)
         assert _request(_plan_settings) == before
+
+
+def test_generic_plans_go_with_the_first_statement_and_are_put_back_before_the_next_one_after(extra_app):
+    """The settings ride with the block's first statement (a pipeline) and are put back just before
+    the transaction's next statement after the block: whatever the transaction had before, a
+    transaction-local value included, is what that statement sees."""
+    with extra_app().app_context():
+        def run():
+            db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            before = _plan_settings()
+            connection = db.session.connection()
+            with generic_plans(connection):
+                assert _plan_settings() == GENERIC_PLANS
+                assert db.session.scalar(text("SELECT count(*) FROM regions WHERE code = :c"), {"c": "410104"}) == 1
+            with generic_plans(connection):    # a second block in the same transaction
+                assert _plan_settings() == GENERIC_PLANS
+            assert _plan_settings() == before == ("force_custom_plan", "2")
+            assert _plan_settings() == before      # put back once, then left alone
+        _request(run)
+
+
+def test_generic_plans_end_with_the_transaction_when_nothing_follows_the_block(extra_app):
+    with extra_app().app_context():
+        before = _request(_plan_settings)
+
+        def only_the_block():
+            with generic_plans(db.session.connection()):
+                assert _plan_settings() == GENERIC_PLANS
+        _request(only_the_block)
+        assert _request(_plan_settings) == before
+
+        def commit_after_the_block():
+            with generic_plans(db.session.connection()):
+                _plan_settings()
+            db.session.commit()
+            assert _plan_settings() == before       # a new transaction: nothing of the block's
+        _request(commit_after_the_block)
+
+
+def test_a_block_without_statements_sets_nothing(extra_app):
+    with extra_app().app_context():
+        def run():
+            before, driver = _plan_settings(), db.session.connection().connection.dbapi_connection
+            factory = driver.cursor_factory
+            with generic_plans(db.session.connection()):
+                pass
+            assert driver.cursor_factory is factory
+            assert _plan_settings() == before
+        _request(run)

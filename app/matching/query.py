@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from app.db import raw_cursor
 from app.extensions import db
 from app.matching.bound import QuickJudge, sql_bound, sql_bound_params
 from app.matching.facts import TaskFacts
@@ -246,7 +247,7 @@ def read_index(shape: Shape, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
     sql, order, literals = _native_statement(shape)
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
-    with psycopg.RawCursor(raw) as cursor:
+    with raw_cursor(raw) as cursor:
         cursor.execute(sql, [params[name] if name in params else literals[name] for name in order])
         return cursor.fetchall()
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0018_birth_month'
-down_revision = '0015_attendance'
+down_revision = '0017_merge_and_dates'
 branch_labels = None
 depends_on = None
 
