@@ -85,6 +85,7 @@ sys.exit(1 if failed else 0)
 @pytest.mark.slow
 def test_every_module_imports_alone_in_a_fresh_interpreter():
     names = sorted(modules())
-    done = subprocess.run([sys.executable, "-c", ALONE, *names], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    # No deadline: on a loaded machine the imports took over ten minutes once, and a deadline made
+    # that a failure. A hang would still end at CI's own limit.
+    done = subprocess.run([sys.executable, "-c", ALONE, *names], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -128,7 +128,8 @@ def test_tasks_near_me_gives_the_exhaustive_list(db, province):
                                  .order_by(MemberProfile.id).limit(100)).all()
     checked = nonempty = 0
     for member in members:
-        base, declined = near_me.own_context(member)
+        own = near_me.own_context(member)
+        base, declined = own.facts, own.declined
         county = db.session.get(Region, member.region_code)
         expected = []
         for task, facts in judged:
