@@ -44,6 +44,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -378,6 +379,11 @@ def refresh_apart(period: Period | None = None) -> Refreshed:
             conn.commit()
         finally:
             write_intent.reset(token)
+        if conn.dialect.name == "postgresql":
+            # Every row was just replaced: the planner's statistics of the table, at once rather than
+            # whenever autovacuum comes round (a few tens of milliseconds for ~33,000 rows).
+            conn.execute(text("ANALYZE region_figures"))
+            conn.commit()
     return done
 
 
