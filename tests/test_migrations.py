@@ -153,6 +153,26 @@ def test_0014_adds_the_dashboard_tables_and_takes_them_away_again():
         db.engine.dispose()
 
 
+def test_0016_adds_the_index_by_metric_and_takes_it_away_again():
+    url = database_url_for("mig_figures_metric")
+    reset_database(url)
+    app = make_app(url)
+    with app.app_context():
+        upgrade(revision="0015_attendance")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO region_figures (county_code, org_id, metric, key, value) "
+                                 "VALUES ('410104', -1, 'venue_hours', '7:2026-12', 2)"))
+        upgrade(revision="0016_figures_by_metric")
+        names = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("region_figures")}
+        assert names == {"ix_region_figures_org_id_county_code", "ix_region_figures_org_id_metric_county_code_key"}
+        downgrade(revision="0015_attendance")
+        assert {ix["name"] for ix in sa.inspect(db.engine).get_indexes("region_figures")} == {
+            "ix_region_figures_org_id_county_code"}
+        with db.engine.connect() as conn:       # the figures stay
+            assert conn.execute(sa.text("SELECT count(*) FROM region_figures")).scalar_one() == 1
+        db.engine.dispose()
+
+
 def test_a_round_trip_of_the_newer_migrations_keeps_every_row():
     """Down to 0010 and up again on a database in use: every table that 0010 already had keeps all
     its rows. On SQLite a migration that rebuilds a table (batch mode) drops the old one, and with

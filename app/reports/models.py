@@ -23,7 +23,9 @@ class RegionFigure(Model):
     longest-waiting nomination, the oldest unfilled need)."""
 
     __tablename__ = "region_figures"
-    __table_args__ = (Index("ix_region_figures_org_id_county_code", "org_id", "county_code"),)
+    __table_args__ = (Index("ix_region_figures_org_id_county_code", "org_id", "county_code"),
+                      # the top venues of a province or city: one or two metrics of its county totals
+                      Index("ix_region_figures_org_id_metric_county_code_key", "org_id", "metric", "county_code", "key"))
 
     county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
