@@ -304,6 +304,10 @@ def _counts(moved: dict[str, Any]) -> dict[str, int]:
     """How many rows each step moved, dropped or combined: "assignments.moved": 3, …"""
     out: dict[str, int] = {}
     for step, value in moved.items():
+        if step == "profile":
+            if value:
+                out["profile.fields_filled"] = len(value)
+            continue
         parts = value.items() if isinstance(value, dict) else [("", value)]
         for kind, v in parts:
             n = len(v) if isinstance(v, (list, dict)) else int(v) if isinstance(v, (int, bool)) else 1
