@@ -149,6 +149,10 @@ def _job(job_id: int) -> ImportJob:
 
 
 def _fail(job_id: int, message: str) -> None:
+    """The import failed: its staged rows go with its file."""
+    job = db.session.get(ImportJob, job_id, options=[defer(ImportJob.report)])
+    if job is not None:
+        staging.discard(_staged_rows(job))
     _progress(job_id, status="failed", message=message, finished_at=utcnow(), content=None)
 
 
