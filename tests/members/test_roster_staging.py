@@ -3,6 +3,8 @@ yields, value for value; the preview stages the sheet's rows on disk and the wri
 them without opening the workbook again; the staged files go when the import ends."""
 
 import io
+import os
+import time as wallclock
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -150,3 +152,15 @@ def test_a_failed_import_removes_its_staged_rows_and_writes_nothing(app, client,
     job = latest(db)
     assert job.status == "failed" and job.message.startswith("文件无法读取") and job.content is None
     assert not path.exists() and counts(db) == before
+
+
+def test_files_of_imports_left_waiting_are_swept_after_two_days(app):
+    with app.app_context():
+        old, fresh = staging.folder() / "rows-sweep-test-old.pickle", staging.folder() / "rows-sweep-test-new.pickle"
+        old.write_bytes(b"x")
+        fresh.write_bytes(b"x")
+        two_days_ago = wallclock.time() - staging.KEEP_SECONDS - 60
+        os.utime(old, (two_days_ago, two_days_ago))
+        assert staging.sweep() >= 1
+        assert not old.exists() and fresh.exists()
+        fresh.unlink()
