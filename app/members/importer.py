@@ -37,6 +37,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import defer
 from werkzeug.datastructures import FileStorage
 
 from app import access
@@ -141,7 +142,17 @@ def _progress(job_id: int, **fields: Any) -> None:
     commit_fresh(lambda: db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**fields)))
 
 
+def _job(job_id: int) -> ImportJob:
+    """The import, without its row report (tens of megabytes at 100,000 rows, rewritten whole by
+    the step): the steps never read it."""
+    return db.session.get_one(ImportJob, job_id, options=[defer(ImportJob.report)])
+
+
 def _fail(job_id: int, message: str) -> None:
+    """The import failed: its staged rows go with its file."""
+    job = db.session.get(ImportJob, job_id, options=[defer(ImportJob.report)])
+    if job is not None:
+        staging.discard(_staged_rows(job))
     _progress(job_id, status="failed", message=message, finished_at=utcnow(), content=None)
 
 
@@ -169,7 +180,7 @@ def proposed_mapping(headers: list[str]) -> tuple[list[str | None], dict[str, in
 def read_file(job_id: int) -> None:
     """Find each sheet's header and first values; choose the sheet when it is obvious and propose
     its mapping. The admin confirms it on the mapping page (or the CLI goes straight on)."""
-    job = db.session.get_one(ImportJob, job_id)
+    job = _job(job_id)
     content, kind = job.content or b"", job.kind
     _progress(job_id, status="reading")
     book = sheets.Book(content, kind)
@@ -244,7 +255,7 @@ def check_file(job_id: int, actor: User, *, progress: bool = True,
     passes over the staged rows: the phones and names first (the members they may be, loaded in
     batches), then each row checked, chunk by chunk, with its report written as it goes. The rows
     that would be created or update a member go to `plan`, when given."""
-    job = db.session.get_one(ImportJob, job_id)
+    job = _job(job_id)
     layout, mapping = _sheet_layout(job), mapping_of(job)
     header = sheets.Header(layout["header_row"], layout["headers"], layout["recognised"])
     keys = [k or "" for k in mapping["columns"]]
@@ -271,7 +282,8 @@ def check_file(job_id: int, actor: User, *, progress: bool = True,
                       has_consent_column="consent" in keys, county=mapping.get("county"))
     del phones, names
     total, done = outcome.data_rows, 0
-    report: list[str] = []
+    report = io.StringIO()
+    report.write("[")
     chunk: list[Row] = []
 
     def settle() -> None:
@@ -284,7 +296,9 @@ def check_file(job_id: int, actor: User, *, progress: bool = True,
         for row in chunk:
             item = row.report()
             outcome.actions[item["action"]] += 1
-            report.append(json.dumps(item, ensure_ascii=False))
+            if report.tell() > 1:
+                report.write(",")
+            report.write(json.dumps(item, ensure_ascii=False))
             if plan is not None and not row.errors and row.action in ("create", "update"):
                 plan(row)
         done += len(chunk)
@@ -300,7 +314,9 @@ def check_file(job_id: int, actor: User, *, progress: bool = True,
             settle()
     settle()
     outcome.unknown_skills = checker.unknown_skills
-    outcome.report = "[" + ",".join(report) + "]"
+    report.write("]")
+    outcome.report = report.getvalue()
+    report.close()
     return outcome
 
 
@@ -317,7 +333,7 @@ def _summary(outcome: Outcome) -> dict[str, Any]:
 
 def preview(job_id: int) -> None:
     """The dry run: what importing would do, row by row, with counts. Nothing is written."""
-    job = db.session.get_one(ImportJob, job_id)
+    job = _job(job_id)
     _progress(job_id, status="checking", processed_rows=0)
     outcome = check_file(job_id, db.session.get_one(User, job.created_by_id))
     c = outcome.counts()
@@ -332,7 +348,7 @@ def write(job_id: int) -> None:
     """Check again (the pool may have changed since the preview) and write: the new members and the
     updates in one transaction together with the job's "done", so nothing is ever half-written.
     The checked rows wait in a temporary file between the check and the transaction."""
-    job = db.session.get_one(ImportJob, job_id)
+    job = _job(job_id)
     actor_id, mode = job.created_by_id, job.mode
     staged_rows = _staged_rows(job)
     _progress(job_id, status="checking", processed_rows=0)
@@ -394,7 +410,7 @@ STEPS = {"read": read_file, "check": preview, "write": write}
 
 
 def run_import(job_id: int, step: str = "read") -> None:
-    job = db.session.get(ImportJob, job_id)
+    job = db.session.get(ImportJob, job_id, options=[defer(ImportJob.report)])
     if job is None or job.finished:
         return
     try:

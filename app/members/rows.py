@@ -131,9 +131,10 @@ class Checker:
         self.choices = {text: skill_id for text, skill_id in skill_choices.items()
                         if skill_id == 0 or skill_id in self.skills.values()}
         self.has_consent_column = has_consent_column
-        # Held here so the profile checks find each county in the identity map (it holds rows only
-        # while something else does): one query instead of one per row.
-        self.regions = list(db.session.scalars(select(Region).where(Region.code.startswith(self.province))))
+        # The province's regions by code, held for the profile checks: one query, not one per row.
+        self.regions = {r.code: r for r in db.session.scalars(select(Region).where(
+            Region.code.startswith(self.province)))}
+        self.placeable: dict[str, bool] = {}     # county code → may the actor place members there
         self.branches = {o.name: o.id for o in db.session.scalars(access.visible(Organization, actor).where(
             Organization.kind == OrganizationKind.PARTY_BRANCH, Organization.active))}
         self.accounts: dict[str, tuple[int, str, bool]] = {}     # phone → (user id, name, has a profile)
@@ -174,7 +175,7 @@ class Checker:
         self._service(data, cells, unread)
         self._skills(row, record.skills, unread)
         self._consent(row, cells, unread)
-        broken = profile.problems(data, known_skills=self.known_skills)
+        broken = profile.problems(data, known_skills=self.known_skills, counties=self.regions)
         try:
             profile.check_consent_method(data, row.consent_method)
         except Invalid as e:
@@ -235,10 +236,15 @@ class Checker:
             unread["address"] = f"家庭住址里的{resolved.reason()}"
         elif place is None or place.level != "county":
             unread["address"] = f"家庭住址“{data.address[:30]}”没有写明县（市、区）或地名不对"
-        elif not access.may_place_in(self.actor, place.code):
+        elif not self._may_place_in(place.code):
             unread["address"] = f"{place.name}不在您管辖的地区内"
         else:
             data.county_code = place.code
+
+    def _may_place_in(self, code: str) -> bool:
+        if code not in self.placeable:
+            self.placeable[code] = access.may_place_in(self.actor, code)
+        return self.placeable[code]
 
     @staticmethod
     def _service(data: ProfileData, values: dict[str, object], unread: dict[str, str]) -> None:

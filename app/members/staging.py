@@ -8,7 +8,8 @@ pass and the write step stream the staged rows instead of opening the workbook a
 also stages its plan (the checked rows it will create or update) in a temporary file, so the rows
 are never all held at once. Files are written under a temporary name and renamed when complete, so
 a worker killed halfway leaves no staged file that a later step would trust; the import's end
-(written, failed, cancelled) removes them.
+(written, failed, cancelled) removes them, and files older than two days (an import left at its
+preview) are swept whenever a sheet is staged.
 
 The files are pickles of lists (cell values are str, int, float, bool, datetime, None; the plan's
 rows are the importer's own dataclasses), written and read only by this process's code in the
@@ -21,6 +22,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 from flask import current_app
 
 CHUNK = 1000
+KEEP_SECONDS = 2 * 24 * 3600
 
 
 def folder() -> Path:
@@ -42,8 +45,23 @@ def rows_path(content: bytes, sheet: str, header_row: int) -> Path:
     return folder() / f"rows-{digest.hexdigest()[:40]}.pickle"
 
 
+def sweep(where: Path | None = None, max_age: float = KEEP_SECONDS) -> int:
+    """Remove files older than `max_age` seconds: those of imports left waiting at the preview or
+    given up by a killed worker (a later step parses the workbook again if it needs the rows)."""
+    limit, removed = time.time() - max_age, 0
+    for path in (where or folder()).iterdir():
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 def _write_chunks(path: Path, items: Iterable[Any]) -> Iterator[Any]:
     """Pass items through while writing them to `path` (complete only if every item went through)."""
+    sweep(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".staging-")
     try:
         with os.fdopen(handle, "wb") as out:

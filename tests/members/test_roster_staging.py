@@ -3,6 +3,8 @@ yields, value for value; the preview stages the sheet's rows on disk and the wri
 them without opening the workbook again; the staged files go when the import ends."""
 
 import io
+import os
+import time as wallclock
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -130,3 +132,35 @@ def test_a_staged_file_is_complete_or_absent(app, tmp_path):
     assert not path.exists() and list(tmp_path.iterdir()) == []
     assert list(staging.staged(path, lambda: iter(range(2500)))) == list(range(2500))
     assert path.exists() and list(staging.staged(path, lambda: iter(()))) == list(range(2500))
+
+
+def test_a_failed_import_removes_its_staged_rows_and_writes_nothing(app, client, db, login, create_admin,
+                                                                    monkeypatch):
+    login(create_admin("410104"))
+    before = counts(db)
+    upload(client, bureau_workbook(MESSY))
+    accept_columns(client, db)
+    job = latest(db)
+    path = staging.rows_path(job.content, f"xlsx:{job.sheet}", importer.layouts_of(job)[0]["header_row"])
+    assert path.exists()
+
+    def fail(actor, rows):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer, "write_rows", fail)
+    post(client, f"/pool/import/{job.id}/confirm")
+    job = latest(db)
+    assert job.status == "failed" and job.message.startswith("文件无法读取") and job.content is None
+    assert not path.exists() and counts(db) == before
+
+
+def test_files_of_imports_left_waiting_are_swept_after_two_days(app):
+    with app.app_context():
+        old, fresh = staging.folder() / "rows-sweep-test-old.pickle", staging.folder() / "rows-sweep-test-new.pickle"
+        old.write_bytes(b"x")
+        fresh.write_bytes(b"x")
+        two_days_ago = wallclock.time() - staging.KEEP_SECONDS - 60
+        os.utime(old, (two_days_ago, two_days_ago))
+        staging.sweep()          # (another test run sharing the folder may have swept it first)
+        assert not old.exists() and fresh.exists()
+        fresh.unlink()

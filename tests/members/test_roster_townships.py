@@ -3,10 +3,16 @@ gazetteer, the web import, the command line, the registration form's rule), a to
 several counties share is never guessed, and a name from outside Henan is not taken for a place
 in it unless the text names what contains it."""
 
+import json
+
+from sqlalchemy import select
+
 from app.members import importer
+from app.members.models import ProfileDraft
 from app.regions import gazetteer
 from tests.members.test_import import counts
 from tests.members.test_roster_files import bureau_workbook, import_file, member_named, person, roster_import
+from tests.members.test_wizard import answer
 
 AMBIGUOUS = ("“建设路街道”在中原区（郑州市）、卫东区（平顶山市）、华龙区（濮阳市）、长葛市（许昌市）都有，"
              "不能确定是哪个县（市、区），请写明县（市、区）")
@@ -119,3 +125,17 @@ def test_the_command_settles_a_shared_township_by_the_county_loaded(app, db, tmp
     assert any("第 5 行 登封人：不导入：家庭住址在登封市，不在这次导入的中原区" in line for line in lines)
     assert member_named(db, "建设人").region_code == "410102"
     assert member_named(db, "登封人") is None
+
+
+# --- the registration form ----------------------------------------------------------------------
+
+
+def test_the_registration_form_places_a_township_and_names_a_shared_one(client, db, login, create_user):
+    login(create_user())
+    shared = answer(client, "home", {"address": "建设路街道12号院"})
+    html = shared.get_data(as_text=True)
+    assert shared.status_code == 400 and AMBIGUOUS in html and 'value="建设路街道12号院"' in html
+    placed = answer(client, "home", {"address": "大金店镇王庄村3组"})
+    assert placed.status_code == 302
+    data = json.loads(db.session.scalar(select(ProfileDraft.data)))
+    assert (data["profile"]["county_code"], data["profile"]["address"]) == ("410185", "大金店镇王庄村3组")
