@@ -41,19 +41,20 @@ def visible(model: type[T], actor: User) -> Select[T]:
     return select(model).where(VISIBLE[model](actor))
 
 
-def get(model: type[T], ident: Any, actor: User) -> T | None:
-    """The row with this primary key if the actor may see it; None otherwise (or for a malformed id)."""
+def get(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T | None:
+    """The row with this primary key if the actor may see it; None otherwise (or for a malformed id).
+    `options`: loader options for the row (what a page reads of it, and what it does not)."""
     key = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
     try:
         ident = key.type.python_type(ident)
     except (TypeError, ValueError):
         return None
-    row: T | None = db.session.scalar(visible(model, actor).where(key == ident))
+    row: T | None = db.session.scalar(visible(model, actor).where(key == ident).options(*options))
     return row
 
 
-def get_or_404(model: type[T], ident: Any, actor: User) -> T:
-    row = get(model, ident, actor)
+def get_or_404(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T:
+    row = get(model, ident, actor, options)
     if row is None:
         abort(404)
     return row

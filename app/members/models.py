@@ -127,6 +127,13 @@ class MemberProfile(TimestampMixin, Model):
                         name="sensitive_needs_consent"),
         # Region subtrees (staff scope) and a county's members for remote tasks, without table visits.
         Index("ix_member_profiles_region_code_id", "region_code", "id"),
+        # An organizer's scope (branch_id IN (…) OR registered_by_id = me) and ON DELETE SET NULL.
+        # Partial: members registered by nobody (all of a bench population, most of a real one)
+        # are not in it, so SQLite's statistics do not take it for an index that matches the
+        # whole table and walk member_profiles instead (migration 0019).
+        Index("ix_member_profiles_registered_by_id", "registered_by_id",
+              sqlite_where=text("registered_by_id IS NOT NULL"),
+              postgresql_where=text("registered_by_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -156,7 +163,7 @@ class MemberProfile(TimestampMixin, Model):
     consent_taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     status: Mapped[MemberStatus] = mapped_column(enum_type(MemberStatus), default=MemberStatus.ACTIVE, index=True)
-    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claim_code_hash: Mapped[str | None] = mapped_column(String(255))
     claim_code_expires_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from app import access
 from app.accounts.phone import mask_phone
@@ -43,9 +44,9 @@ SECTION_TITLES = {"basics": "需求名称和类别", "place": "在哪里服务",
                   "skills": "需要什么专长"}
 
 
-def my_task(task_id: int) -> Task:
+def my_task(task_id: int, options: tuple = ()) -> Task:
     """A task the actor may manage; 404 otherwise (no existence leak)."""
-    task = access.get_or_404(Task, task_id, current_user)
+    task = access.get_or_404(Task, task_id, current_user, options)
     access.check_or_404(access.may_manage_task(current_user, task))
     return task
 
@@ -216,7 +217,10 @@ def _candidates(task: Task) -> dict[str, Any]:
 @bp.get("/<int:task_id>/candidates")
 @access.requires(access.may_organize)
 def candidates_page(task_id: int) -> ResponseReturnValue:
-    task = my_task(task_id)
+    # The list reads of the task's assignments only whom they are for and their state: not each
+    # member with their account, branch, region, skills, dates away and pool entries (four
+    # joins and three statements more).
+    task = my_task(task_id, (selectinload(Task.assignments).lazyload(Assignment.member),))
     return render_template("tasks/candidates.html", task=task, form=InviteForm(), **_candidates(task))
 
 
