@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    String,
     and_,
     bindparam,
     case,
@@ -26,9 +27,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from app.clock import local_now, local_today, utcnow
 from app.extensions import db
@@ -54,10 +54,16 @@ def task_facts(task: Task) -> TaskFacts:
 
 def city_of(task: Task) -> str | None:
     """The code of the city a task's county belongs to, if any."""
-    parent, county = aliased(Region), aliased(Region)
-    found = db.session.execute(select(parent.code, parent.level).join(county, county.parent_code == parent.code)
-                               .where(county.code == task.region_code)).first()
+    found = db.session.execute(_city_statement(), {"code": task.region_code}).first()
     return found.code if found is not None and found.level is RegionLevel.CITY else None
+
+
+@lru_cache(maxsize=1)
+def _city_statement() -> Select:
+    """The code and level of the region above a county (parameter `code`), built once."""
+    county, parent = Region.__table__.alias("county"), Region.__table__.alias("parent")
+    return (select(parent.c.code, parent.c.level).select_from(county.join(parent, county.c.parent_code == parent.c.code))
+            .where(county.c.code == bindparam("code", type_=String())))
 
 
 BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
