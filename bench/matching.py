@@ -55,18 +55,22 @@ def fresh_database(url: str) -> None:
     admin.dispose()
 
 
-def time_queries(ids: list[int], load, run) -> list[float]:
+def time_queries(ids: list[int], load, run, cpu: list[float] | None = None) -> list[float]:
     """Milliseconds of run(load(id)) for each id, counting run only: loading the task or member is
-    the page's work, not matching's. Each query starts from an empty session, like a request."""
+    the page's work, not matching's. Each query starts from an empty session, like a request.
+    `cpu` receives this process's CPU milliseconds of each (time.process_time(): on a shared
+    machine less noisy than the wall clock; PostgreSQL's own work is not in it)."""
     from app.extensions import db
 
     timings = []
     for object_id in ids:
         db.session.remove()
         subject = load(object_id)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         run(subject)
         timings.append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - started_cpu) * 1000)
     db.session.remove()
     return timings
 
@@ -178,6 +182,7 @@ def run_queries(args, engine: str, fill: dict) -> int:
     from app.tasks.models import Task, TaskMode
     from bench.population import sample_ids
 
+    load_before = os.getloadavg()[0]
     rng = random.Random(args.seed + 1)
     task_ids, member_ids = sample_ids(rng, args.queries)
     kinds = {}
@@ -197,17 +202,21 @@ def run_queries(args, engine: str, fill: dict) -> int:
     measured_tasks, measured_members = set(task_ids), set(member_ids)
     time_queries([i for i in others if i not in measured_tasks], load_task, suggest)
     time_queries([i for i in other_members if i not in measured_members], load_member, tasks_near)
-    match = time_queries(task_ids, load_task, lambda task: found.append(len(suggest(task))))
-    near = time_queries(member_ids, load_member, tasks_near)
+    match_cpu: list[float] = []
+    near_cpu: list[float] = []
+    match = time_queries(task_ids, load_task, lambda task: found.append(len(suggest(task))), match_cpu)
+    near = time_queries(member_ids, load_member, tasks_near, near_cpu)
     by_kind = {kind: summary([ms for ms, i in zip(match, task_ids, strict=True) if kinds[i] == kind])
                for kind in ("onsite", "remote", "widened")}
     onsite = [i for i in task_ids if kinds[i] == "onsite"]
     result = {
         "engine": engine, "members": args.members, "queries": len(task_ids),
         "match": summary(match), "match_by_kind": by_kind, "near_me": summary(near),
+        "match_cpu": summary(match_cpu), "near_me_cpu": summary(near_cpu),
         "naive_ms_per_query": None if args.no_naive else naive_ms(onsite[:3]),
         "postgis": postgis(onsite),
         "candidates_returned_p50": statistics.median(found) if found else 0,
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],   # 1-minute, at start and end
         **fill,
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))

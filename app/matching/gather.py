@@ -5,15 +5,18 @@ dates, clashes, open invitations, refusals, recent hours), in one read."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Date,
     DateTime,
     Float,
     Integer,
+    String,
     and_,
     bindparam,
     case,
@@ -24,12 +27,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.sql.selectable import CompoundSelect
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from app.clock import local_now, local_today, utcnow
 from app.extensions import db
 from app.matching.facts import MemberFacts, TaskFacts
-from app.matching.reads import arrays, connection, one_of
+from app.matching.reads import arrays, connection, native, one_of, read_native
 from app.members.models import MemberProfile, UnavailablePeriod
 from app.regions.models import Region, RegionLevel
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskMode, TaskSession
@@ -50,14 +54,44 @@ def task_facts(task: Task) -> TaskFacts:
 
 def city_of(task: Task) -> str | None:
     """The code of the city a task's county belongs to, if any."""
-    county = db.session.get(Region, task.region_code)
-    city = db.session.get(Region, county.parent_code) if county is not None and county.parent_code else None
-    return city.code if city is not None and city.level is RegionLevel.CITY else None
+    found = db.session.execute(_city_statement(), {"code": task.region_code}).first()
+    return found.code if found is not None and found.level is RegionLevel.CITY else None
+
+
+@lru_cache(maxsize=1)
+def _city_statement() -> Select:
+    """The code and level of the region above a county (parameter `code`), built once."""
+    county, parent = Region.__table__.alias("county"), Region.__table__.alias("parent")
+    return (select(parent.c.code, parent.c.level).select_from(county.join(parent, county.c.parent_code == parent.c.code))
+            .where(county.c.code == bindparam("code", type_=String())))
 
 
 BLOCKED, SESSIONS, ASSIGNMENTS, TASKS, RECORDS = (
     UnavailablePeriod.__table__.c, TaskSession.__table__.c, Assignment.__table__.c, Task.__table__.c,
     ServiceRecord.__table__.c)
+
+
+class FactRow(NamedTuple):
+    """One row of the completion read (its columns in order): an assignment (kind 1, with the
+    session of an accepted one that overlaps the task), a period away (2) or recent hours (3)."""
+
+    kind: int
+    member_id: int
+    status: AssignmentStatus | str | None   # a string when read on the driver
+    task_id: int | None
+    updated_at: datetime | None
+    organization_id: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    start_date: date | None
+    end_date: date | None
+    hours: float | None
+
+
+def _status(status: AssignmentStatus) -> ColumnElement[Any]:
+    """A status as the SQL literal it is stored as: no parameter, so that the statement compiled
+    once for the driver holds no list SQLAlchemy would expand."""
+    return literal_column(f"'{status.value}'")
 
 
 @lru_cache(maxsize=2)
@@ -66,11 +100,11 @@ def _completion_statement(array: bool) -> CompoundSelect:
     sessions of the accepted ones that overlap the task), their blocked dates in the task's span
     and their recent hours, told apart by the first column."""
     first, last = bindparam("first", type_=DateTime()), bindparam("last", type_=DateTime())
-    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == AssignmentStatus.ACCEPTED,
+    clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == _status(AssignmentStatus.ACCEPTED),
                     ASSIGNMENTS.task_id != bindparam("task_id", type_=Integer()), ~SESSIONS.cancelled,
                     SESSIONS.ends_at > first, SESSIONS.starts_at < last)
     # Whose task a refusal was for: looked up for refusals only (a few rows), not joined for all.
-    organization = case((ASSIGNMENTS.status == AssignmentStatus.DECLINED,
+    organization = case((ASSIGNMENTS.status == _status(AssignmentStatus.DECLINED),
                          select(TASKS.organization_id).where(TASKS.id == ASSIGNMENTS.task_id).scalar_subquery()))
     no_date, no_time, no_number = cast(null(), Date), cast(null(), DateTime), cast(null(), Float)
     assignments = (
@@ -79,7 +113,7 @@ def _completion_statement(array: bool) -> CompoundSelect:
                no_date.label("start_date"), no_date.label("end_date"), no_number.label("hours"))
         .select_from(Assignment.__table__).outerjoin(TaskSession.__table__, clashing)
         .where(one_of(ASSIGNMENTS.member_id, "ids", array), ASSIGNMENTS.status.in_(
-            [AssignmentStatus.INVITED, AssignmentStatus.DECLINED, AssignmentStatus.ACCEPTED])))
+            [_status(AssignmentStatus.INVITED), _status(AssignmentStatus.DECLINED), _status(AssignmentStatus.ACCEPTED)])))
     blocked = select(literal_column("2"), BLOCKED.member_id, null(), null(), no_time, null(), no_time, no_time,
                      BLOCKED.start_date, BLOCKED.end_date, no_number).where(
         one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
@@ -104,25 +138,53 @@ def complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[M
     declined: set[int] = set()
     hours: dict[int, float] = {}
     recently = utc_days_ago(DECLINE_MEMORY_DAYS)
-    params = {"ids": ids, "task_id": task.id, "first": first, "last": last, "first_day": first.date(),
-              "last_day": last.date(), "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
-    for row in connection().execute(_completion_statement(arrays()), params):
+    params: dict[str, Any] = {"ids": ids, "task_id": task.id, "first": first, "last": last, "first_day": first.date(),
+                              "last_day": last.date(), "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
+    for row in map(FactRow._make, _read_facts(params)):
         kind, member_id = int(row.kind), row.member_id
         if kind == 2:
             blocked[member_id].append((row.start_date, row.end_date))
-        elif kind == 3:
+            continue
+        if kind == 3:
             hours[member_id] = float(row.hours or 0)
-        elif row.status is AssignmentStatus.INVITED:
+            continue
+        status = AssignmentStatus(row.status)
+        if status is AssignmentStatus.INVITED:
             pending[member_id] += 1
-        elif row.status is AssignmentStatus.DECLINED:
-            if row.organization_id == task.organization_id and row.task_id != task.id and row.updated_at >= recently:
+        elif status is AssignmentStatus.DECLINED:
+            if (row.organization_id == task.organization_id and row.task_id != task.id
+                    and row.updated_at is not None and row.updated_at >= recently):
                 declined.add(member_id)
         elif row.starts_at is not None:
             busy[member_id].append((row.starts_at, row.ends_at))
+    known = blocked.keys() | busy.keys() | pending.keys() | declined | hours.keys()
     return [replace(m, unavailable=tuple(blocked.get(m.member_id, ())),
                     busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),
                     declined_org_recently=m.member_id in declined, hours_30d=hours.get(m.member_id, 0.0))
+            if m.member_id in known or not _plain(m) else m
             for m in partial]
+
+
+def _plain(m: MemberFacts) -> bool:
+    """Whether `m` holds no fact the completion read adds (complete() would set them all to
+    these values for a member it found nothing for)."""
+    return (m.unavailable == () and m.busy == () and m.open_invitations == 0 and not m.declined_org_recently
+            and m.hours_30d == 0.0)
+
+
+def _read_facts(params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    """The rows of the completion read: on PostgreSQL on the driver, as the index reads."""
+    if arrays():
+        return read_native(_native_completion(), params)
+    return connection().execute(_completion_statement(False), params).all()
+
+
+@lru_cache(maxsize=1)
+def _native_completion() -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    return native(_completion_statement(True), COMPLETION_PARAMETERS)
+
+
+COMPLETION_PARAMETERS = ("ids", "task_id", "first", "last", "first_day", "last_day", "since")
 
 
 def utc_days_ago(days: int) -> datetime:

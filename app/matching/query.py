@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
     Float,
     Integer,
@@ -24,15 +23,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from app.db import raw_cursor
 from app.extensions import db
 from app.matching.bound import QuickJudge, sql_bound, sql_bound_params
 from app.matching.facts import TaskFacts
-from app.matching.reads import arrays, connection, one_of
+from app.matching.reads import arrays, connection, native, one_of, read_native
 from app.matching.regions import Reach
 from app.members.index import bands_between
 from app.members.models import Skill, SkillLocation
@@ -235,42 +232,20 @@ def index_shape(task: Task, facts: TaskFacts, judge: QuickJudge, reaches: list[R
 
 def read_index(shape: Shape, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
     """The rows of an index query. On PostgreSQL the statement goes to the driver as compiled once
-    (_native_statement) with its values in order: SQLAlchemy would work out the statement's cache
+    (reads.native) with its values in order: SQLAlchemy would work out the statement's cache
     key and process each of its parameters at every run, and psycopg, which caches its own
     rewriting of `%(name)s` placeholders only for statements under 4 KB and 50 parameters, would
     rewrite a widened search's (10 KB, 325 parameters) every time: 1-2 ms of a widened search went
-    to that. SQLite's reads go through SQLAlchemy. (A failing read raises psycopg's own error, not
-    SQLAlchemy's wrapper of it; the request's rollback and the pool's pre-ping handle it as any.)"""
-    conn = connection()
+    to that. SQLite's reads go through SQLAlchemy."""
     if not shape.array:
-        return conn.execute(*executable(shape, params)).all()
-    sql, order, literals = _native_statement(shape)
-    raw = conn.connection.dbapi_connection
-    assert isinstance(raw, psycopg.Connection)
-    with raw_cursor(raw) as cursor:
-        cursor.execute(sql, [params[name] if name in params else literals[name] for name in order])
-        return cursor.fetchall()
+        return connection().execute(*executable(shape, params)).all()
+    return read_native(_native_statement(shape), params)
 
 
 @lru_cache(maxsize=512)
 def _native_statement(shape: Shape) -> tuple[str, tuple[str, ...], dict]:
-    """A PostgreSQL shape's SQL with PostgreSQL's own $1, $2 … placeholders (psycopg's RawCursor
-    sends it as it is), the parameter names in their order, and the values of the literals
-    SQLAlchemy made parameters of. The parameters are plain numbers, strings and lists of
-    integers, which SQLAlchemy would pass on unchanged."""
-    statement, names = _statement(shape)
-    compiled = statement.compile(dialect=_numbered_dialect())
-    literals = {name: compiled.binds[name].value for name in compiled.positiontup if name not in names}
-    return compiled.string, tuple(compiled.positiontup), literals
-
-
-@lru_cache(maxsize=1)
-def _numbered_dialect() -> Dialect:
-    """The engine's dialect class with numbered placeholders, for compiling only: it never
-    connects, so it knows no server version, which none of these SELECTs depends on (the test of
-    _read_index compares its rows with those SQLAlchemy's own run reads)."""
-    dialect: Any = type(db.engine.dialect)
-    return dialect(paramstyle="numeric_dollar")
+    """A PostgreSQL shape's SQL as reads.native() compiles it."""
+    return native(*_statement(shape))
 
 
 def _active_skills() -> list[int]:

@@ -163,9 +163,10 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Su
     facts = task_facts(task)
     judge = QuickJudge(facts, anchor_skill(facts))
     widen = widen if widen is not None else task.widen_to
-    search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit,
-                    city=city_of(task) if widen == "city" else None)
     with generic_plans(connection()):
+        # The city's lookup is the block's first statement when there is one: the plan settings go with it.
+        search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit,
+                        city=city_of(task) if widen == "city" else None)
         search.take(first_tier(facts, widen))
         if not facts.remote:
             search.take(further(facts, judge, widen, search.floor()))

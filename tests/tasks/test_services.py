@@ -5,12 +5,13 @@ from sqlalchemy import select
 
 from app.clock import local_now, local_today
 from app.errors import Conflict, Invalid, PermissionDenied
+from app.extensions import db as _db
 from app.matching import gather, near_me, query, regions, search
-from app.members.models import Capacity, slot_bit
+from app.members.models import Capacity, UnavailablePeriod, slot_bit
 from app.members.services import PeriodInput
 from app.notifications.models import Notification
 from app.tasks import ledger, records, services
-from app.tasks.models import AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
+from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, ServiceRecord, TaskMode, TaskStatus
 
 
 def suggested(task, **kw):
@@ -486,3 +487,65 @@ def test_an_empty_list_goes_to_the_index_query_as_one_that_matches_nothing(db, c
 
     assert read(regions.Reach("near", within_km=30, levels=())) == []
     assert read(regions.Reach("near", within_km=30)) == [member.id]
+
+
+def test_the_completion_read_gives_each_member_the_facts_the_database_holds(db, create_task, create_member):
+    """gather.complete() (on PostgreSQL on the driver, elsewhere through SQLAlchemy) adds what the
+    index does not carry, the same as the ORM's own reads of it: open invitations, a refusal of the
+    organization, a clash with an accepted task, dates away and recent hours; a member with none
+    of them comes back as they went in. On PostgreSQL the driver's rows are SQLAlchemy's."""
+    from dataclasses import replace
+
+    from app.matching.bound import QuickJudge
+    from app.matching.search import partial_facts
+    from tests.tasks.test_matching_at_scale import _completed
+
+    task = create_task(skills={"法律咨询": 1}, headcount=5)
+    day = task.sessions[0].starts_at
+    invited, declined, busy, away, served, plain = (
+        create_member(name=n, skills={"法律咨询": 2}) for n in ("邀请", "婉拒", "冲突", "不在", "服务", "无事"))
+    db.session.add(UnavailablePeriod(member_id=away.id, start_date=day.date(), end_date=day.date()))
+    other = create_task(org=task.organization, organizer=task.organizer, when=day, headcount=5)
+    services.invite(actor=task.organizer, task=other, members=[invited, declined, busy, served])
+    services.respond(member=declined, assignment=_assignment(other, declined), accept=False)
+    services.respond(member=busy, assignment=_assignment(other, busy), accept=True)
+    services.respond(member=served, assignment=_assignment(other, served), accept=True)
+    db.session.add(ServiceRecord(assignment_id=_assignment(other, served).id, session_id=other.sessions[0].id,
+                                 member_id=served.id, organization_id=other.organization_id, hours=2.5,
+                                 attended=True, served_on=local_today() - timedelta(days=3)))
+    db.session.commit()
+    facts = gather.task_facts(task)
+    judge = QuickJudge(facts, regions.anchor_skill(facts))
+    members = [invited, declined, busy, away, served, plain]
+    partial = [partial_facts(judge.row_of(lat=m.lat, lon=m.lon, radius_km=m.service_radius_km, capacity=2,
+                                          availability_mask=m.availability_mask, limits=0, pool_rank=0,
+                                          skills={s.skill_id: s.level for s in m.skills}, member_id=m.id),
+                             judge, set()) for m in members]
+    completed = gather.complete(task, facts, partial)
+    expected = [replace(_completed(f, task, facts), on_task=False) for f in partial]
+    assert completed == expected
+    assert completed[-1] is partial[-1]
+    assert [m.open_invitations for m in completed] == [1, 0, 0, 0, 0, 0]
+    assert [m.declined_org_recently for m in completed] == [False, True, False, False, False, False]
+    assert [bool(m.busy) for m in completed] == [False, False, True, False, True, False]
+    assert [bool(m.unavailable) for m in completed] == [False, False, False, True, False, False]
+    assert [m.hours_30d for m in completed] == [0, 0, 0, 0, 2.5, 0]
+    if gather.arrays():
+        first, last = facts.sessions[0]
+        params = {"ids": [m.id for m in members], "task_id": task.id, "first": first, "last": last,
+                  "first_day": first.date(), "last_day": last.date(),
+                  "since": local_today() - timedelta(days=gather.DECLINE_MEMORY_DAYS)}
+        through_sqlalchemy = [gather.FactRow._make(row) for row in db.session.execute(
+            gather._completion_statement(True), params)]
+        on_the_driver = [gather.FactRow._make(row) for row in gather._read_facts(params)]
+
+        def key(row):
+            return (row.kind, row.member_id, row.task_id or 0, row.starts_at or day)
+        assert len(on_the_driver) >= 6
+        assert sorted(on_the_driver, key=key) == sorted(
+            (row._replace(status=row.status.value if row.status is not None else None) for row in through_sqlalchemy),
+            key=key)
+
+
+def _assignment(task, member):
+    return _db.session.scalar(select(Assignment).where(Assignment.task_id == task.id, Assignment.member_id == member.id))
