@@ -21,7 +21,7 @@ from alembic import op
 
 
 revision = '0017_merge_and_dates'
-down_revision = '0015_attendance'
+down_revision = '0016_figures_by_metric'
 branch_labels = None
 depends_on = None
 

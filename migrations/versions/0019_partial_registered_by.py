@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0019_partial_registered_by'
-down_revision = '0015_attendance'
+down_revision = '0018_birth_month'
 branch_labels = None
 depends_on = None
 
