@@ -12,7 +12,7 @@ Reviewed and written by hand.
 Two new tables only; nothing existing is rebuilt or changed. Downgrade drops both.
 
 Revision ID: 0017_merge_and_dates
-Revises: 0015_attendance
+Revises: 0016_figures_by_metric
 Create Date: 2026-12-06 18:15:00
 
 """

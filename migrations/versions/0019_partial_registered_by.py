@@ -18,7 +18,7 @@ Reviewed and written by hand:
   Downgrade puts back the full index the same way.
 
 Revision ID: 0019_partial_registered_by
-Revises: 0015_attendance
+Revises: 0018_birth_month
 Create Date: 2026-12-06 18:45:00
 
 """
