@@ -484,13 +484,15 @@ def _top_venues(unit: Unit, this: str, months: list[str]) -> dict[int, Figures]:
         return {}
     f = RegionFigure
     scope = (f.org_id == COUNTY_TOTAL, code_within(f.county_code, [unit.region.prefix]))
-    top = [key.partition(":")[0] for key in db.session.scalars(
-        select(f.key).where(*scope, f.metric == "venue_hours", f.key.like(f"%:{this}"))
-        .order_by(f.value.desc(), f.key).limit(VENUE_TOP))]
-    result: dict[int, Figures] = {int(v): Figures() for v in top}
+    top = db.session.execute(
+        select(f.key, f.county_code).where(*scope, f.metric == "venue_hours", f.key.like(f"%:{this}"))
+        .order_by(f.value.desc(), f.key).limit(VENUE_TOP)).all()
+    result: dict[int, Figures] = {int(key.partition(":")[0]): Figures() for key, _ in top}
     if top:
+        # By the primary key: the top venues' counties, then their two metrics' keys.
         for metric, key, value in db.session.execute(select(f.metric, f.key, f.value).where(
-                *scope, f.metric.in_(PER_VENUE_METRICS), f.key.in_([f"{v}:{m}" for v in top for m in months]))):
+                f.county_code.in_(sorted({county for _, county in top})), f.org_id == COUNTY_TOTAL,
+                f.metric.in_(PER_VENUE_METRICS), f.key.in_([f"{v}:{m}" for v in result for m in months]))):
             venue, _, month = key.partition(":")
             result[int(venue)].add(metric, month, value, None)
     return result
