@@ -5,6 +5,7 @@ them without opening the workbook again; the staged files go when the import end
 import io
 import os
 import time as wallclock
+import uuid
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from openpyxl import Workbook, load_workbook
 
 from app.members import importer, sheets, staging, xlsx
 from tests.members.test_import import accept_columns, counts, latest, post, upload
-from tests.members.test_roster_files import MESSY, bureau_workbook, member_named
+from tests.members.test_roster_files import MESSY, bureau_workbook, member_named, person
 
 
 def openpyxl_rows(content: bytes) -> dict[str, list[tuple]]:
@@ -91,7 +92,8 @@ def test_the_workbook_is_parsed_once_and_its_staged_rows_go_when_the_import_ends
     login(create_admin("410104"))
     before_files = staged_files(app)    # (other test runs may share the instance folder)
     before = counts(db)
-    upload(client, bureau_workbook(MESSY))
+    unique = person(99, "唯一", 联系电话="13700137299", 原工作单位及职务=f"某局{uuid.uuid4().hex}")   # a file no other run has
+    upload(client, bureau_workbook([*MESSY, unique]))
     assert len(opened) == 1                                   # the read step's survey (its first rows)
     accept_columns(client, db)
     job = latest(db)
@@ -100,8 +102,8 @@ def test_the_workbook_is_parsed_once_and_its_staged_rows_go_when_the_import_ends
     assert path.exists() and path not in before_files
     post(client, f"/pool/import/{job.id}/confirm")
     job = latest(db)
-    assert job.status == "done" and job.imported_rows == 6 and len(opened) == 2    # written from the staged rows
-    assert counts(db)[1] == before[1] + 6 and member_named(db, "张建国").region_code == "410104"
+    assert job.status == "done" and job.imported_rows == 7 and len(opened) == 2    # written from the staged rows
+    assert counts(db)[1] == before[1] + 7 and member_named(db, "张建国").region_code == "410104"
     assert not path.exists()
 
 
