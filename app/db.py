@@ -345,6 +345,7 @@ class _Plans:
         self.raw, self.inside = raw, True
         self.previous: tuple[str, str] | None = None
         self.factory, self.threshold = raw.cursor_factory, raw.prepare_threshold
+        self.server_factory = raw.server_cursor_factory
 
     def before(self) -> None:
         """Before a statement on the connection: set the settings with the block's first one (by
@@ -359,7 +360,7 @@ class _Plans:
 
     def forget(self) -> None:
         """The connection's cursors as before the block, and nothing left to put back."""
-        self.raw.cursor_factory = self.factory
+        self.raw.cursor_factory, self.raw.server_cursor_factory = self.factory, self.server_factory
         _PLANS.pop(self.raw, None)
 
 
@@ -393,6 +394,23 @@ class PlanSettingsRawCursor(_PlanSettingsStatements, psycopg.RawCursor):
     pass
 
 
+class PlanSettingsServerCursor(psycopg.ServerCursor):
+    """A named (server-side) cursor of a connection within or just after generic_plans(): the
+    settings are set, or put back, before its statement in a round trip of their own (psycopg runs
+    no server-side cursor in a pipeline). Matching uses none; a request's later streaming read may."""
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        raw: Any = self.connection
+        plans = _PLANS.get(raw)
+        if plans is not None:
+            plans.before()
+            if plans.inside and plans.previous is None:
+                before = psycopg.Cursor(raw).execute(PLAN_SETTINGS, GENERIC_PLANS).fetchone()
+                assert before is not None
+                plans.previous = before[:2]
+        return super().execute(query, params, **options)
+
+
 def raw_cursor(raw: psycopg.Connection) -> psycopg.RawCursor:
     """A cursor taking PostgreSQL's own $1, $2 … placeholders on the driver's connection `raw`
     (within generic_plans(), one that sets the block's settings)."""
@@ -423,7 +441,7 @@ def generic_plans(connection):
         plans.inside = True
     else:
         plans = _PLANS[raw] = _Plans(raw)
-        raw.cursor_factory = PlanSettingsCursor
+        raw.cursor_factory, raw.server_cursor_factory = PlanSettingsCursor, PlanSettingsServerCursor
     raw.prepare_threshold = 0
     try:
         yield

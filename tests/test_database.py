@@ -178,3 +178,25 @@ def test_a_block_without_statements_sets_nothing(extra_app):
             assert driver.cursor_factory is factory
             assert _plan_settings() == before
         _request(run)
+
+
+def test_a_streaming_read_after_the_block_sees_the_settings_put_back(extra_app):
+    """A server-side cursor (a streaming read) cannot ride in a pipeline: within the block it gets
+    the settings in a round trip of its own, after it the settings are put back before it."""
+    def streamed() -> tuple[str, str]:
+        return tuple(db.session.execute(text(
+            "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather')"),
+            execution_options={"stream_results": True}).one())
+
+    with extra_app().app_context():
+        def run():
+            before, driver = _plan_settings(), db.session.connection().connection.dbapi_connection
+            factories = driver.cursor_factory, driver.server_cursor_factory
+            with generic_plans(db.session.connection()):
+                assert streamed() == GENERIC_PLANS
+            assert streamed() == before != GENERIC_PLANS
+            assert (driver.cursor_factory, driver.server_cursor_factory) == factories
+            with generic_plans(db.session.connection()):
+                assert _plan_settings() == GENERIC_PLANS
+            assert streamed() == before
+        _request(run)
