@@ -76,17 +76,17 @@ def own_context(member: MemberProfile) -> OwnContext:
     # member's assignments in those two states.
     pending, declined = 0, set()
     lately = Assignment.updated_at >= utc_days_ago(DECLINE_MEMORY_DAYS)
-    for status, org_id, recent in db.session.execute(
+    for status, org_id, declined_lately in db.session.execute(
             select(Assignment.status, Task.organization_id, lately)
             .join(Task, Task.id == Assignment.task_id).where(
                 Assignment.member_id == member.id,
                 Assignment.status.in_([AssignmentStatus.INVITED, AssignmentStatus.DECLINED]))):
         if status is AssignmentStatus.INVITED:
             pending += 1
-        elif recent:
+        elif declined_lately:
             declined.add(org_id)
-    total, recent = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
-    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent),
+    total, recent_hours = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
+    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent_hours),
                       declined, total)
 
 
