@@ -85,8 +85,8 @@ def own_context(member: MemberProfile) -> OwnContext:
             pending += 1
         elif declined_lately:
             declined.add(org_id)
-    total, recent = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
-    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent),
+    total, recent_hours = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
+    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent_hours),
                       declined, total)
 
 

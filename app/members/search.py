@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import lazyload
 
 from app import access
 from app.accounts.models import User
@@ -61,7 +62,9 @@ class SearchPage(SelectPagination):
     def _query_items(self) -> list[MemberProfile]:
         room = max(0, min(self.per_page, COUNT_CAP - self._query_offset))    # never past the cap
         ids = list(db.session.scalars(self._query_args["select"].limit(room).offset(self._query_offset)))
-        found = {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids)))}
+        # The list shows each member's skills and pool levels, never their dates away.
+        found = {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids))
+                                                     .options(lazyload(MemberProfile.unavailable)))}
         return [found[i] for i in ids if i in found]
 
     def _query_count(self) -> int:
