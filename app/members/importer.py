@@ -48,7 +48,7 @@ from app.errors import Conflict, Invalid, PermissionDenied
 from app.extensions import db
 from app.jobs import services as jobs
 from app.jobs.models import Job
-from app.members import cells, columns, sheets, staging
+from app.members import bulk, cells, columns, sheets, staging
 from app.members.index import member_columns, reindex_members
 from app.members.models import (
     ImportJob,
@@ -436,14 +436,19 @@ def write_rows(actor: User, rows: list[Row]) -> int:
     users = _core(User)
     now = utcnow()
     counties = {code: gazetteer.place(code) for code in {r.data.county_code for r in rows}}
+    accounts = [{"name": r.data.name, "phone": r.phone, "password_hash": None, "active": True, "elder_mode": False,
+                 "created_at": now, "updated_at": now} for r in rows]
     ids: list[int] = []
-    for start in range(0, len(rows), 1000):
-        chunk = rows[start:start + 1000]
-        result = db.session.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True), [
-            {"name": r.data.name, "phone": r.phone, "password_hash": None, "active": True, "elder_mode": False,
-             "created_at": now, "updated_at": now} for r in chunk])
-        ids.extend(result.scalars().all())
-    db.session.execute(insert(_core(RoleGrant)), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
+    if bulk.use_copy():     # PostgreSQL: the ids from the sequence, then COPY
+        ids = bulk.new_ids(users, len(rows))
+        bulk.insert_rows(users, [{"id": uid, **account} for uid, account in zip(ids, accounts, strict=True)])
+    else:
+        for start in range(0, len(rows), 1000):
+            result = db.session.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True),
+                                        accounts[start:start + 1000])
+            ids.extend(result.scalars().all())
+    del accounts
+    bulk.insert_rows(_core(RoleGrant), [{"user_id": uid, "role": Role.MEMBER, "created_at": now} for uid in ids])
     profiles, skills, index = [], [], []
     for uid, r in zip(ids, rows, strict=True):
         d, county = r.data, counties[r.data.county_code]
@@ -467,8 +472,7 @@ def write_rows(actor: User, rows: list[Row]) -> int:
                 index.append({**common, "skill_id": item.skill_id, "level": item.level})
     for table, values in ((_core(MemberProfile), profiles), (_core(MemberSkill), skills),
                           (_core(SkillLocation), index)):
-        for start in range(0, len(values), 2000):
-            db.session.execute(insert(table), values[start:start + 2000])
+        bulk.insert_rows(table, values)
     return len(ids)
 
 
