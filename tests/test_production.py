@@ -200,6 +200,17 @@ def test_gunicorn_conf_counts_workers_as_the_doctor_does(monkeypatch):
     assert conf["preload_app"] is False and conf["timeout"] > 0 and conf["graceful_timeout"] > 0
 
 
+def test_gunicorn_conf_replaces_workers_rarely_and_takes_the_count_from_the_environment(monkeypatch):
+    """A worker is still replaced after a bounded number of requests (memory never creeps), but
+    not every few thousand: each replacement imports the app again and starts with cold caches."""
+    monkeypatch.delenv("GUNICORN_MAX_REQUESTS", raising=False)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["max_requests"] == 200_000 and conf["max_requests_jitter"] == 20_000
+    monkeypatch.setenv("GUNICORN_MAX_REQUESTS", "50000")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["max_requests"] == 50_000 and conf["max_requests_jitter"] == 5_000
+
+
 def test_the_job_worker_refuses_unsafe_production_settings_without_a_traceback():
     result = run([sys.executable, "-m", "huey.bin.huey_consumer", "app.jobs.worker.queue", "-w", "1"],
                  environment({"BASE_URL": None}))
