@@ -3,7 +3,7 @@
     gunicorn -c gunicorn.conf.py wsgi:app
 
 Environment: BIND (default 127.0.0.1:$PORT, PORT default 8000), WEB_CONCURRENCY (workers),
-GUNICORN_THREADS, GUNICORN_TIMEOUT. This file must not import the application: workers load it
+GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_MAX_REQUESTS (requests before a worker is replaced). This file must not import the application: workers load it
 themselves (no preload), so that a graceful reload (SIGHUP, `systemctl reload yinhui-web`) starts
 workers on the new code while the old ones finish their requests.
 """
@@ -42,9 +42,13 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # On SIGTERM or SIGHUP, workers finish the requests they hold for up to this long.
 graceful_timeout = 30
 keepalive = 5                      # behind nginx, which keeps its own connections open
-# Each worker is replaced, gracefully, after about this many requests: memory never creeps.
-max_requests = 5000
-max_requests_jitter = 500
+# Each worker is replaced, gracefully, after about this many requests: memory never creeps. Not
+# sooner: a new worker imports the application again (about 1.5 s of CPU) and starts with cold
+# caches (compiled statements and templates, SQLite's pages). At 5,000 every worker of a busy host
+# was replaced every half minute, and a signed-in /healthz cost 3.8 ms of server CPU instead of
+# 1.8 ms (bench/README.md, "What every request paid").
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "").strip() or 200_000)
+max_requests_jitter = max_requests // 10
 preload_app = False
 
 # No access log: the application writes one JSON line per request itself (app/ops/requestlog.py),

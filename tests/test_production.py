@@ -9,6 +9,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from prometheus_client import values as prometheus_values
 
 from app import create_app
 from app.production import UnsafeProduction, main, problems, web_workers
@@ -191,13 +192,30 @@ def test_doctor_in_development_says_so():
     assert result.stdout.splitlines()[0].startswith("✗ YINHUI_ENV: 不是生产模式")
 
 
-def test_gunicorn_conf_counts_workers_as_the_doctor_does(monkeypatch):
+def test_gunicorn_conf_counts_workers_as_the_doctor_does(monkeypatch, tmp_path):
+    # The config file points prometheus_client at a directory through the environment: restored
+    # after the test, so that later tests' metrics stay in this process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(prometheus_values, "ValueClass", prometheus_values.ValueClass)
     for configured in ("", "3"):
         monkeypatch.setenv("WEB_CONCURRENCY", configured)
         conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
         assert conf["workers"] == web_workers()
     assert conf["workers"] == 3
     assert conf["preload_app"] is False and conf["timeout"] > 0 and conf["graceful_timeout"] > 0
+
+
+def test_gunicorn_conf_replaces_workers_rarely_and_takes_the_count_from_the_environment(monkeypatch, tmp_path):
+    """A worker is still replaced after a bounded number of requests (memory never creeps), but
+    not every few thousand: each replacement imports the app again and starts with cold caches."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(prometheus_values, "ValueClass", prometheus_values.ValueClass)
+    monkeypatch.delenv("GUNICORN_MAX_REQUESTS", raising=False)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["max_requests"] == 200_000 and conf["max_requests_jitter"] == 20_000
+    monkeypatch.setenv("GUNICORN_MAX_REQUESTS", "50000")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["max_requests"] == 50_000 and conf["max_requests_jitter"] == 5_000
 
 
 def test_the_job_worker_refuses_unsafe_production_settings_without_a_traceback():

@@ -24,6 +24,25 @@ def test_every_response_carries_the_security_headers(client, path):
     assert h["Referrer-Policy"]
 
 
+def test_security_headers_come_once_each_and_never_replace_a_views_own(extra_app):
+    app = extra_app(HSTS=True)
+
+    @app.get("/own-headers")
+    def own_headers():
+        return "ok", 200, {"x-frame-options": "DENY", "Content-Security-Policy": "default-src 'none'"}
+
+    client = app.test_client()
+    h = client.get("/own-headers", base_url="https://localhost").headers
+    assert h.getlist("X-Frame-Options") == ["DENY"]                       # set by the view, any case
+    assert h.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Permissions-Policy", "Cross-Origin-Opener-Policy",
+                 "Strict-Transport-Security"):
+        assert len(h.getlist(name)) == 1, name
+    plain = client.get("/privacy").headers                                  # not HTTPS: no HSTS
+    assert "Strict-Transport-Security" not in plain
+    assert plain.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+
+
 def test_session_cookie_is_httponly_and_samesite_lax(client):
     client.get("/login")
     cookie = client.get_cookie("yinhui_session")
