@@ -329,6 +329,16 @@ def _ids_moved(model: Any, column: Any, old: int, new: int) -> list[int]:
     return ids
 
 
+def _move_unless_held(model: Any, owner: Any, key: Any, old: int, new: int) -> dict[str, list[int]]:
+    """`old`'s rows move to `new`, except those for a `key` that `new` already holds, which are
+    deleted as duplicates (a reminder of the same date, a draft of the same kind)."""
+    held = select(key).where(owner == new)
+    clash = list(db.session.scalars(select(model.id).where(owner == old, key.in_(held))))
+    if clash:
+        db.session.execute(delete(model).where(model.id.in_(clash)), execution_options={"synchronize_session": False})
+    return {"moved": _ids_moved(model, owner, old, new), "dropped": clash}
+
+
 def _merge_skills(survivor: MemberProfile, merged: MemberProfile) -> dict[str, list[Any]]:
     """Skills the survivor lacks move; a skill both hold keeps the better of each (the other
     account's row, deleted, is kept in the merge record)."""
@@ -440,12 +450,7 @@ def _move_children(old: int, new: int) -> dict[str, list[int]]:
     """Reminders, dates released and ledger rows of an assignment dropped onto the one kept."""
     out: dict[str, list[int]] = {}
     for model in (TaskReminder, SessionRelease):
-        taken = select(model.session_id).where(model.assignment_id == new)
-        clash = list(db.session.scalars(select(model.id).where(model.assignment_id == old,
-                                                               model.session_id.in_(taken))))
-        if clash:
-            db.session.execute(delete(model).where(model.id.in_(clash)), execution_options={"synchronize_session": False})
-        out[model.__tablename__] = _ids_moved(model, model.assignment_id, old, new)
+        out[model.__tablename__] = _move_unless_held(model, model.assignment_id, model.session_id, old, new)["moved"]
     out["service_records"] = _ids_moved(ServiceRecord, ServiceRecord.assignment_id, old, new)
     return out
 
@@ -502,13 +507,7 @@ def _merge_attendance(s: int, m: int) -> dict[str, list[Any]]:
 
 
 def _merge_booking_reminders(s: int, m: int) -> dict[str, list[int]]:
-    taken = select(BookingReminder.occurrence_id).where(BookingReminder.user_id == s)
-    clash = list(db.session.scalars(select(BookingReminder.id).where(BookingReminder.user_id == m,
-                                                                     BookingReminder.occurrence_id.in_(taken))))
-    if clash:
-        db.session.execute(delete(BookingReminder).where(BookingReminder.id.in_(clash)),
-                           execution_options={"synchronize_session": False})
-    return {"moved": _ids_moved(BookingReminder, BookingReminder.user_id, m, s), "dropped": clash}
+    return _move_unless_held(BookingReminder, BookingReminder.user_id, BookingReminder.occurrence_id, m, s)
 
 
 def _merge_member_role(s: int, m: int) -> dict[str, list[int]]:
@@ -523,13 +522,7 @@ def _merge_member_role(s: int, m: int) -> dict[str, list[int]]:
 
 
 def _merge_drafts(s: int, m: int) -> dict[str, list[int]]:
-    taken = select(ProfileDraft.kind).where(ProfileDraft.owner_id == s)
-    clash = list(db.session.scalars(select(ProfileDraft.id).where(ProfileDraft.owner_id == m,
-                                                                  ProfileDraft.kind.in_(taken))))
-    if clash:
-        db.session.execute(delete(ProfileDraft).where(ProfileDraft.id.in_(clash)),
-                           execution_options={"synchronize_session": False})
-    return {"moved": _ids_moved(ProfileDraft, ProfileDraft.owner_id, m, s), "dropped": clash}
+    return _move_unless_held(ProfileDraft, ProfileDraft.owner_id, ProfileDraft.kind, m, s)
 
 
 def _repoint_actors(s: int, m: int) -> dict[str, int]:
