@@ -5,7 +5,7 @@ dates, clashes, open invitations, refusals, recent hours), in one read."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -34,22 +34,71 @@ from app.clock import local_now, local_today, utcnow
 from app.extensions import db
 from app.matching.facts import MemberFacts, TaskFacts
 from app.matching.reads import arrays, connection, native, one_of, read_native
-from app.members.models import MemberProfile, UnavailablePeriod
+from app.members.models import MemberProfile, Skill, UnavailablePeriod
 from app.regions.models import Region, RegionLevel
-from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskMode, TaskSession
+from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskMode, TaskSession, TaskSkill
 
 DECLINE_MEMORY_DAYS = 30   # a refusal holds a member back from the organization's tasks this long
 
 
-def task_facts(task: Task) -> TaskFacts:
-    now = local_now()
-    names = {ts.skill_id: ts.skill.name for ts in task.skills}
+class SkillAsked(NamedTuple):
+    """One skill a task asks for, as TaskFacts are built from it."""
+
+    skill_id: int
+    min_level: int
+    required: bool
+    name: str
+
+
+class SessionHeld(NamedTuple):
+    starts_at: datetime
+    ends_at: datetime
+    cancelled: bool
+
+
+def facts_of(task: Any, skills: Iterable[SkillAsked], sessions: Iterable[SessionHeld], now: datetime) -> TaskFacts:
+    """A task's facts from its own columns (`task`: a Task, or a row of the same names) and its
+    skills and sessions in their order (by id, by start), as read from the ORM or by
+    task_facts_of(): the one place TaskFacts are built."""
+    asked = list(skills)
     return TaskFacts(
         remote=task.mode is TaskMode.REMOTE, lat=task.lat, lon=task.lon, radius_km=task.radius_km,
-        required={ts.skill_id: ts.min_level for ts in task.skills if ts.required},
-        preferred={ts.skill_id: ts.min_level for ts in task.skills if not ts.required},
-        demand=task.demand.rank, outdoor=task.outdoor, organization_id=task.organization_id, skill_names=names,
-        sessions=tuple((s.starts_at, s.ends_at) for s in task.sessions if not s.cancelled and s.ends_at > now))
+        required={s.skill_id: s.min_level for s in asked if s.required},
+        preferred={s.skill_id: s.min_level for s in asked if not s.required},
+        demand=task.demand.rank, outdoor=task.outdoor, organization_id=task.organization_id,
+        skill_names={s.skill_id: s.name for s in asked},
+        sessions=tuple((s.starts_at, s.ends_at) for s in sessions if not s.cancelled and s.ends_at > now))
+
+
+def task_facts(task: Task) -> TaskFacts:
+    return facts_of(task, (SkillAsked(ts.skill_id, ts.min_level, ts.required, ts.skill.name) for ts in task.skills),
+                    (SessionHeld(s.starts_at, s.ends_at, s.cancelled) for s in task.sessions), local_now())
+
+
+# The columns of a task facts_of() reads: selected by whoever finds the tasks (task_facts_of).
+FACT_COLUMNS = (Task.id, Task.mode, Task.lat, Task.lon, Task.radius_km, Task.demand, Task.outdoor,
+                Task.organization_id)
+
+
+def task_facts_of(tasks: Sequence[Any]) -> dict[int, TaskFacts]:
+    """The facts of many tasks, each a row of FACT_COLUMNS, without loading them as Task objects:
+    their skills and sessions in one read each (for judging every task around a member, of which
+    a page shows a few)."""
+    ids = [t.id for t in tasks]
+    if not ids:
+        return {}
+    skills: dict[int, list[SkillAsked]] = defaultdict(list)
+    for task_id, skill_id, min_level, required, name in db.session.execute(
+            select(TaskSkill.task_id, TaskSkill.skill_id, TaskSkill.min_level, TaskSkill.required, Skill.name)
+            .join(Skill, Skill.id == TaskSkill.skill_id).where(TaskSkill.task_id.in_(ids)).order_by(TaskSkill.id)):
+        skills[task_id].append(SkillAsked(skill_id, min_level, required, name))
+    sessions: dict[int, list[SessionHeld]] = defaultdict(list)
+    for task_id, starts_at, ends_at, cancelled in db.session.execute(
+            select(TaskSession.task_id, TaskSession.starts_at, TaskSession.ends_at, TaskSession.cancelled)
+            .where(TaskSession.task_id.in_(ids)).order_by(TaskSession.starts_at)):
+        sessions[task_id].append(SessionHeld(starts_at, ends_at, cancelled))
+    now = local_now()
+    return {t.id: facts_of(t, skills[t.id], sessions[t.id], now) for t in tasks}
 
 
 def city_of(task: Task) -> str | None:

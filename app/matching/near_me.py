@@ -12,7 +12,15 @@ from sqlalchemy.orm import lazyload
 from app.clock import local_now, local_today
 from app.extensions import db
 from app.matching.facts import MemberFacts, Suggestion, TaskFacts
-from app.matching.gather import DECLINE_MEMORY_DAYS, city_of, member_facts, task_facts, utc_days_ago
+from app.matching.gather import (
+    DECLINE_MEMORY_DAYS,
+    FACT_COLUMNS,
+    city_of,
+    member_facts,
+    task_facts,
+    task_facts_of,
+    utc_days_ago,
+)
 from app.matching.misses import OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX, talent_rows
 from app.matching.score import distance_km, exclusion, exclusions, score
@@ -150,10 +158,11 @@ NEARBY_MAX_KM = 50.0
 
 
 @dataclass(frozen=True)
-class Nearby:
-    """An open task around a member, with each reason it is not on their list (none: it is)."""
+class Around:
+    """An open task around a member, judged from its facts (the task not loaded), with each reason
+    it is not on their list (none: it is)."""
 
-    task: Task
+    task_id: int
     misses: list[Miss]
     distance_km: float | None
 
@@ -163,24 +172,44 @@ class Nearby:
         return len(self.misses) == 1
 
 
-def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:
+@dataclass(frozen=True)
+class Nearby(Around):
+    """The same with its task, for showing it."""
+
+    task: Task
+
+
+def around(member: MemberProfile, *, context: OwnContext | None = None) -> list[Around]:
     """Every open task around a member (twice their radius, 10 to 50 km), with the reasons for each,
-    fitting ones first, then the near misses, nearest first: what explains an empty list, and what
-    看看附近所有的服务 shows. The hard filters are app.matching.score's, unchanged."""
+    fitting ones first, then the near misses, nearest first: what explains an empty list. The hard
+    filters are app.matching.score's, unchanged. Judged on facts read as rows (gather.task_facts_of):
+    a county may have a hundred open tasks, of which a page shows a few (with_tasks)."""
     reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
     own = context or own_context(member)
     base, declined = own.facts, own.declined
+    rows = db.session.execute(select(*FACT_COLUMNS).where(Task.status == TaskStatus.OPEN, _around(member, reach),
+                                                          _not_on(member))).all()
     found = []
-    for task in db.session.scalars(select(Task).where(Task.status == TaskStatus.OPEN, _around(member, reach),
-                                                      _not_on(member)).options(lazyload(Task.assignments))):
-        facts = task_facts(task)
-        m = replace(base, declined_org_recently=task.organization_id in declined)
+    for task_id, facts in task_facts_of(rows).items():
+        m = replace(base, declined_org_recently=facts.organization_id in declined)
         d = distance_km(facts, m)
         if d is not None and d > reach:
             continue        # in the box's corner, outside the circle
-        found.append(Nearby(task, misses(facts, m), d))
-    found.sort(key=lambda n: (len(n.misses), n.distance_km or 0.0, n.task.id))
-    return found[:limit]
+        found.append(Around(task_id, misses(facts, m), d))
+    found.sort(key=lambda n: (len(n.misses), n.distance_km or 0.0, n.task_id))
+    return found
+
+
+def with_tasks(found: list[Around]) -> list[Nearby]:
+    """`found` with their tasks, loaded in one read (with what a list of tasks shows)."""
+    tasks = {task.id: task for task in db.session.scalars(
+        select(Task).where(Task.id.in_([n.task_id for n in found])).options(lazyload(Task.assignments)))}
+    return [Nearby(n.task_id, n.misses, n.distance_km, tasks[n.task_id]) for n in found if n.task_id in tasks]
+
+
+def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:
+    """The first `limit` of around(), with their tasks: what 看看附近所有的服务 shows."""
+    return with_tasks(around(member, context=context)[:limit])
 
 
 def within_means(m: MemberFacts) -> list:

@@ -37,13 +37,14 @@ def tasks() -> ResponseReturnValue:
     lists = mine.my_assignments(member)
     own = near_me.own_context(member) if member.is_matchable else None
     near = near_me.tasks_near(member, context=own) if own is not None else []
-    # An empty list says why: what the profile lacks, what is around, and the near misses.
-    around = near_me.nearby(member, context=own) if own is not None and not near else []
+    # An empty list says why: what the profile lacks, what is around, and the near misses (only
+    # those shown are loaded as tasks).
+    around = near_me.around(member, context=own) if own is not None and not near else []
     hours = own.hours_total if own is not None else ledger.member_hours(member.id)
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=hours, form=BaseForm(),
                            describe=services.describe_schedule, around=around,
-                           near_misses=[n for n in around if n.near_miss][:5],
+                           near_misses=near_me.with_tasks([n for n in around if n.near_miss][:5]),
                            gaps=wizard.matching_missing(ProfileData.from_member(member)) if not near else [])
 
 

@@ -183,3 +183,28 @@ def test_a_full_list_reads_no_near_misses(client, login, create_task, create_mem
     login(task.organizer)
     html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
     assert "甲老师" in html and "另有" not in html
+
+
+def test_facts_read_as_rows_are_the_facts_of_the_loaded_task(db, create_task):
+    """around() judges tasks on facts read as rows (gather.task_facts_of); they are exactly what
+    task_facts() makes of the loaded Task: skills required and preferred with their names, the
+    sessions still to come (a cancelled one left out), demand, setting, place and organization."""
+    from datetime import date
+
+    from app.matching.gather import FACT_COLUMNS, task_facts, task_facts_of
+    from app.members.models import Capacity
+    from app.tasks.models import Task
+
+    weekly = create_task(skills={"法律咨询": 2}, preferred={"课业辅导": 1}, when=_next(1, 9), weekdays=0b0000011,
+                         weekly_until=date.today() + timedelta(days=40), demand=Capacity.MODERATE, outdoor=True)
+    weekly.sessions[1].cancelled = True
+    remote = create_task(remote=True, skills={"课业辅导": 3})
+    db.session.commit()
+    ids = [weekly.id, remote.id]
+    rows = db.session.execute(select(*FACT_COLUMNS).where(Task.id.in_(ids))).all()
+    read = task_facts_of(rows)
+    db.session.expire_all()
+    loaded = {task_id: task_facts(db.session.get(Task, task_id)) for task_id in ids}
+    assert read == loaded
+    assert len(read[weekly.id].sessions) == len(weekly.sessions) - 1 and read[weekly.id].preferred
+    assert read[remote.id].remote and task_facts_of([]) == {}
