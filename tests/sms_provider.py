@@ -70,6 +70,13 @@ class FakeDysms:
     def to(self, phone: str) -> list[Delivered]:
         return [d for d in self.delivered if d.phone == phone]
 
+    def codes(self, phone: str) -> list[str]:
+        """The sign-in codes texted to this number, oldest first. Other texts to the same number
+        (a security notice, an invitation) may arrive after a code, or not until quiet hours end,
+        so a test that wants the code asks for it by its template, never as the last text."""
+        template = TEMPLATE_CODES["login_code"]
+        return [d.params["code"] for d in self.to(phone) if d.template_code == template]
+
     # --- the API --------------------------------------------------------------------------------
 
     def answer(self, method: str, params: dict[str, str]) -> tuple[int, dict]:

@@ -39,7 +39,7 @@ def new_password(client, password: str = NEW_PASSWORD, confirm: str | None = Non
 
 
 def texted_code(provider, phone: str) -> str:
-    return provider.to(phone)[-1].params["code"]
+    return provider.codes(phone)[-1]
 
 
 def sessions_of(db, user) -> int:
