@@ -2,8 +2,8 @@
 
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
-BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_STALE_SECONDS, EXPORT_DIR, PROOF_FONT, BACKUP_DIR, BACKUP_KEEP_DAYS,
-PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
+BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_QUEUE_NAME, RATELIMIT_KEY_PREFIX, JOBS_STALE_SECONDS,
+EXPORT_DIR, PROOF_FONT, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
 ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
 """
 
@@ -65,7 +65,7 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
-    RATELIMIT_KEY_PREFIX = "yinhui"
+    RATELIMIT_KEY_PREFIX = "yinhui"   # with JOBS_QUEUE_NAME, what keeps two deployments on one Redis apart
     # Failed sign-ins slow down whoever is guessing, not the owner (app/accounts/views.py): a number
     # tried from one address, and one address across numbers, are limited; a number's own ceiling
     # counts failures from everywhere and is high, so a stranger cannot lock its owner out, while
@@ -202,7 +202,8 @@ def load(app: Flask, config: dict | type | None) -> None:
     for key in ("SMS_DAILY_CAP", "SMS_MAX_ATTEMPTS"):
         if os.environ.get(key):
             app.config[key] = int(os.environ[key])
-    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "EXPORT_DIR", "PROOF_FONT"):
+    for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "RATELIMIT_KEY_PREFIX", "EXPORT_DIR",
+                "PROOF_FONT"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     for key in ("JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"):

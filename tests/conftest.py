@@ -54,6 +54,19 @@ def database_url_for(name: str = "main") -> str:
     return url.set(database="_".join(parts)).render_as_string(hide_password=False)
 
 
+def redis_namespace(name: str) -> str:
+    """A name for this run's keys on the shared Redis (a queue name, a rate-limit key prefix), so
+    that two checkouts testing on one machine at once neither read nor flush each other's keys.
+    Letters and digits only: Huey drops anything else from a queue's name."""
+    return f"yinhuitest{name}{os.getpid()}"
+
+
+def forget_redis_keys(store, namespace: str) -> None:
+    """Delete this run's keys (and only them) from the shared Redis."""
+    for key in store.scan_iter(match=f"*{namespace}*", count=1000):
+        store.delete(key)
+
+
 _derived_databases: set[str] = set()
 
 

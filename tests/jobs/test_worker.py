@@ -31,13 +31,14 @@ from app.members import importer
 from app.members.models import ImportJob, MemberProfile
 from app.regions.services import load_gazetteer
 from app.transactions import commit_fresh
-from tests.conftest import database_url_for, make_app, reset_database
+from tests.conftest import database_url_for, forget_redis_keys, make_app, redis_namespace, reset_database
 from tests.members.test_import import name_for, row, workbook
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "test-artifacts" / "jobs-worker.json"
 ROWS = 10_000
 REDIS_DB = "redis://127.0.0.1:6379/5"
+QUEUE = redis_namespace("worker")   # this run's queue: another checkout's run may share the Redis
 DEADLINE = 300      # seconds from the kill to the job's end
 KILL_POINTS = {"checking": "136", "writing": "135"}    # where to kill → the roster's phone prefix (one database)
 
@@ -58,11 +59,11 @@ def setting():
     queue = {"JOBS_SQLITE_PATH": str(folder / "queue.db")}
     if not url.startswith("sqlite"):
         try:
-            redis.Redis.from_url(REDIS_DB).flushdb()
+            forget_redis_keys(redis.Redis.from_url(REDIS_DB), QUEUE)
             queue = {"JOBS_REDIS_URL": REDIS_DB}
         except redis.ConnectionError:   # no Redis here: the PostgreSQL pass keeps SqliteHuey
             pass
-    app = make_app(url, JOBS_IMMEDIATE=False, JOBS_QUEUE_NAME="yinhui-test", REDIS_URL=None, **queue)
+    app = make_app(url, JOBS_IMMEDIATE=False, JOBS_QUEUE_NAME=QUEUE, REDIS_URL=None, **queue)
     with app.app_context():
         upgrade()
         load_gazetteer(prefix="41")
@@ -70,11 +71,13 @@ def setting():
         db.session.remove()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBS_REDIS_URL", "TEST_DATABASE_URL")}
     env.update(YINHUI_ENV="development", DATABASE_URL=url, SECRET_KEY="worker-test-secret-key-0123456789abcdef",
-               JOBS_STALE_SECONDS="10", JOBS_HEARTBEAT_SECONDS="1", JOBS_QUEUE_NAME="yinhui-test",
+               JOBS_STALE_SECONDS="10", JOBS_HEARTBEAT_SECONDS="1", JOBS_QUEUE_NAME=QUEUE,
                PYTHONPATH=str(ROOT), **queue)
     yield app, env, folder
     with app.app_context():
         db.engine.dispose()
+    if "JOBS_REDIS_URL" in queue:
+        forget_redis_keys(redis.Redis.from_url(REDIS_DB), QUEUE)
 
 
 def start_worker(env, log: Path) -> subprocess.Popen:
