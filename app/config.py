@@ -3,8 +3,8 @@
 Everything a deployment changes comes from the environment (or instance/config.py):
 SECRET_KEY, DATABASE_URL, REDIS_URL, YINHUI_ENV, HTTPS, HELP_HOTLINE, GEOCODER, GEOCODER_*,
 BASE_URL, MAIL_*, SMS_*, JOBS_REDIS_URL, JOBS_QUEUE_NAME, RATELIMIT_KEY_PREFIX, JOBS_STALE_SECONDS,
-EXPORT_DIR, PROOF_FONT, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL, SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR,
-ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
+EXPORT_DIR, IMPORT_DIR, PROOF_FONT, BACKUP_DIR, BACKUP_KEEP_DAYS, PG_BIN_DIR, LOG_FORMAT, LOG_LEVEL,
+SLOW_QUERY_MS, METRICS_ALLOW, QUEUE_STUCK_SECONDS, PROXY_FIX_X_FOR, ALLOW_SQLITE_IN_PRODUCTION. What production requires of them is in app/production.py.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class Config:
     JOBS_HEARTBEAT_SECONDS = 15
     JOBS_MAX_ATTEMPTS = 3           # runs of a job the sweeper may start again after a crash
     EXPORT_DIR: str | None = None   # default: instance/exports
+    IMPORT_DIR: str | None = None   # default: instance/imports (rosters staged between import steps)
     EXPORT_KEEP_DAYS = 7
 
     # The CJK font that draws a proof of service as an image (app/proofs/image.py): a file on this
@@ -203,7 +204,7 @@ def load(app: Flask, config: dict | type | None) -> None:
         if os.environ.get(key):
             app.config[key] = int(os.environ[key])
     for key in ("JOBS_REDIS_URL", "JOBS_SQLITE_PATH", "JOBS_QUEUE_NAME", "RATELIMIT_KEY_PREFIX", "EXPORT_DIR",
-                "PROOF_FONT"):
+                "IMPORT_DIR", "PROOF_FONT"):
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     for key in ("JOBS_STALE_SECONDS", "JOBS_HEARTBEAT_SECONDS"):

@@ -19,11 +19,13 @@ import os
 import re
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import flask_sqlalchemy.session
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
@@ -41,6 +43,19 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # which a busy machine exceeds), and slow data generation is no failure either.
 settings.register_profile("yinhui", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("yinhui")
+
+# YINHUI_TEST_NOW=2026-12-31T23:58+08:00 runs the suite as if it started at that moment (the clock
+# then ticks on), so that a test which holds only on some days or at some hours fails on demand,
+# not on the day CI happens to meet it. It moves this process's wall clock (every time.time and
+# datetime.now, SQLite's too through them; never the monotonic clock timeouts use). Servers the
+# tests start in other processes, and PostgreSQL's own now(), stay on the real time: the
+# application reads no time from the database.
+TRAVEL = os.environ.get("YINHUI_TEST_NOW")
+if TRAVEL:
+    time_machine.travel(datetime.fromisoformat(TRAVEL), tick=True).start()
+# For a test whose other process and this one write times into the same rows (a job worker and
+# the test that drives it): with YINHUI_TEST_NOW the two clocks would be weeks apart.
+one_clock = pytest.mark.skipif(bool(TRAVEL), reason="another process of this test keeps the real time")
 
 
 def database_url_for(name: str = "main") -> str:
@@ -131,7 +146,7 @@ LOCK_WAIT_MS = 120_000
 def make_app(database_url: str, **overrides):
     return create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
                        "SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_BUSY_TIMEOUT_MS": LOCK_WAIT_MS,
-                       "EXPORT_DIR": str(TMP / "exports"),
+                       "EXPORT_DIR": str(TMP / "exports"), "IMPORT_DIR": str(TMP / "imports"),
                        **overrides})
 
 
@@ -321,7 +336,7 @@ def create_member(db, create_user, skill_ids):
 @pytest.fixture
 def create_task(db, create_org, create_user, skill_ids):
     """An open task: create_task(skills={"法律咨询": 2}, preferred={"课业辅导": 1}, when=datetime, hours=2, ...)."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from app.clock import local_now
     from app.members.models import Capacity

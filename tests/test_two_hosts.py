@@ -19,7 +19,7 @@ import redis
 
 from app.clock import local_now
 from app.extensions import db
-from tests.conftest import forget_redis_keys, make_app, redis_namespace
+from tests.conftest import forget_redis_keys, make_app, one_clock, redis_namespace
 from tests.servers import Browser, Gunicorn, migrated_database
 from tests.venues.test_storm import PASSWORD, THREADS, check_outcome, clean, populate, requests_for
 
@@ -80,6 +80,7 @@ def test_wrong_passwords_split_across_hosts_are_counted_together(hosts):
     assert Browser().login(b.url, "19700005556", "wrong-password").status == 400   # another account is not locked
 
 
+@one_clock      # the slots are chosen from this process's today, and booked on the hosts' real one
 def test_a_booking_storm_split_across_hosts_has_one_winner_per_slot(hosts):
     a, b, app, ids, _store = hosts
     day = local_now().date() + timedelta(days=7)

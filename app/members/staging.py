@@ -34,7 +34,9 @@ KEEP_SECONDS = 2 * 24 * 3600
 
 
 def folder() -> Path:
-    path = Path(current_app.instance_path) / "imports"
+    """IMPORT_DIR (instance/imports by default): where the worker that reads a roster stages it for
+    the worker that writes it, so with several hosts a folder they share."""
+    path = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

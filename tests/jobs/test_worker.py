@@ -31,7 +31,7 @@ from app.members import importer
 from app.members.models import ImportJob, MemberProfile
 from app.regions.services import load_gazetteer
 from app.transactions import commit_fresh
-from tests.conftest import database_url_for, forget_redis_keys, make_app, redis_namespace, reset_database
+from tests.conftest import database_url_for, forget_redis_keys, make_app, one_clock, redis_namespace, reset_database
 from tests.members.test_import import name_for, row, workbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +96,7 @@ def wait_for(check, timeout: float, step: float = 0.05):
     raise AssertionError(f"not within {timeout} s")
 
 
+@one_clock
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_when", KILL_POINTS)
 def test_a_worker_killed_halfway_leaves_a_whole_roster_or_none(setting, kill_when):

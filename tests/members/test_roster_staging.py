@@ -76,7 +76,8 @@ def test_the_reader_yields_the_bureau_workbook_as_openpyxl_does():
 
 
 def staged_files(app) -> list[Path]:
-    return sorted((Path(app.instance_path) / "imports").glob("rows-*.pickle"))
+    with app.app_context():
+        return sorted(staging.folder().glob("rows-*.pickle"))
 
 
 def test_the_workbook_is_parsed_once_and_its_staged_rows_go_when_the_import_ends(app, client, db, login,
@@ -161,8 +162,10 @@ def test_files_of_imports_left_waiting_are_swept_after_two_days(app):
         old, fresh = staging.folder() / "rows-sweep-test-old.pickle", staging.folder() / "rows-sweep-test-new.pickle"
         old.write_bytes(b"x")
         fresh.write_bytes(b"x")
-        two_days_ago = wallclock.time() - staging.KEEP_SECONDS - 60
+        now = wallclock.time()                       # the sweep's clock, not the file system's
+        two_days_ago = now - staging.KEEP_SECONDS - 60
         os.utime(old, (two_days_ago, two_days_ago))
-        staging.sweep()          # (another test run sharing the folder may have swept it first)
+        os.utime(fresh, (now, now))
+        staging.sweep()
         assert not old.exists() and fresh.exists()
         fresh.unlink()
