@@ -47,9 +47,9 @@ settings.load_profile("yinhui")
 # YINHUI_TEST_NOW=2026-12-31T23:58+08:00 runs the suite as if it started at that moment (the clock
 # then ticks on), so that a test which holds only on some days or at some hours fails on demand,
 # not on the day CI happens to meet it. It moves this process's wall clock (every time.time and
-# datetime.now, SQLite's too through them; never the monotonic clock timeouts use). Servers the
-# tests start in other processes, and PostgreSQL's own now(), stay on the real time: the
-# application reads no time from the database.
+# datetime.now; never the monotonic clock timeouts use). Servers the tests start in other
+# processes, and the databases' own clocks, stay on the real time: the application reads no time
+# from the database.
 TRAVEL = os.environ.get("YINHUI_TEST_NOW")
 if TRAVEL:
     time_machine.travel(datetime.fromisoformat(TRAVEL), tick=True).start()

@@ -56,6 +56,7 @@ def setting():
     url = database_url_for("worker")
     reset_database(url)
     folder = Path(tempfile.mkdtemp(prefix="yinhui-worker-"))
+    staged = str(folder / "imports")      # the worker's and the test's staging folder, this run's own
     queue = {"JOBS_SQLITE_PATH": str(folder / "queue.db")}
     if not url.startswith("sqlite"):
         try:
@@ -63,7 +64,7 @@ def setting():
             queue = {"JOBS_REDIS_URL": REDIS_DB}
         except redis.ConnectionError:   # no Redis here: the PostgreSQL pass keeps SqliteHuey
             pass
-    app = make_app(url, JOBS_IMMEDIATE=False, JOBS_QUEUE_NAME=QUEUE, REDIS_URL=None, **queue)
+    app = make_app(url, JOBS_IMMEDIATE=False, JOBS_QUEUE_NAME=QUEUE, REDIS_URL=None, IMPORT_DIR=staged, **queue)
     with app.app_context():
         upgrade()
         load_gazetteer(prefix="41")
@@ -71,7 +72,7 @@ def setting():
         db.session.remove()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBS_REDIS_URL", "TEST_DATABASE_URL")}
     env.update(YINHUI_ENV="development", DATABASE_URL=url, SECRET_KEY="worker-test-secret-key-0123456789abcdef",
-               JOBS_STALE_SECONDS="10", JOBS_HEARTBEAT_SECONDS="1", JOBS_QUEUE_NAME=QUEUE,
+               JOBS_STALE_SECONDS="10", JOBS_HEARTBEAT_SECONDS="1", JOBS_QUEUE_NAME=QUEUE, IMPORT_DIR=staged,
                PYTHONPATH=str(ROOT), **queue)
     yield app, env, folder
     with app.app_context():
