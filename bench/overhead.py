@@ -1,5 +1,6 @@
 """What every request pays under gunicorn: /healthz anonymous, /healthz with a signed-in session
-cookie, member home and the hello-world floor, driven by wrk, with the server's CPU per request.
+cookie, member home, tasks near me and the hello-world floor, driven by wrk, with the server's CPU
+per request and how many of the machine's cores the server kept busy.
 
     .venv/bin/python -m bench.overhead --members 1000000 [--seconds 8] [--rounds 1]
 
@@ -65,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         cookies = [http.sign_in(args.port, phone) for phone in phones]
         plans = {"floor": (1, [("/", "")]), "healthz_anonymous": (0, [("/healthz", "")]),
                  "healthz_signed_in": (0, [("/healthz", c) for c in cookies]),
-                 "member_home": (0, [("/", c) for c in cookies])}
+                 "member_home": (0, [("/", c) for c in cookies]),
+                 "tasks_near_me": (0, [("/my/tasks", c) for c in cookies])}
         for which, requests in plans.values():         # warm: every worker, every path
             http.drive(args.port + which, requests, args.clients, 2)
             http.settle(args.port)
-        print(f"{'':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'server CPU ms/request':>24}")
+        print(f"{'':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'server CPU ms/request':>24}{'cores busy':>12}")
         for _ in range(args.rounds):
             for name, (which, requests) in plans.items():
                 before = server_cpu(servers[which].pid)
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 http.settle(args.port)
                 answered = max(result["rps"] * args.seconds, 1)
                 print(f"{name:<20}{result['rps']:>9.1f}{result['p50_ms']:>9}{result['p95_ms']:>9}{result['errors']:>8}"
-                      f"{1000 * used / answered:>24.2f}", flush=True)
+                      f"{1000 * used / answered:>24.2f}{used / args.seconds:>12.2f}", flush=True)
     finally:
         for server in servers:
             http.stop(server)
