@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from typing import NamedTuple
+
+from sqlalchemy import Select, and_, bindparam, select
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.extensions import db
-from app.members.models import MemberProfile, profile_alone
+from app.members.models import MemberProfile
 from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
 
 
@@ -19,10 +21,25 @@ def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[Task]:
     return stmt.order_by(Task.id.desc())
 
 
-def members_by_id(ids: list[int]) -> dict[int, MemberProfile]:
-    """The members of a list of candidates, for their names: their own lists are not read."""
-    return {m.id: m for m in db.session.scalars(select(MemberProfile).options(*profile_alone())
-                                                .where(MemberProfile.id.in_(ids or [-1])))}
+class Named(NamedTuple):
+    """A candidate as the list names them: all the page reads of a member."""
+
+    id: int
+    name: str
+    can_log_in: bool     # User.can_log_in: else the organizer must phone them
+
+
+# Read as rows, not profiles with their accounts: a list of 30 loaded as objects was a fifth of the
+# candidates page's time.
+_NAMES = (select(User.id, User.name, and_(User.active, User.password_hash.is_not(None)))
+          .join(MemberProfile, MemberProfile.id == User.id).where(User.id.in_(bindparam("ids", expanding=True))))
+
+
+def names_by_id(ids: list[int]) -> dict[int, Named]:
+    """The members of a list of candidates, by id, with their names and whether they sign in."""
+    if not ids:
+        return {}
+    return {row[0]: Named(row[0], row[1], bool(row[2])) for row in db.session.execute(_NAMES, {"ids": ids})}
 
 
 def assignment_on(task: Task, assignment_id: int) -> Assignment | None:

@@ -210,7 +210,7 @@ def _candidates(task: Task) -> dict[str, Any]:
     suggestions = search.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
     free = task.headcount - task.accepted_count
     short = task.status is TaskStatus.OPEN and len(suggestions) < free
-    return {"suggestions": suggestions, "members": queries.members_by_id([s.member_id for s in suggestions]),
+    return {"suggestions": suggestions, "members": queries.names_by_id([s.member_id for s in suggestions]),
             "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions}) if short else []}
 
 
