@@ -3,10 +3,11 @@ cannot be invited to a task, with the same hard filters and score as the organiz
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, literal, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
@@ -24,8 +25,8 @@ from app.matching.gather import (
 from app.matching.misses import OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX, talent_rows
 from app.matching.score import distance_km, exclusion, exclusions, score
-from app.members.models import Capacity, EntryStatus, MemberProfile, PoolLevel
-from app.regions.codes import code_within
+from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolLevel, Skill
+from app.regions.codes import minimal_prefixes, prefix_upper
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
 from app.tasks.ledger import hours_total_and_since
@@ -71,43 +72,87 @@ class OwnContext:
     hours_total: float
 
 
+# The member's assignments that judging tasks for them needs, in one read built once: each accepted
+# one with its sessions still to come (when they are busy), invitations waiting for an answer, and
+# refusals with their organization and whether they were lately (organizations declined lately).
+_OWN_ASSIGNMENTS = (
+    select(Assignment.status, Task.organization_id, Assignment.updated_at >= bindparam("lately"),
+           TaskSession.starts_at, TaskSession.ends_at)
+    .join(Task, Task.id == Assignment.task_id)
+    .outerjoin(TaskSession, and_(TaskSession.task_id == Assignment.task_id,
+                                 Assignment.status == AssignmentStatus.ACCEPTED,
+                                 ~TaskSession.cancelled, TaskSession.ends_at > bindparam("now")))
+    .where(Assignment.member_id == bindparam("member_id"), Assignment.status.in_(
+        [AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED, AssignmentStatus.DECLINED])))
+
+
 def own_context(member: MemberProfile) -> OwnContext:
     """Read once per page: tasks near me and, when that list is empty, what is around both use it."""
     now = local_now()
     facts = member_facts(member)
     blocked = tuple((p.start_date, p.end_date) for p in member.unavailable if p.end_date >= now.date())
-    busy = tuple(db.session.execute(select(TaskSession.starts_at, TaskSession.ends_at)
-                                    .join(Assignment, Assignment.task_id == TaskSession.task_id).where(
-        Assignment.member_id == member.id, Assignment.status == AssignmentStatus.ACCEPTED,
-        ~TaskSession.cancelled, TaskSession.ends_at > now)).all())
-    # Invitations waiting for an answer, and the organizations declined lately: one read of the
-    # member's assignments in those two states.
-    pending, declined = 0, set()
-    lately = Assignment.updated_at >= utc_days_ago(DECLINE_MEMORY_DAYS)
-    for status, org_id, declined_lately in db.session.execute(
-            select(Assignment.status, Task.organization_id, lately)
-            .join(Task, Task.id == Assignment.task_id).where(
-                Assignment.member_id == member.id,
-                Assignment.status.in_([AssignmentStatus.INVITED, AssignmentStatus.DECLINED]))):
-        if status is AssignmentStatus.INVITED:
+    busy, pending, declined = [], 0, set()
+    for status, org_id, declined_lately, starts_at, ends_at in db.session.execute(_OWN_ASSIGNMENTS, {
+            "member_id": member.id, "now": now, "lately": utc_days_ago(DECLINE_MEMORY_DAYS)}):
+        if status is AssignmentStatus.ACCEPTED:
+            if starts_at is not None:
+                busy.append((starts_at, ends_at))
+        elif status is AssignmentStatus.INVITED:
             pending += 1
         elif declined_lately:
             declined.add(org_id)
     total, recent_hours = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
-    return OwnContext(replace(facts, unavailable=blocked, busy=busy, open_invitations=pending, hours_30d=recent_hours),
-                      declined, total)
+    return OwnContext(replace(facts, unavailable=blocked, busy=tuple(busy), open_invitations=pending,
+                              hours_30d=recent_hours), declined, total)
 
 
-def widened_reach(member: MemberProfile):
-    """Which widened tasks reach this member (the mirror of _talent_rows): tasks widened to the
-    city, in the cities whose pool approved them, and any widened task for a province talent."""
+def widened_reach(member: MemberProfile) -> tuple[str, list[str]]:
+    """Which widened tasks reach this member (the mirror of _talent_rows): any widened task for a
+    province talent ("province"), tasks widened to the city in the cities whose pool approved
+    them ("city", with those cities' code prefixes), or none ("none")."""
     approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
     if any(e.level is PoolLevel.PROVINCE for e in approved):
+        return "province", []
+    cities = minimal_prefixes(e.region_code[:4] for e in approved if e.level is PoolLevel.CITY)
+    return ("city", cities) if cities else ("none", [])
+
+
+def _widened(reach: str, cities: int) -> ColumnElement[bool]:
+    if reach == "province":
         return Task.widen_to.is_not(None)
-    cities = [e.region_code for e in approved if e.level is PoolLevel.CITY]
-    if not cities:
-        return None
-    return and_(Task.widen_to == "city", code_within(Task.region_code, [c[:4] for c in cities]))
+    if reach == "city":
+        return and_(Task.widen_to == "city", or_(*[
+            and_(Task.region_code >= bindparam(f"city{i}"), Task.region_code < bindparam(f"city{i}_end"))
+            for i in range(cities)]))
+    return literal(False)
+
+
+# Every required skill of the task held by the member at its level (an active skill): the hard
+# filter on skills, in SQL, so that the statement's form does not depend on the member's skills.
+_HELD = exists().where(MemberSkill.member_id == bindparam("member_id"), MemberSkill.skill_id == TaskSkill.skill_id,
+                       MemberSkill.level >= TaskSkill.min_level, Skill.id == MemberSkill.skill_id, Skill.active)
+
+
+@functools.lru_cache(maxsize=32)
+def _near_statement(reach: str, cities: int) -> Select:
+    """tasks_near()'s statement for one form of widened reach, built once; the member's facts go in
+    as parameters (_near_parameters). Conditions on Task that the hard filters would impose anyway
+    (every required skill held at its level, a demand within their capacity, no outdoor work if
+    they said so) let the database drop most tasks before they load."""
+    widened = _widened(reach, cities)
+    return select(Task, widened.label("widened")).where(
+        Task.status == TaskStatus.OPEN, or_(_AROUND, widened), _NOT_ON,
+        ~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~_HELD),
+        Task.demand.in_(bindparam("demands", expanding=True)),
+        or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor)).options(lazyload(Task.assignments))
+
+
+def _near_parameters(member: MemberProfile, facts: MemberFacts, cities: list[str]) -> dict:
+    parameters = _around_parameters(member, member.service_radius_km)
+    for i, prefix in enumerate(cities):
+        parameters[f"city{i}"], parameters[f"city{i}_end"] = prefix, prefix_upper(prefix)
+    return {**parameters, "demands": [c for c in Capacity if c.rank <= facts.capacity],
+            "outdoor_ok": not facts.no_outdoor}
 
 
 def tasks_near(member: MemberProfile, *, limit: int = 20,
@@ -119,15 +164,12 @@ def tasks_near(member: MemberProfile, *, limit: int = 20,
     them, that the member has no assignment on, and whose skills, demand and setting the member
     meets (the database drops the rest before they load); it also says which reached the member
     only by being widened. `context`: own_context(member), when the page has read it already."""
-    reach = widened_reach(member)   # widened tasks reach approved city and province talents further away
-    widened = reach if reach is not None else literal(False)
+    reach, cities = widened_reach(member)   # widened tasks reach approved city and province talents further away
     own = context or own_context(member)
     base, declined = own.facts, own.declined
-    query = select(Task, widened.label("widened")).where(
-        Task.status == TaskStatus.OPEN, or_(_around(member, member.service_radius_km), widened),
-        _not_on(member), *within_means(base)).options(lazyload(Task.assignments))   # matching does not read them
     results = []
-    for task, by_widening in db.session.execute(query).all():
+    for task, by_widening in db.session.execute(_near_statement(reach, len(cities)),
+                                                _near_parameters(member, base, cities)).all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
         if by_widening:
@@ -138,19 +180,21 @@ def tasks_near(member: MemberProfile, *, limit: int = 20,
     return results[:limit]
 
 
-def _around(member: MemberProfile, km: float) -> ColumnElement[bool]:
-    """Tasks whose place lies in the box `km` around the member's home, and the online tasks of
-    their county and city."""
+# Tasks whose place lies in a box around the member's home, and the online tasks of their county
+# and city (_around_parameters: the box for a distance); tasks the member has no assignment on
+# (declined ones included).
+_AROUND = or_(and_(Task.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+                   Task.lon.between(bindparam("min_lon"), bindparam("max_lon"))),
+              and_(Task.mode == TaskMode.REMOTE, Task.region_code.in_([bindparam("county"), bindparam("city")])))
+_NOT_ON = ~exists().where(Assignment.task_id == Task.id, Assignment.member_id == bindparam("member_id"))
+
+
+def _around_parameters(member: MemberProfile, km: float) -> dict:
     box = bounding_box(member.lat, member.lon, km)
     county = db.session.get(Region, member.region_code)     # from the identity map: loaded with the member
-    return or_(and_(Task.lat.between(box.min_lat, box.max_lat), Task.lon.between(box.min_lon, box.max_lon)),
-               and_(Task.mode == TaskMode.REMOTE,
-                    Task.region_code.in_([member.region_code, (county.parent_code if county else None) or ""])))
-
-
-def _not_on(member: MemberProfile) -> ColumnElement[bool]:
-    """Tasks the member has no assignment on (declined ones included)."""
-    return ~exists().where(Assignment.task_id == Task.id, Assignment.member_id == member.id)
+    return {"min_lat": box.min_lat, "max_lat": box.max_lat, "min_lon": box.min_lon, "max_lon": box.max_lon,
+            "county": member.region_code, "city": (county.parent_code if county else None) or "",
+            "member_id": member.id}
 
 
 NEARBY_MIN_KM = 10.0     # how far "nearby" looks, at least and at most: twice the member's own radius
@@ -187,8 +231,7 @@ def around(member: MemberProfile, *, context: OwnContext | None = None) -> list[
     reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
     own = context or own_context(member)
     base, declined = own.facts, own.declined
-    rows = db.session.execute(select(*FACT_COLUMNS).where(Task.status == TaskStatus.OPEN, _around(member, reach),
-                                                          _not_on(member))).all()
+    rows = db.session.execute(_AROUND_STATEMENT, _around_parameters(member, reach)).all()
     found = []
     for task_id, facts in task_facts_of(rows).items():
         m = replace(base, declined_org_recently=facts.organization_id in declined)
@@ -200,8 +243,13 @@ def around(member: MemberProfile, *, context: OwnContext | None = None) -> list[
     return found
 
 
+_AROUND_STATEMENT = select(*FACT_COLUMNS).where(Task.status == TaskStatus.OPEN, _AROUND, _NOT_ON)
+
+
 def with_tasks(found: list[Around]) -> list[Nearby]:
     """`found` with their tasks, loaded in one read (with what a list of tasks shows)."""
+    if not found:
+        return []
     tasks = {task.id: task for task in db.session.scalars(
         select(Task).where(Task.id.in_([n.task_id for n in found])).options(lazyload(Task.assignments)))}
     return [Nearby(n.task_id, n.misses, n.distance_km, tasks[n.task_id]) for n in found if n.task_id in tasks]
@@ -210,18 +258,6 @@ def with_tasks(found: list[Around]) -> list[Nearby]:
 def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:
     """The first `limit` of around(), with their tasks: what 看看附近所有的服务 shows."""
     return with_tasks(around(member, context=context)[:limit])
-
-
-def within_means(m: MemberFacts) -> list:
-    """Conditions on Task that the hard filters would impose anyway for this member: every required
-    skill held at its level, a demand within their capacity, no outdoor work if they said so."""
-    held = or_(*[and_(TaskSkill.skill_id == skill_id, TaskSkill.min_level <= level)
-                 for skill_id, level in m.skills.items()]) if m.skills else literal(False)
-    conditions = [~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~held),
-                  Task.demand.in_([c for c in Capacity if c.rank <= m.capacity])]
-    if m.no_outdoor:
-        conditions.append(~Task.outdoor)
-    return conditions
 
 
 def distance_between(task: Task, member: MemberProfile) -> float | None:

@@ -4,6 +4,7 @@ the skill taxonomy. Services flush; the caller commits. Errors are DomainErrors 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import secrets
@@ -328,6 +329,7 @@ def discard_draft(owner: User, kind: str) -> None:
     db.session.execute(delete(ProfileDraft).where(ProfileDraft.owner_id == owner.id, ProfileDraft.kind == kind))
 
 
+@functools.cache
 def own_profile_options() -> tuple:
     """Loader options for the signed-in member's own profile: its lists load when asked (the pages
     that ask on every visit, home and tasks near me, read none of them), and its user is the

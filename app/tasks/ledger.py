@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from app.extensions import db
 from app.organizations.models import Organization
@@ -24,11 +24,14 @@ def member_hours(member_id: int) -> float:
 def hours_total_and_since(member_id: int, since: date) -> tuple[float, float]:
     """member_hours() and hours_since() of one member, in one statement: every confirmed hour, and
     those served on or after `since`."""
-    total, recent = db.session.execute(select(
-        func.coalesce(func.sum(ServiceRecord.hours), 0),
-        func.coalesce(func.sum(case((ServiceRecord.served_on >= since, ServiceRecord.hours))), 0)).where(
-        ServiceRecord.member_id == member_id, ServiceRecord.attended)).one()
+    total, recent = db.session.execute(_TOTAL_AND_SINCE, {"member_id": member_id, "since": since}).one()
     return float(total or 0), float(recent or 0)
+
+
+_TOTAL_AND_SINCE = select(   # built once: tasks near me asks on every visit
+    func.coalesce(func.sum(ServiceRecord.hours), 0),
+    func.coalesce(func.sum(case((ServiceRecord.served_on >= bindparam("since"), ServiceRecord.hours))), 0)).where(
+    ServiceRecord.member_id == bindparam("member_id"), ServiceRecord.attended)
 
 
 def hours_since(member_ids: list[int], since: date) -> dict[int, float]:

@@ -3,12 +3,13 @@ and what is past; a task and their assignment on it; their sessions as a calenda
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from icalendar import Alarm, Calendar, Event
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 
 from app.accounts.models import User
 from app.clock import local_now, to_instant, utcnow
@@ -45,15 +46,17 @@ def _invited_of(member_id: Any) -> Any:
         Assignment.member_id == member_id, Assignment.status == AssignmentStatus.INVITED)
 
 
-# The member home page's own reads, one statement built once: the signed-in member's profile and
-# how many invitations wait for their answer.
-_HOME = (select(MemberProfile, _invited_of(MemberProfile.id).scalar_subquery())
-         .where(MemberProfile.id == bindparam("member_id")))
+@functools.cache
+def _home() -> Select:
+    """The member home page's own reads, one statement built once (its options once every model
+    is mapped): the signed-in member's profile and how many invitations wait for their answer."""
+    return (select(MemberProfile, _invited_of(MemberProfile.id).scalar_subquery())
+            .where(MemberProfile.id == bindparam("member_id")).options(*own_profile_options()))
 
 
 def profile_and_invitations(actor: User) -> tuple[MemberProfile | None, int]:
     """own_profile() and open_invitations() in one statement."""
-    row = db.session.execute(_HOME.options(*own_profile_options()), {"member_id": actor.id}).one_or_none()
+    row = db.session.execute(_home(), {"member_id": actor.id}).one_or_none()
     return (row[0], int(row[1] or 0)) if row is not None else (None, 0)
 
 
