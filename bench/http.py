@@ -356,6 +356,62 @@ def drive(port: int, requests: list[tuple[str, str]], clients: int, seconds: int
             "p99_ms": round(raw["p99_us"] / 1000, 1), "errors": errors}
 
 
+# --- CPU used by the servers ----------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def server_cpu(master: int) -> float:
+    """Seconds of CPU used by a gunicorn master, its live workers and its ended ones (the master's
+    children's times): unlike requests per second, CPU per request hardly depends on what else the
+    machine runs."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        if int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+        if int(pid) == master:
+            total += sum(int(x) for x in fields[11:15]) / TICK
+    return total
+
+
+def database_cpu() -> float:
+    """Seconds of CPU used by this machine's PostgreSQL processes (0 without PostgreSQL): the
+    database's share of a page, which the app's own CPU leaves out."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        fields = _stat(pid)
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def drive_counted(port: int, master: int, requests: list[tuple[str, str]], clients: int, seconds: int) -> dict:
+    """drive(), with the server's and the database's CPU per answered request (ms)."""
+    app, database = server_cpu(master), database_cpu()
+    result = drive(port, requests, clients, seconds)
+    answered = max(result["rps"] * seconds, 1)
+    result["cpu_ms"] = round(1000 * (server_cpu(master) - app) / answered, 2)
+    result["db_cpu_ms"] = round(1000 * (database_cpu() - database) / answered, 2)
+    return result
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -386,12 +442,12 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
 
         # The floor before each page and after the last: a page is compared with the floors on
         # either side of it, taken within seconds of it on a machine whose load may change.
-        floors = [drive(floor_port, floor_requests, args.clients, args.seconds)]
+        floors = [drive_counted(floor_port, servers[1].pid, floor_requests, args.clients, args.seconds)]
         results = {}
         for target in pages:
-            results[target.name] = drive(app_port, target.requests, args.clients, args.seconds)
+            results[target.name] = drive_counted(app_port, servers[0].pid, target.requests, args.clients, args.seconds)
             settle(app_port)
-            floors.append(drive(floor_port, floor_requests, args.clients, args.seconds))
+            floors.append(drive_counted(floor_port, servers[1].pid, floor_requests, args.clients, args.seconds))
         for i, target in enumerate(pages):
             results[target.name]["floor_rps"] = round((floors[i]["rps"] + floors[i + 1]["rps"]) / 2, 1)
     finally:
@@ -399,10 +455,11 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
             stop(server)
     floor = {"rps": round(statistics.mean(f["rps"] for f in floors), 1),
              "p50_ms": round(statistics.mean(f["p50_ms"] for f in floors), 1),
-             "p95_ms": round(statistics.mean(f["p95_ms"] for f in floors), 1)}
+             "p95_ms": round(statistics.mean(f["p95_ms"] for f in floors), 1),
+             "cpu_ms": round(statistics.mean(f["cpu_ms"] for f in floors), 2)}
     report(engine, args, floor, floors, results, sizes, pages)
     return {"engine": engine, "members": args.members, "clients": args.clients, "floor": floor,
-            "pages": {name: {k: r[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")}
+            "pages": {name: {k: r[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_ms", "db_cpu_ms")}
                       for name, r in results.items()}}
 
 
@@ -412,16 +469,17 @@ def report(engine: str, args: argparse.Namespace, floor: dict, floors: list[dict
           f"gunicorn {' '.join(gunicorn_settings(args))}")
     each = ", ".join(f"{f['rps']:,.0f}" for f in floors)
     print(f"floor (hello world): {floor['rps']:,.0f} req/s, mean of {len(floors)} runs "
-          f"({each}), p50 {floor['p50_ms']} ms, p95 {floor['p95_ms']} ms\n")
+          f"({each}), p50 {floor['p50_ms']} ms, p95 {floor['p95_ms']} ms, server CPU {floor['cpu_ms']} ms a request\n")
     print(f"{'page':<15}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'floor':>8}{'near':>8}"
-          f"{'KB':>7}{'asks':>6}")
+          f"{'KB':>7}{'asks':>6}{'CPU ms':>8}{'DB ms':>7}")
     for target in pages:
         r = results[target.name]
         print(f"{target.name:<15}{r['rps']:>9,.1f}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}"
               f"{r['rps'] / floor['rps']:>8.1%}{r['rps'] / r['floor_rps']:>8.1%}{sizes[target.name] / 1024:>7.1f}"
-              f"{len(target.requests):>6}")
+              f"{len(target.requests):>6}{r['cpu_ms']:>8.2f}{r['db_cpu_ms']:>7.2f}")
     print("\nfloor: the page's requests per second as a share of the run's mean floor; near: of the mean of the\n"
-          "two floors measured just before and just after it.")
+          "two floors measured just before and just after it. CPU ms: the app server's CPU per answered request\n"
+          "(gunicorn's master and workers); DB ms: PostgreSQL's (every postgres process on the machine).")
 
 
 # --- one request at a time, in process: where the time goes ----------------------------------------

@@ -23,24 +23,6 @@ from sqlalchemy import create_engine, text
 
 from bench import http
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu(master: int) -> float:
-    """Seconds of CPU used by the gunicorn master, its live workers and its ended ones."""
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            total += (int(fields[11]) + int(fields[12])) / TICK
-        if int(pid) == master:
-            total += sum(int(x) for x in fields[11:15]) / TICK
-    return total
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -74,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'':<20}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'server CPU ms/request':>24}{'cores busy':>12}")
         for _ in range(args.rounds):
             for name, (which, requests) in plans.items():
-                before = server_cpu(servers[which].pid)
+                before = http.server_cpu(servers[which].pid)
                 result = http.drive(args.port + which, requests, args.clients, args.seconds)
-                used = server_cpu(servers[which].pid) - before
+                used = http.server_cpu(servers[which].pid) - before
                 http.settle(args.port)
                 answered = max(result["rps"] * args.seconds, 1)
                 print(f"{name:<20}{result['rps']:>9.1f}{result['p50_ms']:>9}{result['p95_ms']:>9}{result['errors']:>8}"
