@@ -47,8 +47,12 @@ GROUPS = {"time": "时间不合适", "blocked": "那几天本人不方便", "dis
 def misses(task: TaskFacts, member: MemberFacts, *, you: str = "您") -> list[Miss]:
     """Every reason this task is not on the member's list, each said as a fact about the task, to
     the member (`you` = 您) or about them (本人, on the organizer's pages)."""
-    return [describe(code, task, member, you=you) for code in exclusions(task, member)
-            if code not in NOT_ABOUT_THE_TASK]
+    return [describe(code, task, member, you=you) for code in miss_codes(task, member)]
+
+
+def miss_codes(task: TaskFacts, member: MemberFacts) -> tuple[str, ...]:
+    """The codes of misses(), without saying them: enough to count and sort near misses."""
+    return tuple(code for code in exclusions(task, member) if code not in NOT_ABOUT_THE_TASK)
 
 
 def describe(code: str, task: TaskFacts, member: MemberFacts, *, you: str = "您") -> Miss:

@@ -4,8 +4,9 @@ cannot be invited to a task, with the same hard filters and score as the organiz
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import cached_property
 
 from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import lazyload
@@ -22,7 +23,7 @@ from app.matching.gather import (
     task_facts_of,
     utc_days_ago,
 )
-from app.matching.misses import OVERRIDABLE, Miss, misses
+from app.matching.misses import OVERRIDABLE, Miss, describe, miss_codes, misses
 from app.matching.query import INDEX, talent_rows
 from app.matching.score import distance_km, exclusion, exclusions, score
 from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolLevel, Skill
@@ -203,17 +204,24 @@ NEARBY_MAX_KM = 50.0
 
 @dataclass(frozen=True)
 class Around:
-    """An open task around a member, judged from its facts (the task not loaded), with each reason
-    it is not on their list (none: it is)."""
+    """An open task around a member, judged from its facts (the task not loaded): what keeps it off
+    their list (the codes of app.matching.score's hard filters about the task; none: it is on it),
+    said to the member when shown (`misses`: a page shows a few of the many it judges)."""
 
     task_id: int
-    misses: list[Miss]
+    codes: tuple[str, ...]
     distance_km: float | None
+    facts: TaskFacts = field(repr=False, compare=False)
+    member: MemberFacts = field(repr=False, compare=False)
+
+    @cached_property
+    def misses(self) -> list[Miss]:
+        return [describe(code, self.facts, self.member) for code in self.codes]
 
     @property
     def near_miss(self) -> bool:
         """Kept off the list by exactly one fact."""
-        return len(self.misses) == 1
+        return len(self.codes) == 1
 
 
 @dataclass(frozen=True)
@@ -230,16 +238,18 @@ def around(member: MemberProfile, *, context: OwnContext | None = None) -> list[
     a county may have a hundred open tasks, of which a page shows a few (with_tasks)."""
     reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
     own = context or own_context(member)
-    base, declined = own.facts, own.declined
+    # The member as judged for a task of an organization they declined lately, and for any other.
+    as_member = {False: replace(own.facts, declined_org_recently=False),
+                 True: replace(own.facts, declined_org_recently=True)}
     rows = db.session.execute(_AROUND_STATEMENT, _around_parameters(member, reach)).all()
     found = []
     for task_id, facts in task_facts_of(rows).items():
-        m = replace(base, declined_org_recently=facts.organization_id in declined)
+        m = as_member[facts.organization_id in own.declined]
         d = distance_km(facts, m)
         if d is not None and d > reach:
             continue        # in the box's corner, outside the circle
-        found.append(Around(task_id, misses(facts, m), d))
-    found.sort(key=lambda n: (len(n.misses), n.distance_km or 0.0, n.task_id))
+        found.append(Around(task_id, miss_codes(facts, m), d, facts, m))
+    found.sort(key=lambda n: (len(n.codes), n.distance_km or 0.0, n.task_id))
     return found
 
 
@@ -252,7 +262,8 @@ def with_tasks(found: list[Around]) -> list[Nearby]:
         return []
     tasks = {task.id: task for task in db.session.scalars(
         select(Task).where(Task.id.in_([n.task_id for n in found])).options(lazyload(Task.assignments)))}
-    return [Nearby(n.task_id, n.misses, n.distance_km, tasks[n.task_id]) for n in found if n.task_id in tasks]
+    return [Nearby(n.task_id, n.codes, n.distance_km, n.facts, n.member, tasks[n.task_id])
+            for n in found if n.task_id in tasks]
 
 
 def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:
