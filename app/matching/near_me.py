@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import cached_property
 
 from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import lazyload
@@ -214,7 +213,7 @@ class Around:
     facts: TaskFacts = field(repr=False, compare=False)
     member: MemberFacts = field(repr=False, compare=False)
 
-    @cached_property
+    @functools.cached_property
     def misses(self) -> list[Miss]:
         return [describe(code, self.facts, self.member) for code in self.codes]
 
