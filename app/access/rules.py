@@ -134,12 +134,24 @@ def may_see_member(actor: User, member: MemberProfile) -> bool:
     return bool(own) and (member.branch_id in own or member.registered_by_id == actor.id)
 
 
-def members_visible(actor: User) -> ColumnElement[bool]:
-    clause = code_within(MemberProfile.region_code, admin_prefixes(actor))
+def member_reaches(actor: User) -> list[ColumnElement[bool]]:
+    """The parts of members_visible, each one index's walk: the regions the actor administers,
+    and for an organizer the branches they organize and the members they registered. A pool
+    search reads them apart and merges them (app.members.search), because a database asked for
+    their OR must visit every member's row to sort or filter it."""
+    reaches = []
+    prefixes = admin_prefixes(actor)
+    if prefixes:
+        reaches.append(code_within(MemberProfile.region_code, prefixes))
     own = organized(actor)
     if own:
-        clause = or_(clause, MemberProfile.branch_id.in_(sorted(own)), MemberProfile.registered_by_id == actor.id)
-    return clause & (MemberProfile.status != MemberStatus.DELETED)
+        reaches += [MemberProfile.branch_id.in_(sorted(own)), MemberProfile.registered_by_id == actor.id]
+    return reaches
+
+
+def members_visible(actor: User) -> ColumnElement[bool]:
+    reaches = member_reaches(actor)
+    return (or_(*reaches) if reaches else false()) & (MemberProfile.status != MemberStatus.DELETED)
 
 
 def may_edit_member(actor: User, member: MemberProfile) -> bool:

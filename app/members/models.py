@@ -126,9 +126,13 @@ class MemberProfile(TimestampMixin, Model):
         # Sensitive fields exist only with the separate consent.
         CheckConstraint("consent_at IS NOT NULL OR (capacity IS NULL AND location_precision = 'county')",
                         name="sensitive_needs_consent"),
-        # Region subtrees (staff scope) and a county's members for remote tasks, without table visits.
-        Index("ix_member_profiles_region_code_id", "region_code", "id"),
-        # An organizer's scope (branch_id IN (…) OR registered_by_id = me) and ON DELETE SET NULL.
+        # Region subtrees (staff scope) and a county's members for remote tasks, without table
+        # visits: in order, and with the status a search leaves deleted members out by (0020).
+        Index("ix_member_profiles_region_id_status", "region_code", "id", "status"),
+        # An organizer's branches, with what a pool search reads of them (app.members.search), so
+        # that it reads no member's row; and the foreign key's ON DELETE SET NULL (0020).
+        Index("ix_member_profiles_branch_status_region", "branch_id", "status", "region_code"),
+        # The members an organizer registered (the second reach of their scope) and ON DELETE SET NULL.
         # Partial: members registered by nobody (all of a bench population, most of a real one)
         # are not in it, so SQLite's statistics do not take it for an index that matches the
         # whole table and walk member_profiles instead (migration 0019).
@@ -145,7 +149,7 @@ class MemberProfile(TimestampMixin, Model):
         CheckConstraint("birth_month >= 1 AND birth_month <= 12", name="birth_month_range"))
     work_unit: Mapped[str] = mapped_column(String(100), default="")
     post: Mapped[str] = mapped_column(String(60), default="")
-    branch_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     address: Mapped[str] = mapped_column(String(200), default="")
     lat: Mapped[float]

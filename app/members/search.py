@@ -6,13 +6,22 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, false, func, select, union
+from sqlalchemy.orm import InstrumentedAttribute, lazyload
 
 from app import access
 from app.accounts.models import User
 from app.extensions import db
-from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolEntry, PoolLevel, slot_bit
+from app.members.models import (
+    Capacity,
+    EntryStatus,
+    MemberProfile,
+    MemberSkill,
+    MemberStatus,
+    PoolEntry,
+    PoolLevel,
+    slot_bit,
+)
 from app.regions.codes import code_within
 from app.regions.geo import bounding_box, sql_haversine_km
 
@@ -35,15 +44,35 @@ class MemberFilter:
 
 def search(actor: User, flt: MemberFilter) -> Select[MemberProfile]:
     """select(MemberProfile) matching the filter, nearest first when a place is given (exports)."""
-    return _filtered(select(MemberProfile).join(User, User.id == MemberProfile.id), actor, flt)
+    stmt = select(MemberProfile).join(User, User.id == MemberProfile.id).where(access.members_visible(actor))
+    return _filtered(stmt, flt, MemberProfile.id, MemberProfile.region_code)
 
 
 def search_ids(actor: User, flt: MemberFilter) -> Select[int]:
-    """The same search as ids only, for a page of results (SearchPage)."""
-    stmt = select(MemberProfile.id)
-    if flt.name:   # the only filter on the account: no join (a row visit per match) without it
-        stmt = stmt.join(User, User.id == MemberProfile.id)
-    return _filtered(stmt, actor, flt)
+    """The same search as ids only, for a page of results (SearchPage). Each of the actor's
+    reaches (access.member_reaches) is read apart, from its index alone, and the reads merged:
+    asked for `branch_id IN (…) OR registered_by_id = me` at once, both databases visit the row of
+    every member in the branch to sort and count them (SQLite: 18 ms for a branch of 14,000 at a
+    million members, against 4). The profile and the account are joined only for a filter that
+    reads them."""
+    reach = _in_reach(actor)
+    stmt = select(reach.c.id)
+    if flt.free or flt.capacity or flt.near:
+        stmt = stmt.join(MemberProfile, MemberProfile.id == reach.c.id)
+    if flt.name:
+        stmt = stmt.join(User, User.id == reach.c.id)
+    return _filtered(stmt, flt, reach.c.id, reach.c.region_code)
+
+
+def _in_reach(actor: User) -> Subquery:
+    """The (id, region_code) of every member the actor may see, deleted ones left out: one read
+    per reach, merged without duplicates (a member of the branch the organizer registered)."""
+    live = MemberProfile.status != MemberStatus.DELETED
+    reads = [select(MemberProfile.id, MemberProfile.region_code).where(reach, live)
+             for reach in access.member_reaches(actor)]
+    if not reads:
+        return select(MemberProfile.id, MemberProfile.region_code).where(false()).subquery("reach")
+    return (reads[0] if len(reads) == 1 else union(*reads)).subquery("reach")
 
 
 class SearchPage(SelectPagination):
@@ -81,19 +110,24 @@ def search_page(actor: User, flt: MemberFilter, page: int, per_page: int = 20) -
                       error_out=False)
 
 
-def _filtered(stmt: Select[_T], actor: User, flt: MemberFilter) -> Select[_T]:
-    """The search's conditions and order on `stmt`, which has joined users when flt.name is set
-    (exports always join them: they write each member's name and phone)."""
-    stmt = stmt.where(access.members_visible(actor))
+def _filtered(stmt: Select[_T], flt: MemberFilter, member_id: ColumnElement[int] | InstrumentedAttribute[int],
+              region_code: ColumnElement[str] | InstrumentedAttribute[str]) -> Select[_T]:
+    """The search's conditions and order on `stmt`, whose members' ids and counties are
+    `member_id` and `region_code`; it has joined member_profiles for the filters on the profile
+    (free, capacity, near) and users when flt.name is set (exports always join both)."""
     if flt.skill_id:
-        stmt = stmt.where(exists().where(MemberSkill.member_id == MemberProfile.id,
-                                         MemberSkill.skill_id == flt.skill_id, MemberSkill.level >= flt.min_level))
+        held = [MemberSkill.member_id == member_id, MemberSkill.skill_id == flt.skill_id]
+        if flt.min_level > 1:
+            # Every level is at least 1 (CHECK level_range): asked for anyway, it would make the
+            # database read each holder's row instead of answering from the (member, skill) index.
+            held.append(MemberSkill.level >= flt.min_level)
+        stmt = stmt.where(exists().where(*held))
     if flt.pool_level:
         levels = [lv for lv in PoolLevel if lv.rank >= flt.pool_level.rank]
-        stmt = stmt.where(exists().where(PoolEntry.member_id == MemberProfile.id, PoolEntry.level.in_(levels),
+        stmt = stmt.where(exists().where(PoolEntry.member_id == member_id, PoolEntry.level.in_(levels),
                                          PoolEntry.status == EntryStatus.APPROVED))
     if flt.region_prefix:
-        stmt = stmt.where(code_within(MemberProfile.region_code, [flt.region_prefix]))
+        stmt = stmt.where(code_within(region_code, [flt.region_prefix]))
     if flt.free:
         stmt = stmt.where(MemberProfile.availability_mask.op("&")(slot_bit(*flt.free)) != 0)
     if flt.capacity:
@@ -108,8 +142,8 @@ def _filtered(stmt: Select[_T], actor: User, flt: MemberFilter) -> Select[_T]:
             stmt = stmt.where(and_(MemberProfile.lat.between(box.min_lat, box.max_lat),
                                    MemberProfile.lon.between(box.min_lon, box.max_lon)),
                               distance <= flt.within_km)
-        return stmt.order_by(distance, MemberProfile.id)
+        return stmt.order_by(distance, member_id)
     # By county, then in order of registration. Not by name: the code-point order of Chinese names
     # is neither pinyin nor stroke order, so it helped nobody find anyone (the name box does),
     # while (region_code, id) is an index, so the first page of any scope is read, not sorted.
-    return stmt.order_by(MemberProfile.region_code, MemberProfile.id)
+    return stmt.order_by(region_code, member_id)

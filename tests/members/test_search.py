@@ -1,9 +1,11 @@
 import re
 
+from sqlalchemy import func, select
+
 from app.members import pool
 from app.members import search as search_module
-from app.members.models import Capacity, PoolLevel, slot_bit
-from app.members.search import MemberFilter, search
+from app.members.models import Capacity, MemberStatus, PoolLevel, slot_bit
+from app.members.search import MemberFilter, search, search_ids
 from app.organizations.models import OrganizationKind
 
 
@@ -95,3 +97,43 @@ def test_a_search_counts_up_to_its_cap(monkeypatch, client, login, create_admin,
     # A page past the cap shows the last counted page rather than members beyond it.
     assert len(re.findall(r'>上限\d</a>', client.get("/pool/", query_string={"q": "上限", "page": 9}).get_data(
         as_text=True))) == 4
+
+
+def test_a_page_of_the_search_finds_what_the_export_finds(db, create_org, create_user, create_member, create_admin,
+                                                         skill_ids):
+    """The page's search reads each reach of the actor's scope apart and merges them
+    (search_ids); the export asks their OR (search). Both find the same members, each once:
+    a member of the organizer's branch whom they also registered, a member they registered in
+    another branch, never a deleted one or one of a branch they do not organize."""
+    branch, other = create_org(kind=OrganizationKind.PARTY_BRANCH), create_org(kind=OrganizationKind.PARTY_BRANCH)
+    organizer = create_user(name="书记", roles=[("organizer", branch)])
+    own = create_member(name="本支部", branch=branch, skills={"法律咨询": 1})
+    both = create_member(name="本支部代登记", county="410105", branch=branch, skills={"法律咨询": 3})
+    away = create_member(name="别支部代登记", county="411326", branch=other, skills={"法律咨询": 2})
+    create_member(name="别的支部", branch=other, skills={"法律咨询": 3})
+    gone = create_member(name="已注销", branch=branch, skills={"法律咨询": 3})
+    both.registered_by_id = away.registered_by_id = organizer.id
+    gone.status = MemberStatus.DELETED
+    db.session.commit()
+    law = skill_ids["法律咨询"]
+
+    def by_page(actor, flt):
+        return list(db.session.scalars(search_ids(actor, flt)))
+
+    def by_export(actor, flt):
+        return [m.id for m in db.session.scalars(search(actor, flt))]
+
+    assert by_page(organizer, MemberFilter()) == [own.id, both.id, away.id]     # by county, then by id
+    assert by_page(organizer, MemberFilter(skill_id=law, min_level=2)) == [both.id, away.id]
+    assert by_page(organizer, MemberFilter(skill_id=law, min_level=3, region_prefix="4101")) == [both.id]
+    assert by_page(organizer, MemberFilter(name="代登记", capacity=Capacity.LIGHT)) == [both.id, away.id]
+    city = create_admin("410100")
+    every = [MemberFilter(), MemberFilter(skill_id=law), MemberFilter(skill_id=law, min_level=3),
+             MemberFilter(region_prefix="410105"), MemberFilter(name="支部"), MemberFilter(free=(1, 0)),
+             MemberFilter(near=(34.7554, 113.6714), within_km=30)]
+    for actor in (organizer, city, create_admin("410000"), create_user(name="无权限")):
+        for flt in every:
+            assert by_page(actor, flt) == by_export(actor, flt), (actor.name, flt)
+    assert not by_page(create_user(name="无权限"), MemberFilter())
+    assert gone.id not in by_export(create_admin("410000"), MemberFilter())
+    assert db.session.scalar(select(func.count()).select_from(search_ids(organizer, MemberFilter()).subquery())) == 3
