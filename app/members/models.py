@@ -130,8 +130,9 @@ class MemberProfile(TimestampMixin, Model):
         # visits: in order, and with the status a search leaves deleted members out by (0020).
         Index("ix_member_profiles_region_id_status", "region_code", "id", "status"),
         # An organizer's branches, with what a pool search reads of them (app.members.search), so
-        # that it reads no member's row; and the foreign key's ON DELETE SET NULL (0020).
-        Index("ix_member_profiles_branch_status_region", "branch_id", "status", "region_code"),
+        # that it reads no member's row (PostgreSQL needs the id named; SQLite holds it anyway);
+        # and the foreign key's ON DELETE SET NULL (0020).
+        Index("ix_member_profiles_branch_status_region", "branch_id", "status", "region_code", "id"),
         # The members an organizer registered (the second reach of their scope) and ON DELETE SET NULL.
         # Partial: members registered by nobody (all of a bench population, most of a real one)
         # are not in it, so SQLite's statistics do not take it for an index that matches the

@@ -3,12 +3,14 @@
 Reviewed and written by hand:
 
 - ix_member_profiles_branch_id (branch_id) becomes ix_member_profiles_branch_status_region
-  (branch_id, status, region_code). An organizer's pool search now reads their branches' members
-  apart from the members they registered (app.members.search, access.member_reaches) and needs
-  each member's status (deleted ones are left out) and county (the order of the list): with them
-  in the index, it reads no member's row. At a million members, a branch of 14,209: the page of
-  ids 12.8 → 3.4 ms, the count 8.5 → 2.4 ms (SQLite). The foreign key's ON DELETE SET NULL uses
-  the new index's first column as it used the old index.
+  (branch_id, status, region_code, id). An organizer's pool search now reads their branches'
+  members apart from the members they registered (app.members.search, access.member_reaches) and
+  needs each member's status (deleted ones are left out), county (the order of the list) and id:
+  with them in the index, it reads no member's row. SQLite keeps the id in every index anyway;
+  PostgreSQL can answer from the index alone only when it is named. At a million members, a
+  branch of 14,209: the page of ids 12.8 → 3.4 ms, the count 8.5 → 2.4 ms (SQLite); on
+  PostgreSQL the merged read 32 → 13 ms, an index-only scan instead of 9,892 table pages. The
+  foreign key's ON DELETE SET NULL uses the new index's first column as it used the old index.
 - ix_member_profiles_region_code_id (region_code, id) becomes ix_member_profiles_region_id_status
   (region_code, id, status): an admin's search walks it in order and leaves deleted members out
   without reading their rows (a county's capped count, 10,001 members: 48 → 0.8 ms).
@@ -32,7 +34,7 @@ TABLE = 'member_profiles'
 # (old name, old columns) → (new name, new columns)
 SWAPS = [
     (('ix_member_profiles_branch_id', ['branch_id']),
-     ('ix_member_profiles_branch_status_region', ['branch_id', 'status', 'region_code'])),
+     ('ix_member_profiles_branch_status_region', ['branch_id', 'status', 'region_code', 'id'])),
     (('ix_member_profiles_region_code_id', ['region_code', 'id']),
      ('ix_member_profiles_region_id_status', ['region_code', 'id', 'status'])),
 ]

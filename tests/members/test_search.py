@@ -82,6 +82,11 @@ def test_search_pages_hold_each_member_once_in_order(client, login, create_org, 
     expected = names[0::2] + names[1::2]     # 410104's members first, then 410105's
     assert shown[0] + shown[1] == expected
     assert "别的支部" not in pages[0] + pages[1]
+    # A page past the last match (an old link) says how many there are, and lists nobody.
+    past = client.get("/pool/", query_string={"page": 3}).get_data(as_text=True)
+    assert "共找到 23 人" in past and not re.findall(r'>(队员\d\d)</a>', past)
+    nobody = client.get("/pool/", query_string={"q": "没有这个人"}).get_data(as_text=True)
+    assert "共找到 0 人" in nobody and "没有找到符合条件的老同志" in nobody
 
 
 def test_a_search_counts_up_to_its_cap(monkeypatch, client, login, create_admin, create_member):
