@@ -256,11 +256,14 @@ class MemberSkill(Model):
         UniqueConstraint("member_id", "skill_id"),
         CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
         CheckConstraint("years IS NULL OR (years BETWEEN 0 AND 80)", name="years_range"),
+        # A skill's holders in member order: PostgreSQL meets a pool search's members with them
+        # by merging two ordered index reads instead of hashing every holder's row (0020).
+        Index("ix_member_skills_skill_member", "skill_id", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member_profiles.id", ondelete="CASCADE"), index=True)
-    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"), index=True)
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"))
     level: Mapped[int]
     years: Mapped[int | None]
     certificate: Mapped[str | None] = mapped_column(String(100))

@@ -1,4 +1,4 @@
-"""Indexes that answer a pool search's scope without reading members' rows.
+"""Indexes that answer a pool search's scope and skill filter without reading members' rows.
 
 Reviewed and written by hand:
 
@@ -14,6 +14,12 @@ Reviewed and written by hand:
 - ix_member_profiles_region_code_id (region_code, id) becomes ix_member_profiles_region_id_status
   (region_code, id, status): an admin's search walks it in order and leaves deleted members out
   without reading their rows (a county's capped count, 10,001 members: 48 → 0.8 ms).
+- ix_member_skills_skill_id (skill_id) becomes ix_member_skills_skill_member (skill_id,
+  member_id). PostgreSQL answers a pool search's skill filter over many members (a branch of
+  14,209, skill held by half of all members) by meeting them with the skill's holders; with the
+  holders in member order in one index it merges two index reads, where it hashed the rows of
+  500,000 holders read from the table (216 → 59 ms at a million members, default settings).
+  SQLite probes the (member, skill) index either way.
 - Each new index is built before the old one is dropped, so that no moment is without one. On a
   large PostgreSQL pool CREATE INDEX locks the table against writes while it builds (about a
   second per million members here); run it in a quiet hour.
@@ -30,23 +36,24 @@ down_revision = '0019_partial_registered_by'
 branch_labels = None
 depends_on = None
 
-TABLE = 'member_profiles'
-# (old name, old columns) → (new name, new columns)
+# (table, (old name, old columns), (new name, new columns))
 SWAPS = [
-    (('ix_member_profiles_branch_id', ['branch_id']),
+    ('member_profiles', ('ix_member_profiles_branch_id', ['branch_id']),
      ('ix_member_profiles_branch_status_region', ['branch_id', 'status', 'region_code', 'id'])),
-    (('ix_member_profiles_region_code_id', ['region_code', 'id']),
+    ('member_profiles', ('ix_member_profiles_region_code_id', ['region_code', 'id']),
      ('ix_member_profiles_region_id_status', ['region_code', 'id', 'status'])),
+    ('member_skills', ('ix_member_skills_skill_id', ['skill_id']),
+     ('ix_member_skills_skill_member', ['skill_id', 'member_id'])),
 ]
 
 
 def upgrade():
-    for (old, _), (new, columns) in SWAPS:
-        op.create_index(new, TABLE, columns, unique=False)
-        op.drop_index(old, table_name=TABLE)
+    for table, (old, _), (new, columns) in SWAPS:
+        op.create_index(new, table, columns, unique=False)
+        op.drop_index(old, table_name=table)
 
 
 def downgrade():
-    for (old, columns), (new, _) in SWAPS:
-        op.create_index(old, TABLE, columns, unique=False)
-        op.drop_index(new, table_name=TABLE)
+    for table, (old, columns), (new, _) in SWAPS:
+        op.create_index(old, table, columns, unique=False)
+        op.drop_index(new, table_name=table)
