@@ -79,3 +79,13 @@ def on_starting(server):
 def child_exit(server, worker):
     """A worker ended: its live gauges no longer count (counters and histograms stay summed)."""
     gunicorn_hooks.child_exit(server, worker)
+
+
+def post_worker_init(worker):
+    """The worker has loaded the application: its objects out of the cycle collector's way."""
+    gunicorn_hooks.post_worker_init(worker)
+
+
+def post_request(worker, req, environ, resp):
+    """Now and then, what serving has compiled out of the cycle collector's way too."""
+    gunicorn_hooks.post_request(worker, req, environ, resp)

@@ -303,3 +303,37 @@ def test_metrics_add_up_across_worker_processes(tmp_path):
     assert 'yinhui_http_requests_total{endpoint="health.healthz",method="GET",status="200"} 5.0' in text
     assert 'yinhui_http_requests_total{endpoint="metrics.metrics",method="GET",status="200"} 1.0' in text
     assert not (directory / "counter_999.db").exists()
+
+
+SETTLING = """
+import gc, sys
+from types import SimpleNamespace
+from app.ops import gunicorn_hooks
+from tests.conftest import make_app
+make_app(sys.argv[1])
+assert gc.get_freeze_count() == 0
+worker = SimpleNamespace(nr=0)
+gunicorn_hooks.post_worker_init(worker)
+frozen = [gc.get_freeze_count()]
+kept = []
+for nr in (1, 999, 1_000, 1_001, 9_999, 10_003, 10_004, 100_000, 150_000):
+    kept.append([[] for _ in range(10)])      # what serving a request leaves alive
+    worker.nr = nr
+    gunicorn_hooks.post_request(worker, None, {}, None)
+    frozen.append(gc.get_freeze_count())
+print(frozen)
+"""
+
+
+def test_a_worker_settles_its_long_lived_objects_after_loading_the_app_and_now_and_then(tmp_path):
+    """gunicorn's hooks freeze what the application made when it loaded, and again after 1,000,
+    10,000 and 100,000 requests (a skipped number counts: threads share the counter), each once."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", SETTLING, database_url_for()], cwd=root, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "LOG_FORMAT": "none"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert frozen[0] > 10_000                       # the application, once loaded
+    grew = [later > earlier for earlier, later in zip(frozen, frozen[1:], strict=False)]
+    # after request: 1, 999, 1,000, 1,001, 9,999, 10,003 (10,000 skipped), 10,004, 100,000, 150,000
+    assert grew == [False, False, True, False, False, True, False, True, False]

@@ -1,4 +1,5 @@
-"""What gunicorn.conf.py calls so that Prometheus metrics add up across worker processes.
+"""What gunicorn.conf.py calls so that Prometheus metrics add up across worker processes, and so
+that a worker's long-lived objects stay out of the cycle collector's way (settle()).
 
 In gunicorn.conf.py:
 
@@ -16,6 +17,7 @@ its first request and the order of imports does not matter.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -39,3 +41,35 @@ def child_exit(_server: Any, worker: Any) -> None:
     """A worker ended: its live gauges no longer count (counters and histograms stay summed)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+# Requests after which a worker settles again: by then it has compiled the statements and templates
+# of the pages it serves, which live as long as it does.
+SETTLE_AFTER = (1_000, 10_000, 100_000)
+
+
+def settle() -> None:
+    """Collect once, then freeze what is alive (gc.freeze): the application's modules, classes and
+    mappers, and the statements and templates compiled so far, live as long as the worker. Left in
+    the collector's generations, every full collection walked all of them again: in a warmed
+    worker about 235,000 objects, 120 ms (a full collection came about once in 200 requests), and
+    the request that triggered it, and the worker's other threads, waited. Frozen: about 1 ms
+    (bench/README.md). Freezing only hides them from the cycle collector; reference counting still
+    frees what they stop using."""
+    gc.collect()
+    gc.freeze()
+
+
+def post_worker_init(_worker: Any) -> None:
+    """The worker has imported the application: settle what importing it made."""
+    settle()
+
+
+def post_request(worker: Any, *_: Any) -> None:
+    """After SETTLE_AFTER's numbers of requests, settle what serving them compiled. A worker's
+    threads may both see a number pass; settling twice is harmless."""
+    due = getattr(worker, "yinhui_settle_at", SETTLE_AFTER[0])
+    if due is None or worker.nr < due:
+        return
+    worker.yinhui_settle_at = next((n for n in SETTLE_AFTER if n > worker.nr), None)
+    settle()
