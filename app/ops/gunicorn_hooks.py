@@ -1,13 +1,19 @@
 """What gunicorn.conf.py calls so that Prometheus metrics add up across worker processes, and so
 that a worker's long-lived objects stay out of the cycle collector's way (settle()).
 
-In gunicorn.conf.py:
+In gunicorn.conf.py, which loads this module by its path (importing it as app.ops.gunicorn_hooks
+would import the application into the master and pin its code for every reload):
 
-    from app.ops import gunicorn_hooks
     gunicorn_hooks.prepare_multiprocess(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "/run/yinhui/metrics"))
 
     def child_exit(server, worker):
         gunicorn_hooks.child_exit(server, worker)
+
+    def post_worker_init(worker):
+        gunicorn_hooks.post_worker_init(worker)
+
+    def post_request(worker, req, environ, resp):
+        gunicorn_hooks.post_request(worker, req, environ, resp)
 
 prepare_multiprocess() runs once in the master, before the workers are forked: it empties the
 directory (values of an earlier run would otherwise be added in) and switches prometheus_client to
