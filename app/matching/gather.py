@@ -240,14 +240,20 @@ def utc_days_ago(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
-def member_facts(member: MemberProfile, task: Task | None = None) -> MemberFacts:
-    """Every fact about one member (for checking an invitation, or their own list of tasks)."""
-    partial = MemberFacts(
-        member_id=member.id, lat=member.lat, lon=member.lon, radius_km=member.service_radius_km,
-        skills={s.skill_id: s.level for s in member.skills if s.skill.active},
+def profile_facts(member: MemberProfile, skills: dict[int, int], pool_rank: int) -> MemberFacts:
+    """A member's facts from their profile's own columns, given their active skills (skill id →
+    level) and pool rank, read from the profile's lists (member_facts) or with the rest of their
+    own facts in one statement (near_me.own_context)."""
+    return MemberFacts(
+        member_id=member.id, lat=member.lat, lon=member.lon, radius_km=member.service_radius_km, skills=skills,
         capacity=(member.capacity.rank if member.capacity else 1), availability_mask=member.availability_mask,
         consent=member.has_consent, active=member.status.value == "active", no_night=member.no_night,
-        no_outdoor=member.no_outdoor, max_hours_week=member.max_hours_week, pool_rank=member.pool_rank)
+        no_outdoor=member.no_outdoor, max_hours_week=member.max_hours_week, pool_rank=pool_rank)
+
+
+def member_facts(member: MemberProfile, task: Task | None = None) -> MemberFacts:
+    """Every fact about one member (for checking an invitation, or their own list of tasks)."""
+    partial = profile_facts(member, {s.skill_id: s.level for s in member.skills if s.skill.active}, member.pool_rank)
     if task is None:
         return partial
     facts = task_facts(task)

@@ -4,10 +4,30 @@ cannot be invited to a task, with the same hard filters and score as the organiz
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, exists, literal, or_, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import lazyload
 
 from app.clock import local_now, local_today
@@ -18,18 +38,30 @@ from app.matching.gather import (
     FACT_COLUMNS,
     city_of,
     member_facts,
+    profile_facts,
     task_facts,
     task_facts_of,
     utc_days_ago,
 )
 from app.matching.misses import OVERRIDABLE, Miss, describe, miss_codes, misses
 from app.matching.query import INDEX, talent_rows
+from app.matching.reads import connection
 from app.matching.score import distance_km, exclusion, exclusions, score
-from app.members.models import Capacity, EntryStatus, MemberProfile, MemberSkill, PoolLevel, Skill
+from app.members.models import (
+    Capacity,
+    EntryStatus,
+    MemberProfile,
+    MemberSkill,
+    PoolEntry,
+    PoolLevel,
+    Skill,
+    UnavailablePeriod,
+    pool_rank_of,
+)
 from app.regions.codes import minimal_prefixes, prefix_upper
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
-from app.tasks.ledger import hours_total_and_since
+from app.tasks.ledger import totals_select
 from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
 
 
@@ -65,55 +97,83 @@ def reasons_for(task: Task, member: MemberProfile) -> str:
 @dataclass(frozen=True)
 class OwnContext:
     """One member's side of judging many tasks at once: their facts, the organizations they
-    declined lately, and (for the page that lists them) every hour they have served."""
+    declined lately, which widened tasks reach them (widened_reach) and (for the page that lists
+    them) every hour they have served."""
 
     facts: MemberFacts
     declined: set[int]
     hours_total: float
+    reach: tuple[str, list[str]] = ("none", [])
 
 
-# The member's assignments that judging tasks for them needs, in one read built once: each accepted
-# one with its sessions still to come (when they are busy), invitations waiting for an answer, and
-# refusals with their organization and whether they were lately (organizations declined lately).
-_OWN_ASSIGNMENTS = (
-    select(Assignment.status, Task.organization_id, Assignment.updated_at >= bindparam("lately"),
-           TaskSession.starts_at, TaskSession.ends_at)
+# Everything of the member's own that judging tasks for them needs, in one read built once (tasks
+# near me asks on every visit), each row told apart by its first column: 1 an active skill held, 2 an
+# approved pool entry, 3 a period away not yet over, 4 an assignment (an accepted one with each of
+# its sessions still to come, when they are busy; invitations waiting for an answer; refusals with
+# their organization and whether they were lately), 5 their hours (app.tasks.ledger).
+_NUMBER, _TEXT, _DAY, _HOURS = cast(null(), Integer), cast(null(), String), cast(null(), Date), cast(null(), Float)
+_OWN = union_all(
+    select(literal_column("4").label("kind"), type_coerce(Assignment.status, String).label("code"),
+           Task.organization_id.label("ref"), _NUMBER.label("level"),
+           (Assignment.updated_at >= bindparam("lately")).label("lately"), TaskSession.starts_at,
+           TaskSession.ends_at, _DAY.label("start_date"), _DAY.label("end_date"), _TEXT.label("region"),
+           _HOURS.label("total"), _HOURS.label("recent"))
     .join(Task, Task.id == Assignment.task_id)
     .outerjoin(TaskSession, and_(TaskSession.task_id == Assignment.task_id,
                                  Assignment.status == AssignmentStatus.ACCEPTED,
                                  ~TaskSession.cancelled, TaskSession.ends_at > bindparam("now")))
     .where(Assignment.member_id == bindparam("member_id"), Assignment.status.in_(
-        [AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED, AssignmentStatus.DECLINED])))
+        [AssignmentStatus.ACCEPTED, AssignmentStatus.INVITED, AssignmentStatus.DECLINED])),
+    select(literal_column("1"), null(), MemberSkill.skill_id, MemberSkill.level, *[null()] * 8)
+    .join(Skill, Skill.id == MemberSkill.skill_id).where(MemberSkill.member_id == bindparam("member_id"), Skill.active),
+    select(literal_column("2"), type_coerce(PoolEntry.level, String), *[null()] * 7, PoolEntry.region_code,
+           null(), null()).where(PoolEntry.member_id == bindparam("member_id"),
+                                 PoolEntry.status == EntryStatus.APPROVED),
+    select(literal_column("3"), *[null()] * 6, UnavailablePeriod.start_date, UnavailablePeriod.end_date,
+           *[null()] * 3).where(UnavailablePeriod.member_id == bindparam("member_id"),
+                                UnavailablePeriod.end_date >= bindparam("today")),
+    totals_select(literal_column("5"), *[null()] * 9))
 
 
 def own_context(member: MemberProfile) -> OwnContext:
-    """Read once per page: tasks near me and, when that list is empty, what is around both use it."""
+    """Read once per page, in one statement: tasks near me and, when that list is empty, what is
+    around both use it."""
     now = local_now()
-    facts = member_facts(member)
-    blocked = tuple((p.start_date, p.end_date) for p in member.unavailable if p.end_date >= now.date())
-    busy, pending, declined = [], 0, set()
-    for status, org_id, declined_lately, starts_at, ends_at in db.session.execute(_OWN_ASSIGNMENTS, {
-            "member_id": member.id, "now": now, "lately": utc_days_ago(DECLINE_MEMORY_DAYS)}):
-        if status is AssignmentStatus.ACCEPTED:
-            if starts_at is not None:
-                busy.append((starts_at, ends_at))
+    skills: dict[int, int] = {}
+    approved: list[tuple[PoolLevel, str]] = []
+    blocked, busy, declined, pending, total, recent = [], [], set(), 0, 0.0, 0.0
+    for row in connection().execute(_OWN, {
+            "member_id": member.id, "now": now, "lately": utc_days_ago(DECLINE_MEMORY_DAYS), "today": now.date(),
+            "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}):
+        if row.kind == 1:
+            skills[row.ref] = row.level
+        elif row.kind == 2:
+            approved.append((PoolLevel(row.code), row.region))
+        elif row.kind == 3:
+            blocked.append((row.start_date, row.end_date))
+        elif row.kind == 5:
+            total, recent = float(row.total or 0), float(row.recent or 0)
+        elif (status := AssignmentStatus(row.code)) is AssignmentStatus.ACCEPTED:
+            if row.starts_at is not None:
+                busy.append((row.starts_at, row.ends_at))
         elif status is AssignmentStatus.INVITED:
             pending += 1
-        elif declined_lately:
-            declined.add(org_id)
-    total, recent_hours = hours_total_and_since(member.id, local_today() - timedelta(days=DECLINE_MEMORY_DAYS))
-    return OwnContext(replace(facts, unavailable=blocked, busy=tuple(busy), open_invitations=pending,
-                              hours_30d=recent_hours), declined, total)
+        elif row.lately:
+            declined.add(row.ref)
+    facts = profile_facts(member, skills, pool_rank_of(level for level, _ in approved))
+    return OwnContext(replace(facts, unavailable=tuple(sorted(blocked)), busy=tuple(sorted(busy)), open_invitations=pending,
+                              hours_30d=recent), declined, total, widened_reach(approved))
 
 
-def widened_reach(member: MemberProfile) -> tuple[str, list[str]]:
-    """Which widened tasks reach this member (the mirror of _talent_rows): any widened task for a
-    province talent ("province"), tasks widened to the city in the cities whose pool approved
-    them ("city", with those cities' code prefixes), or none ("none")."""
-    approved = [e for e in member.pool_entries if e.status is EntryStatus.APPROVED]
-    if any(e.level is PoolLevel.PROVINCE for e in approved):
+def widened_reach(approved: Iterable[tuple[PoolLevel, str]]) -> tuple[str, list[str]]:
+    """Which widened tasks reach a member with these approved pool entries (level, region code):
+    the mirror of query.talent_rows: any widened task for a province talent ("province"), tasks
+    widened to the city in the cities whose pool approved them ("city", with those cities' code
+    prefixes), or none ("none")."""
+    entries = list(approved)
+    if any(level is PoolLevel.PROVINCE for level, _ in entries):
         return "province", []
-    cities = minimal_prefixes(e.region_code[:4] for e in approved if e.level is PoolLevel.CITY)
+    cities = minimal_prefixes(code[:4] for level, code in entries if level is PoolLevel.CITY)
     return ("city", cities) if cities else ("none", [])
 
 
@@ -164,8 +224,8 @@ def tasks_near(member: MemberProfile, *, limit: int = 20,
     them, that the member has no assignment on, and whose skills, demand and setting the member
     meets (the database drops the rest before they load); it also says which reached the member
     only by being widened. `context`: own_context(member), when the page has read it already."""
-    reach, cities = widened_reach(member)   # widened tasks reach approved city and province talents further away
     own = context or own_context(member)
+    reach, cities = own.reach   # widened tasks reach approved city and province talents further away
     base, declined = own.facts, own.declined
     results = []
     for task, by_widening in db.session.execute(_near_statement(reach, len(cities)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -204,7 +205,7 @@ class MemberProfile(TimestampMixin, Model):
 
     @property
     def pool_rank(self) -> int:
-        return max((level.rank for level in self.approved_levels()), default=0)
+        return pool_rank_of(self.approved_levels())
 
     @property
     def limits(self) -> int:
@@ -307,6 +308,12 @@ class PoolLevel(enum.Enum):
     @property
     def rank(self) -> int:
         return {"county": 1, "city": 2, "province": 3}[self.value]
+
+
+def pool_rank_of(approved: Iterable[PoolLevel]) -> int:
+    """A member's pool rank (MemberFacts.pool_rank) from the levels of their approved entries: the
+    highest, 0 for none."""
+    return max((level.rank for level in approved), default=0)
 
 
 class EntryStatus(enum.Enum):

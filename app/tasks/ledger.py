@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 
 from app.extensions import db
 from app.organizations.models import Organization
@@ -21,17 +22,15 @@ def member_hours(member_id: int) -> float:
         ServiceRecord.member_id == member_id, ServiceRecord.attended)) or 0)
 
 
-def hours_total_and_since(member_id: int, since: date) -> tuple[float, float]:
-    """member_hours() and hours_since() of one member, in one statement: every confirmed hour, and
-    those served on or after `since`."""
-    total, recent = db.session.execute(_TOTAL_AND_SINCE, {"member_id": member_id, "since": since}).one()
-    return float(total or 0), float(recent or 0)
-
-
-_TOTAL_AND_SINCE = select(   # built once: tasks near me asks on every visit
-    func.coalesce(func.sum(ServiceRecord.hours), 0),
-    func.coalesce(func.sum(case((ServiceRecord.served_on >= bindparam("since"), ServiceRecord.hours))), 0)).where(
-    ServiceRecord.member_id == bindparam("member_id"), ServiceRecord.attended)
+def totals_select(*leading: Any) -> Select:
+    """A SELECT of `leading` columns followed by every confirmed hour of the member given as
+    parameter `member_id` and those served on or after parameter `since` (one row, zeros when
+    there are none): a part of tasks near me's read of the member's own facts
+    (app.matching.near_me.own_context)."""
+    return select(
+        *leading, func.coalesce(func.sum(ServiceRecord.hours), 0),
+        func.coalesce(func.sum(case((ServiceRecord.served_on >= bindparam("since"), ServiceRecord.hours))), 0)).where(
+        ServiceRecord.member_id == bindparam("member_id"), ServiceRecord.attended)
 
 
 def hours_since(member_ids: list[int], since: date) -> dict[int, float]:
