@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -46,7 +47,7 @@ from app.matching.gather import (
 from app.matching.misses import OVERRIDABLE, Miss, describe, miss_codes, misses
 from app.matching.query import INDEX, talent_rows
 from app.matching.reads import connection
-from app.matching.score import distance_km, exclusion, exclusions, score
+from app.matching.score import exclusion, exclusions, place_distance_km, score
 from app.members.models import (
     Capacity,
     EntryStatus,
@@ -295,20 +296,56 @@ def around(member: MemberProfile, *, context: OwnContext | None = None) -> list[
     fitting ones first, then the near misses, nearest first: what explains an empty list. The hard
     filters are app.matching.score's, unchanged. Judged on facts read as rows (gather.task_facts_of):
     a county may have a hundred open tasks, of which a page shows a few (with_tasks)."""
-    reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
     own = context or own_context(member)
+    found = _judge(_placed(member, own), own)
+    found.sort(key=lambda n: (len(n.codes), n.distance_km or 0.0, n.task_id))
+    return found
+
+
+JUDGED_AT_ONCE = 16     # tasks judged per read while looking for the nearest near misses
+
+
+def surroundings(member: MemberProfile, *, limit: int = 5,
+                 context: OwnContext | None = None) -> tuple[int, list[Nearby]]:
+    """What the empty list says, without judging every task around: how many open tasks are
+    around the member (len(around())), and the nearest `limit` near misses with their tasks (the
+    first near misses of around()). Tasks are judged nearest first, JUDGED_AT_ONCE at a time, until
+    `limit` near misses are found."""
+    own = context or own_context(member)
+    placed = _placed(member, own)
+    found: list[Around] = []
+    for start in range(0, len(placed), JUDGED_AT_ONCE):
+        found += [n for n in _judge(placed[start:start + JUDGED_AT_ONCE], own) if n.near_miss]
+        if len(found) >= limit:
+            break
+    return len(placed), with_tasks(found[:limit])
+
+
+def _placed(member: MemberProfile, own: OwnContext) -> list[tuple[float | None, Any]]:
+    """The open tasks around a member as rows of FACT_COLUMNS, each with its distance from home,
+    nearest first (online tasks, which have none, first), then by id: those in the circle of
+    around(), not only its box."""
+    reach = min(NEARBY_MAX_KM, max(NEARBY_MIN_KM, 2 * member.service_radius_km))
+    placed = []
+    for row in db.session.execute(_AROUND_STATEMENT, _around_parameters(member, reach)):
+        d = place_distance_km(row.mode is TaskMode.REMOTE, row.lat, row.lon, own.facts)
+        if d is None or d <= reach:     # not in the box's corner, outside the circle
+            placed.append((d, row))
+    placed.sort(key=lambda pair: (pair[0] or 0.0, pair[1].id))
+    return placed
+
+
+def _judge(placed: list[tuple[float | None, Any]], own: OwnContext) -> list[Around]:
+    """The tasks of `placed` judged for the member, in the same order: their facts read in one go."""
     # The member as judged for a task of an organization they declined lately, and for any other.
     as_member = {False: replace(own.facts, declined_org_recently=False),
                  True: replace(own.facts, declined_org_recently=True)}
-    rows = db.session.execute(_AROUND_STATEMENT, _around_parameters(member, reach)).all()
+    facts_by_id = task_facts_of([row for _, row in placed])
     found = []
-    for task_id, facts in task_facts_of(rows).items():
+    for d, row in placed:
+        facts = facts_by_id[row.id]
         m = as_member[facts.organization_id in own.declined]
-        d = distance_km(facts, m)
-        if d is not None and d > reach:
-            continue        # in the box's corner, outside the circle
-        found.append(Around(task_id, miss_codes(facts, m), d, facts, m))
-    found.sort(key=lambda n: (len(n.codes), n.distance_km or 0.0, n.task_id))
+        found.append(Around(row.id, miss_codes(facts, m), d, facts, m))
     return found
 
 

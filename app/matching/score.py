@@ -32,9 +32,15 @@ PENDING_PENALTY = 0.08          # per open invitation below the cap
 
 
 def distance_km(task: TaskFacts, member: MemberFacts) -> float | None:
-    if task.remote or task.lat is None or task.lon is None:
+    return place_distance_km(task.remote, task.lat, task.lon, member)
+
+
+def place_distance_km(remote: bool, lat: float | None, lon: float | None, member: MemberFacts) -> float | None:
+    """How far from the member's home a task at (lat, lon) is: none for an online task or one
+    without a place (distance_km, for a task known by its place alone)."""
+    if remote or lat is None or lon is None:
         return None
-    return haversine_km(task.lat, task.lon, member.lat, member.lon)
+    return haversine_km(lat, lon, member.lat, member.lon)
 
 
 def free_sessions(task: TaskFacts, member: MemberFacts) -> list[tuple[datetime, datetime]]:

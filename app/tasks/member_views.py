@@ -39,12 +39,11 @@ def tasks() -> ResponseReturnValue:
     near = near_me.tasks_near(member, context=own) if own is not None else []
     # An empty list says why: what the profile lacks, what is around, and the near misses (only
     # those shown are loaded as tasks).
-    around = near_me.around(member, context=own) if own is not None and not near else []
+    around_count, near_misses = near_me.surroundings(member, context=own) if own is not None and not near else (0, [])
     hours = own.hours_total if own is not None else ledger.member_hours(member.id)
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=hours, form=BaseForm(),
-                           describe=services.describe_schedule, around=around,
-                           near_misses=near_me.with_tasks([n for n in around if n.near_miss][:5]),
+                           describe=services.describe_schedule, around_count=around_count, near_misses=near_misses,
                            gaps=wizard.matching_missing(ProfileData.from_member(member)) if not near else [])
 
 
