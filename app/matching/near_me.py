@@ -353,11 +353,13 @@ _AROUND_STATEMENT = select(*FACT_COLUMNS).where(Task.status == TaskStatus.OPEN, 
 
 
 def with_tasks(found: list[Around]) -> list[Nearby]:
-    """`found` with their tasks, loaded in one read (with what a list of tasks shows)."""
+    """`found` with their tasks, loaded in one read (with what a list of tasks shows: not their
+    skills, which `found` was judged on already)."""
     if not found:
         return []
     tasks = {task.id: task for task in db.session.scalars(
-        select(Task).where(Task.id.in_([n.task_id for n in found])).options(lazyload(Task.assignments)))}
+        select(Task).where(Task.id.in_([n.task_id for n in found]))
+        .options(lazyload(Task.assignments), lazyload(Task.skills)))}
     return [Nearby(n.task_id, n.codes, n.distance_km, n.facts, n.member, tasks[n.task_id])
             for n in found if n.task_id in tasks]
 
