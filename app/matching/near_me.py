@@ -104,7 +104,7 @@ class OwnContext:
     facts: MemberFacts
     declined: set[int]
     hours_total: float
-    reach: tuple[str, list[str]] = ("none", [])
+    reach: tuple[str, list[str]]
 
 
 # Everything of the member's own that judging tasks for them needs, in one read built once (tasks
@@ -162,8 +162,9 @@ def own_context(member: MemberProfile) -> OwnContext:
         elif row.lately:
             declined.add(row.ref)
     facts = profile_facts(member, skills, pool_rank_of(level for level, _ in approved))
-    return OwnContext(replace(facts, unavailable=tuple(sorted(blocked)), busy=tuple(sorted(busy)), open_invitations=pending,
-                              hours_30d=recent), declined, total, widened_reach(approved))
+    facts = replace(facts, unavailable=tuple(sorted(blocked)), busy=tuple(sorted(busy)), open_invitations=pending,
+                    hours_30d=recent)
+    return OwnContext(facts, declined, total, widened_reach(approved))
 
 
 def widened_reach(approved: Iterable[tuple[PoolLevel, str]]) -> tuple[str, list[str]]:
