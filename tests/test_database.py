@@ -1,14 +1,16 @@
 """How requests end their transactions: on PostgreSQL a read-only one keeps the connection's
-prepared statements, and anything that wrote is still rolled back; and generic_plans() (app/db.py)."""
+prepared statements, and anything that wrote is still rolled back; generic_plans(); and results
+described when asked (app/db.py)."""
 
 import os
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
-from app.db import GENERIC_PLANS, PREPARED_MAX, generic_plans
+from app.db import GENERIC_PLANS, PREPARED_MAX, DescribingCursor, generic_plans
 from app.extensions import db
 from app.members.models import SkillCategory
 
@@ -200,3 +202,46 @@ def test_a_streaming_read_after_the_block_sees_the_settings_put_back(extra_app):
                 assert _plan_settings() == GENERIC_PLANS
             assert streamed() == before
         _request(run)
+
+
+def _driver() -> psycopg.Connection:
+    return db.session.connection().connection.dbapi_connection
+
+
+def test_a_description_names_the_columns_of_its_own_result_as_psycopg_does(extra_app):
+    with extra_app().app_context():
+        driver = _driver()
+        assert driver.cursor_factory is DescribingCursor
+        lazy, eager = driver.cursor(), psycopg.Cursor(driver)
+        for cursor in (lazy, eager):
+            cursor.execute("SELECT code, name, lat FROM regions WHERE code = %s", ["410104"])
+        described, expected = lazy.description, eager.description
+        assert len(described) == 3
+        assert [(c.name, c.type_code) for c in described] == [(c.name, c.type_code) for c in expected]
+        assert [c.name for c in described[1:]] == ["name", "lat"] and described[-1].name == "lat"
+        assert [tuple(c)[:2] for c in described] == [tuple(c)[:2] for c in expected]   # DB-API's 7 items
+        lazy.execute("SELECT 1 AS other")
+        assert [c.name for c in described] == ["code", "name", "lat"]    # still its own result's
+        assert [c.name for c in lazy.description] == ["other"]
+        lazy.execute("SET LOCAL statement_timeout = 0")
+        assert lazy.description is None
+
+
+def test_sqlalchemy_builds_a_statements_columns_only_the_first_time_it_runs(extra_app, monkeypatch):
+    built = []
+
+    class Counted(psycopg.Column):
+        def __init__(self, *args):
+            built.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(psycopg, "Column", Counted)
+    statement = select(SkillCategory.id, SkillCategory.name).where(SkillCategory.id > 0).order_by(SkillCategory.id)
+    with extra_app().app_context():
+        first = _request(lambda: db.session.execute(statement).all())
+        assert built and first
+        built.clear()
+        again = _request(lambda: db.session.execute(statement).mappings().all())
+        assert built == [] and [tuple(row.values()) for row in again] == [tuple(row) for row in first]
+        assert _request(lambda: list(db.session.execute(text("SELECT 2 AS two, 'x' AS ex")).mappings())) == \
+            [{"two": 2, "ex": "x"}]      # a textual statement reads the names it was given
