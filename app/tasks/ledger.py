@@ -18,15 +18,15 @@ from app.tasks.models import ServiceRecord, TaskSession
 
 
 def member_hours(member_id: int) -> float:
-    return float(db.session.scalar(select(func.coalesce(func.sum(ServiceRecord.hours), 0)).where(
-        ServiceRecord.member_id == member_id, ServiceRecord.attended)) or 0)
+    """Every confirmed hour of a member, corrections included (totals_select's first sum)."""
+    return float(db.session.execute(totals_select(), {"member_id": member_id, "since": date.max}).one()[0])
 
 
 def totals_select(*leading: Any) -> Select:
     """A SELECT of `leading` columns followed by every confirmed hour of the member given as
     parameter `member_id` and those served on or after parameter `since` (one row, zeros when
     there are none): a part of tasks near me's read of the member's own facts
-    (app.matching.near_me.own_context)."""
+    (app.matching.near_me.own_context), and of member_hours()."""
     return select(
         *leading, func.coalesce(func.sum(ServiceRecord.hours), 0),
         func.coalesce(func.sum(case((ServiceRecord.served_on >= bindparam("since"), ServiceRecord.hours))), 0)).where(
