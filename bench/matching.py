@@ -115,36 +115,83 @@ WHERE skill_id = :skill AND level >= :level AND capacity >= :demand
 """)
 
 
-def postgis(task_ids: list[int]) -> dict | None:
-    """The same onsite candidate search done by PostGIS (GiST over skill and geography, the best
-    index it can have), for comparison: it returns the members within reach and nothing more."""
+def postgis_ready() -> bool:
+    """Whether PostGIS can run here (PostgreSQL with the extension available); its table built."""
     from app.extensions import db
-    from app.tasks.models import Task, TaskMode
 
     if db.engine.dialect.name != "postgresql":
-        return None
+        return False
     if not db.session.scalar(text("SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'")):
-        return None
+        return False
     db.session.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     db.session.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
     if not db.session.scalar(text("SELECT to_regclass('bench_postgis') IS NOT NULL")):
         for statement in filter(str.strip, POSTGIS_TABLE.split(";")):
             db.session.execute(text(statement))
     db.session.commit()
+    return True
+
+
+def postgis_parameters(task) -> dict | None:
+    """The PostGIS query's parameters for an onsite task with a required skill (None otherwise)."""
+    from app.tasks.models import TaskMode
+
+    required = [ts for ts in task.skills if ts.required]
+    if task.mode is not TaskMode.ONSITE or not required:
+        return None
+    anchor = max(required, key=lambda ts: ts.min_level)
+    return {"lat": task.lat, "lon": task.lon, "skill": anchor.skill_id, "level": anchor.min_level,
+            "demand": task.demand.rank, "metres": task.radius_km * 1000}
+
+
+def postgis(task_ids: list[int]) -> dict | None:
+    """The same onsite candidate search done by PostGIS (GiST over skill and geography, the best
+    index it can have), for comparison: it returns the members within reach and nothing more."""
+    from app.extensions import db
+    from app.tasks.models import Task
+
+    if not postgis_ready():
+        return None
     timings = []
     for task_id in task_ids:
-        task = db.session.get(Task, task_id)
-        required = [ts for ts in task.skills if ts.required]
-        if task.mode is not TaskMode.ONSITE or not required:
+        params = postgis_parameters(db.session.get(Task, task_id))
+        if params is None:
             continue
-        anchor = max(required, key=lambda ts: ts.min_level)
         started = time.perf_counter()
-        db.session.execute(POSTGIS_QUERY, {"lat": task.lat, "lon": task.lon, "skill": anchor.skill_id,
-                                           "level": anchor.min_level, "demand": task.demand.rank,
-                                           "metres": task.radius_km * 1000}).all()
+        db.session.execute(POSTGIS_QUERY, params).all()
         timings.append((time.perf_counter() - started) * 1000)
     db.session.remove()
     return summary(timings)
+
+
+def paired(task_ids: list[int]) -> dict | None:
+    """Matching and PostGIS on the same onsite tasks, one right after the other (which first
+    alternating), so that both meet the machine in the same moments: on a shared host the two
+    phases of a run (all matches, then all PostGIS searches) can meet speeds apart by half."""
+    from app.extensions import db
+    from app.matching.search import suggest
+    from app.tasks.models import Task
+
+    if not postgis_ready():
+        return None
+    match, gis = [], []
+    for k, task_id in enumerate(task_ids):
+        db.session.remove()
+        task = db.session.get(Task, task_id)
+        params = postgis_parameters(task)
+        if params is None:
+            continue
+        for which in ("match", "postgis") if k % 2 == 0 else ("postgis", "match"):
+            started = time.perf_counter()
+            if which == "match":
+                suggest(task)
+            else:
+                db.session.execute(POSTGIS_QUERY, params).all()
+            (match if which == "match" else gis).append((time.perf_counter() - started) * 1000)
+    db.session.remove()
+    m, g = summary(match), summary(gis)
+    return {"match": m, "postgis": g, "ratio_p50": round(g["p50_ms"] / m["p50_ms"], 2),
+            "ratio_p95": round(g["p95_ms"] / m["p95_ms"], 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +262,7 @@ def run_queries(args, engine: str, fill: dict) -> int:
         "match_cpu": summary(match_cpu), "near_me_cpu": summary(near_cpu),
         "naive_ms_per_query": None if args.no_naive else naive_ms(onsite[:3]),
         "postgis": postgis(onsite),
+        "postgis_paired": paired(onsite),
         "candidates_returned_p50": statistics.median(found) if found else 0,
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],   # 1-minute, at start and end
         **fill,
