@@ -189,6 +189,8 @@ def paired(task_ids: list[int]) -> dict | None:
                 db.session.execute(POSTGIS_QUERY, params).all()
             (match if which == "match" else gis).append((time.perf_counter() - started) * 1000)
     db.session.remove()
+    if not match:
+        return None
     m, g = summary(match), summary(gis)
     return {"match": m, "postgis": g, "ratio_p50": round(g["p50_ms"] / m["p50_ms"], 2),
             "ratio_p95": round(g["p95_ms"] / m["p95_ms"], 2)}
