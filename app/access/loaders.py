@@ -49,7 +49,9 @@ def get(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T | Non
         ident = key.type.python_type(ident)
     except (TypeError, ValueError):
         return None
-    row: T | None = db.session.scalar(visible(model, actor).where(key == ident).options(*options))
+    # unique(): options may load a collection in the row's own statement (joinedload), one row per item.
+    row: T | None = db.session.execute(visible(model, actor).where(key == ident).options(*options)).unique() \
+        .scalar_one_or_none()
     return row
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utcnow
@@ -279,3 +279,9 @@ class SessionRelease(Model):
     via: Mapped[str] = mapped_column(String(10))   # "reminder" (the one-tap link) or "app" (the member's page)
 
     session: Mapped[TaskSession] = relationship()
+
+
+# One task for a page of its own: its skills and sessions (a few rows each) come in the task's own
+# statement. The relationships' default, a statement apiece, suits a list of tasks; for one task
+# each of those statements cost about a millisecond of the ORM's time whatever it read.
+ONE_TASK = (joinedload(Task.skills), joinedload(Task.sessions))

@@ -34,7 +34,16 @@ from app.tasks.forms import (
     TimeForm,
     attendance_form,
 )
-from app.tasks.models import Assignment, AssignmentStatus, ScheduleKind, Task, TaskCategory, TaskMode, TaskStatus
+from app.tasks.models import (
+    ONE_TASK,
+    Assignment,
+    AssignmentStatus,
+    ScheduleKind,
+    Task,
+    TaskCategory,
+    TaskMode,
+    TaskStatus,
+)
 from app.web import run_action, run_use_case
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -46,7 +55,7 @@ SECTION_TITLES = {"basics": "需求名称和类别", "place": "在哪里服务",
 
 def my_task(task_id: int, options: tuple = ()) -> Task:
     """A task the actor may manage; 404 otherwise (no existence leak)."""
-    task = access.get_or_404(Task, task_id, current_user, options)
+    task = access.get_or_404(Task, task_id, current_user, (*ONE_TASK, *options))
     access.check_or_404(access.may_manage_task(current_user, task))
     return task
 
