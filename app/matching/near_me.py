@@ -63,7 +63,16 @@ from app.regions.codes import minimal_prefixes, prefix_upper
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
 from app.tasks.ledger import totals_select
-from app.tasks.models import Assignment, AssignmentStatus, Task, TaskMode, TaskSession, TaskSkill, TaskStatus
+from app.tasks.models import (
+    WITH_SKILLS,
+    Assignment,
+    AssignmentStatus,
+    Task,
+    TaskMode,
+    TaskSession,
+    TaskSkill,
+    TaskStatus,
+)
 
 
 def _judged(task: Task, member: MemberProfile) -> tuple[TaskFacts, MemberFacts]:
@@ -206,7 +215,7 @@ def _near_statement(reach: str, cities: int) -> Select:
         Task.status == TaskStatus.OPEN, or_(_AROUND, widened), _NOT_ON,
         ~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~_HELD),
         Task.demand.in_(bindparam("demands", expanding=True)),
-        or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor)).options(lazyload(Task.assignments))
+        or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor)).options(lazyload(Task.assignments), *WITH_SKILLS)
 
 
 def _near_parameters(member: MemberProfile, facts: MemberFacts, cities: list[str]) -> dict:
@@ -231,7 +240,7 @@ def tasks_near(member: MemberProfile, *, limit: int = 20,
     base, declined = own.facts, own.declined
     results = []
     for task, by_widening in db.session.execute(_near_statement(reach, len(cities)),
-                                                _near_parameters(member, base, cities)).all():
+                                                _near_parameters(member, base, cities)).unique().all():
         facts = task_facts(task)
         m = replace(base, declined_org_recently=task.organization_id in declined)
         if by_widening:

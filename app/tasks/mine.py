@@ -16,7 +16,7 @@ from app.clock import local_now, to_instant, utcnow
 from app.extensions import db
 from app.members.models import MemberProfile
 from app.members.services import own_profile_options
-from app.tasks.models import ONE_TASK, Assignment, AssignmentStatus, SessionRelease, Task, TaskSession, TaskStatus
+from app.tasks.models import WITH_SKILLS, Assignment, AssignmentStatus, SessionRelease, Task, TaskSession, TaskStatus
 
 UPCOMING = (AssignmentStatus.ACCEPTED, AssignmentStatus.APPLIED, AssignmentStatus.WAITLISTED)
 
@@ -66,7 +66,7 @@ def open_invitations(member_id: int) -> int:
 
 
 def task(task_id: int) -> Task | None:
-    return db.session.get(Task, task_id, options=ONE_TASK)
+    return db.session.get(Task, task_id, options=WITH_SKILLS)
 
 
 def assignment(member: MemberProfile, task_id: int) -> Assignment | None:

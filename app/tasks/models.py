@@ -281,7 +281,8 @@ class SessionRelease(Model):
     session: Mapped[TaskSession] = relationship()
 
 
-# One task for a page of its own: its skills and sessions (a few rows each) come in the task's own
-# statement. The relationships' default, a statement apiece, suits a list of tasks; for one task
-# each of those statements cost about a millisecond of the ORM's time whatever it read.
-ONE_TASK = (joinedload(Task.skills), joinedload(Task.sessions))
+# Tasks loaded for a page: their skills (at most MAX_TASK_SKILLS rows a task, each with its skill
+# and category) come in the tasks' own statement, which saves the ORM a statement (about a
+# millisecond of its time, whatever it reads). Not their sessions: a weekly task may hold a year
+# of them, and joined with the skills each session would come as many times as there are skills.
+WITH_SKILLS = (joinedload(Task.skills),)

@@ -35,7 +35,7 @@ from app.tasks.forms import (
     attendance_form,
 )
 from app.tasks.models import (
-    ONE_TASK,
+    WITH_SKILLS,
     Assignment,
     AssignmentStatus,
     ScheduleKind,
@@ -55,7 +55,7 @@ SECTION_TITLES = {"basics": "需求名称和类别", "place": "在哪里服务",
 
 def my_task(task_id: int, options: tuple = ()) -> Task:
     """A task the actor may manage; 404 otherwise (no existence leak)."""
-    task = access.get_or_404(Task, task_id, current_user, (*ONE_TASK, *options))
+    task = access.get_or_404(Task, task_id, current_user, (*WITH_SKILLS, *options))
     access.check_or_404(access.may_manage_task(current_user, task))
     return task
 

@@ -189,14 +189,15 @@ def test_every_task_form_refuses_bad_input(client, db, login, create_task, creat
                               valid=free_text_ok + ("", "   ", "😀👍🏻🇨🇳"))
 
 
-def test_a_task_page_reads_its_task_skills_and_sessions_in_one_statement(db, create_task):
-    """my_task() loads ONE_TASK: every skill and session of the task, in order, from the task's
-    own statement (one row per skill and session, made unique), not a statement apiece."""
+def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_task):
+    """my_task() loads WITH_SKILLS: every skill of the task, in order, from the task's own
+    statement (one row per skill, made unique), not a statement of their own; its sessions, all
+    of them in order, apart."""
     from sqlalchemy import event
 
     from app import access
     from app.accounts.models import User
-    from app.tasks.models import ONE_TASK
+    from app.tasks.models import WITH_SKILLS
 
     start = (local_now() + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
     task = create_task(skills={"法律咨询": 2, "课业辅导": 1}, when=start,
@@ -210,10 +211,10 @@ def test_a_task_page_reads_its_task_skills_and_sessions_in_one_statement(db, cre
     statements: list[str] = []
     event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
     try:
-        loaded = access.get_or_404(Task, task_id, organizer, ONE_TASK)
+        loaded = access.get_or_404(Task, task_id, organizer, WITH_SKILLS)
         found = ([s.id for s in loaded.skills], [s.skill.name for s in loaded.skills], [s.id for s in loaded.sessions])
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert found == expected
-    assert "task_skills" in statements[0] and "task_sessions" in statements[0]
-    assert not any("FROM task_skills" in s or "FROM task_sessions" in s for s in statements[1:])
+    assert "task_skills" in statements[0] and "task_sessions" not in statements[0]
+    assert not any("FROM task_skills" in s for s in statements[1:])
