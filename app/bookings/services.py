@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from app import access
 from app.accounts.models import Role, RoleGrant, User
@@ -53,8 +53,11 @@ OVERLAP_CONSTRAINT = "booking_occurrences_no_overlap"  # the PG constraint's and
 
 def held_slots(venue_id: int, start: datetime, end: datetime,
                exclude_booking_id: int | None = None) -> list[tuple[Slot, BookingOccurrence]]:
-    """Slot-holding occurrences of a venue overlapping [start, end)."""
-    stmt = (select(BookingOccurrence).where(
+    """Slot-holding occurrences of a venue overlapping [start, end), each with its booking (read
+    in the same statement: the calendars and conflict messages name it, and loading each booking
+    on first use took a statement per booking). Not the booking's venue again: the caller has it,
+    and a booking's venue is then found without a statement."""
+    stmt = (select(BookingOccurrence).options(joinedload(BookingOccurrence.booking).lazyload(Booking.venue)).where(
         BookingOccurrence.venue_id == venue_id, BookingOccurrence.status.in_(SLOT_HOLDING),
         BookingOccurrence.start_at < end, BookingOccurrence.end_at > start)
         .order_by(BookingOccurrence.start_at))

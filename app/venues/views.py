@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, lazyload
 
 from app import access
 from app.accounts.phone import mask_phone
@@ -44,8 +45,13 @@ from app.web import run_action, run_use_case
 bp = Blueprint("venues", __name__)
 
 
-def venue_or_404(venue_id: int) -> Venue:
-    return access.get_or_404(Venue, venue_id, current_user)
+def venue_or_404(venue_id: int, options: tuple = ()) -> Venue:
+    return access.get_or_404(Venue, venue_id, current_user, options)
+
+
+# A venue's calendars read its name and opening hours (a few rows, in the venue's own statement),
+# not its facilities: each statement the ORM runs costs about a millisecond, whatever it reads.
+CALENDAR = (joinedload(Venue.hours), lazyload(Venue.facility_rows))
 
 
 def _managed_or_404(venue_id: int) -> Venue:
@@ -112,7 +118,7 @@ def detail(venue_id: int) -> ResponseReturnValue:
 @bp.get("/venues/<int:venue_id>/week")
 @access.requires(access.may_use_venues)
 def week(venue_id: int) -> ResponseReturnValue:
-    venue = venue_or_404(venue_id)
+    venue = venue_or_404(venue_id, CALENDAR)
     today = local_today()
     first = week_start(parse_day(request.args.get("start")) or today)
     days = calendars.venue_calendar(actor=current_user, venue=venue, first_day=first,
@@ -125,7 +131,7 @@ def week(venue_id: int) -> ResponseReturnValue:
 @bp.get("/venues/<int:venue_id>/month")
 @access.requires(access.may_use_venues)
 def month(venue_id: int) -> ResponseReturnValue:
-    venue = venue_or_404(venue_id)
+    venue = venue_or_404(venue_id, CALENDAR)
     today = local_today()
     try:
         first = datetime.strptime(request.args.get("month", ""), "%Y-%m").date()
