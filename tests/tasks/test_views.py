@@ -8,6 +8,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from app.clock import local_now, local_today
+from app.members.models import MemberProfile
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskStatus
 from tests.conftest import csrf_token
 
@@ -218,3 +219,41 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
     assert found == expected
     assert "task_skills" in statements[0] and "task_sessions" not in statements[0]
     assert not any("FROM task_skills" in s for s in statements[1:])
+
+
+def test_a_members_own_lists_read_as_many_statements_for_many_tasks_as_for_one(db, create_task, create_member):
+    """mine.my_assignments() reads the member's assignments with their tasks and the tasks'
+    sessions in a fixed number of statements, everything the lists show included."""
+    from sqlalchemy import event
+
+    from app.tasks import mine, services
+    from app.tasks.models import AssignmentStatus
+
+    member = create_member(name="孙老师", skills={"法律咨询": 3})
+    tasks = [create_task(title=f"法律咨询第{i}场", headcount=3) for i in range(3)]
+    member_id = member.id
+
+    def shown() -> tuple[int, list[tuple[str, str, str, str]]]:
+        db.session.expire_all()
+        profile = db.session.get(MemberProfile, member_id)
+        statements: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
+        try:
+            lists = mine.my_assignments(profile)
+            seen = [(a.task.title, a.task.organization.name, a.status.label, services.describe_schedule(a.task))
+                    for a in lists.invitations]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return len(statements), seen
+
+    services.invite(actor=tasks[0].organizer, task=tasks[0], members=[member])
+    db.session.commit()
+    one, seen = shown()
+    assert [title for title, *_ in seen] == ["法律咨询第0场"]
+    for task in tasks[1:]:
+        services.invite(actor=task.organizer, task=task, members=[member])
+    db.session.commit()
+    three, seen = shown()
+    assert [title for title, *_ in seen] == ["法律咨询第2场", "法律咨询第1场", "法律咨询第0场"]
+    assert all(label == AssignmentStatus.INVITED.label and "未安排" not in when for _, _, label, when in seen)
+    assert three == one
