@@ -295,33 +295,48 @@ def test_a_manager_cannot_move_the_venue_or_manage_another(db, client, login, cr
     assert client.get(f"/venues/{venue.id}/managers").status_code == 403
 
 
+def statements_of(db, client, path: str) -> tuple[int, str]:
+    """How many statements a GET of `path` runs, and its page. Asked twice, counted the second
+    time: the first also refreshes what the test's commits expired in the session the tests share
+    with the app."""
+    from sqlalchemy import event
+
+    client.get(path)
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
+    try:
+        html = client.get(path).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return len(statements), html
+
+
 def test_a_weeks_calendar_reads_as_many_statements_for_many_bookings_as_for_one(db, client, login, create_venue,
                                                                                book, branch, manager):
     """The week's occurrences come with their bookings and the bookings' hosts in a fixed number of
     statements, not one or two more for each booking in the week."""
-    from sqlalchemy import event
-
     venue = create_venue()
     book(venue, "2026-09-04 09:00", "2026-09-04 10:00", title="第一场微党课")
     login(manager(venue))
-
-    venue_id = venue.id
-
-    def statements_of_week() -> tuple[int, str]:
-        # Asked twice, counted the second time: the first also refreshes what the test's commits
-        # expired in the session the tests share with the app.
-        client.get(f"/venues/{venue_id}/week?start=2026-09-04")
-        statements: list[str] = []
-        event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
-        try:
-            html = client.get(f"/venues/{venue_id}/week?start=2026-09-04").get_data(as_text=True)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
-        return len(statements), html
-
-    one, _ = statements_of_week()
+    path = f"/venues/{venue.id}/week?start=2026-09-04"
+    one, _ = statements_of(db, client, path)
     book(venue, "2026-09-03 09:00", "2026-09-03 10:00", title="第二场微党课")
     book(venue, "2026-09-05 09:30", "2026-09-05 10:30", title="第三场微党课")
-    three, html = statements_of_week()
+    three, html = statements_of(db, client, path)
+    assert all(title in html for title in ("第一场微党课", "第二场微党课", "第三场微党课"))
+    assert three == one
+
+
+def test_a_branchs_bookings_read_as_many_statements_for_many_bookings_as_for_one(db, client, login, create_venue,
+                                                                                book, branch):
+    """我的预约 lists each booking with its dates in a fixed number of statements."""
+    org, organizer = branch()
+    venue = create_venue()
+    book(venue, "2026-09-04 09:00", "2026-09-04 10:00", org=org, actor=organizer, title="第一场微党课")
+    login(organizer)
+    one, _ = statements_of(db, client, "/bookings/")
+    book(venue, "2026-09-03 09:00", "2026-09-03 10:00", org=org, actor=organizer, title="第二场微党课")
+    book(create_venue(), "2026-09-05 09:30", "2026-09-05 10:30", org=org, actor=organizer, title="第三场微党课")
+    three, html = statements_of(db, client, "/bookings/")
     assert all(title in html for title in ("第一场微党课", "第二场微党课", "第三场微党课"))
     assert three == one
