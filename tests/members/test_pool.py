@@ -151,3 +151,24 @@ def test_a_member_applies_and_withdraws_from_their_profile(client, db, login, cr
     client.post(f"/profile/entries/{entry.id}/withdraw", data={"csrf_token": csrf_token(client, "/profile")})
     db.session.refresh(entry)
     assert entry.status is EntryStatus.WITHDRAWN
+
+
+def test_the_skill_taxonomy_page_reads_every_categorys_skills_in_one_statement(db, client, login, create_admin):
+    """/pool/skills lists each category with its skills: one statement reads the skills of all
+    the categories (the province's taxonomy has about twenty), not one each."""
+    from sqlalchemy import event
+
+    from app.members.models import SkillCategory
+
+    login(create_admin("410000"))
+    client.get("/pool/skills")
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
+    try:
+        html = client.get("/pool/skills").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    categories = db.session.scalars(select(SkillCategory)).all()
+    assert len(categories) > 3 and all(c.name in html for c in categories)
+    assert "法律咨询" in html
+    assert len([s for s in statements if "FROM skills" in s]) == 1
