@@ -19,6 +19,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -384,6 +386,31 @@ def csrf_token(client, path: str = "/login") -> str:
     match = CSRF_RE.search(html)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+@contextmanager
+def statements_run(db) -> Iterator[list[str]]:
+    """The statements sent to the database inside the block, in order."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def statements_of(db, client, path: str) -> tuple[int, str]:
+    """How many statements a GET of `path` runs, and its body. Asked twice, counted the second
+    time: the first also refreshes what the test's commits expired in the session the tests share
+    with the app."""
+    client.get(path)
+    with statements_run(db) as statements:
+        body = client.get(path).get_data(as_text=True)
+    return len(statements), body
 
 
 @pytest.fixture

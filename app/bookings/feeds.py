@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 from icalendar import Calendar, Event
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import joinedload
 
 from app.bookings.calendars import hosted_by
 from app.bookings.models import SLOT_HOLDING, Booking, BookingOccurrence, BookingStatus
@@ -35,9 +36,12 @@ def _calendar(name: str) -> Calendar:
 
 
 def _occurrences(*where: ColumnElement[bool]) -> list[BookingOccurrence]:
+    """The feed's occurrences, each with its booking (and the bookings' packages) in a fixed number
+    of statements: calendar programs ask for a feed again every few minutes to hours."""
     since = datetime.combine(local_now().date() - timedelta(days=HISTORY_DAYS), time())
     return list(db.session.scalars(select(BookingOccurrence).join(Booking).where(
         BookingOccurrence.status.in_(SLOT_HOLDING), BookingOccurrence.end_at >= since, *where)
+        .options(joinedload(BookingOccurrence.booking).selectinload(Booking.package))
         .order_by(BookingOccurrence.start_at, BookingOccurrence.id)))
 
 

@@ -8,7 +8,7 @@ from app.notifications.models import Notification
 from app.regions.models import Region
 from app.reports.figures import Unit, load
 from app.reports.summary import refresh
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, statements_run
 
 
 def test_from_county_up_to_province(db, create_member, create_admin):
@@ -156,18 +156,12 @@ def test_a_member_applies_and_withdraws_from_their_profile(client, db, login, cr
 def test_the_skill_taxonomy_page_reads_every_categorys_skills_in_one_statement(db, client, login, create_admin):
     """/pool/skills lists each category with its skills: one statement reads the skills of all
     the categories (the province's taxonomy has about twenty), not one each."""
-    from sqlalchemy import event
-
     from app.members.models import SkillCategory
 
     login(create_admin("410000"))
     client.get("/pool/skills")
-    statements: list[str] = []
-    event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
-    try:
+    with statements_run(db) as statements:
         html = client.get("/pool/skills").get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     categories = db.session.scalars(select(SkillCategory)).all()
     assert len(categories) > 3 and all(c.name in html for c in categories)
     assert "法律咨询" in html

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.clock import local_now, local_today
 from app.members.models import MemberProfile
 from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskStatus
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, statements_run
 
 
 def post(client, path, data, token_page=None):
@@ -194,8 +194,6 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
     """my_task() loads WITH_SKILLS: every skill of the task, in order, from the task's own
     statement (one row per skill, made unique), not a statement of their own; its sessions, all
     of them in order, apart."""
-    from sqlalchemy import event
-
     from app import access
     from app.accounts.models import User
     from app.tasks.models import WITH_SKILLS
@@ -209,13 +207,9 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
     db.session.expunge_all()
     organizer = db.session.get(User, organizer_id)
     list(organizer.grants)
-    statements: list[str] = []
-    event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
-    try:
+    with statements_run(db) as statements:
         loaded = access.get_or_404(Task, task_id, organizer, WITH_SKILLS)
         found = ([s.id for s in loaded.skills], [s.skill.name for s in loaded.skills], [s.id for s in loaded.sessions])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert found == expected
     assert "task_skills" in statements[0] and "task_sessions" not in statements[0]
     assert not any("FROM task_skills" in s for s in statements[1:])
@@ -224,8 +218,6 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
 def test_a_members_own_lists_read_as_many_statements_for_many_tasks_as_for_one(db, create_task, create_member):
     """mine.my_assignments() reads the member's assignments with their tasks and the tasks'
     sessions in a fixed number of statements, everything the lists show included."""
-    from sqlalchemy import event
-
     from app.tasks import mine, services
     from app.tasks.models import AssignmentStatus
 
@@ -236,14 +228,10 @@ def test_a_members_own_lists_read_as_many_statements_for_many_tasks_as_for_one(d
     def shown() -> tuple[int, list[tuple[str, str, str, str]]]:
         db.session.expire_all()
         profile = db.session.get(MemberProfile, member_id)
-        statements: list[str] = []
-        event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
-        try:
+        with statements_run(db) as statements:
             lists = mine.my_assignments(profile)
             seen = [(a.task.title, a.task.organization.name, a.status.label, services.describe_schedule(a.task))
                     for a in lists.invitations]
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements), seen
 
     services.invite(actor=tasks[0].organizer, task=tasks[0], members=[member])

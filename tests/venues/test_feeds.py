@@ -11,7 +11,7 @@ from app.clock import LOCAL
 from app.errors import PermissionDenied
 from app.venues import services
 from app.venues.recurrence import Freq, Rule
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, statements_of
 
 
 def parse(response):
@@ -99,3 +99,17 @@ def test_only_the_branchs_organizers_and_the_venues_managers_handle_feeds(db, se
         bookings.organization_feed(actor=stranger, organization=setup["org"])
     with pytest.raises(PermissionDenied):
         services.regenerate_venue_feed(actor=stranger, venue=setup["venue"])
+
+
+def test_a_feed_reads_as_many_statements_for_many_bookings_as_for_few(db, client, setup, book):
+    """Calendar programs ask for a feed again and again: its bookings, their hosts and packages
+    come in a fixed number of statements, not more for each booking."""
+    venue, boss = setup["venue"], setup["boss"]
+    token = services.regenerate_venue_feed(actor=boss, venue=venue)
+    db.session.commit()
+    few, _ = statements_of(db, client, f"/feeds/venues/{token}.ics")
+    for day in ("2026-09-16", "2026-09-17", "2026-09-18"):
+        book(venue, f"{day} 09:00", f"{day} 10:00", title=f"{day}的微党课")
+    many, body = statements_of(db, client, f"/feeds/venues/{token}.ics")
+    assert "2026-09-18的微党课" in body.replace("\r\n ", "")
+    assert many == few

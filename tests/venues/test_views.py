@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEvent
 from app.bookings.models import Booking, BookingOccurrence, BookingStatus
 from app.venues.models import Closure, OpeningHours, Venue
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, statements_of
 
 
 def counts(db):
@@ -293,22 +293,6 @@ def test_a_manager_cannot_move_the_venue_or_manage_another(db, client, login, cr
     assert client.get(f"/venues/{venue.id}/edit").status_code == 200
     assert client.get(f"/venues/{other.id}/edit").status_code == 404
     assert client.get(f"/venues/{venue.id}/managers").status_code == 403
-
-
-def statements_of(db, client, path: str) -> tuple[int, str]:
-    """How many statements a GET of `path` runs, and its page. Asked twice, counted the second
-    time: the first also refreshes what the test's commits expired in the session the tests share
-    with the app."""
-    from sqlalchemy import event
-
-    client.get(path)
-    statements: list[str] = []
-    event.listen(db.engine, "before_cursor_execute", record := lambda *args: statements.append(args[2]))
-    try:
-        html = client.get(path).get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return len(statements), html
 
 
 def test_a_weeks_calendar_reads_as_many_statements_for_many_bookings_as_for_one(db, client, login, create_venue,
