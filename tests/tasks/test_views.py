@@ -196,6 +196,7 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
     of them in order, apart."""
     from app import access
     from app.accounts.models import User
+    from app.tasks import mine
     from app.tasks.models import WITH_SKILLS
 
     start = (local_now() + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -213,6 +214,10 @@ def test_a_task_page_reads_its_tasks_skills_in_the_tasks_statement(db, create_ta
     assert found == expected
     assert "task_skills" in statements[0] and "task_sessions" not in statements[0]
     assert not any("FROM task_skills" in s for s in statements[1:])
+    db.session.expunge_all()
+    as_member_sees_it = mine.task(task_id)      # Session.get with the same joined load
+    assert as_member_sees_it is not None
+    assert [s.id for s in as_member_sees_it.skills] == expected[0]
 
 
 def test_a_members_own_lists_read_as_many_statements_for_many_tasks_as_for_one(db, create_task, create_member):
