@@ -31,6 +31,7 @@ import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
+from limits.storage import MemoryStorage
 
 from app import create_app
 from app.config import TestConfig, normalise_database_url
@@ -226,13 +227,26 @@ def extra_app():
                 engine.dispose()
 
 
+def reset_rate_limits(app) -> None:
+    """Put the module-level limiter back on `app`'s own storage, switched as `app` says, with empty
+    counters.
+
+    Flask-Limiter keeps its storage and its `enabled` switch on its one instance, and every app
+    built takes it over: after a test that built a production app on Redis (test_production's,
+    test_queue's), the limiter counted in that Redis, and emptying it there deleted every rate-limit
+    key in the database, the two-hosts test's counts included while it ran on the other worker
+    (its wrong passwords were then never refused). So counters are emptied only in memory; keys
+    on a shared Redis belong to the test that made them, under its own prefix."""
+    limiter.init_app(app)       # registers nothing twice: Flask-Limiter checks app.extensions
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    if isinstance(limiter.storage, MemoryStorage):
+        limiter.reset()
+
+
 @pytest.fixture(autouse=True)
 def _reset_rate_limits(app):
-    """Every test starts with empty counters and limits switched on. Flask-Limiter keeps `enabled`
-    on its one module-level instance, so an app built with RATELIMIT_ENABLED=False (the booking
-    storm) would otherwise switch limits off for every later test in the process."""
-    limiter.enabled = app.config["RATELIMIT_ENABLED"]
-    limiter.reset()
+    """Every test starts with empty counters and the limiter on the test app's storage (above)."""
+    reset_rate_limits(app)
     yield
 
 

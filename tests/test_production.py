@@ -7,13 +7,16 @@ import runpy
 import sys
 
 import pytest
+import redis
 import sqlalchemy as sa
 from click.testing import CliRunner
+from limits.storage import MemoryStorage
 from prometheus_client import values as prometheus_values
 
 from app import create_app
+from app.extensions import limiter
 from app.production import UnsafeProduction, main, problems, web_workers
-from tests.conftest import database_url_for
+from tests.conftest import database_url_for, redis_namespace, reset_rate_limits
 from tests.servers import ROOT, Gunicorn, flask, run
 
 SAFE = {
@@ -120,6 +123,26 @@ def test_create_app_refuses_an_unsafe_production_with_every_problem(monkeypatch)
 def test_create_app_builds_a_safe_production_app():
     app = create_app(config())
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["HSTS"]
+
+
+def test_a_production_app_built_in_a_test_leaves_other_runs_rate_limit_counts_alone(app):
+    """The production app takes over the one module-level limiter and points it at Redis db 6,
+    where the two-hosts test counts wrong passwords from its gunicorn hosts, perhaps at this very
+    moment on the other worker. Putting the limiter back for the next test must not empty db 6."""
+    store = redis.Redis.from_url(SAFE["REDIS_URL"])
+    someone_elses = f"LIMITS:LIMITER/{redis_namespace('othercounts')}/account:19700005555/login"
+    try:
+        store.set(someone_elses, 3, ex=60)
+    except redis.ConnectionError:
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    try:
+        create_app(config())
+        assert not isinstance(limiter.storage, MemoryStorage)     # taken over, as in production
+        reset_rate_limits(app)
+        assert store.get(someone_elses) == b"3"
+        assert isinstance(limiter.storage, MemoryStorage)          # the next test counts in memory again
+    finally:
+        store.delete(someone_elses)
 
 
 @pytest.mark.parametrize("case", list(UNSAFE))
