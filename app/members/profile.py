@@ -257,10 +257,18 @@ def matching_gaps(data: ProfileData) -> list[Gap]:
     """The answers without which matching will never suggest this member (app.matching.score's
     hard filters): consent to keep capacity and location, the capacity itself, some free time and
     at least one skill."""
-    wanted = [(not data.consent, "consent", "同意保存身体状况和住址位置"),
-              (data.consent and data.capacity is None, "capacity", "身体状况"),
-              (not data.availability_mask, "availability", "方便的时间"),
-              (not data.skills, "skill", "专长")]
+    return matching_gaps_from(consent=data.consent, capacity=data.capacity,
+                              availability_mask=data.availability_mask, has_skill=bool(data.skills))
+
+
+def matching_gaps_from(*, consent: bool, capacity: Capacity | None, availability_mask: int,
+                       has_skill: bool) -> list[Gap]:
+    """matching_gaps() from the four answers it looks at: for a stored member, whose periods away
+    it never needs (app.members.wizard.matching_missing_of)."""
+    wanted = [(not consent, "consent", "同意保存身体状况和住址位置"),
+              (consent and capacity is None, "capacity", "身体状况"),
+              (not availability_mask, "availability", "方便的时间"),
+              (not has_skill, "skill", "专长")]
     return [Gap(name, label) for missing, name, label in wanted if missing]
 
 

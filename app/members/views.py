@@ -170,7 +170,7 @@ def registered() -> ResponseReturnValue:
     """The confirmation: registration is done, and what happens next (suggestions, or what they
     wait for; the pool review and how long it takes)."""
     member = _own_or_register()
-    gaps = wizard.matching_missing(ProfileData.from_member(member))
+    gaps = wizard.matching_missing_of(member)
     return render_template("members/registered.html", member=member, gaps=gaps,
                            near=near_me.tasks_near(member, limit=3) if member.is_matchable and not gaps else [],
                            describe=describe_schedule,

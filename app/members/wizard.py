@@ -20,11 +20,12 @@ from app.members import queries
 from app.members.models import (
     SKILL_LEVELS,
     ConsentMethod,
+    MemberProfile,
     ProfileDraft,
     Skill,
     availability_text,
 )
-from app.members.profile import ProfileData, matching_gaps, registration_gaps
+from app.members.profile import Gap, ProfileData, matching_gaps, matching_gaps_from, registration_gaps
 from app.organizations.models import Organization, OrganizationKind
 from app.regions.gazetteer import ancestors
 
@@ -212,7 +213,20 @@ class Missing:
 
 def matching_missing(data: ProfileData) -> list[tuple[str, str]]:
     """What a registered member still lacks for matching: (the page that asks it, its name)."""
-    return [(FIELD_STEP[g.field], g.label) for g in matching_gaps(data)]
+    return _steps(matching_gaps(data))
+
+
+def matching_missing_of(member: MemberProfile, *, holds_active_skill: bool = False) -> list[tuple[str, str]]:
+    """matching_missing() of a stored member, read from the member alone: their periods away are
+    never loaded, and their skills only when `holds_active_skill` (matching's own read of the
+    member, when the page made it) does not already say they have one."""
+    return _steps(matching_gaps_from(consent=member.has_consent, capacity=member.capacity,
+                                     availability_mask=member.availability_mask,
+                                     has_skill=holds_active_skill or bool(member.skills)))
+
+
+def _steps(gaps: list[Gap]) -> list[tuple[str, str]]:
+    return [(FIELD_STEP[g.field], g.label) for g in gaps]
 
 
 def missing(kind: str, data: ProfileData, meta: dict) -> list[Missing]:

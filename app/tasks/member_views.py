@@ -12,7 +12,6 @@ from app.forms import BaseForm
 from app.matching import near_me
 from app.members import wizard
 from app.members.models import MemberProfile
-from app.members.profile import ProfileData
 from app.members.services import own_profile
 from app.proofs import services as proofs
 from app.tasks import dates, ledger, mine, queries, services
@@ -44,7 +43,8 @@ def tasks() -> ResponseReturnValue:
     return render_template("my/tasks.html", member=member, invitations=lists.invitations, upcoming=lists.upcoming,
                            past=lists.past, near=near, hours=hours, form=BaseForm(),
                            describe=services.describe_schedule, around_count=around_count, near_misses=near_misses,
-                           gaps=wizard.matching_missing(ProfileData.from_member(member)) if not near else [])
+                           gaps=wizard.matching_missing_of(member, holds_active_skill=bool(own and own.facts.skills))
+                           if not near else [])
 
 
 @bp.get("/tasks/nearby")

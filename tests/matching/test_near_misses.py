@@ -12,7 +12,7 @@ from app.matching.misses import misses
 from app.matching.score import exclusion, exclusions
 from app.members.models import slot_bit
 from app.tasks.models import Assignment, AssignmentStatus
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, statements_run
 from tests.tasks.test_matching import ALL_WEEK, TEACH, member, task
 
 MORNINGS = sum(slot_bit(d, 0) for d in range(7))
@@ -104,6 +104,18 @@ def test_nothing_around_says_so(client, login, create_member):
     login(member.user)
     html = client.get("/my/tasks").get_data(as_text=True)
     assert "您家附近现在没有正在招募的志愿服务" in html
+
+
+def test_an_empty_list_asks_matching_what_the_profile_lacks_not_the_profile_again(db, client, login, create_member):
+    """The member's skills were read for matching already: the empty list's explanation does not
+    load them, nor the member's periods away, a second time."""
+    member = create_member(skills={"课业辅导": 3})
+    login(member.user)
+    client.get("/my/tasks")
+    with statements_run(db) as statements:
+        html = client.get("/my/tasks").get_data(as_text=True)
+    assert "您家附近现在没有正在招募的志愿服务" in html and "您的资料还缺" not in html
+    assert [s for s in statements if s.startswith(("SELECT unavailable_periods.", "SELECT member_skills."))] == []
 
 
 def test_what_the_profile_lacks_is_named_as_the_reason(client, login, create_member):
