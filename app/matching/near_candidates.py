@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, select
 
-from app.extensions import db
-from app.matching.gather import complete, member_facts, task_facts
+from app.matching.bound import IndexRow
+from app.matching.facts import MemberFacts
+from app.matching.gather import complete, task_facts
 from app.matching.misses import GROUPS, OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX
+from app.matching.reads import connection
+from app.matching.search import row_facts
 from app.members.index import bands_between
-from app.members.models import MemberProfile, MemberSkill
 from app.regions.geo import bounding_box
 from app.tasks.models import Task
+from app.tasks.queries import Named, names_by_id
 
 ROWS = 300                  # members read at most: enough for a page, bounded for a big pool
 REACH_FACTOR = 2.0          # how far past the task's radius a near miss may live
@@ -30,7 +32,7 @@ SHOWN = 10                  # near misses shown per group
 
 @dataclass(frozen=True)
 class NearCandidate:
-    member: MemberProfile
+    member: Named
     miss: Miss
 
     @property
@@ -53,7 +55,8 @@ class MissGroup:
 def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
     """Members with the task's skills whom one fact alone keeps off its list (not those in `skip`:
     already listed or already on the task), grouped by that fact, the groups an organizer can act
-    on (仍然邀请) first."""
+    on (仍然邀请) first. Judged on their index rows and the facts outside the index
+    (gather.complete); only those shown are read by name."""
     facts = task_facts(task)
     c = INDEX.c
     conditions = []
@@ -67,19 +70,40 @@ def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
     else:
         conditions.append(c.region_code == task.region_code)
     skip = skip | {a.member_id for a in task.assignments}
-    ids = [i for i in db.session.scalars(select(c.member_id).where(*conditions).distinct()
-                                         .order_by(c.member_id).limit(ROWS + len(skip))) if i not in skip][:ROWS]
+    ids = [i for i in connection().execute(select(c.member_id).where(*conditions).distinct()
+                                           .order_by(c.member_id).limit(ROWS + len(skip))).scalars()
+           if i not in skip][:ROWS]
     if not ids:
         return []
-    members = {m.id: m for m in db.session.scalars(select(MemberProfile).where(MemberProfile.id.in_(ids)).options(
-        selectinload(MemberProfile.skills).selectinload(MemberSkill.skill)))}
     groups: dict[str, MissGroup] = {}
-    for m in complete(task, facts, [member_facts(members[i]) for i in ids if i in members]):
+    shown: list[tuple[MissGroup, int, Miss]] = []
+    for m in complete(task, facts, _index_facts(ids)):
         found = misses(facts, m, you="本人")
         if len(found) != 1 or found[0].code == "skill":
             continue
         group = groups.setdefault(found[0].code, MissGroup(found[0].code))
         group.count += 1
-        if len(group.candidates) < SHOWN:
-            group.candidates.append(NearCandidate(members[m.member_id], found[0]))
+        if group.count <= SHOWN:
+            shown.append((group, m.member_id, found[0]))
+    names = names_by_id([member_id for _, member_id, _ in shown])
+    for group, member_id, miss in shown:
+        if member_id in names:
+            group.candidates.append(NearCandidate(names[member_id], miss))
     return sorted(groups.values(), key=lambda g: (g.code not in OVERRIDABLE, -g.count, g.code))
+
+
+# Every index row of the members found, one per active skill they hold: each member's facts as
+# member_facts() reads them from the profile, in one statement of plain rows.
+_ROWS_OF = select(INDEX.c.member_id, INDEX.c.lat, INDEX.c.lon, INDEX.c.radius_km, INDEX.c.capacity,
+                  INDEX.c.availability_mask, INDEX.c.limits, INDEX.c.pool_rank, INDEX.c.hours_cap, INDEX.c.level,
+                  INDEX.c.skill_id).where(INDEX.c.member_id.in_(bindparam("ids", expanding=True)))
+
+
+def _index_facts(ids: list[int]) -> list[MemberFacts]:
+    """The profile facts of these members (in this order) from their index rows."""
+    first: dict[int, IndexRow] = {}
+    skills: dict[int, dict[int, int]] = {}
+    for row in connection().execute(_ROWS_OF, {"ids": ids}):
+        first.setdefault(row.member_id, IndexRow(*row[:10]))
+        skills.setdefault(row.member_id, {})[row.skill_id] = row.level
+    return [row_facts(first[i], skills[i]) for i in ids if i in first]

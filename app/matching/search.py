@@ -145,15 +145,21 @@ class Search:
 
 
 def partial_facts(row: IndexRow, judge: QuickJudge, widened: set[int]) -> MemberFacts:
-    """What an index row says about its member (the rest taken as it is for a member without facts
-    outside the index)."""
+    """What an index row says about its member, with the skills the search read (the rest taken as
+    it is for a member without facts outside the index)."""
     skills = {judge.anchor: row.level} if judge.anchor is not None else {}
     skills.update((skill_id, level) for (skill_id, _, _), level in zip(judge.extra, row.extra, strict=True)
                   if level is not None)
+    return row_facts(row, skills, widened=row.member_id in widened)
+
+
+def row_facts(row: IndexRow, skills: dict[int, int], *, widened: bool = False) -> MemberFacts:
+    """What an index row says about its member, given the skills (skill id → level) read for them:
+    their profile's facts, as member_facts() reads them from the profile (an index row is written
+    only for a consenting, active member)."""
     return MemberFacts(member_id=row.member_id, lat=row.lat, lon=row.lon, radius_km=row.radius_km, skills=skills,
-                       widened=row.member_id in widened, capacity=row.capacity,
-                       availability_mask=row.availability_mask, no_night=bool(row.limits & 1),
-                       no_outdoor=bool(row.limits & 2), pool_rank=row.pool_rank,
+                       widened=widened, capacity=row.capacity, availability_mask=row.availability_mask,
+                       no_night=bool(row.limits & 1), no_outdoor=bool(row.limits & 2), pool_rank=row.pool_rank,
                        max_hours_week=row.hours_cap if row.hours_cap < NO_HOURS_CAP else None)
 
 

@@ -12,7 +12,7 @@ from app.matching.misses import misses
 from app.matching.score import exclusion, exclusions
 from app.members.models import slot_bit
 from app.tasks.models import Assignment, AssignmentStatus
-from tests.conftest import csrf_token, statements_run
+from tests.conftest import csrf_token, statements_of, statements_run
 from tests.tasks.test_matching import ALL_WEEK, TEACH, member, task
 
 MORNINGS = sum(slot_bit(d, 0) for d in range(7))
@@ -186,6 +186,43 @@ def test_inviting_anyway_tells_the_member_why_and_is_audited(client, db, login, 
     assert a.status is AssignmentStatus.INVITED and "和您勾选的时间不同，组织者仍然想请您" in a.reasons
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "task.invite"))
     assert member.id in json.loads(event.detail)["anyway"]
+
+
+def test_near_misses_are_read_in_as_many_statements_for_three_as_for_one(db, client, login, create_task,
+                                                                          create_member):
+    task = create_task(skills={"课业辅导": 1}, when=_next(4, 15), headcount=8)
+    create_member(name="周老师", skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(task.organizer)
+    one, html = statements_of(db, client, f"/tasks/{task.id}/candidates")
+    assert "另有 1 人专长符合，但时间不合适" in html and "仍然邀请周老师" in html
+    for name in ("吴老师", "郑老师"):
+        create_member(name=name, skills={"课业辅导": 2, "法律咨询": 1}, availability_mask=MORNINGS)
+    client.get(f"/tasks/{task.id}/candidates")      # as statements_of: the test's commits expired the session
+    with statements_run(db) as statements:
+        html = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "另有 3 人专长符合，但时间不合适" in html
+    assert all(f"仍然邀请{name}" in html for name in ("周老师", "吴老师", "郑老师"))
+    assert len(statements) == one
+    # Judged on index rows and named by one read: no profile, with its skills, entries and dates
+    # away, is loaded for the near misses.
+    loaded = ("SELECT member_profiles.", "SELECT member_skills.", "SELECT pool_entries.", "SELECT unavailable_periods.")
+    assert [s for s in statements if s.startswith(loaded)] == []
+
+
+def test_a_near_miss_is_judged_on_what_its_index_rows_say_the_profile_says(db, create_member):
+    """Near misses are judged on the skill-location index's rows, not on loaded profiles: for any
+    member the index holds, the rows give member_facts() exactly."""
+    from app.matching.gather import member_facts
+    from app.matching.near_candidates import _index_facts
+    from app.members.models import Capacity
+
+    members = [create_member(skills={"课业辅导": 3}),
+               create_member(skills={"课业辅导": 1, "法律咨询": 2, "文艺演出": 3}, capacity=Capacity.LIGHT,
+                             availability_mask=MORNINGS, radius_km=3, no_night=True, no_outdoor=True,
+                             max_hours_week=6),
+               create_member(skills={"法律咨询": 2}, capacity=Capacity.HEAVY, no_outdoor=True)]
+    ids = [m.id for m in reversed(members)]
+    assert _index_facts(ids) == [member_facts(db.session.get(type(members[0]), i)) for i in ids]
 
 
 def test_a_full_list_reads_no_near_misses(client, login, create_task, create_member):
