@@ -117,7 +117,8 @@ def test_a_page_of_the_search_finds_what_the_export_finds(db, create_org, create
     away = create_member(name="别支部代登记", county="411326", branch=other, skills={"法律咨询": 2})
     create_member(name="别的支部", branch=other, skills={"法律咨询": 3})
     gone = create_member(name="已注销", branch=branch, skills={"法律咨询": 3})
-    both.registered_by_id = away.registered_by_id = organizer.id
+    lone = create_member(name="无支部代登记", county="410103")     # no branch: not left out as "another reach's"
+    both.registered_by_id = away.registered_by_id = lone.registered_by_id = organizer.id
     gone.status = MemberStatus.DELETED
     db.session.commit()
     law = skill_ids["法律咨询"]
@@ -128,10 +129,10 @@ def test_a_page_of_the_search_finds_what_the_export_finds(db, create_org, create
     def by_export(actor, flt):
         return [m.id for m in db.session.scalars(search(actor, flt))]
 
-    assert by_page(organizer, MemberFilter()) == [own.id, both.id, away.id]     # by county, then by id
+    assert by_page(organizer, MemberFilter()) == [lone.id, own.id, both.id, away.id]     # by county, then by id
     assert by_page(organizer, MemberFilter(skill_id=law, min_level=2)) == [both.id, away.id]
     assert by_page(organizer, MemberFilter(skill_id=law, min_level=3, region_prefix="4101")) == [both.id]
-    assert by_page(organizer, MemberFilter(name="代登记", capacity=Capacity.LIGHT)) == [both.id, away.id]
+    assert by_page(organizer, MemberFilter(name="代登记", capacity=Capacity.LIGHT)) == [lone.id, both.id, away.id]
     city = create_admin("410100")
     every = [MemberFilter(), MemberFilter(skill_id=law), MemberFilter(skill_id=law, min_level=3),
              MemberFilter(region_prefix="410105"), MemberFilter(name="支部"), MemberFilter(free=(1, 0)),
@@ -141,4 +142,4 @@ def test_a_page_of_the_search_finds_what_the_export_finds(db, create_org, create
             assert by_page(actor, flt) == by_export(actor, flt), (actor.name, flt)
     assert not by_page(create_user(name="无权限"), MemberFilter())
     assert gone.id not in by_export(create_admin("410000"), MemberFilter())
-    assert db.session.scalar(select(func.count()).select_from(search_ids(organizer, MemberFilter()).subquery())) == 3
+    assert db.session.scalar(select(func.count()).select_from(search_ids(organizer, MemberFilter()).subquery())) == 4
