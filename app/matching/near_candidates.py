@@ -93,10 +93,11 @@ def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
 
 
 # Every index row of the members found, one per active skill they hold: each member's facts as
-# member_facts() reads them from the profile, in one statement of plain rows.
-_ROWS_OF = select(INDEX.c.member_id, INDEX.c.lat, INDEX.c.lon, INDEX.c.radius_km, INDEX.c.capacity,
-                  INDEX.c.availability_mask, INDEX.c.limits, INDEX.c.pool_rank, INDEX.c.hours_cap, INDEX.c.level,
-                  INDEX.c.skill_id).where(INDEX.c.member_id.in_(bindparam("ids", expanding=True)))
+# member_facts() reads them from the profile, in one statement of plain rows. Its columns are
+# IndexRow's own, up to the skill's level, by name, and the row's skill.
+_FIELDS = IndexRow._fields[:IndexRow._fields.index("level") + 1]
+_ROWS_OF = select(*(INDEX.c[name] for name in _FIELDS), INDEX.c.skill_id).where(
+    INDEX.c.member_id.in_(bindparam("ids", expanding=True)))
 
 
 def _index_facts(ids: list[int]) -> list[MemberFacts]:
@@ -104,6 +105,7 @@ def _index_facts(ids: list[int]) -> list[MemberFacts]:
     first: dict[int, IndexRow] = {}
     skills: dict[int, dict[int, int]] = {}
     for row in connection().execute(_ROWS_OF, {"ids": ids}):
-        first.setdefault(row.member_id, IndexRow(*row[:10]))
+        if row.member_id not in first:
+            first[row.member_id] = IndexRow(*row[:len(_FIELDS)])
         skills.setdefault(row.member_id, {})[row.skill_id] = row.level
     return [row_facts(first[i], skills[i]) for i in ids if i in first]
