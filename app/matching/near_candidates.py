@@ -54,7 +54,7 @@ class MissGroup:
 
 def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
     """Members with the task's skills whom one fact alone keeps off its list (not those in `skip`:
-    already listed or already on the task), grouped by that fact, the groups an organizer can act
+    already listed, and those with an assignment on the task), grouped by that fact, the groups an organizer can act
     on (仍然邀请) first. Judged on their index rows and the facts outside the index
     (gather.complete); only those shown are read by name."""
     facts = task_facts(task)
@@ -69,7 +69,6 @@ def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
         conditions += [c.band.in_(bands_between(box.min_lat, box.max_lat)), c.lon.between(box.min_lon, box.max_lon)]
     else:
         conditions.append(c.region_code == task.region_code)
-    skip = skip | {a.member_id for a in task.assignments}
     ids = [i for i in connection().execute(select(c.member_id).where(*conditions).distinct()
                                            .order_by(c.member_id).limit(ROWS + len(skip))).scalars()
            if i not in skip][:ROWS]

@@ -163,16 +163,19 @@ def row_facts(row: IndexRow, skills: dict[int, int], *, widened: bool = False) -
                        max_hours_week=row.hours_cap if row.hours_cap < NO_HOURS_CAP else None)
 
 
-def suggest(task: Task, *, limit: int = 20, widen: str | None = None) -> list[Suggestion]:
+def suggest(task: Task, *, limit: int = 20, widen: str | None = None,
+            on_task: set[int] | None = None) -> list[Suggestion]:
     """The best members for a task, best first, each with its reasons: the nearest part of the
-    index first, then as much more as could still change the list."""
+    index first, then as much more as could still change the list. `on_task`: the members with an
+    assignment on the task, when the caller has read them (otherwise those of task.assignments)."""
     facts = task_facts(task)
     judge = QuickJudge(facts, anchor_skill(facts))
     widen = widen if widen is not None else task.widen_to
+    if on_task is None:
+        on_task = {a.member_id for a in task.assignments}
     with generic_plans(connection()):
         # The city's lookup is the block's first statement when there is one: the plan settings go with it.
-        search = Search(task, facts, judge, {a.member_id for a in task.assignments}, limit,
-                        city=city_of(task) if widen == "city" else None)
+        search = Search(task, facts, judge, on_task, limit, city=city_of(task) if widen == "city" else None)
         search.take(first_tier(facts, widen))
         if not facts.remote:
             search.take(further(facts, judge, widen, search.floor()))

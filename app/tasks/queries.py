@@ -10,7 +10,7 @@ from app import access
 from app.accounts.models import Role, RoleGrant, User
 from app.extensions import db
 from app.members.models import MemberProfile
-from app.tasks.models import Assignment, ServiceRecord, Task, TaskSession, TaskStatus
+from app.tasks.models import Assignment, AssignmentStatus, ServiceRecord, Task, TaskSession, TaskStatus
 
 
 def tasks_of(actor: User, *, status: TaskStatus | None = None) -> Select[Task]:
@@ -40,6 +40,17 @@ def names_by_id(ids: list[int]) -> dict[int, Named]:
     if not ids:
         return {}
     return {row[0]: Named(row[0], row[1], bool(row[2])) for row in db.session.execute(_NAMES, {"ids": ids})}
+
+
+# Who has an assignment on a task (declined ones too) and in what state: all the candidates page
+# reads of a task's assignments, as plain rows (loaded as objects, they were an ORM statement of
+# their own, dearer than the read).
+_ON_TASK = select(Assignment.member_id, Assignment.status).where(Assignment.task_id == bindparam("task_id"))
+
+
+def members_on(task_id: int) -> dict[int, AssignmentStatus]:
+    """Each member with an assignment on the task, with its state (one per member: a unique key)."""
+    return {member_id: status for member_id, status in db.session.execute(_ON_TASK, {"task_id": task_id})}
 
 
 def assignment_on(task: Task, assignment_id: int) -> Assignment | None:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload
 
 from app import access
 from app.accounts.phone import mask_phone
@@ -216,20 +216,21 @@ def cancel(task_id: int) -> ResponseReturnValue:
 def _candidates(task: Task) -> dict[str, Any]:
     """The candidates page's list: the best members for an open task, each with its reasons; when
     it has fewer than the places left, the near misses apart, grouped by the one fact against them."""
-    suggestions = search.suggest(task, limit=30) if task.status is TaskStatus.OPEN else []
-    free = task.headcount - task.accepted_count
+    on_task = queries.members_on(task.id)
+    suggestions = search.suggest(task, limit=30, on_task=set(on_task)) if task.status is TaskStatus.OPEN else []
+    free = task.headcount - sum(1 for status in on_task.values() if status is AssignmentStatus.ACCEPTED)
     short = task.status is TaskStatus.OPEN and len(suggestions) < free
     return {"suggestions": suggestions, "members": queries.names_by_id([s.member_id for s in suggestions]),
-            "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions}) if short else []}
+            "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions} | set(on_task))
+            if short else []}
 
 
 @bp.get("/<int:task_id>/candidates")
 @access.requires(access.may_organize)
 def candidates_page(task_id: int) -> ResponseReturnValue:
-    # The list reads of the task's assignments only whom they are for and their state: not each
-    # member with their account, branch, region, skills, dates away and pool entries (four
-    # joins and three statements more).
-    task = my_task(task_id, (selectinload(Task.assignments).lazyload(Assignment.member),))
+    # The list reads of the task's assignments only whom they are for and their state
+    # (queries.members_on), not the assignments as objects.
+    task = my_task(task_id, (lazyload(Task.assignments),))
     return render_template("tasks/candidates.html", task=task, form=InviteForm(), **_candidates(task))
 
 

@@ -121,6 +121,28 @@ def test_candidates_invite_accept_confirm_and_prove(app, client, db, login, crea
     assert "志愿服务证明" in proof and task.organization.name in proof and "共 2 小时" in proof
 
 
+def test_candidates_leave_out_whoever_is_on_the_task_and_count_the_places_left(client, db, login, create_task,
+                                                                                create_member):
+    """The page reads of the task's assignments whom they are for and in what state, as rows: an
+    invited, an accepting and a declining member are off the list; the accepted one takes a place."""
+    from app.tasks import services
+
+    task = create_task(headcount=3)
+    invited, accepting, declining = (create_member(name=n, skills={"法律咨询": 3}) for n in ("邀请中", "已答应", "已婉拒"))
+    create_member(name="没邀请", skills={"法律咨询": 3})
+    services.invite(actor=task.organizer, task=task, members=[invited, accepting, declining])
+    for member, status in ((accepting, AssignmentStatus.ACCEPTED), (declining, AssignmentStatus.DECLINED)):
+        db.session.scalar(select(Assignment).where(Assignment.member_id == member.id)).status = status
+    db.session.commit()
+    login(task.organizer)
+    client.get(f"/tasks/{task.id}/candidates")
+    with statements_run(db) as statements:
+        page = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    assert "没邀请" in page and not any(n in page for n in ("邀请中", "已答应", "已婉拒"))
+    assert "还需要 2 人" in page
+    assert [s for s in statements if "assignments.reasons" in s] == []      # no assignment loaded as an object
+
+
 def test_bad_attendance_hours_are_refused(client, db, login, create_task, create_member):
     from app.tasks import services
 
