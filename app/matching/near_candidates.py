@@ -54,9 +54,9 @@ class MissGroup:
 
 def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
     """Members with the task's skills whom one fact alone keeps off its list (not those in `skip`:
-    already listed, and those with an assignment on the task), grouped by that fact, the groups an organizer can act
-    on (仍然邀请) first. Judged on their index rows and the facts outside the index
-    (gather.complete); only those shown are read by name."""
+    already listed, and those with an assignment on the task), grouped by that fact, the groups an
+    organizer can act on (仍然邀请) first. Judged on their index rows and the facts outside the
+    index (gather.complete); only those shown are read by name."""
     facts = task_facts(task)
     c = INDEX.c
     conditions = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import date, datetime, time
 
 from sqlalchemy import (
@@ -121,7 +122,7 @@ class Task(TimestampMixin, Model):
 
     @property
     def accepted_count(self) -> int:
-        return sum(1 for a in self.assignments if a.status is AssignmentStatus.ACCEPTED)
+        return accepted_among(a.status for a in self.assignments)
 
     @property
     def is_onsite(self) -> bool:
@@ -177,6 +178,11 @@ class AssignmentStatus(enum.Enum):
     def label(self) -> str:
         return {"invited": "已邀请，待回复", "applied": "已报名，待确认", "accepted": "已确认参加",
                 "waitlisted": "候补", "declined": "已婉拒", "rejected": "未安排", "withdrawn": "已退出"}[self.value]
+
+
+def accepted_among(statuses: Iterable[AssignmentStatus]) -> int:
+    """How many of a task's assignments, given their states, hold a place: the accepted ones."""
+    return sum(1 for status in statuses if status is AssignmentStatus.ACCEPTED)
 
 
 LIVE_ASSIGNMENT = (AssignmentStatus.INVITED, AssignmentStatus.APPLIED, AssignmentStatus.ACCEPTED,

@@ -43,6 +43,7 @@ from app.tasks.models import (
     TaskCategory,
     TaskMode,
     TaskStatus,
+    accepted_among,
 )
 from app.web import run_action, run_use_case
 
@@ -218,7 +219,7 @@ def _candidates(task: Task) -> dict[str, Any]:
     it has fewer than the places left, the near misses apart, grouped by the one fact against them."""
     on_task = queries.members_on(task.id)
     suggestions = search.suggest(task, limit=30, on_task=set(on_task)) if task.status is TaskStatus.OPEN else []
-    free = task.headcount - sum(1 for status in on_task.values() if status is AssignmentStatus.ACCEPTED)
+    free = task.headcount - accepted_among(on_task.values())
     short = task.status is TaskStatus.OPEN and len(suggestions) < free
     return {"suggestions": suggestions, "members": queries.names_by_id([s.member_id for s in suggestions]),
             "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions} | set(on_task))
