@@ -15,7 +15,7 @@ from typing import Any, cast, overload
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.numeric import Int4, Int4BinaryDumper, Int4Dumper, IntBinaryDumper, IntDumper
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -327,9 +327,52 @@ class DescribingCursor(psycopg.Cursor):
         return super().description      # None, or no columns for a result of none ("SELECT ;")
 
 
+# The pool's ping before each use of a pooled connection (pool_pre_ping: a connection the server
+# dropped, after a restart say, is replaced instead of failing the request) begins the transaction
+# the request would otherwise begin in a round trip of its own: psycopg sends BEGIN before the
+# first statement only when no transaction is open. A request thus waits once less. A connection
+# set apart (autocommit, or its own isolation level, read-only or deferrable, whose BEGIN psycopg
+# spells itself) and any failure get the dialect's own ping, which judges the connection.
+BEGIN = b"BEGIN"
+
+
+def _plain(dbapi_connection: psycopg.Connection) -> bool:
+    """Whether the connection's transactions begin with a plain BEGIN."""
+    return (not dbapi_connection.autocommit and dbapi_connection.isolation_level is None
+            and dbapi_connection.read_only is None and dbapi_connection.deferrable is None)
+
+
+def _ping_beginning(dialect: Any) -> Any:
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: psycopg.Connection) -> bool:
+        pgconn = dbapi_connection.pgconn
+        if (_plain(dbapi_connection) and pgconn.transaction_status == TransactionStatus.IDLE
+                and pgconn.exec_(BEGIN).status == ExecStatus.COMMAND_OK):
+            return True
+        return ping(dbapi_connection)
+    return do_ping
+
+
+def _settable(dialect: Any) -> Any:
+    """The dialect's set_isolation_level, first ending the transaction the ping began: a
+    connection's isolation level (or autocommit) is set only before SQLAlchemy begins anything on
+    it, and psycopg refuses to change either inside a transaction."""
+    set_level = dialect.set_isolation_level
+
+    def set_isolation_level(dbapi_connection: psycopg.Connection, level: Any) -> None:
+        if dbapi_connection.pgconn.transaction_status == TransactionStatus.INTRANS:
+            dbapi_connection.rollback()
+        set_level(dbapi_connection, level)
+    return set_isolation_level
+
+
 def configure_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
+    # Instance attributes: this engine's dialect only.
+    engine.dialect.do_ping = _ping_beginning(engine.dialect)    # type: ignore[method-assign]
+    engine.dialect.set_isolation_level = _settable(engine.dialect)   # type: ignore[method-assign]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

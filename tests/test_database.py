@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -98,6 +99,61 @@ def test_row_locks_of_a_request_end_with_it(extra_app):
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         assert _request(lambda: db.session.scalar(text(
             "SELECT code FROM regions WHERE code = '410104' FOR UPDATE NOWAIT"))) == "410104"
+
+
+
+def _begun_before_any_statement() -> bool:
+    """Whether the request's connection is in a transaction as soon as the pool hands it over."""
+    return _driver().pgconn.transaction_status == TransactionStatus.INTRANS
+
+
+def test_the_pools_ping_begins_the_requests_transaction(extra_app):
+    """A pooled connection's ping (pool_pre_ping) is a BEGIN: psycopg then sends none of its own
+    before the first statement, and the request waits once less."""
+    with extra_app().app_context():
+        pid = _request(_backend_pid)
+        assert _request(_begun_before_any_statement)
+        assert _request(lambda: (_backend_pid(), db.session.scalar(text("SELECT now() = transaction_timestamp()"))))\
+            == (pid, True)
+        assert _request(_backend_pid) == pid     # the same connection, its transactions ended each time
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_the_request_uses_it(extra_app):
+    """After a database restart (here: the server ends the pooled connection's backend) the ping
+    fails, and the request gets a new connection instead of an error."""
+    app = extra_app()
+    with app.app_context():
+        pid = _request(_backend_pid)
+    with extra_app().app_context():
+        assert _request(lambda: db.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}))
+    with app.app_context():
+        assert _request(lambda: db.session.scalar(text("SELECT count(*) FROM regions WHERE code = '410104'"))) == 1
+        assert _request(_backend_pid) != pid
+
+
+def test_a_connection_of_its_own_isolation_level_begins_as_psycopg_begins_it(extra_app):
+    """A plain BEGIN would lose an engine's isolation level (a backup's REPEATABLE READ): such a
+    connection is pinged as the dialect pings it, and psycopg begins its transactions."""
+    with extra_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "isolation_level": "REPEATABLE READ"}
+                   ).app_context():
+        for _ in range(3):      # the first request on a new connection, then on the pooled one
+            assert _request(lambda: db.session.scalar(text("SHOW transaction_isolation"))) == "repeatable read"
+
+
+def test_a_pooled_connection_can_still_be_switched_to_autocommit(extra_app):
+    """SQLAlchemy sets a connection's isolation level (or autocommit) before it begins anything;
+    the transaction the ping began is ended first, as psycopg refuses the switch inside one."""
+    with extra_app().app_context():
+        for _ in range(3):
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                assert connection.scalar(text("SELECT 1")) == 1
+                driver = connection.connection.dbapi_connection
+                assert driver.autocommit and driver.pgconn.transaction_status == TransactionStatus.IDLE
+        # Back in the pool, it is put back out of autocommit (with the default isolation level set
+        # by name, so psycopg begins its transactions from now on).
+        assert _request(lambda: (db.session.scalar(text("SELECT now() = transaction_timestamp()")),
+                                 _driver().autocommit, _driver().pgconn.transaction_status)) \
+            == (True, False, TransactionStatus.INTRANS)
 
 
 def _plan_settings() -> tuple[str, str]:
