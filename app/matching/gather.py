@@ -82,23 +82,37 @@ FACT_COLUMNS = (Task.id, Task.mode, Task.lat, Task.lon, Task.radius_km, Task.dem
 
 def task_facts_of(tasks: Sequence[Any]) -> dict[int, TaskFacts]:
     """The facts of many tasks, each a row of FACT_COLUMNS, without loading them as Task objects:
-    their skills and sessions in one read each (for judging every task around a member, of which
-    a page shows a few)."""
-    ids = [t.id for t in tasks]
-    if not ids:
+    their skills and sessions in one read (for judging every task around a member, of which a page
+    shows a few)."""
+    if not tasks:
         return {}
     skills: dict[int, list[SkillAsked]] = defaultdict(list)
-    for task_id, skill_id, min_level, required, name in db.session.execute(
-            select(TaskSkill.task_id, TaskSkill.skill_id, TaskSkill.min_level, TaskSkill.required, Skill.name)
-            .join(Skill, Skill.id == TaskSkill.skill_id).where(TaskSkill.task_id.in_(ids)).order_by(TaskSkill.id)):
-        skills[task_id].append(SkillAsked(skill_id, min_level, required, name))
     sessions: dict[int, list[SessionHeld]] = defaultdict(list)
-    for task_id, starts_at, ends_at, cancelled in db.session.execute(
-            select(TaskSession.task_id, TaskSession.starts_at, TaskSession.ends_at, TaskSession.cancelled)
-            .where(TaskSession.task_id.in_(ids)).order_by(TaskSession.starts_at)):
-        sessions[task_id].append(SessionHeld(starts_at, ends_at, cancelled))
+    for row in connection().execute(_asked_and_held(arrays()), {"ids": [t.id for t in tasks]}):
+        if row.kind == 1:
+            skills[row.task_id].append(SkillAsked(row.skill_id, row.min_level, row.required, row.name))
+        else:
+            sessions[row.task_id].append(SessionHeld(row.starts_at, row.ends_at, row.cancelled))
     now = local_now()
     return {t.id: facts_of(t, skills[t.id], sessions[t.id], now) for t in tasks}
+
+
+@lru_cache(maxsize=2)
+def _asked_and_held(array: bool) -> CompoundSelect:
+    """task_facts_of()'s read, built once: the skills the tasks ask for (kind 1, with their names)
+    and their sessions (kind 2), each in the order facts_of() takes them (by id, by start)."""
+    skills, sessions = TaskSkill.__table__.c, SESSIONS
+    no_number, no_text = cast(null(), Integer), cast(null(), String)
+    # The first SELECT's columns give the result its types: those of the sessions' columns.
+    no_time, no_flag = cast(null(), sessions.starts_at.type), cast(null(), sessions.cancelled.type)
+    asked = (select(literal_column("1").label("kind"), skills.task_id, skills.id.label("position"), skills.skill_id,
+                    skills.min_level, skills.required, Skill.__table__.c.name, no_time.label("starts_at"),
+                    no_time.label("ends_at"), no_flag.label("cancelled"))
+             .join(Skill.__table__, Skill.__table__.c.id == skills.skill_id).where(one_of(skills.task_id, "ids", array)))
+    held = select(literal_column("2"), sessions.task_id, no_number, no_number, no_number, null(), no_text,
+                  sessions.starts_at, sessions.ends_at, sessions.cancelled).where(one_of(sessions.task_id, "ids", array))
+    return union_all(asked, held).order_by(literal_column("kind"), literal_column("position"),
+                                           literal_column("starts_at"))
 
 
 def city_of(task: Task) -> str | None:

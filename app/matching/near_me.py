@@ -29,7 +29,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from app.clock import local_now, local_today
 from app.extensions import db
@@ -363,15 +363,21 @@ _AROUND_STATEMENT = select(*FACT_COLUMNS).where(Task.status == TaskStatus.OPEN, 
 
 
 def with_tasks(found: list[Around]) -> list[Nearby]:
-    """`found` with their tasks, loaded in one read (with what a list of tasks shows: not their
-    skills, which `found` was judged on already)."""
+    """`found` with their tasks, loaded in one read (with what a list of tasks shows, their
+    organization and sessions: not their skills, which `found` was judged on already)."""
     if not found:
         return []
-    tasks = {task.id: task for task in db.session.scalars(
-        select(Task).where(Task.id.in_([n.task_id for n in found]))
-        .options(lazyload(Task.assignments), lazyload(Task.skills)))}
+    tasks = {task.id: task for task in db.session.scalars(_shown(), {"ids": [n.task_id for n in found]}).unique()}
     return [Nearby(n.task_id, n.codes, n.distance_km, n.facts, n.member, tasks[n.task_id])
             for n in found if n.task_id in tasks]
+
+
+
+@functools.cache
+def _shown() -> Select:
+    """with_tasks()'s read, built once (its loader options once every model is mapped)."""
+    return (select(Task).where(Task.id.in_(bindparam("ids", expanding=True)))
+            .options(lazyload(Task.assignments), lazyload(Task.skills), joinedload(Task.sessions)))
 
 
 def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:

@@ -118,6 +118,28 @@ def test_an_empty_list_asks_matching_what_the_profile_lacks_not_the_profile_agai
     assert [s for s in statements if s.startswith(("SELECT unavailable_periods.", "SELECT member_skills."))] == []
 
 
+
+def test_the_near_misses_facts_and_tasks_are_read_one_statement_each(db, client, login, create_task, create_member):
+    """Judging the tasks around reads their skills and sessions together, and the near misses shown
+    come with their sessions (what the schedule line counts) in the same read as the tasks."""
+    create_task(title="周五课业辅导", skills={"课业辅导": 1}, when=_next(4, 15))
+    wednesday = _next(2, 15)
+    create_task(title="每周普法", skills={"课业辅导": 1}, preferred={"法律咨询": 1}, when=wednesday,
+                weekdays=0b0000100, weekly_until=(wednesday + timedelta(days=21)).date())
+    member = create_member(skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(member.user)
+    client.get("/my/tasks")
+    with statements_run(db) as statements:
+        html = client.get("/my/tasks").get_data(as_text=True)
+    assert "周五课业辅导" in html and "每周普法" in html and "差一点就合适的" in html
+    assert "每周三 15:00–17:00（共 4 次）" in html      # every session of the weekly task, counted
+    # Both tasks pass the ranked list's SQL filters and are loaded for it (their sessions in a
+    # statement of their own) before the time rules them out; after that, one read judges both
+    # and one loads them to show.
+    assert len([s for s in statements if s.startswith("SELECT task_sessions.")]) == 1
+    assert [s for s in statements if s.startswith("SELECT task_skills.")] == []
+
+
 def test_what_the_profile_lacks_is_named_as_the_reason(client, login, create_member):
     member = create_member(skills={}, availability_mask=0)
     login(member.user)
