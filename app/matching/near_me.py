@@ -59,12 +59,12 @@ from app.members.models import (
     UnavailablePeriod,
     pool_rank_of,
 )
+from app.organizations.models import Organization
 from app.regions.codes import minimal_prefixes, prefix_upper
 from app.regions.geo import bounding_box, haversine_km
 from app.regions.models import Region
 from app.tasks.ledger import totals_select
 from app.tasks.models import (
-    WITH_SKILLS,
     Assignment,
     AssignmentStatus,
     Task,
@@ -211,11 +211,11 @@ def _near_statement(reach: str, cities: int) -> Select:
     (every required skill held at its level, a demand within their capacity, no outdoor work if
     they said so) let the database drop most tasks before they load."""
     widened = _widened(reach, cities)
-    return select(Task, widened.label("widened")).where(
+    return select(*FACT_COLUMNS, widened.label("widened")).where(
         Task.status == TaskStatus.OPEN, or_(_AROUND, widened), _NOT_ON,
         ~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~_HELD),
         Task.demand.in_(bindparam("demands", expanding=True)),
-        or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor)).options(lazyload(Task.assignments), *WITH_SKILLS)
+        or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor))
 
 
 def _near_parameters(member: MemberProfile, facts: MemberFacts, cities: list[str]) -> dict:
@@ -234,21 +234,26 @@ def tasks_near(member: MemberProfile, *, limit: int = 20,
     One statement finds them: open tasks around the member or widened to a pool that approved
     them, that the member has no assignment on, and whose skills, demand and setting the member
     meets (the database drops the rest before they load); it also says which reached the member
-    only by being widened. `context`: own_context(member), when the page has read it already."""
+    only by being widened. They are judged on their facts read as rows (gather.task_facts_of),
+    and only those listed are loaded as tasks, to show (with_tasks' read). `context`:
+    own_context(member), when the page has read it already."""
     own = context or own_context(member)
     reach, cities = own.reach   # widened tasks reach approved city and province talents further away
     base, declined = own.facts, own.declined
-    results = []
-    for task, by_widening in db.session.execute(_near_statement(reach, len(cities)),
-                                                _near_parameters(member, base, cities)).unique().all():
-        facts = task_facts(task)
-        m = replace(base, declined_org_recently=task.organization_id in declined)
-        if by_widening:
+    found = db.session.execute(_near_statement(reach, len(cities)), _near_parameters(member, base, cities)).all()
+    facts_by_id = task_facts_of(found)
+    judged = []
+    for row in found:
+        facts = facts_by_id[row.id]
+        m = replace(base, declined_org_recently=row.organization_id in declined)
+        if row.widened:
             m = replace(m, widened=True)
         if exclusion(facts, m) is None:
-            results.append((score(facts, m), task))
-    results.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1].id))
-    return results[:limit]
+            judged.append((score(facts, m), row.id))
+    judged.sort(key=lambda pair: (-pair[0].score, pair[0].distance_km or 0, pair[1]))
+    judged = judged[:limit]
+    tasks = _shown_by_id([task_id for _, task_id in judged])
+    return [(suggestion, tasks[task_id]) for suggestion, task_id in judged if task_id in tasks]
 
 
 # Tasks whose place lies in a box around the member's home, and the online tasks of their county
@@ -367,17 +372,27 @@ def with_tasks(found: list[Around]) -> list[Nearby]:
     organization and sessions: not their skills, which `found` was judged on already)."""
     if not found:
         return []
-    tasks = {task.id: task for task in db.session.scalars(_shown(), {"ids": [n.task_id for n in found]}).unique()}
+    tasks = _shown_by_id([n.task_id for n in found])
     return [Nearby(n.task_id, n.codes, n.distance_km, n.facts, n.member, tasks[n.task_id])
             for n in found if n.task_id in tasks]
 
 
 
+def _shown_by_id(ids: list[int]) -> dict[int, Task]:
+    """Tasks to show in a list (a card each: title, organization, schedule), by id, in one read:
+    with their organization and sessions, not their skills (judged on already), assignments or
+    the organization's region."""
+    if not ids:
+        return {}
+    return {task.id: task for task in db.session.scalars(_shown(), {"ids": ids}).unique()}
+
+
 @functools.cache
 def _shown() -> Select:
-    """with_tasks()'s read, built once (its loader options once every model is mapped)."""
+    """_shown_by_id()'s read, built once (its loader options once every model is mapped)."""
     return (select(Task).where(Task.id.in_(bindparam("ids", expanding=True)))
-            .options(lazyload(Task.assignments), lazyload(Task.skills), joinedload(Task.sessions)))
+            .options(lazyload(Task.assignments), lazyload(Task.skills), joinedload(Task.sessions),
+                     joinedload(Task.organization).lazyload(Organization.region)))
 
 
 def nearby(member: MemberProfile, *, limit: int = 50, context: OwnContext | None = None) -> list[Nearby]:

@@ -119,9 +119,11 @@ def test_an_empty_list_asks_matching_what_the_profile_lacks_not_the_profile_agai
 
 
 
-def test_the_near_misses_facts_and_tasks_are_read_one_statement_each(db, client, login, create_task, create_member):
-    """Judging the tasks around reads their skills and sessions together, and the near misses shown
-    come with their sessions (what the schedule line counts) in the same read as the tasks."""
+def test_tasks_are_judged_on_rows_and_only_those_shown_are_loaded(db, client, login, create_task, create_member):
+    """Both tasks pass the ranked list's SQL filters, and the time rules them out: they are judged
+    on their facts read as rows (skills and sessions in one read), never loaded as tasks for the
+    list; the near misses shown are loaded once, with their sessions (what the schedule line
+    counts) in the same read."""
     create_task(title="周五课业辅导", skills={"课业辅导": 1}, when=_next(4, 15))
     wednesday = _next(2, 15)
     create_task(title="每周普法", skills={"课业辅导": 1}, preferred={"法律咨询": 1}, when=wednesday,
@@ -133,11 +135,25 @@ def test_the_near_misses_facts_and_tasks_are_read_one_statement_each(db, client,
         html = client.get("/my/tasks").get_data(as_text=True)
     assert "周五课业辅导" in html and "每周普法" in html and "差一点就合适的" in html
     assert "每周三 15:00–17:00（共 4 次）" in html      # every session of the weekly task, counted
-    # Both tasks pass the ranked list's SQL filters and are loaded for it (their sessions in a
-    # statement of their own) before the time rules them out; after that, one read judges both
-    # and one loads them to show.
-    assert len([s for s in statements if s.startswith("SELECT task_sessions.")]) == 1
-    assert [s for s in statements if s.startswith("SELECT task_skills.")] == []
+    assert [s for s in statements if s.startswith(("SELECT task_sessions.", "SELECT task_skills."))] == []
+    assert len([s for s in statements if s.startswith("SELECT tasks.id, tasks.organization_id")]) == 1
+
+
+def test_the_list_loads_only_the_tasks_it_shows(db, client, login, create_task, create_member):
+    """Of two tasks around, the one the time rules out is judged on rows and never loaded; the one
+    listed is loaded once, with its organization and sessions, for its card."""
+    create_task(title="周五下午课业辅导", skills={"课业辅导": 1}, when=_next(4, 15))
+    fits = create_task(title="周五上午课业辅导", skills={"课业辅导": 1}, when=_next(4, 9))
+    member = create_member(skills={"课业辅导": 3}, availability_mask=MORNINGS)
+    login(member.user)
+    client.get("/my/tasks")
+    with statements_run(db) as statements:
+        html = client.get("/my/tasks").get_data(as_text=True)
+    assert f'href="/my/tasks/{fits.id}">周五上午课业辅导' in html and "周五下午课业辅导" not in html
+    assert f"{fits.organization.name} · " in html
+    loads = [s for s in statements if s.startswith("SELECT tasks.id, tasks.organization_id")]
+    assert len(loads) == 1 and "JOIN task_sessions" in loads[0]
+    assert [s for s in statements if s.startswith(("SELECT task_sessions.", "SELECT task_skills."))] == []
 
 
 def test_what_the_profile_lacks_is_named_as_the_reason(client, login, create_member):
