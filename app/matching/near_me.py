@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
     literal,
     literal_column,
     null,
@@ -204,6 +205,14 @@ _HELD = exists().where(MemberSkill.member_id == bindparam("member_id"), MemberSk
                        MemberSkill.level >= TaskSkill.min_level, Skill.id == MemberSkill.skill_id, Skill.active)
 
 
+# How many of the task's required skills the member lacks (at its level): a subquery the database
+# runs for each task in the box, through the task's own skills (ix_task_skills_task_id). Written
+# as NOT EXISTS it became an anti-join over every task's skills, the closed tasks' of years
+# included, on every visit.
+_MISSING = (select(func.count()).select_from(TaskSkill).where(TaskSkill.task_id == Task.id, TaskSkill.required, ~_HELD)
+            .scalar_subquery())
+
+
 @functools.lru_cache(maxsize=32)
 def _near_statement(reach: str, cities: int) -> Select:
     """tasks_near()'s statement for one form of widened reach, built once; the member's facts go in
@@ -213,7 +222,7 @@ def _near_statement(reach: str, cities: int) -> Select:
     widened = _widened(reach, cities)
     return select(*FACT_COLUMNS, widened.label("widened")).where(
         Task.status == TaskStatus.OPEN, or_(_AROUND, widened), _NOT_ON,
-        ~exists().where(TaskSkill.task_id == Task.id, TaskSkill.required, ~_HELD),
+        _MISSING == 0,
         Task.demand.in_(bindparam("demands", expanding=True)),
         or_(bindparam("outdoor_ok", type_=Boolean), ~Task.outdoor))
 

@@ -156,6 +156,21 @@ def test_the_list_loads_only_the_tasks_it_shows(db, client, login, create_task, 
     assert [s for s in statements if s.startswith(("SELECT task_sessions.", "SELECT task_skills."))] == []
 
 
+def test_the_database_leaves_out_tasks_asking_for_a_skill_not_held_at_its_level(db, create_task, create_member):
+    """tasks_near's read drops, before anything is judged, the tasks with a required skill the
+    member lacks or holds below the level asked; a preferred skill does not count."""
+    create_task(skills={"法律咨询": 1})
+    create_task(skills={"课业辅导": 3})
+    both = create_task(skills={"课业辅导": 1, "法律咨询": 1})
+    held = create_task(skills={"课业辅导": 2}, preferred={"法律咨询": 1})
+    member = create_member(skills={"课业辅导": 2})
+    own = near_me.own_context(member)
+    reach, cities = own.reach
+    rows = db.session.execute(near_me._near_statement(reach, len(cities)),
+                              near_me._near_parameters(member, own.facts, cities)).all()
+    assert [row.id for row in rows] == [held.id] and both.id != held.id
+
+
 def test_what_the_profile_lacks_is_named_as_the_reason(client, login, create_member):
     member = create_member(skills={}, availability_mask=0)
     login(member.user)
