@@ -84,6 +84,9 @@ class Task(TimestampMixin, Model):
         CheckConstraint("radius_km BETWEEN 1 AND 100", name="radius_range"),
         CheckConstraint("(mode = 'remote') = (lat IS NULL)", name="remote_has_no_place"),
         Index("ix_tasks_status_lat_lon", "status", "lat", "lon"),
+        # The open online tasks of a county and its city, for tasks near me: without the status
+        # first, every task the county ever posted was read and thrown away.
+        Index("ix_tasks_status_region_code", "status", "region_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
