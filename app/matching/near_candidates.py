@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 
 from app.matching.bound import IndexRow
-from app.matching.facts import MemberFacts
+from app.matching.facts import MemberFacts, TaskFacts
 from app.matching.gather import complete, task_facts
 from app.matching.misses import GROUPS, OVERRIDABLE, Miss, misses
 from app.matching.query import INDEX
@@ -52,12 +52,13 @@ class MissGroup:
         return f"另有 {self.count} 人专长符合，但{GROUPS[self.code]}"
 
 
-def near_candidates(task: Task, *, skip: set[int]) -> list[MissGroup]:
+def near_candidates(task: Task, *, skip: set[int], facts: TaskFacts | None = None) -> list[MissGroup]:
     """Members with the task's skills whom one fact alone keeps off its list (not those in `skip`:
     already listed, and those with an assignment on the task), grouped by that fact, the groups an
     organizer can act on (仍然邀请) first. Judged on their index rows and the facts outside the
-    index (gather.complete); only those shown are read by name."""
-    facts = task_facts(task)
+    index (gather.complete); only those shown are read by name. `facts`: the task's, when the
+    caller has read them."""
+    facts = facts if facts is not None else task_facts(task)
     c = INDEX.c
     conditions = []
     if facts.required:

@@ -163,12 +163,13 @@ def row_facts(row: IndexRow, skills: dict[int, int], *, widened: bool = False) -
                        max_hours_week=row.hours_cap if row.hours_cap < NO_HOURS_CAP else None)
 
 
-def suggest(task: Task, *, limit: int = 20, widen: str | None = None,
-            on_task: set[int] | None = None) -> list[Suggestion]:
+def suggest(task: Task, *, limit: int = 20, widen: str | None = None, on_task: set[int] | None = None,
+            facts: TaskFacts | None = None) -> list[Suggestion]:
     """The best members for a task, best first, each with its reasons: the nearest part of the
     index first, then as much more as could still change the list. `on_task`: the members with an
-    assignment on the task, when the caller has read them (otherwise those of task.assignments)."""
-    facts = task_facts(task)
+    assignment on the task, when the caller has read them (otherwise those of task.assignments);
+    `facts`: the task's, when the caller has read them (otherwise from its skills and sessions)."""
+    facts = facts if facts is not None else task_facts(task)
     judge = QuickJudge(facts, anchor_skill(facts))
     widen = widen if widen is not None else task.widen_to
     if on_task is None:

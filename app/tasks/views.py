@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import raiseload
 
 from app import access
 from app.accounts.phone import mask_phone
@@ -17,6 +17,7 @@ from app.clock import local_now
 from app.extensions import db
 from app.forms import BaseForm, options
 from app.matching import search
+from app.matching.gather import task_facts_of
 from app.matching.near_candidates import near_candidates
 from app.members import queries as member_queries
 from app.members.models import SKILL_LEVELS, Capacity
@@ -54,9 +55,10 @@ SECTION_TITLES = {"basics": "需求名称和类别", "place": "在哪里服务",
                   "skills": "需要什么专长"}
 
 
-def my_task(task_id: int, options: tuple = ()) -> Task:
-    """A task the actor may manage; 404 otherwise (no existence leak)."""
-    task = access.get_or_404(Task, task_id, current_user, (*WITH_SKILLS, *options))
+def my_task(task_id: int, options: tuple = WITH_SKILLS) -> Task:
+    """A task the actor may manage; 404 otherwise (no existence leak). `options`: what is loaded
+    with it (its skills, unless the page says otherwise)."""
+    task = access.get_or_404(Task, task_id, current_user, options)
     access.check_or_404(access.may_manage_task(current_user, task))
     return task
 
@@ -218,20 +220,28 @@ def _candidates(task: Task) -> dict[str, Any]:
     """The candidates page's list: the best members for an open task, each with its reasons; when
     it has fewer than the places left, the near misses apart, grouped by the one fact against them."""
     on_task = queries.members_on(task.id)
-    suggestions = search.suggest(task, limit=30, on_task=set(on_task)) if task.status is TaskStatus.OPEN else []
     free = task.headcount - accepted_among(on_task.values())
-    short = task.status is TaskStatus.OPEN and len(suggestions) < free
-    return {"suggestions": suggestions, "members": queries.names_by_id([s.member_id for s in suggestions]),
-            "free": free, "near_groups": near_candidates(task, skip={s.member_id for s in suggestions} | set(on_task))
-            if short else []}
+    if task.status is not TaskStatus.OPEN:
+        return {"suggestions": [], "members": {}, "free": free, "near_groups": []}
+    facts = task_facts_of([task])[task.id]
+    suggestions = search.suggest(task, limit=30, on_task=set(on_task), facts=facts)
+    listed = [s.member_id for s in suggestions]
+    return {"suggestions": suggestions, "members": queries.names_by_id(listed), "free": free,
+            "near_groups": near_candidates(task, skip=set(listed) | set(on_task), facts=facts)
+            if len(suggestions) < free else []}
+
+
+# The candidates page reads of the task its own columns: of its assignments only whom they are for
+# and their state (queries.members_on), of its skills and sessions only matching's facts, in one
+# read of plain rows (gather.task_facts_of). Loaded as objects, the task's skills (joined) and
+# sessions (a statement of their own) cost half as much again (2.4 against 1.6 ms, in one process).
+BARE = (raiseload(Task.skills), raiseload(Task.sessions), raiseload(Task.assignments))
 
 
 @bp.get("/<int:task_id>/candidates")
 @access.requires(access.may_organize)
 def candidates_page(task_id: int) -> ResponseReturnValue:
-    # The list reads of the task's assignments only whom they are for and their state
-    # (queries.members_on), not the assignments as objects.
-    task = my_task(task_id, (lazyload(Task.assignments),))
+    task = my_task(task_id, BARE)
     return render_template("tasks/candidates.html", task=task, form=InviteForm(), **_candidates(task))
 
 

@@ -143,6 +143,22 @@ def test_candidates_leave_out_whoever_is_on_the_task_and_count_the_places_left(c
     assert [s for s in statements if "assignments.reasons" in s] == []      # no assignment loaded as an object
 
 
+def test_candidates_read_the_tasks_skills_and_sessions_once_as_rows(client, db, login, create_task, create_member):
+    """The page loads the task without its skills and sessions, and reads them, for matching, in one
+    statement of plain rows; the list is what the task's facts give (the skill asked, the level)."""
+    task = create_task(skills={"法律咨询": 3})
+    create_member(name="够格的", skills={"法律咨询": 3})
+    create_member(name="差一级", skills={"法律咨询": 2})
+    login(task.organizer)
+    client.get(f"/tasks/{task.id}/candidates")
+    with statements_run(db) as statements:
+        page = client.get(f"/tasks/{task.id}/candidates").get_data(as_text=True)
+    listed = page.split("选择要邀请的老同志")[1].split("</fieldset>")[0]
+    assert "够格的" in listed and "差一级" not in listed
+    reading = [s for s in statements if "task_skills" in s or "task_sessions" in s]
+    assert len(reading) == 1 and "UNION ALL" in reading[0], reading
+
+
 def test_bad_attendance_hours_are_refused(client, db, login, create_task, create_member):
     from app.tasks import services
 
