@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from app import access
 from app.access import rules
-from app.accounts.models import Role, User
+from app.accounts.models import Role, RoleGrant, User
 from app.bookings.models import ActivityType, Booking, BookingHost, BookingOccurrence, BookingStatus
 from app.clock import local_now
 from app.members.models import (
@@ -319,3 +319,37 @@ def test_own_records_lists_agree_with_their_rules(db, world):
             listed = set(db.session.scalars(access.visible(model, actor).with_only_columns(model.id)))
             every = db.session.scalars(select(model)).all()
             assert {o.id for o in every if ask(check, actor, (o,))} == listed
+
+
+@pytest.mark.parametrize("model, check, objects", TWINS, ids=[t[0].__name__ for t in TWINS])
+def test_loading_by_id_agrees_with_its_rule_each_time(db, world, model, check, objects):
+    """access.get() builds its statement once per kind of record, options and scope, and reuses it:
+    every actor, asked twice (the second time from the statement built the first), loads by id
+    exactly what the rule lets them see."""
+    places, actors, _ = world
+    for _ in range(2):
+        for role, actor in actors.items():
+            for place in places.values():
+                for obj in objects(place):
+                    assert (access.get(model, obj.id, actor) is not None) == ask(check, actor, (obj,)), \
+                        (model.__name__, role, place.code)
+
+
+def test_a_grant_taken_away_or_given_changes_what_loads_by_id_at_once(db, world, create_user):
+    """The statement get() reuses follows the actor's grants: the organizer whose grant is taken
+    away loses the branch's task at the next load, and has it again once the grant is back; an
+    organizer of another branch, with a grant of the same shape, never gets it."""
+    places, actors, _ = world
+    organizer, task = actors["organizer"], places["A"].task
+    other = create_user(name="别的书记", roles=[("organizer", places[OUT["organizer"]].branch)])
+    assert access.get(Task, task.id, organizer) is not None
+    assert access.get(Task, task.id, other) is None
+    grant = next(g for g in organizer.grants if g.role is Role.ORGANIZER)
+    organization_id = grant.organization_id
+    organizer.grants.remove(grant)
+    db.session.commit()
+    assert access.get(Task, task.id, organizer) is None
+    organizer.grants.append(RoleGrant(role=Role.ORGANIZER, organization_id=organization_id))
+    db.session.commit()
+    assert access.get(Task, task.id, organizer) is not None
+    assert access.get(Task, task.id, other) is None

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 
 import app.access.rules as rules
+from app.access.scope import signature
 from app.accounts.models import User
 from app.bookings.models import Booking
 from app.extensions import db
@@ -22,7 +23,8 @@ from app.venues.models import Venue
 
 T = TypeVar("T")
 
-# Which rule limits each kind of record an actor looks up by id or lists.
+# Which rule limits each kind of record an actor looks up by id or lists. Each reads of the actor
+# only what scope.signature() holds (get() reuses its statements by that signature).
 VISIBLE: dict[type, Callable[[User], ColumnElement[bool]]] = {
     Organization: rules.organizations_visible,
     MemberProfile: rules.members_visible,
@@ -50,9 +52,36 @@ def get(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T | Non
     except (TypeError, ValueError):
         return None
     # unique(): options may load a collection in the row's own statement (joinedload), one row per item.
-    row: T | None = db.session.execute(visible(model, actor).where(key == ident).options(*options)).unique() \
+    row: T | None = db.session.execute(_row_statement(model, actor, options), {"ident": ident}).unique() \
         .scalar_one_or_none()
     return row
+
+
+# get()'s statements, by kind of record, loader options and the actor's scope.signature(): a scope
+# clause is a function of that signature alone, so a grant given or taken away is a new key at the
+# actor's next request. Built once, a statement's clauses and SQLAlchemy's cache key of it are
+# worked out once too, not on every page (a third of loading a task by id). Bounded: emptied when
+# full (a worker sees a few hundred staff a day, each with one or two keys a page).
+_ROW_STATEMENTS: dict[tuple, Select] = {}
+ROW_STATEMENTS_MAX = 2048
+
+
+def _row_statement(model: type[T], actor: User, options: tuple) -> Select[T]:
+    scope = signature(actor)
+    if scope is None:
+        return _build_row_statement(model, actor, options)
+    cache_key = (model, options, scope)
+    statement = _ROW_STATEMENTS.get(cache_key)
+    if statement is None:
+        if len(_ROW_STATEMENTS) >= ROW_STATEMENTS_MAX:
+            _ROW_STATEMENTS.clear()
+        statement = _ROW_STATEMENTS[cache_key] = _build_row_statement(model, actor, options)
+    return statement
+
+
+def _build_row_statement(model: type[T], actor: User, options: tuple) -> Select[T]:
+    key = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+    return visible(model, actor).where(key == bindparam("ident", type_=key.type)).options(*options)
 
 
 def get_or_404(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T:

@@ -79,6 +79,19 @@ def holds(actor: User | None, role: Role) -> bool:
     return signed_in(actor) and actor is not None and actor.has_role(role)
 
 
+def signature(actor: User | None) -> tuple | None:
+    """Everything of the actor the scope rules read (app.access.rules, the *_visible clauses): their
+    id and each grant's role, region (code and level), organization (id and county) and venue. Two
+    actors with one signature get the same clauses; None for someone not signed in."""
+    if not signed_in(actor):
+        return None
+    assert actor is not None
+    return (actor.id, tuple(sorted(
+        (g.role.value, g.region_code, g.region.level.value if g.region is not None else None, g.organization_id,
+         g.organization.region_code if g.organization is not None else None, g.venue_id)
+        for g in actor.grants)))
+
+
 def regions_administered(actor: User | None) -> list[Region]:
     """regions_in_scope() read: every current region in the actor's admin regions, by code (none,
     without a query, for those who administer nothing: organizers on every pool search)."""
