@@ -10,7 +10,7 @@ import json
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import lazyload
 
 from app import access
@@ -339,7 +339,14 @@ def own_profile_options() -> tuple:
 
 def own_profile(actor: User) -> MemberProfile | None:
     """The actor's own member profile, if they have registered."""
-    return db.session.get(MemberProfile, actor.id, options=own_profile_options())
+    return db.session.execute(_own_profile(), {"member_id": actor.id}).scalar_one_or_none()
+
+
+@functools.cache
+def _own_profile() -> Select[MemberProfile]:
+    """own_profile()'s statement, built once (Session.get() built it, with its options, and worked
+    out its cache key on every call). A profile already in the session comes back as that object."""
+    return select(MemberProfile).where(MemberProfile.id == bindparam("member_id")).options(*own_profile_options())
 
 
 def own_entry(actor: User, entry_id: int) -> PoolEntry | None:
