@@ -162,13 +162,14 @@ def gunicorn_settings(args: argparse.Namespace) -> list[str]:
     return ["-c", str(conf)] if conf.exists() else ["-w", str(args.workers), "-k", "sync"]
 
 
-def gunicorn(app: str, port: int, args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+def gunicorn(app: str, port: int, args: argparse.Namespace, env: dict[str, str], root: Path = ROOT) -> subprocess.Popen:
     """gunicorn serving `app` on `port`: --config, or the repository's gunicorn.conf.py when there is
-    one, otherwise --workers sync workers. The same settings serve the floor."""
+    one, otherwise --workers sync workers. The same settings serve the floor. `root`: the checkout
+    whose code it serves (bench.http_pair serves another's with the same settings)."""
     settings = gunicorn_settings(args)
     command = [sys.executable, "-m", "gunicorn", *settings, "--bind", f"{HOST}:{port}", app]
     log = (OUT / f"gunicorn-{port}.log").open("w")
-    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+    return subprocess.Popen(command, cwd=root, env={**os.environ, **env, "PYTHONPATH": str(root)},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
