@@ -31,7 +31,7 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy import select
 
 from app import access
-from app.access import rules
+from app.access import loaders, rules
 from app.accounts.models import Role, RoleGrant, User
 from app.bookings.models import ActivityType, Booking, BookingHost, BookingOccurrence, BookingStatus
 from app.clock import local_now
@@ -353,3 +353,16 @@ def test_a_grant_taken_away_or_given_changes_what_loads_by_id_at_once(db, world,
     db.session.commit()
     assert access.get(Task, task.id, organizer) is not None
     assert access.get(Task, task.id, other) is None
+
+
+def test_the_statements_get_keeps_are_bounded(db, world, monkeypatch):
+    """get() keeps at most ROW_STATEMENTS_MAX statements, and answers as before once it has
+    emptied its store."""
+    places, actors, _ = world
+    monkeypatch.setattr(loaders, "ROW_STATEMENTS_MAX", 3)
+    loaders._ROW_STATEMENTS.clear()
+    for _ in range(2):
+        for actor in actors.values():
+            for place in places.values():
+                assert (access.get(Task, place.task.id, actor) is not None) == ask("manage_task", actor, (place.task,))
+                assert len(loaders._ROW_STATEMENTS) <= 3

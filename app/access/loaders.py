@@ -61,9 +61,9 @@ def get(model: type[T], ident: Any, actor: User, options: tuple = ()) -> T | Non
 # clause is a function of that signature alone, so a grant given or taken away is a new key at the
 # actor's next request. Built once, a statement's clauses and SQLAlchemy's cache key of it are
 # worked out once too, not on every page (a third of loading a task by id). Bounded: emptied when
-# full (a worker sees a few hundred staff a day, each with one or two keys a page).
+# full (about 7 KB a statement; a key for each record kind and page an official opens).
 _ROW_STATEMENTS: dict[tuple, Select] = {}
-ROW_STATEMENTS_MAX = 2048
+ROW_STATEMENTS_MAX = 1024
 
 
 def _row_statement(model: type[T], actor: User, options: tuple) -> Select[T]:
