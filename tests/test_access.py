@@ -366,3 +366,16 @@ def test_the_statements_get_keeps_are_bounded(db, world, monkeypatch):
             for place in places.values():
                 assert (access.get(Task, place.task.id, actor) is not None) == ask("manage_task", actor, (place.task,))
                 assert len(loaders._ROW_STATEMENTS) <= 3
+
+
+def test_an_actor_with_several_grants_loads_by_id_what_each_grant_gives(db, world, create_user):
+    """Organizer of two branches and manager of a venue at once: both branches' tasks and the venue
+    load by id, the third branch's do not; asked twice, the second time from the kept statement."""
+    places, _, _ = world
+    both = create_user(name="两个支部的书记", roles=[("organizer", places["A"].branch), ("organizer", places["B"].branch),
+                                                ("venue_manager", places["C"].venue.id)])
+    for _ in range(2):
+        assert access.get(Task, places["A"].task.id, both) is not None
+        assert access.get(Task, places["B"].task.id, both) is not None
+        assert access.get(Task, places["C"].task.id, both) is None
+        assert access.get(Venue, places["C"].venue.id, both) is not None

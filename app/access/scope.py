@@ -86,10 +86,10 @@ def signature(actor: User | None) -> tuple | None:
     if not signed_in(actor):
         return None
     assert actor is not None
-    return (actor.id, tuple(sorted(
+    return (actor.id, frozenset(   # a set: no order to agree on, and no None compared with a code
         (g.role.value, g.region_code, g.region.level.value if g.region is not None else None, g.organization_id,
          g.organization.region_code if g.organization is not None else None, g.venue_id)
-        for g in actor.grants)))
+        for g in actor.grants))
 
 
 def regions_administered(actor: User | None) -> list[Region]:
