@@ -589,30 +589,42 @@ def areas(stats: pstats.Stats) -> list[tuple[str, float]]:
     return sorted(((a, t / whole) for a, t in totals.items()), key=lambda x: -x[1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def shared_arguments(parser: argparse.ArgumentParser, *, seconds: tuple[int, str], port: tuple[int, str]) -> None:
+    """The options bench.http and bench.http_pair share: the population, the load, the server."""
     parser.add_argument("--members", type=int, default=0, help="population size (0: the demo data alone)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
-    parser.add_argument("--seconds", type=int, default=15, help="per page, and for the floor before and after")
+    parser.add_argument("--seconds", type=int, default=seconds[0], help=seconds[1])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--reuse", action="store_true", help="use an already filled database")
-    parser.add_argument("--config", type=Path, help="gunicorn settings (default: the repository's gunicorn.conf.py)")
+    parser.add_argument("--config", type=Path, help="gunicorn settings (default: this checkout's gunicorn.conf.py)")
     parser.add_argument("--workers", type=int, default=4, help="sync workers when there is no gunicorn.conf.py")
     parser.add_argument("--sign-in", type=int, default=20, help="members to sign in as")
-    parser.add_argument("--port", type=int, default=8931, help="the app's port; the floor's is the next one")
+    parser.add_argument("--port", type=int, default=port[0], help=port[1])
     parser.add_argument("--seed", type=int, default=2026)
+
+
+def prepared(args: argparse.Namespace) -> tuple[str, str, dict]:
+    """wrk at hand, and the database filled (or reused) and prepared: its URL, its engine's name and
+    the plan of what to ask."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed (Debian: apt-get install wrk)")
+    OUT.mkdir(exist_ok=True)
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{OUT / f'http-{args.members}.db'}"
+    engine, plan = build(url, args.members, args.reuse, args.seed, args.sign_in)
+    return url, engine, plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    shared_arguments(parser, seconds=(15, "per page, and for the floor before and after"),
+                     port=(8931, "the app's port; the floor's is the next one"))
     parser.add_argument("--profile", type=int, metavar="ROUNDS",
                         help="instead of the load run: each page ROUNDS times, one request at a time, in process")
     parser.add_argument("--profile-page", choices=("privacy", *PAGES),
                         help="with --profile: cProfile this page's requests")
     parser.add_argument("--verbose", action="store_true", help="with --profile: list each page's statements")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (Debian: apt-get install wrk)")
-
-    OUT.mkdir(exist_ok=True)
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{OUT / f'http-{args.members}.db'}"
-    engine, plan = build(url, args.members, args.reuse, args.seed, args.sign_in)
+    url, engine, plan = prepared(args)
     if args.profile:
         return profile(args, url, plan)
     result = measure(args, url, engine, plan)

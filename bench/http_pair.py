@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -29,17 +27,17 @@ from pathlib import Path
 from bench.http import (
     PAGES,
     PRODUCTION,
-    build,
     check,
     drive,
     drive_counted,
     gunicorn,
+    prepared,
     settle,
+    shared_arguments,
     stop,
     targets,
     wait_ready,
 )
-from bench.matching import OUT
 
 
 def pair(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict:
@@ -106,26 +104,13 @@ def report(engine: str, args: argparse.Namespace, results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, required=True, help="the other checkout (its own code, this venv)")
-    parser.add_argument("--members", type=int, default=0, help="population size (0: the demo data alone)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
+    shared_arguments(parser, seconds=(5, "a slice's length"), port=(8941, "this checkout's port; the other's is the next one"))
     parser.add_argument("--slices", type=int, default=6, help="slices a page, each side")
-    parser.add_argument("--seconds", type=int, default=5, help="a slice's length")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--reuse", action="store_true", help="use an already filled database")
-    parser.add_argument("--config", type=Path, help="gunicorn settings (default: this checkout's gunicorn.conf.py)")
-    parser.add_argument("--workers", type=int, default=4, help="sync workers when there is no gunicorn.conf.py")
-    parser.add_argument("--sign-in", type=int, default=20, help="members to sign in as")
-    parser.add_argument("--port", type=int, default=8941, help="this checkout's port; the other's is the next one")
-    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--pages", nargs="+", choices=PAGES, help="only these pages")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed (Debian: apt-get install wrk)")
     if not (args.against / "wsgi.py").exists():
         sys.exit(f"{args.against} is not a checkout of Yinhui (no wsgi.py)")
-    OUT.mkdir(exist_ok=True)
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{OUT / f'http-{args.members}.db'}"
-    engine, plan = build(url, args.members, args.reuse, args.seed, args.sign_in)
+    url, engine, plan = prepared(args)
     result = pair(args, url, engine, plan)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
