@@ -432,7 +432,7 @@ def measure(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict
     try:
         wait_ready(app_port, "/healthz", servers[0])
         wait_ready(floor_port, "/", servers[1])
-        pages = targets(app_port, plan)
+        pages = chosen(args, targets(app_port, plan))
         sizes = {t.name: check(app_port, t) for t in pages}
         floor_requests = [("/", "")]
         # Warm up every worker on every page (statements prepared, templates compiled), unmeasured.
@@ -535,8 +535,8 @@ def profile(args: argparse.Namespace, url: str, plan: dict) -> int:
     print(f"\n{'page':<15}{'wall p50':>9}{'CPU p50':>9}{'queries':>9}   (ms per request, one at a time)")
     profiler = cProfile.Profile(time.process_time)     # CPU time: other work on the machine does not count
     for name, requests in asks.items():
-        if not requests:
-            continue
+        if not requests or (args.pages and name in PAGES and name not in args.pages):
+            continue    # privacy, what every page pays, is always measured
         for phone, path in requests * 2:                       # warm: templates compiled, statements cached
             client_for(phone).get(path, base_url="https://localhost")
         wall, cpu, counts = [], [], []
@@ -601,6 +601,12 @@ def shared_arguments(parser: argparse.ArgumentParser, *, seconds: tuple[int, str
     parser.add_argument("--sign-in", type=int, default=20, help="members to sign in as")
     parser.add_argument("--port", type=int, default=port[0], help=port[1])
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--pages", nargs="+", choices=PAGES, help="only these pages (default: all)")
+
+
+def chosen(args: argparse.Namespace, pages: list) -> list:
+    """Of `pages` (each with a name), those --pages asks for; all without it."""
+    return [page for page in pages if not args.pages or page.name in args.pages]
 
 
 def prepared(args: argparse.Namespace) -> tuple[str, str, dict]:

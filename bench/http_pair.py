@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 
 from bench.http import (
-    PAGES,
     PRODUCTION,
     check,
+    chosen,
     drive,
     drive_counted,
     gunicorn,
@@ -48,7 +48,7 @@ def pair(args: argparse.Namespace, url: str, engine: str, plan: dict) -> dict:
     try:
         for side, server in servers.items():
             wait_ready(ports[side], "/healthz", server)
-        pages = [t for t in targets(ports["this"], plan) if not args.pages or t.name in args.pages]   # one database:
+        pages = chosen(args, targets(ports["this"], plan))   # one database:
         # the sessions signed in on one serve the other
         for target in pages:
             for side in servers:
@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, required=True, help="the other checkout (its own code, this venv)")
     shared_arguments(parser, seconds=(5, "a slice's length"), port=(8941, "this checkout's port; the other's is the next one"))
     parser.add_argument("--slices", type=int, default=6, help="slices a page, each side")
-    parser.add_argument("--pages", nargs="+", choices=PAGES, help="only these pages")
     args = parser.parse_args(argv)
     if not (args.against / "wsgi.py").exists():
         sys.exit(f"{args.against} is not a checkout of Yinhui (no wsgi.py)")
