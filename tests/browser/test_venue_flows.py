@@ -8,13 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.clock import local_now
 from app.venues.holidays import public_holiday
 from tests.browser.conftest import sign_in, submit
-from tests.browser.test_accessibility import check
+from tests.browser.test_accessibility import check, with_axe
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +27,15 @@ def a_free_weekday():
 
 
 def accessible(page, label: str) -> None:
-    problems = check(page, Axe(), label, {}, elder=False)
+    problems = check(page, True, label, {}, elder=False)   # axe: loaded by the context (with_axe)
     assert not problems, "\n".join(problems)
 
 
 def test_book_with_a_package_approve_see_it_in_the_calendar_and_cancel(browser, live_server):
     day = a_free_weekday()
     title = f"重温入党誓词主题党日{day:%m%d}"
-    branch = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", base_url=live_server.url)
+    branch = with_axe(browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                                          base_url=live_server.url))
     page = branch.new_page()
     sign_in(page, "19900000011")
 
