@@ -62,15 +62,41 @@ def test_the_module_graph_has_no_cycle():
 
 # Run in a fresh interpreter: the libraries app/ uses are loaded once, then each module of app/ is
 # imported in a forked child of that process, in which no module of app/ has been imported yet.
+# Not even the package's __init__: it imports every module (create_app wires them all), so a child
+# that ran it first would import the module under test as one of the whole application's, in
+# __init__'s order, and find a module that works only because __init__ imported something else
+# before it as good as any. The child's `app` is the package with its __init__ not run; its own
+# names (create_app, which the job worker imports) are loaded from __init__ when first asked for.
 ALONE = """
-import os, sys
+import os, sys, types
 import flask, flask_login, flask_wtf, flask_migrate, flask_limiter, flask_sqlalchemy, sqlalchemy, wtforms  # noqa
 import geopy, openpyxl, icalendar, chinese_calendar, psycopg, argon2, zxcvbn, prcoords  # noqa
+PACKAGE = os.path.join(os.getcwd(), "app")
+
+
+def bare_package():
+    package = types.ModuleType("app")
+    package.__path__ = [PACKAGE]
+    package.__file__ = os.path.join(PACKAGE, "__init__.py")
+
+    def own_name(name):
+        if os.path.exists(os.path.join(PACKAGE, name + ".py")) or os.path.isdir(os.path.join(PACKAGE, name)):
+            raise AttributeError(name)      # a module of the package: imported, or missing, as such
+        with open(package.__file__, encoding="utf-8") as source:
+            exec(compile(source.read(), package.__file__, "exec"), package.__dict__)
+        return package.__dict__[name]
+
+    package.__getattr__ = own_name
+    return package
+
+
 failed = []
 for name in sys.argv[1:]:
     pid = os.fork()
     if pid == 0:
         try:
+            if name != "app":
+                sys.modules["app"] = bare_package()
             __import__(name)
         except BaseException as e:
             print(f"{name}: {type(e).__name__}: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ The worker: `python -m huey.bin.huey_consumer app.jobs.worker.queue -w 2 -k thre
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from flask import Flask
@@ -56,6 +57,7 @@ def init_app(app: Flask) -> Queue:
 
     for entry in SCHEDULES:
         _periodic(app, huey, entry)
+    _sweep_after_start(app, huey)
     queue = Queue(huey, run_job)
     app.extensions["jobs"] = queue
     # Immediate mode (tests) has no worker to fall behind; a real queue is watched by /readyz.
@@ -72,3 +74,27 @@ def _periodic(app: Flask, huey: Huey, entry: Schedule) -> None:
                 db.session.remove()
 
     huey.periodic_task(crontab(**entry.when), name=entry.name)(run_entry)
+
+
+def _sweep_after_start(app: Flask, huey: Huey) -> None:
+    """A worker that starts (after one died, say) sweeps once as soon as the jobs its predecessor
+    left running can be taken for dead (JOBS_STALE_SECONDS after their last heartbeat), rather
+    than at the first whole-minute sweep after that: Huey checks periodic tasks at the consumer's
+    start, when the dead worker's heartbeat is still fresh, and then once a minute, so a killed
+    import waited up to a minute longer to run again. Once per worker process (Huey calls startup
+    hooks in each of its worker threads); a sweep run twice changes nothing the second time."""
+
+    @huey.task(name="jobs.sweep_after_start")
+    def sweep_after_start() -> None:
+        with app.app_context():
+            try:
+                services.sweep()
+            finally:
+                db.session.remove()
+
+    first = threading.Lock()      # taken by the first worker thread, never given back
+
+    @huey.on_startup(name="jobs.sweep_after_start")
+    def sweep_soon() -> None:
+        if first.acquire(blocking=False):
+            sweep_after_start.schedule(delay=app.config["JOBS_STALE_SECONDS"] + 1)

@@ -1,7 +1,7 @@
 """The queue a worker runs: SqliteHuey in instance/ by default, Redis when configured, every
 scheduled task registered under its name."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from huey import RedisHuey, SqliteHuey
 
@@ -33,3 +33,21 @@ def test_every_schedule_entry_is_a_periodic_task_of_the_worker(extra_app, tmp_pa
     assert due(2026, 12, 21, 1, 0) == every
     assert due(2026, 12, 7, 2, 0) == sorted(every + ["tasks.remind"])            # 10:00 Beijing
     assert due(2026, 12, 7, 3, 10) == sorted(every + ["reports.refresh"])        # every hour at :10
+
+
+def test_a_starting_worker_sweeps_once_when_a_dead_predecessor_s_jobs_can_be_taken_for_dead(extra_app, tmp_path):
+    """Huey's scheduler sees the minute's sweep at the consumer's start, before a killed worker's
+    heartbeat is stale, and then once a minute: the starting worker asks for one sweep of its own
+    JOBS_STALE_SECONDS (and a second) later, once however many worker threads start."""
+    app = extra_app(JOBS_IMMEDIATE=False, JOBS_SQLITE_PATH=str(tmp_path / "q.db"), REDIS_URL=None,
+                    JOBS_STALE_SECONDS=10)
+    huey = app.extensions["jobs"].huey
+    assert huey.pending() == []
+    before = datetime.now(UTC).replace(tzinfo=None)     # Huey's etas are naive UTC
+    for hook in huey._startup.values():      # what each of the consumer's worker threads runs first
+        hook()
+    for hook in huey._startup.values():
+        hook()
+    queued = huey.pending()      # with its time to run: the consumer holds it back until then
+    assert [task.name for task in queued] == ["jobs.sweep_after_start"]
+    assert timedelta(seconds=10) < queued[0].eta - before < timedelta(seconds=13)
