@@ -9,6 +9,7 @@ The worker: `python -m huey.bin.huey_consumer app.jobs.worker.queue -w 2 -k thre
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -49,11 +50,7 @@ def init_app(app: Flask) -> Queue:
 
     @huey.task(name="run_job")
     def run_job(job_id: int) -> None:
-        with app.app_context():
-            try:
-                services.run(job_id)
-            finally:
-                db.session.remove()
+        in_app(app, lambda: services.run(job_id))
 
     for entry in SCHEDULES:
         _periodic(app, huey, entry)
@@ -65,13 +62,18 @@ def init_app(app: Flask) -> Queue:
     return queue
 
 
+def in_app(app: Flask, work: Callable[[], object]) -> None:
+    """Run a task's work inside an application context of `app`, its session removed after."""
+    with app.app_context():
+        try:
+            work()
+        finally:
+            db.session.remove()
+
+
 def _periodic(app: Flask, huey: Huey, entry: Schedule) -> None:
     def run_entry() -> None:
-        with app.app_context():
-            try:
-                services.run_scheduled(entry.name, entry.period(), entry.work, lease=entry.lease)
-            finally:
-                db.session.remove()
+        in_app(app, lambda: services.run_scheduled(entry.name, entry.period(), entry.work, lease=entry.lease))
 
     huey.periodic_task(crontab(**entry.when), name=entry.name)(run_entry)
 
@@ -86,11 +88,7 @@ def _sweep_after_start(app: Flask, huey: Huey) -> None:
 
     @huey.task(name="jobs.sweep_after_start")
     def sweep_after_start() -> None:
-        with app.app_context():
-            try:
-                services.sweep()
-            finally:
-                db.session.remove()
+        in_app(app, services.sweep)
 
     first = threading.Lock()      # taken by the first worker thread, never given back
 
