@@ -288,3 +288,27 @@ def test_a_members_own_lists_read_as_many_statements_for_many_tasks_as_for_one(d
     assert [title for title, *_ in seen] == ["法律咨询第2场", "法律咨询第1场", "法律咨询第0场"]
     assert all(label == AssignmentStatus.INVITED.label and "未安排" not in when for _, _, label, when in seen)
     assert three == one
+
+
+def test_a_task_s_edit_steps_do_not_load_its_assignments_and_its_page_still_lists_them(client, db, login, create_task,
+                                                                                       create_member):
+    """The organizer's pages load a task with its skills; its assignments (each with its member)
+    only where the page reads them: not on an edit step, once on the task's own page."""
+    from app.tasks import services
+
+    task = create_task()
+    services.invite(actor=task.organizer, task=task, members=[create_member(name=f"邀请{n}", skills={"法律咨询": 3})
+                                                            for n in range(3)])
+    db.session.commit()
+    login(task.organizer)
+    for section in ("basics", "needs"):
+        client.get(f"/tasks/{task.id}/edit/{section}")
+        with statements_run(db) as statements:
+            page = client.get(f"/tasks/{task.id}/edit/{section}").get_data(as_text=True)
+        assert task.title in page
+        assert [s for s in statements if "FROM assignments" in s] == [], section
+    client.get(f"/tasks/{task.id}")
+    with statements_run(db) as statements:
+        page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert all(f"邀请{n}" in page for n in range(3))
+    assert len([s for s in statements if "FROM assignments" in s]) == 1
