@@ -1,6 +1,6 @@
 """The organizer's candidate list (DESIGN §5): the best members for a task, fast.
 
-Step 1 reads the skill-location index (app.matching.query), the nearest part first
+Step 1 reads the skill-location index (app.matching.query) where the task reaches
 (app.matching.regions), each query handing over its most promising rows; QuickJudge bounds each row
 once. Step 2 scores rows in order of their bound, completing the facts the index does not carry
 (app.matching.gather) for as few members as it takes to be sure of the top of the list.
@@ -165,8 +165,9 @@ def row_facts(row: IndexRow, skills: dict[int, int], *, widened: bool = False) -
 
 def suggest(task: Task, *, limit: int = 20, widen: str | None = None, on_task: set[int] | None = None,
             facts: TaskFacts | None = None) -> list[Suggestion]:
-    """The best members for a task, best first, each with its reasons: the nearest part of the
-    index first, then as much more as could still change the list. `on_task`: the members with an
+    """The best members for a task, best first, each with its reasons: the task's reach in the
+    index (for a widened search the nearest talents first, then as many more as could still change
+    the list). `on_task`: the members with an
     assignment on the task, when the caller has read them (otherwise those of task.assignments);
     `facts`: the task's, when the caller has read them (otherwise from its skills and sessions)."""
     facts = facts if facts is not None else task_facts(task)
@@ -178,7 +179,7 @@ def suggest(task: Task, *, limit: int = 20, widen: str | None = None, on_task: s
         # The city's lookup is the block's first statement when there is one: the plan settings go with it.
         search = Search(task, facts, judge, on_task, limit, city=city_of(task) if widen == "city" else None)
         search.take(first_tier(facts, widen))
-        if not facts.remote:
+        if widen and not facts.remote:
             search.take(further(facts, judge, widen, search.floor()))
         search.rank()
     # Members were compared on scores alone; the list shown says why, each member scored once more.

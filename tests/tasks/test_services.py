@@ -412,6 +412,29 @@ def test_a_remote_task_reaches_its_whole_county(db, create_task, create_member):
     assert sorted(suggested(task)) == sorted(m.id for m in here)
 
 
+def test_an_onsite_search_reads_its_whole_radius_at_once(db, create_task, create_member, monkeypatch):
+    """A task that is not widened reads the index once, near and far members of its radius alike
+    (its nearest quarter first cost most tasks a second read); a widened one reads further out
+    for talents apart, as far as one could still make the list."""
+    from app.members.index import reindex_member
+
+    task = create_task(skills={"法律咨询": 1}, radius_km=10)
+    for i, km in enumerate((0.5, 4.0, 9.0)):
+        member = create_member(name=f"相距{km}公里", skills={"法律咨询": 2}, radius_km=30)
+        member.lat = task.lat + km / 111.195
+        member.lon = task.lon
+        reindex_member(member)
+        if i == 2:
+            far = member
+    db.session.commit()
+    reads = []
+    monkeypatch.setattr(search, "read_index", lambda *shape: reads.append(shape) or query.read_index(*shape))
+    found = search.suggest(task)
+    assert len(reads) == 1 and far.id in {s.member_id for s in found} and len(found) == 3
+    reads.clear()
+    assert len(search.suggest(task, widen="province")) == 3 and len(reads) == 2
+
+
 @pytest.mark.parametrize("remote,required,preferred", [
     (False, {"法律咨询": 1, "课业辅导": 1}, {}), (True, {"法律咨询": 1, "课业辅导": 1}, {}),
     (False, {"法律咨询": 1}, {"河道巡护": 2}), (True, {"法律咨询": 2}, {"河道巡护": 1}),
