@@ -5,7 +5,7 @@ dates, clashes, open invitations, refusals, recent hours), in one read."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -159,9 +159,23 @@ def _status(status: AssignmentStatus) -> ColumnElement[Any]:
 
 @lru_cache(maxsize=2)
 def _completion_statement(array: bool) -> CompoundSelect:
-    """The one read of complete(), built once: a UNION ALL of the members' assignments (with the
-    sessions of the accepted ones that overlap the task), their blocked dates in the task's span
-    and their recent hours, told apart by the first column."""
+    """The one read of complete(), built once: its selects (completion_selects) for the members
+    given as parameter `ids`."""
+    return union_all(*completion_selects(lambda column: one_of(column, "ids", array)))
+
+
+# Each completion row's columns after kind and member_id (FactRow's), typed as the read gives them.
+FACT_TYPES: tuple[Any, ...] = (ASSIGNMENTS.status.type, Integer(), ASSIGNMENTS.updated_at.type, Integer(),
+                               SESSIONS.starts_at.type, SESSIONS.ends_at.type, Date(), Date(), Float())
+
+
+def completion_selects(among: Callable[[Any], ColumnElement[bool]],
+                       lead: Callable[[Any, Any], list[Any]] = lambda kind, member: [kind, member]) -> list[Select]:
+    """The SELECTs of the completion read, told apart by their kind (FactRow): the members'
+    assignments (with the sessions of the accepted ones that overlap the task), their blocked dates
+    in the task's span and their recent hours, for the members `among` holds (given the member
+    column). `lead`: the columns that come before FactRow's others, from a row's kind and member
+    (by default those two), so that an index read can bring completion rows along (query.with_facts)."""
     first, last = bindparam("first", type_=DateTime()), bindparam("last", type_=DateTime())
     clashing = and_(SESSIONS.task_id == ASSIGNMENTS.task_id, ASSIGNMENTS.status == _status(AssignmentStatus.ACCEPTED),
                     ASSIGNMENTS.task_id != bindparam("task_id", type_=Integer()), ~SESSIONS.cancelled,
@@ -171,39 +185,49 @@ def _completion_statement(array: bool) -> CompoundSelect:
                          select(TASKS.organization_id).where(TASKS.id == ASSIGNMENTS.task_id).scalar_subquery()))
     no_date, no_time, no_number = cast(null(), Date), cast(null(), DateTime), cast(null(), Float)
     assignments = (
-        select(literal_column("1").label("kind"), ASSIGNMENTS.member_id, ASSIGNMENTS.status, ASSIGNMENTS.task_id,
-               ASSIGNMENTS.updated_at, organization.label("organization_id"), SESSIONS.starts_at, SESSIONS.ends_at,
-               no_date.label("start_date"), no_date.label("end_date"), no_number.label("hours"))
+        select(*lead(literal_column("1").label("kind"), ASSIGNMENTS.member_id), ASSIGNMENTS.status,
+               ASSIGNMENTS.task_id, ASSIGNMENTS.updated_at, organization.label("organization_id"), SESSIONS.starts_at,
+               SESSIONS.ends_at, no_date.label("start_date"), no_date.label("end_date"), no_number.label("hours"))
         .select_from(Assignment.__table__).outerjoin(TaskSession.__table__, clashing)
-        .where(one_of(ASSIGNMENTS.member_id, "ids", array), ASSIGNMENTS.status.in_(
+        .where(among(ASSIGNMENTS.member_id), ASSIGNMENTS.status.in_(
             [_status(AssignmentStatus.INVITED), _status(AssignmentStatus.DECLINED), _status(AssignmentStatus.ACCEPTED)])))
-    blocked = select(literal_column("2"), BLOCKED.member_id, null(), null(), no_time, null(), no_time, no_time,
+    blocked = select(*lead(literal_column("2"), BLOCKED.member_id), null(), null(), no_time, null(), no_time, no_time,
                      BLOCKED.start_date, BLOCKED.end_date, no_number).where(
-        one_of(BLOCKED.member_id, "ids", array), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
+        among(BLOCKED.member_id), BLOCKED.end_date >= bindparam("first_day", type_=Date()),
         BLOCKED.start_date <= bindparam("last_day", type_=Date()))
-    hours = select(literal_column("3"), RECORDS.member_id, null(), null(), no_time, null(), no_time, no_time, no_date,
-                   no_date, cast(func.sum(RECORDS.hours), Float)).where(
-        one_of(RECORDS.member_id, "ids", array), RECORDS.attended,
+    hours = select(*lead(literal_column("3"), RECORDS.member_id), null(), null(), no_time, null(), no_time, no_time,
+                   no_date, no_date, cast(func.sum(RECORDS.hours), Float)).where(
+        among(RECORDS.member_id), RECORDS.attended,
         RECORDS.served_on >= bindparam("since", type_=Date())).group_by(RECORDS.member_id)
-    return union_all(assignments, blocked, hours)
+    return [assignments, blocked, hours]
 
 
-def complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[MemberFacts]:
-    """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
-    invitations, recent refusals of this organization and recent hours, in one read. The skills a
-    task asks for came with the index rows."""
-    ids = [m.member_id for m in partial]
+def completion_params(task: Task, facts: TaskFacts) -> dict[str, Any]:
+    """The completion read's parameters but the members (`ids`): the task and its span."""
     first = min((s for s, _ in facts.sessions), default=local_now())
     last = max((e for _, e in facts.sessions), default=first)
+    return {"task_id": task.id, "first": first, "last": last, "first_day": first.date(), "last_day": last.date(),
+            "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
+
+
+def complete(task: Task, facts: TaskFacts, partial: list[MemberFacts],
+             known: Mapping[int, list[FactRow]] | None = None) -> list[MemberFacts]:
+    """Add what the index does not carry: blocked dates, clashes with accepted tasks, open
+    invitations, recent refusals of this organization and recent hours, in one read. The skills a
+    task asks for came with the index rows. `known`: the completion rows of members read already
+    (every one of theirs; none for a member who has none), who are not read again."""
+    known = known or {}
+    rows = [row for m in partial for row in known.get(m.member_id, ())]
+    ids = [m.member_id for m in partial if m.member_id not in known]
+    if ids:
+        rows.extend(map(FactRow._make, _read_facts({"ids": ids, **completion_params(task, facts)})))
     busy: dict[int, list] = defaultdict(list)
     blocked: dict[int, list] = defaultdict(list)
     pending: dict[int, int] = defaultdict(int)
     declined: set[int] = set()
     hours: dict[int, float] = {}
     recently = utc_days_ago(DECLINE_MEMORY_DAYS)
-    params: dict[str, Any] = {"ids": ids, "task_id": task.id, "first": first, "last": last, "first_day": first.date(),
-                              "last_day": last.date(), "since": local_today() - timedelta(days=DECLINE_MEMORY_DAYS)}
-    for row in map(FactRow._make, _read_facts(params)):
+    for row in rows:
         kind, member_id = int(row.kind), row.member_id
         if kind == 2:
             blocked[member_id].append((row.start_date, row.end_date))
@@ -220,11 +244,11 @@ def complete(task: Task, facts: TaskFacts, partial: list[MemberFacts]) -> list[M
                 declined.add(member_id)
         elif row.starts_at is not None:
             busy[member_id].append((row.starts_at, row.ends_at))
-    known = blocked.keys() | busy.keys() | pending.keys() | declined | hours.keys()
+    found = blocked.keys() | busy.keys() | pending.keys() | declined | hours.keys()
     return [replace(m, unavailable=tuple(blocked.get(m.member_id, ())),
                     busy=tuple(busy.get(m.member_id, ())), open_invitations=pending.get(m.member_id, 0),
                     declined_org_recently=m.member_id in declined, hours_30d=hours.get(m.member_id, 0.0))
-            if m.member_id in known or not _plain(m) else m
+            if m.member_id in found or not _plain(m) else m
             for m in partial]
 
 
@@ -247,7 +271,8 @@ def _native_completion() -> tuple[str, tuple[str, ...], dict[str, Any]]:
     return native(_completion_statement(True), COMPLETION_PARAMETERS)
 
 
-COMPLETION_PARAMETERS = ("ids", "task_id", "first", "last", "first_day", "last_day", "since")
+SPAN_PARAMETERS = ("task_id", "first", "last", "first_day", "last_day", "since")   # completion_params()' names
+COMPLETION_PARAMETERS = ("ids", *SPAN_PARAMETERS)
 
 
 def utc_days_ago(days: int) -> datetime:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    cast,
     literal_column,
+    null,
     or_,
     select,
     union_all,
@@ -29,6 +31,7 @@ from sqlalchemy.types import TypeEngine
 from app.extensions import db
 from app.matching.bound import QuickJudge, sql_bound, sql_bound_params
 from app.matching.facts import TaskFacts
+from app.matching.gather import FACT_TYPES, SPAN_PARAMETERS, completion_params, completion_selects
 from app.matching.reads import arrays, connection, native, one_of, read_native
 from app.matching.regions import Reach
 from app.members.index import bands_between
@@ -64,6 +67,7 @@ class Shape:
     parts: tuple[Part, ...]
     page: int | None
     array: bool = False   # lists as array parameters (PostgreSQL)
+    facts: bool = False   # the completion rows of the most promising members come along (with_facts)
 
 
 class Binder:
@@ -102,9 +106,40 @@ def _statement(shape: Shape) -> tuple[Any, frozenset[str]]:
     binders = [Binder(i, shape.array) for i in range(len(shape.parts))]
     selects = [_build(part, p, bounded=shape.page is not None) for part, p in zip(shape.parts, binders, strict=True)]
     statement: Any = selects[0] if len(selects) == 1 else union_all(*selects)
+    names = frozenset(name for p in binders for name in p.names)
     if shape.page is not None:
         statement = statement.order_by(literal_column("bound").desc(), literal_column("member_id")).limit(shape.page)
-    return statement, frozenset(name for p in binders for name in p.names)
+        if shape.facts:
+            return with_facts(statement), names | frozenset(SPAN_PARAMETERS)
+    return statement, names
+
+
+PREFETCH = 40       # the index rows (of the highest bounds) whose members' completion rows come along:
+                    # search.BATCH, the rows a search completes first
+FACT_COLUMNS = 10   # the columns a row of with_facts() has after the index row's: kind and FactRow's others
+COVERED = 4         # the kind of a row saying that its member's completion rows came along
+
+
+def with_facts(statement: Any) -> Any:
+    """An index read (ordered by bound, with its page) that brings along the completion rows
+    (gather.completion_selects) of the members of its PREFETCH first rows who may have any
+    (has_facts), so that a search has what it needs to score them without another round trip.
+    Each row is an index row's columns, then FACT_COLUMNS more: kind 0 and nothing else for an
+    index row; for a completion row its member, nothing else of the index row, its kind and the
+    rest of its columns; and one row of kind COVERED for each member whose rows came along."""
+    index = statement.cte("idx")
+    first = select(index.c.member_id, index.c.has_facts).order_by(
+        index.c.bound.desc(), index.c.member_id).limit(PREFETCH).subquery("first")
+    want = select(first.c.member_id).where(first.c.has_facts).cte("want")
+    blanks = [null() for _ in list(index.c)[1:]]
+
+    def lead(kind: Any, member: Any) -> list[Any]:
+        return [member, *blanks, kind]
+
+    rows = select(*index.c, literal_column("0", Integer).label("kind"), *(cast(null(), t) for t in FACT_TYPES))
+    covered = select(want.c.member_id, *blanks, literal_column(str(COVERED)), *(null() for _ in FACT_TYPES))
+    among = select(want.c.member_id)
+    return union_all(rows, *completion_selects(lambda column: column.in_(among), lead), covered)
 
 
 def _build(part: Part, p: Binder, *, bounded: bool):
@@ -202,10 +237,10 @@ def _part_params(task: Task, facts: TaskFacts, judge: QuickJudge, reach: Reach, 
 
 
 def index_query(task: Task, facts: TaskFacts, judge: QuickJudge, reaches: list[Reach], skip: set[int],
-                 page: int | None, city: str | None = None):
+                 page: int | None, city: str | None = None, *, prefetch: bool = False):
     """The statement and parameters of one index query over `reaches` (a UNION ALL when several);
     `city`: the task's city (for a search widened to the city)."""
-    return executable(*index_shape(task, facts, judge, reaches, skip, page, city))
+    return executable(*index_shape(task, facts, judge, reaches, skip, page, city, prefetch=prefetch))
 
 
 def executable(shape: Shape, params: dict) -> tuple:
@@ -215,8 +250,10 @@ def executable(shape: Shape, params: dict) -> tuple:
 
 
 def index_shape(task: Task, facts: TaskFacts, judge: QuickJudge, reaches: list[Reach], skip: set[int],
-                 page: int | None, city: str | None) -> tuple[Shape, dict]:
-    """The shape of one index query and the values of its parameters (see _index_query)."""
+                 page: int | None, city: str | None, *, prefetch: bool = False) -> tuple[Shape, dict]:
+    """The shape of one index query and the values of its parameters (see index_query); with
+    `prefetch` (and a page), the completion rows of its most promising members come along
+    (with_facts)."""
     parts: list[Part] = []
     params: dict[str, Any] = {}
     for i, reach in enumerate(reaches):
@@ -227,7 +264,10 @@ def index_shape(task: Task, facts: TaskFacts, judge: QuickJudge, reaches: list[R
         values = _part_params(task, facts, judge, reach, skip, page is not None, here)
         params.update((f"p{i}_{name}", (value or NO_ID) if isinstance(value, list) else value)
                       for name, value in values.items())
-    return Shape(tuple(parts), page, array=arrays()), params
+    prefetch = prefetch and page is not None
+    if prefetch:
+        params.update(completion_params(task, facts))
+    return Shape(tuple(parts), page, array=arrays(), facts=prefetch), params
 
 
 def read_index(shape: Shape, params: dict[str, Any]) -> Sequence[Sequence[Any]]:

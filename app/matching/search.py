@@ -3,16 +3,21 @@
 Step 1 reads the skill-location index (app.matching.query) where the task reaches
 (app.matching.regions), each query handing over its most promising rows; QuickJudge bounds each row
 once. Step 2 scores rows in order of their bound, completing the facts the index does not carry
-(app.matching.gather) for as few members as it takes to be sure of the top of the list.
+(app.matching.gather) for as few members as it takes to be sure of the top of the list: those of
+the first rows came along with the index read (query.with_facts), so that for nearly every task
+the search is one statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from app.db import generic_plans
 from app.matching.bound import HEADROOM, IndexRow, QuickJudge
 from app.matching.facts import MemberFacts, Suggestion, TaskFacts
-from app.matching.gather import city_of, complete, task_facts
-from app.matching.query import index_shape, read_index
+from app.matching.gather import FactRow, city_of, complete, task_facts
+from app.matching.query import COVERED, FACT_COLUMNS, index_shape, read_index
 from app.matching.reads import connection
 from app.matching.regions import Reach, anchor_skill, first_tier, further
 from app.matching.score import exclusion, score
@@ -40,6 +45,7 @@ class Search:
         self.widened: set[int] = set()
         self.judged: dict[int, Suggestion | None] = {}     # None: excluded by a fact outside the index
         self.members: dict[int, MemberFacts] = {}          # the facts each judged member was scored on
+        self.known: dict[int, list[FactRow]] = {}          # completion rows that came with index rows
         self.best: list[Suggestion] = []
 
     def floor(self) -> float | None:
@@ -69,8 +75,12 @@ class Search:
         """Read regions; with `page`, the highest bound an unread row of them could have (None
         when nothing was left unread)."""
         extras = len(self.judge.extra)
-        found = [IndexRow.read(raw, extras) for raw in read_index(
-            *index_shape(self.task, self.facts, self.judge, reaches, self.skip, page, self.city))]
+        shape, params = index_shape(self.task, self.facts, self.judge, reaches, self.skip, page, self.city,
+                                    prefetch=True)
+        raws = read_index(shape, params)
+        if shape.facts:
+            raws = self.keep_facts(raws)
+        found = [IndexRow.read(raw, extras) for raw in raws]
         new = []
         for row in found:
             member_id = row.member_id
@@ -86,6 +96,22 @@ class Search:
         self.bounds.update((row.member_id, (bound, row))
                            for bound, row in self.judge.bounds(new, widened=self.widened, skip=self.skip))
         return found[-1].bound if page is not None and len(found) == page else None
+
+    def keep_facts(self, raws: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """The index rows of a read that brought completion rows along (query.with_facts); those
+        are kept for complete(), by member (a member a later read brings again is not counted twice)."""
+        rows: list[Sequence[Any]] = []
+        known: dict[int, list[FactRow]] = {}
+        for raw in raws:
+            kind = raw[-FACT_COLUMNS]
+            if not kind:
+                rows.append(raw[:-FACT_COLUMNS])
+            elif kind == COVERED:
+                known.setdefault(raw[0], [])
+            else:
+                known.setdefault(raw[0], []).append(FactRow(kind, raw[0], *raw[1 - FACT_COLUMNS:]))
+        self.known.update(known)
+        return rows
 
     def rank(self, *, index_only: bool = False) -> None:
         """Judge the rows not judged yet in order of their bound, in growing batches, until no
@@ -116,7 +142,7 @@ class Search:
                     on_bound = Suggestion(row.member_id, round(bound - HEADROOM, 6), self.distance(row), [], {})
                     self.judged[row.member_id] = on_bound
                     best.append(on_bound)
-            for m in complete(self.task, self.facts, loaded) if loaded else []:
+            for m in complete(self.task, self.facts, loaded, self.known) if loaded else []:
                 ok = exclusion(self.facts, m) is None
                 self.judged[m.member_id] = suggestion = score(self.facts, m, explain=False) if ok else None
                 if suggestion is not None:

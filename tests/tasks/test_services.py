@@ -470,12 +470,14 @@ def test_reading_the_most_promising_index_rows_first_changes_nothing(db, create_
     # What matching runs (on PostgreSQL: the SQL compiled once, on the driver) reads the same rows,
     # widened searches' shapes included.
     skip = {members[4].id}
-    for widen in (None, "city", "province"):
+    for widen, prefetch in ((None, False), ("city", False), ("province", False), (None, True), ("city", True)):
         reaches = regions.first_tier(facts, widen) + ([] if remote else regions.further(facts, judge, widen, None))
         city = gather.city_of(task) if widen == "city" else None
-        read = query.read_index(*query.index_shape(task, facts, judge, reaches, skip, 100, city))
-        through_sqlalchemy = [tuple(row) for row in db.session.execute(
-            *query.index_query(task, facts, judge, reaches, skip, 100, city))]
+        # (SQLAlchemy gives a completion row's status as the enum, the driver as its value.)
+        read = [tuple(getattr(v, "value", v) for v in row) for row in query.read_index(
+            *query.index_shape(task, facts, judge, reaches, skip, 100, city, prefetch=prefetch))]
+        through_sqlalchemy = [tuple(getattr(v, "value", v) for v in row) for row in db.session.execute(
+            *query.index_query(task, facts, judge, reaches, skip, 100, city, prefetch=prefetch))]
         assert read and read == through_sqlalchemy and skip.isdisjoint(row[0] for row in read)
         assert [tuple(map(type, row)) for row in read] == [tuple(map(type, row)) for row in through_sqlalchemy]
     assert len(found) >= 5 and len({row.member_id for row in found}) == len(found)   # each member read once
@@ -512,7 +514,8 @@ def test_an_empty_list_goes_to_the_index_query_as_one_that_matches_nothing(db, c
     assert read(regions.Reach("near", within_km=30)) == [member.id]
 
 
-def test_the_completion_read_gives_each_member_the_facts_the_database_holds(db, create_task, create_member):
+def test_the_completion_read_gives_each_member_the_facts_the_database_holds(db, create_task, create_member,
+                                                                           monkeypatch):
     """gather.complete() (on PostgreSQL on the driver, elsewhere through SQLAlchemy) adds what the
     index does not carry, the same as the ORM's own reads of it: open invitations, a refusal of the
     organization, a clash with an accepted task, dates away and recent hours; a member with none
@@ -520,6 +523,7 @@ def test_the_completion_read_gives_each_member_the_facts_the_database_holds(db, 
     from dataclasses import replace
 
     from app.matching.bound import QuickJudge
+    from app.matching.score import rank
     from app.matching.search import partial_facts
     from tests.tasks.test_matching_at_scale import _completed
 
@@ -568,6 +572,14 @@ def test_the_completion_read_gives_each_member_the_facts_the_database_holds(db, 
         assert sorted(on_the_driver, key=key) == sorted(
             (row._replace(status=row.status.value if row.status is not None else None) for row in through_sqlalchemy),
             key=key)
+
+    # A search brings the same rows along with its index read (query.with_facts), and ranks on
+    # them with no completion read of its own: the list the pure ranking gives for these facts.
+    reads = []
+    monkeypatch.setattr(gather, "_read_facts", lambda params: reads.append(params) or [])
+    listed = [(s.member_id, s.score) for s in search.suggest(task)]
+    assert reads == [] and listed == [(s.member_id, s.score) for s in rank(facts, completed)]
+    assert [member_id for member_id, _ in listed] == [plain.id, invited.id, declined.id]
 
 
 def _assignment(task, member):
