@@ -95,7 +95,10 @@ class Search:
         # Each row is bounded once (again only when it turns out to be a talent's).
         self.bounds.update((row.member_id, (bound, row))
                            for bound, row in self.judge.bounds(new, widened=self.widened, skip=self.skip))
-        return found[-1].bound if page is not None and len(found) == page else None
+        # The lowest bound read, not the last row's: a read that brought completion rows along
+        # (query.with_facts) is a UNION, whose rows SQL does not promise in the page's order.
+        return min(row.bound for row in found if row.bound is not None) if page is not None and len(found) == page \
+            else None
 
     def keep_facts(self, raws: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         """The index rows of a read that brought completion rows along (query.with_facts); those
